@@ -1,0 +1,48 @@
+"""Operational endpoints: liveness, readiness, metrics, the OpenAPI document and its page."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, render_template
+
+from hub.api.context import hub
+from hub.api.openapi import build_document
+from hub.problems import Problem
+
+bp = Blueprint("meta", __name__)
+VERSION = "0.1.0"
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    try:
+        hub().db.ping()
+    except Exception as exc:  # any driver error means "not ready"; the detail names its type only
+        raise Problem(503, "database_unavailable", "Database unreachable", type(exc).__name__) from None
+    return jsonify({"status": "ready"})
+
+
+@bp.get("/metrics")
+def metrics():
+    return Response(hub().metrics.render(), mimetype="text/plain; version=0.0.4")
+
+
+def openapi_document():
+    from flask import current_app
+    cache = current_app.extensions.setdefault("hub_openapi", {})
+    if "doc" not in cache:
+        cache["doc"] = build_document(current_app, VERSION)
+    return cache["doc"]
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    return jsonify(openapi_document())
+
+
+@bp.get("/docs")
+def docs():
+    return render_template("docs.html", doc=openapi_document())

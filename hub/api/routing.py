@@ -1,0 +1,76 @@
+"""`operation`: one decorator that validates a JSON body with a pydantic model and records the
+route's contract for /openapi.json — so the document cannot drift from what is enforced."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from flask import request
+from pydantic import BaseModel, ValidationError
+
+from hub.problems import Problem, validation_problem
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    tags: tuple[str, ...]
+    body: type[BaseModel] | None = None
+    responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
+    problems: tuple[int, ...] = ()
+    auth: bool = True
+    description: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def operation(summary: str, *, tags: tuple[str, ...] | list[str], body: type[BaseModel] | None = None,
+              responses: dict[int, type[BaseModel] | None] | None = None,
+              problems: tuple[int, ...] = (), auth: bool = True, description: str | None = None,
+              headers: tuple[tuple[str, str], ...] = ()) -> Callable:
+    op = Operation(summary, tuple(tags), body, responses or {200: None}, problems, auth,
+                   description, headers)
+
+    def wrap(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def inner(*args: Any, **kwargs: Any):
+            if op.body is not None:
+                kwargs["body"] = parse_body(op.body)
+            return view(*args, **kwargs)
+
+        inner.openapi = op  # type: ignore[attr-defined]
+        return inner
+
+    return wrap
+
+
+def parse_body(model: type[BaseModel]) -> BaseModel:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        data: Any = {}
+    else:
+        if request.mimetype not in ("application/json", "") and not request.mimetype.endswith("+json"):
+            raise Problem(415, "unsupported_media_type", "Send JSON",
+                          f"Content-Type {request.mimetype} is not accepted; use application/json.")
+        data = request.get_json(silent=True)
+        if data is None:
+            raise Problem(400, "malformed_json", "The body is not valid JSON",
+                          "The request body could not be parsed as JSON; nothing was changed.")
+    if not isinstance(data, dict):
+        raise Problem(422, "validation_failed", "The request is not valid",
+                      "The body must be a JSON object.", errors=[{"field": "", "message": "expected an object"}])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_problem(validation_errors(exc)) from None
+
+
+def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
+    out = []
+    for err in exc.errors(include_url=False):
+        field_path = ""
+        for part in err["loc"]:
+            field_path += f"[{part}]" if isinstance(part, int) else (f".{part}" if field_path else str(part))
+        message = err["msg"].removeprefix("Value error, ")
+        out.append({"field": field_path, "message": message})
+    return out

@@ -1,0 +1,211 @@
+"""Request and response schemas. The same models validate requests and generate /openapi.json."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+USER_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+ProviderName = Literal["google", "microsoft", "zoom"]
+ConferencingChoice = Literal["google_meet", "teams", "zoom", "none", "default"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_zone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {value!r}") from None
+    return value
+
+
+class UserIn(Strict):
+    email: EmailStr
+    name: str | None = Field(default=None, max_length=256)
+    timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Stockholm")
+    working_hours: dict[str, Any] | None = Field(
+        default=None, description='{"timezone","weekly":{"mon":[["09:00","17:00"]]},"overrides":[…]}')
+    default_conferencing: ConferencingChoice | None = None
+
+    _zone = field_validator("timezone")(_check_zone)
+
+
+class UserOut(BaseModel):
+    user_id: str
+    email: str
+    name: str | None
+    timezone: str | None
+    working_hours: dict[str, Any] | None
+    default_conferencing: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConnectLinkIn(Strict):
+    provider: ProviderName
+    return_url: str | None = Field(default=None, max_length=2048)
+    login_hint: str | None = Field(default=None, max_length=320)
+
+    @field_validator("return_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s]+$", value):
+            raise ValueError("must be an absolute http(s) URL")
+        return value
+
+
+class SettingsLinkIn(Strict):
+    return_url: str | None = Field(default=None, max_length=2048)
+
+
+class LinkOut(BaseModel):
+    url: str
+    expires_at: datetime
+
+
+class ErrorOut(BaseModel):
+    kind: str
+    cause: str | None
+    message: str
+    at: datetime | None = None
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    provider: str
+    account_email: str | None
+    status: Literal["active", "needs_reauth"]
+    scopes: list[str]
+    capabilities: list[str]
+    connected_at: datetime
+    last_used_at: datetime | None
+    last_error: ErrorOut | None
+
+
+class ConnectionsOut(BaseModel):
+    connections: list[ConnectionOut]
+
+
+class Window(Strict):
+    start: AwareDatetime
+    end: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class FreeBusyIn(Window):
+    users: list[str] = Field(min_length=1, max_length=100)
+
+
+class BusyOut(BaseModel):
+    start: datetime
+    end: datetime
+    status: Literal["busy", "tentative", "oof"]
+
+
+class ParticipantError(BaseModel):
+    kind: str
+    cause: str | None
+    message: str
+
+
+class FreeBusyUserOut(BaseModel):
+    status: Literal["ok", "error"]
+    busy: list[BusyOut]
+    error: ParticipantError | None
+
+
+class FreeBusyOut(BaseModel):
+    start: datetime
+    end: datetime
+    users: dict[str, FreeBusyUserOut]
+
+
+class AttendeeIn(Strict):
+    email: EmailStr
+    name: str | None = Field(default=None, max_length=256)
+    optional: bool = False
+
+
+class EventIn(Window):
+    organizer: str
+    title: str = Field(min_length=1, max_length=1024)
+    description: str | None = Field(default=None, max_length=8192)
+    timezone: str | None = None
+    attendees: list[AttendeeIn] = Field(default_factory=list, max_length=200)
+    conferencing: ConferencingChoice = "default"
+    location: str | None = Field(default=None, max_length=1024)
+    send_updates: bool = True
+
+    _zone = field_validator("timezone")(_check_zone)
+
+
+class EventPatch(Strict):
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=1024)
+    description: str | None = Field(default=None, max_length=8192)
+    attendees: list[AttendeeIn] | None = Field(default=None, max_length=200)
+    send_updates: bool = True
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not self.model_fields_set - {"send_updates"}:
+            raise ValueError("nothing to change: give start, end, title, description or attendees")
+        return self
+
+
+class CalendarRef(BaseModel):
+    provider: str
+    event_id: str
+    html_link: str | None = None
+
+
+class ConferencingOut(BaseModel):
+    provider: str
+    join_url: str
+    meeting_id: str | None = None
+    passcode: str | None = None
+    dial_in: list[dict[str, Any]] | None = None
+
+
+class AttendeeOut(BaseModel):
+    email: str
+    name: str | None = None
+    optional: bool = False
+
+
+class EventOut(BaseModel):
+    id: str
+    organizer: str
+    title: str
+    description: str | None
+    start: datetime
+    end: datetime
+    timezone: str | None
+    attendees: list[AttendeeOut]
+    calendar: CalendarRef
+    conferencing: ConferencingOut | None
+    status: Literal["confirmed", "cancelled"]
+
+
+class ProblemOut(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, str]] | None = None
+    fix: dict[str, Any] | None = None

@@ -1,0 +1,166 @@
+"""/v1: users, connect links, connections, free/busy, events. Parse → service → JSON."""
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, Response, current_app, json, jsonify, request
+
+from hub.api.auth import require_api_key
+from hub.api.context import hub, services, tenant_id
+from hub.api.routing import operation
+from hub.api.schemas import (USER_ID, ConnectionsOut, ConnectLinkIn, EventIn, EventOut, EventPatch,
+                             FreeBusyIn, FreeBusyOut, LinkOut, UserIn, UserOut)
+from hub.problems import Problem
+from hub.services import connections as connection_service
+from hub.services import users as user_service
+from hub.services.freebusy import free_busy
+from hub.services.idempotency import request_hash
+from hub.services.directory import require_user
+from oauth.registry import FLOWS
+
+bp = Blueprint("v1", __name__, url_prefix="/v1")
+bp.before_request(require_api_key)
+
+USERS = ("Users",)
+CONNECTIONS = ("Connections",)
+
+
+def _valid_user_id(user_id: str) -> str:
+    if not USER_ID.match(user_id):
+        raise Problem(422, "validation_failed", "The user id is not valid",
+                      "user_id is 1–128 characters of A-Z a-z 0-9 . _ : @ -",
+                      errors=[{"field": "user_id", "message": "1–128 characters of A-Za-z0-9._:@-"}])
+    return user_id
+
+
+def user_out(user) -> dict:
+    return {"user_id": user.external_id, "email": user.email, "name": user.name, "timezone": user.timezone,
+            "working_hours": user.working_hours, "default_conferencing": user.default_conferencing,
+            "created_at": user.created_at, "updated_at": user.updated_at}
+
+
+@bp.put("/users/<user_id>")
+@operation("Create or update a user", tags=USERS, body=UserIn, responses={200: UserOut, 201: UserOut},
+           problems=(400, 415, 422))
+def put_user(user_id: str, body: UserIn):
+    user, created = user_service.upsert_user(hub().db, tenant_id(), _valid_user_id(user_id), body,
+                                             services().parse_working_hours)
+    return jsonify(user_out(user)), 201 if created else 200
+
+
+@bp.get("/users/<user_id>")
+@operation("Get a user", tags=USERS, responses={200: UserOut}, problems=(404,))
+def get_user(user_id: str):
+    return jsonify(user_out(user_service.get_user(hub().db, tenant_id(), user_id)))
+
+
+@bp.delete("/users/<user_id>")
+@operation("Delete a user, revoking their grants at the providers", tags=USERS, responses={204: None},
+           problems=(404,))
+def delete_user(user_id: str):
+    user_service.delete_user(hub().db, tenant_id(), user_id,
+                             lambda cid: connection_service.revoke_at_provider(hub(), cid))
+    return Response(status=204)
+
+
+@bp.post("/users/<user_id>/connect-links")
+@operation("Create a single-use link that starts the provider's consent", tags=CONNECTIONS,
+           body=ConnectLinkIn, responses={201: LinkOut}, problems=(400, 404, 422))
+def create_connect_link(user_id: str, body: ConnectLinkIn):
+    if body.provider not in hub_providers():
+        raise Problem(422, "provider_unavailable", "Provider not available",
+                      f"{body.provider} is not enabled on this hub.",
+                      errors=[{"field": "provider", "message": f"one of {', '.join(hub_providers())}"}])
+    with hub().db.session() as session:
+        user = require_user(session, tenant_id(), user_id)
+    link = services().connect.create_link(tenant_id(), user, body.provider, body.return_url, body.login_hint)
+    return jsonify({"url": link.url, "expires_at": link.expires_at}), 201
+
+
+def hub_providers() -> list[str]:
+    return list(FLOWS)
+
+
+@bp.get("/users/<user_id>/connections")
+@operation("List a user's connections with their health", tags=CONNECTIONS, responses={200: ConnectionsOut},
+           problems=(404,))
+def list_connections(user_id: str):
+    conns = connection_service.list_connections(hub(), tenant_id(), user_id)
+    return jsonify({"connections": [connection_service.connection_out(c) for c in conns]})
+
+
+@bp.delete("/connections/<connection_id>")
+@operation("Disconnect: revoke at the provider and forget the tokens", tags=CONNECTIONS,
+           responses={204: None}, problems=(404,))
+def delete_connection(connection_id: str):
+    connection_service.delete_connection(hub(), tenant_id(), connection_id)
+    return Response(status=204)
+
+
+@bp.post("/freebusy")
+@operation("Busy blocks of several users; each user's failure is reported in place", tags=("Free/busy",),
+           body=FreeBusyIn, responses={200: FreeBusyOut}, problems=(400, 404, 422))
+def post_freebusy(body: FreeBusyIn):
+    results = free_busy(hub(), tenant_id(), body.users, body.start, body.end)
+    users = {}
+    for user_id, res in results.items():
+        users[user_id] = {
+            "status": "ok" if res.ok else "error",
+            "busy": [{"start": b.start, "end": b.end, "status": b.status} for b in res.busy or []],
+            "error": res.error.as_dict() if res.error else None,
+        }
+    return jsonify({"start": body.start, "end": body.end, "users": users})
+
+
+EVENTS = ("Events",)
+IDEMPOTENCY_HEADER = (("Idempotency-Key", "Same key + same body replays the first response (kept ≥ 24 h)"),)
+
+
+@bp.post("/events")
+@operation("Create an event with a Meet, Teams or Zoom link", tags=EVENTS, body=EventIn,
+           responses={201: EventOut}, problems=(400, 404, 409, 422, 502), headers=IDEMPOTENCY_HEADER)
+def create_event(body: EventIn):
+    key = request.headers.get("Idempotency-Key")
+    tenant = tenant_id()
+    store = services().idempotency
+    if key is None:
+        return jsonify(services().events.create(tenant, body, secrets.token_hex(16))), 201
+    replay = store.begin(tenant, key, request_hash(body.model_dump(mode="json")), hub().clock())
+    if replay is not None:
+        resp = jsonify(replay.body)
+        resp.status_code = replay.status
+        resp.headers["Idempotent-Replayed"] = "true"
+        return resp
+    try:
+        out = services().events.create(tenant, body, f"{tenant}:{key}")
+    except BaseException:
+        store.abandon(tenant, key)
+        raise
+    body_json = hub_json(out)
+    store.complete(tenant, key, 201, body_json)
+    return jsonify(body_json), 201
+
+
+def hub_json(value):
+    """The JSON form of a response body (datetimes as RFC 3339 UTC), for storing replays."""
+    return json.loads(current_app.json.dumps(value))
+
+
+@bp.get("/events/<event_id>")
+@operation("Get an event", tags=EVENTS, responses={200: EventOut}, problems=(404,))
+def get_event(event_id: str):
+    return jsonify(services().events.get(tenant_id(), event_id))
+
+
+@bp.patch("/events/<event_id>")
+@operation("Move or edit an event (and its Zoom meeting)", tags=EVENTS, body=EventPatch,
+           responses={200: EventOut}, problems=(400, 404, 409, 422, 502))
+def patch_event(event_id: str, body: EventPatch):
+    return jsonify(services().events.update(tenant_id(), event_id, body))
+
+
+@bp.delete("/events/<event_id>")
+@operation("Cancel an event (idempotent)", tags=EVENTS, responses={204: None}, problems=(404, 409, 502))
+def delete_event(event_id: str):
+    services().events.cancel(tenant_id(), event_id)
+    return Response(status=204)

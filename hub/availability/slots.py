@@ -1,0 +1,272 @@
+"""Find meeting slots for a set of participants (POST /v1/availability, minus the I/O).
+
+Semantics (API.md "Availability", plus the decisions marked DECIDED):
+- A slot is ``[start, start + duration)``. Its start lies on the grid ``anchor + k * interval``
+  where the anchor is the start of the working block it sits in. With several required
+  participants the blocks are the intersection of everyone's working hours, and the anchor is
+  the start of each intersected block. Steps are elapsed minutes (see WorkingHours.expand).
+- ``start >= max(window start, now + minimum notice)`` and ``end <= window end``
+  (DECIDED: slots lie inside the requested window).
+- The slot lies inside every required participant's working hours; widened by the buffers
+  (``start - before``, ``end + after``) it intersects none of their busy time. Buffers may
+  stick out of working hours.
+- ``optional_available``: optional participants who are working during the slot and whose
+  busy time does not meet the slot widened by the buffers; in input order.
+- ``respect_working_hours=False``: working hours are ignored for everyone; there is one block,
+  the window itself, anchored at the window start.
+- DECIDED: at least one participant must be required. With none, "available" has no meaning
+  (every slot would be offered on nobody's behalf), so it is a validation error, not a guess.
+- At most ``max_results`` slots, earliest first.
+
+Performance: all times are int epoch seconds. Required participants' busy blocks are merged
+once (widened by the buffers) into two sorted columns; each working block then finds the busy
+blocks inside it by bisection and emits grid points for every free gap with ``range()``, so
+the cost is one sort plus work proportional to the busy blocks inside the blocks walked.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import chain, compress, repeat
+from operator import and_, ge, le
+from typing import Protocol
+
+from .errors import AvailabilityInputError, FieldError
+from .intervals import Interval, from_timestamp, intersect, merge_columns, to_timestamp
+from .working_hours import WorkingHours
+
+_NEG_INF = float("-inf")
+_POS_INF = float("inf")
+
+
+class ParticipantLike(Protocol):
+    """What find_slots reads from a participant (the hub may pass its own objects)."""
+
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def optional(self) -> bool: ...
+    @property
+    def working_hours(self) -> WorkingHours | None: ...
+    @property
+    def busy(self) -> Sequence[Sequence[int]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    user_id: str
+    working_hours: WorkingHours | None = None  # required when respect_working_hours
+    busy: Sequence[Interval] = ()  # UTC epoch seconds, any order, overlaps allowed
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    start: datetime  # aware, UTC
+    end: datetime  # aware, UTC
+    optional_available: list[str] = field(default_factory=list)
+
+
+def find_slots(
+    *,
+    start: datetime,
+    end: datetime,
+    participants: Sequence[ParticipantLike],
+    duration_minutes: int,
+    interval_minutes: int,
+    now: datetime,
+    buffer_before_minutes: int = 0,
+    buffer_after_minutes: int = 0,
+    minimum_notice_minutes: int = 0,
+    respect_working_hours: bool = True,
+    max_results: int = 500,
+) -> list[Slot]:
+    """Slots in ``[start, end)`` for ``participants``; see the module docstring.
+
+    ``now`` is injected (never read from the clock here) so results are reproducible.
+    Raises AvailabilityInputError naming the request field for invalid arguments.
+    """
+    _validate(
+        start=start,
+        end=end,
+        now=now,
+        participants=participants,
+        respect_working_hours=respect_working_hours,
+        minutes={
+            "duration_minutes": (duration_minutes, 1),
+            "interval_minutes": (interval_minutes, 1),
+            "buffer_before_minutes": (buffer_before_minutes, 0),
+            "buffer_after_minutes": (buffer_after_minutes, 0),
+            "minimum_notice_minutes": (minimum_notice_minutes, 0),
+            "max_results": (max_results, 1),
+        },
+    )
+    window_start = to_timestamp(start, round_up=True)
+    window_end = to_timestamp(end)
+    duration = duration_minutes * 60
+    earliest = max(window_start, to_timestamp(now, round_up=True) + minimum_notice_minutes * 60)
+    if earliest + duration > window_end:
+        return []
+
+    required = [p for p in participants if not p.optional]
+    optional = [p for p in participants if p.optional]
+    expanded: dict[WorkingHours, list[Interval]] = {}  # each distinct schedule expands once
+
+    def working_blocks(hours: WorkingHours) -> list[Interval]:
+        # Always the same span, so a cached expansion is valid for every caller here.
+        blocks = expanded.get(hours)
+        if blocks is None:
+            blocks = expanded[hours] = hours.expand(earliest, window_end)
+        return blocks
+
+    if respect_working_hours:
+        blocks: list[Interval] | None = None
+        for hours in dict.fromkeys(p.working_hours for p in required):  # type: ignore[misc]
+            own = working_blocks(hours)
+            blocks = own if blocks is None else intersect(blocks, own)
+            if not blocks:
+                return []
+        assert blocks is not None
+    else:
+        blocks = [(window_start, window_end)]
+
+    before, after = buffer_before_minutes * 60, buffer_after_minutes * 60
+    # Widen each busy block instead of each slot: [s - before, e + after) meets [a, b)
+    # exactly when [s, e) meets [a - after, b + before).
+    busy_starts, busy_ends = merge_columns(
+        list(chain.from_iterable(p.busy for p in required)), pad_start=after, pad_end=before
+    )
+    slot_starts = _grid_starts(
+        blocks,
+        busy_starts,
+        busy_ends,
+        earliest=earliest,
+        latest_end=window_end,
+        duration=duration,
+        step=interval_minutes * 60,
+        limit=max_results,
+    )
+    if not slot_starts:
+        return []
+
+    available: list[list[str]] = [[] for _ in slot_starts]
+    if optional:
+        slot_ends = [s + duration for s in slot_starts]
+        for person in optional:
+            hours = person.working_hours if respect_working_hours else None
+            own_blocks = working_blocks(hours) if hours is not None else None
+            for i in _fitting_slots(person.busy, own_blocks, slot_starts, slot_ends, before, after):
+                available[i].append(person.user_id)
+
+    return [
+        Slot(from_timestamp(s), from_timestamp(s + duration), names)
+        for s, names in zip(slot_starts, available)
+    ]
+
+
+def _grid_starts(
+    blocks: Sequence[Interval],
+    busy_starts: list[int],
+    busy_ends: list[int],
+    *,
+    earliest: int,
+    latest_end: int,
+    duration: int,
+    step: int,
+    limit: int,
+) -> list[int]:
+    """Grid points (epoch seconds) of slots that fit in a block and in a busy-free gap."""
+    out: list[int] = []
+    for anchor, block_end in blocks:
+        if anchor >= latest_end:
+            break
+        low = anchor if anchor > earliest else earliest
+        high = block_end if block_end < latest_end else latest_end
+        if high - low < duration:
+            continue
+        first = bisect_right(busy_ends, low)  # first busy block ending after `low`
+        stop = bisect_left(busy_starts, high, first)  # first one starting at/after `high`
+        if first == stop:
+            gaps: Sequence[tuple[int, int]] = ((low, high),)
+        else:
+            # Free gaps: [low, busy0.start), [busy0.end, busy1.start), ..., [busyN.end, high).
+            # The edge gaps come out empty (negative) when a busy block sticks out.
+            gaps = zip([low, *busy_ends[first:stop]], [*busy_starts[first:stop], high])
+        for gap_start, gap_end in gaps:
+            last = gap_end - duration
+            if last < gap_start:
+                continue
+            # First grid point at or after gap_start, counted from the block's anchor.
+            first_start = gap_start + (anchor - gap_start) % step
+            if first_start <= last:
+                out.extend(range(first_start, last + 1, step))
+        if len(out) >= limit:
+            del out[limit:]
+            break
+    return out
+
+
+def _fitting_slots(
+    busy: Sequence[Sequence[int]],
+    blocks: list[Interval] | None,
+    slot_starts: list[int],
+    slot_ends: list[int],
+    before: int,
+    after: int,
+) -> list[int]:
+    """Indexes of the slots that fit one optional participant (``blocks`` None: always
+    working). Vectorised with map/bisect because it runs once per optional participant."""
+    busy_starts, busy_ends = merge_columns(busy, pad_start=after, pad_end=before)
+    # Free iff the first busy block ending after the slot start begins at/after its end.
+    next_busy_start: list[float] = [*busy_starts, _POS_INF]
+    free = map(
+        le,
+        slot_ends,
+        map(next_busy_start.__getitem__, map(bisect_right, repeat(busy_ends), slot_starts)),
+    )
+    if blocks is None:
+        return list(compress(range(len(slot_starts)), free))
+    # Working iff the last block starting at/before the slot start ends at/after its end.
+    block_starts = [b[0] for b in blocks]
+    block_ends: list[float] = [_NEG_INF, *(b[1] for b in blocks)]  # index shifted by one
+    working = map(
+        ge,
+        map(block_ends.__getitem__, map(bisect_right, repeat(block_starts), slot_starts)),
+        slot_ends,
+    )
+    return list(compress(range(len(slot_starts)), map(and_, free, working)))
+
+
+def _validate(
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    participants: Sequence[ParticipantLike],
+    respect_working_hours: bool,
+    minutes: dict[str, tuple[int, int]],
+) -> None:
+    errors: list[FieldError] = []
+    for name, value in (("start", start), ("end", end), ("now", now)):
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            errors.append(FieldError(name, "must be a date-time with a UTC offset"))
+    if not errors and end <= start:
+        errors.append(FieldError("end", "must be after start"))
+    for name, (value, minimum) in minutes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            errors.append(FieldError(name, f"must be a whole number >= {minimum}"))
+    if not any(not p.optional for p in participants):
+        errors.append(
+            FieldError("participants", "at least one participant must be required (optional: false)")
+        )
+    if respect_working_hours:
+        for i, p in enumerate(participants):
+            if not isinstance(p.working_hours, WorkingHours):
+                errors.append(
+                    FieldError(f"participants[{i}].working_hours", "is needed to respect working hours")
+                )
+    if errors:
+        raise AvailabilityInputError.from_errors(errors)

@@ -1,0 +1,392 @@
+"""A person's working hours: validation, JSON round trip, and expansion to UTC intervals.
+
+JSON shape (API.md, "Users"):
+    {"timezone": "Europe/Stockholm",
+     "weekly": {"mon": [["09:00", "13:00"], ["14:00", "17:00"]], ...},
+     "overrides": [{"date": "2026-03-04", "intervals": []}]}
+
+Rules decided here (API.md is silent on them):
+- Times are "HH:MM" (two digits each). "24:00" is allowed as an end only.
+- An interval whose end is earlier than its start is *overnight*: ["22:00", "02:00"] runs into
+  the next day. An end of "00:00" likewise means the following midnight (same as "24:00").
+  start == end is rejected (it would be ambiguous between "nothing" and "24 hours").
+- Intervals of one day may touch but not overlap. An interval belongs to the day it starts
+  on, so an override replaces the intervals *starting* on that date; the previous day's
+  overnight interval still runs into it. Blocks that overlap or touch across days (an
+  overnight tail meeting the next morning) are merged by ``expand``.
+- ``weekly`` absent -> Mon-Fri 09:00-17:00; ``weekly: {}`` -> no working days. Days missing
+  from ``weekly`` are days off. ``timezone`` absent -> the caller's default (user timezone).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from .errors import FieldError, WorkingHoursError
+from .intervals import Interval, merge
+
+DAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MINUTES_PER_DAY = 1440
+
+TimeRange = tuple[str, str]
+# (start minute of the day, end minute counted from the same midnight: may exceed 1440)
+_MinuteRange = tuple[int, int]
+
+_HHMM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_EPOCH_ORDINAL = _NAIVE_EPOCH.toordinal()
+_KNOWN_KEYS = frozenset({"timezone", "weekly", "overrides"})
+_OVERRIDE_KEYS = frozenset({"date", "intervals"})
+
+
+@dataclass(frozen=True, slots=True)
+class DateOverride:
+    """The working intervals of one local date, replacing that weekday's intervals."""
+
+    date: date
+    intervals: tuple[TimeRange, ...]
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    timezone: str
+    weekly: Mapping[str, tuple[TimeRange, ...]]
+    overrides: tuple[DateOverride, ...] = ()
+
+    # Derived once, so that expansion does no string parsing.
+    _zone: ZoneInfo = field(init=False, repr=False, compare=False)
+    _weekly_minutes: tuple[tuple[_MinuteRange, ...], ...] = field(
+        init=False, repr=False, compare=False
+    )
+    _override_minutes: dict[int, tuple[_MinuteRange, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+    _key: tuple[Any, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Direct construction goes through the same checks as from_dict, so a WorkingHours
+        # object is valid whichever way it was made.
+        errors: list[FieldError] = []
+        zone = _load_zone(self.timezone, "working_hours.timezone", errors)
+        weekly: dict[str, tuple[TimeRange, ...]] = {}
+        weekly_minutes: list[tuple[_MinuteRange, ...]] = [()] * 7
+        for day, ranges in self.weekly.items():
+            if day not in DAY_NAMES:
+                errors.append(FieldError(f"working_hours.weekly.{day}", _unknown_day(day)))
+                continue
+            minutes = _parse_ranges(ranges, f"working_hours.weekly.{day}", errors)
+            if minutes is not None:
+                weekly[day] = _as_ranges(ranges)
+                weekly_minutes[DAY_NAMES.index(day)] = minutes
+        override_minutes: dict[int, tuple[_MinuteRange, ...]] = {}
+        for i, override in enumerate(self.overrides):
+            path = f"working_hours.overrides[{i}]"
+            ordinal = override.date.toordinal()
+            if ordinal in override_minutes:
+                errors.append(FieldError(f"{path}.date", "duplicate date"))
+            minutes = _parse_ranges(override.intervals, f"{path}.intervals", errors)
+            if minutes is not None:
+                override_minutes[ordinal] = minutes
+        if errors:
+            raise WorkingHoursError.from_errors(errors)
+        overrides = tuple(DateOverride(o.date, _as_ranges(o.intervals)) for o in self.overrides)
+        object.__setattr__(self, "weekly", weekly)
+        object.__setattr__(self, "overrides", overrides)
+        object.__setattr__(self, "_zone", zone)
+        object.__setattr__(self, "_weekly_minutes", tuple(weekly_minutes))
+        object.__setattr__(self, "_override_minutes", override_minutes)
+        key = (
+            self.timezone,
+            tuple(sorted(weekly.items())),
+            tuple(sorted((o.date, o.intervals) for o in overrides)),
+        )
+        object.__setattr__(self, "_key", key)
+
+    def __hash__(self) -> int:
+        # Lets callers (find_slots) expand each distinct schedule only once.
+        return hash(self._key)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self._zone
+
+    @classmethod
+    def default(cls, timezone: str = "UTC") -> WorkingHours:
+        """Mon-Fri 09:00-17:00 in ``timezone`` (API.md: the default when none is set)."""
+        return cls(timezone, {day: (("09:00", "17:00"),) for day in DAY_NAMES[:5]})
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any] | None,
+        default_timezone: str | None = None,
+        *,
+        path: str = "working_hours",
+    ) -> WorkingHours:
+        """Validate the JSON form; raise WorkingHoursError listing every bad field.
+
+        ``data`` None means "not set": the default schedule in ``default_timezone``. An
+        invalid ``default_timezone`` is reported against the field ``timezone`` (the user's).
+        """
+        errors: list[FieldError] = []
+        if data is None:
+            _load_zone(default_timezone or "UTC", "timezone", errors)
+            if errors:
+                raise WorkingHoursError.from_errors(errors)
+            return cls.default(default_timezone or "UTC")
+        if not isinstance(data, Mapping):
+            raise WorkingHoursError(path, "must be an object")
+        for key in data:
+            if key not in _KNOWN_KEYS:
+                errors.append(FieldError(f"{path}.{key}", "unknown field"))
+
+        if "timezone" in data:
+            timezone = data["timezone"]
+            _load_zone(timezone, f"{path}.timezone", errors)
+        else:
+            timezone = default_timezone or "UTC"
+            _load_zone(timezone, "timezone", errors)
+
+        weekly: dict[str, tuple[TimeRange, ...]] = {}
+        raw_weekly = data.get("weekly")
+        if "weekly" not in data:
+            weekly = dict(cls.default().weekly)
+        elif not isinstance(raw_weekly, Mapping):
+            errors.append(FieldError(f"{path}.weekly", "must be an object keyed by mon..sun"))
+        else:
+            for day, ranges in raw_weekly.items():
+                day_path = f"{path}.weekly.{day}"
+                if day not in DAY_NAMES:
+                    errors.append(FieldError(day_path, _unknown_day(day)))
+                elif _parse_ranges(ranges, day_path, errors) is not None:
+                    weekly[day] = _as_ranges(ranges)
+
+        overrides: list[DateOverride] = []
+        seen_dates: set[date] = set()
+        raw_overrides = data.get("overrides", [])
+        if not isinstance(raw_overrides, list):
+            errors.append(FieldError(f"{path}.overrides", "must be a list"))
+            raw_overrides = []
+        for i, item in enumerate(raw_overrides):
+            item_path = f"{path}.overrides[{i}]"
+            if not isinstance(item, Mapping):
+                errors.append(FieldError(item_path, 'must be an object {"date", "intervals"}'))
+                continue
+            for key in item:
+                if key not in _OVERRIDE_KEYS:
+                    errors.append(FieldError(f"{item_path}.{key}", "unknown field"))
+            day = _parse_date(item.get("date"), f"{item_path}.date", errors)
+            if day is not None:
+                if day in seen_dates:
+                    errors.append(FieldError(f"{item_path}.date", "duplicate date"))
+                seen_dates.add(day)
+            if "intervals" not in item:
+                errors.append(FieldError(f"{item_path}.intervals", "is required"))
+                continue
+            _parse_ranges(item["intervals"], f"{item_path}.intervals", errors)
+            if day is not None:
+                overrides.append(DateOverride(day, _as_ranges(item["intervals"])))
+
+        if errors:
+            raise WorkingHoursError.from_errors(errors)
+        return cls(timezone, weekly, tuple(overrides))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form; ``from_dict(wh.to_dict()) == wh``."""
+        return {
+            "timezone": self.timezone,
+            "weekly": {
+                day: [list(r) for r in self.weekly[day]] for day in DAY_NAMES if day in self.weekly
+            },
+            "overrides": [
+                {"date": o.date.isoformat(), "intervals": [list(r) for r in o.intervals]}
+                for o in self.overrides
+            ],
+        }
+
+    def expand(self, start: int, end: int) -> list[Interval]:
+        """Working blocks overlapping ``[start, end)`` (epoch seconds) as normalised UTC
+        intervals.
+
+        Blocks are NOT clipped to the window: a block's start is the anchor of the slot grid,
+        and clipping would move it. Touching or overlapping blocks (["09:00","12:00"] +
+        ["12:00","17:00"], or an overnight tail meeting the next morning) are merged into one
+        block anchored at its earliest start.
+
+        Local wall time -> instant, around DST transitions (see ``_wall_to_utc``): each
+        endpoint becomes the earliest instant whose local wall-clock reading is >= the
+        endpoint. So a wall time inside a spring-forward gap moves to the first instant after
+        the gap (02:30 on a Stockholm spring-forward day -> 03:00 CEST), and a wall time that
+        occurs twice at fall-back is its first occurrence (fold=0). Slot steps are counted in
+        elapsed minutes from the anchor, so a block spanning a transition keeps a regular
+        real-time grid.
+        """
+        if start >= end:
+            return []
+        zone = self._zone
+        # An interval is shorter than 24 h and belongs to the day it starts on, so one
+        # starting two local days before `start` cannot reach it; the extra day absorbs DST.
+        first_day = datetime.fromtimestamp(start, zone).toordinal() - 2
+        last_day = datetime.fromtimestamp(end, zone).toordinal()
+        weekly = self._weekly_minutes
+        overrides = self._override_minutes
+        blocks: list[Interval] = []
+        for ordinal in range(first_day, last_day + 1):
+            ranges = overrides.get(ordinal)
+            if ranges is None:
+                ranges = weekly[(ordinal - 1) % 7]  # ordinal 1 (0001-01-01) is a Monday
+            if not ranges:
+                continue
+            midnight = (ordinal - _EPOCH_ORDINAL) * 86400  # local wall seconds, naive epoch
+            for start_minute, end_minute in ranges:
+                blocks.append(
+                    (
+                        _wall_to_utc(zone, midnight + start_minute * 60),
+                        _wall_to_utc(zone, midnight + end_minute * 60),
+                    )
+                )
+        # merge() also drops blocks that vanished inside a DST gap (both ends moved to the
+        # same instant).
+        return [b for b in merge(blocks) if b[1] > start and b[0] < end]
+
+
+def load_zone(name: object, field_name: str = "timezone") -> ZoneInfo:
+    """The ZoneInfo for an IANA name, or WorkingHoursError naming ``field_name``."""
+    errors: list[FieldError] = []
+    zone = _load_zone(name, field_name, errors)
+    if errors:
+        raise WorkingHoursError.from_errors(errors)
+    return zone
+
+
+def _wall_to_utc(zone: ZoneInfo, wall: int) -> int:
+    """Local wall time (seconds since the naive epoch) -> UTC epoch seconds.
+
+    Rule: the earliest instant whose local wall-clock reading is >= ``wall``.
+    - normal wall time: its only instant;
+    - repeated wall time (fall back): the first occurrence, i.e. fold=0;
+    - non-existent wall time (spring-forward gap): the transition instant, i.e. the first
+      instant that exists after it (02:30 in a 02:00->03:00 gap becomes 03:00 new time).
+    """
+    naive = _NAIVE_EPOCH + timedelta(seconds=wall)
+    offset_before = _seconds(zone.utcoffset(naive))  # fold=0: offset in force before
+    offset_after = _seconds(zone.utcoffset(naive.replace(fold=1)))
+    if offset_after <= offset_before:
+        # Same offset (unambiguous) or a fold, where fold=0 is the earlier instant.
+        return wall - offset_before
+    # In a gap: instants up to wall - offset_after read earlier than `wall`, instants from
+    # wall - offset_before on read later. Bisect for the transition instant between them.
+    low, high = wall - offset_after, wall - offset_before
+    while high - low > 1:
+        mid = (low + high) // 2
+        if mid + _seconds(zone.utcoffset(_NAIVE_EPOCH + timedelta(seconds=mid))) >= wall:
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def _seconds(offset: timedelta | None) -> int:
+    assert offset is not None  # ZoneInfo always has an offset
+    return offset.days * 86400 + offset.seconds
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    # Checked against the installed list, not just ZoneInfo(name): ZoneInfo also opens
+    # "posixrules", "localtime" or case-folded names on some systems, which are not IANA ids.
+    return frozenset(available_timezones())
+
+
+def _load_zone(name: object, field_name: str, errors: list[FieldError]) -> ZoneInfo:
+    if not isinstance(name, str) or not name:
+        errors.append(FieldError(field_name, "must be an IANA time zone name such as Europe/Stockholm"))
+        return ZoneInfo("UTC")
+    if name not in _zone_names() and name != "UTC":
+        errors.append(FieldError(field_name, f"unknown time zone {name!r}; use an IANA name such as Europe/Stockholm"))
+        return ZoneInfo("UTC")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        errors.append(FieldError(field_name, f"unknown time zone {name!r}"))
+        return ZoneInfo("UTC")
+
+
+def _unknown_day(day: object) -> str:
+    return f"unknown day {day!r}; expected one of {', '.join(DAY_NAMES)}"
+
+
+def _as_ranges(ranges: Sequence[Sequence[str]]) -> tuple[TimeRange, ...]:
+    return tuple((r[0], r[1]) for r in ranges)
+
+
+def _parse_minute(value: object, *, is_end: bool) -> int | None:
+    if not isinstance(value, str):
+        return None
+    if value == "24:00":
+        return MINUTES_PER_DAY if is_end else None
+    if not _HHMM.fullmatch(value):
+        return None
+    return int(value[:2]) * 60 + int(value[3:])
+
+
+def _parse_ranges(
+    ranges: object, path: str, errors: list[FieldError]
+) -> tuple[_MinuteRange, ...] | None:
+    """Validate one day's list of ["HH:MM", "HH:MM"] pairs; None if anything is wrong."""
+    if not isinstance(ranges, (list, tuple)):
+        errors.append(FieldError(path, 'must be a list of ["HH:MM", "HH:MM"] pairs'))
+        return None
+    before = len(errors)
+    parsed: list[tuple[int, int, int]] = []  # (start, end, index in the input)
+    for i, pair in enumerate(ranges):
+        item = f"{path}[{i}]"
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            errors.append(FieldError(item, 'must be a pair ["HH:MM", "HH:MM"]'))
+            continue
+        start = _parse_minute(pair[0], is_end=False)
+        end = _parse_minute(pair[1], is_end=True)
+        if start is None:
+            hint = " (24:00 is only allowed as an end)" if pair[0] == "24:00" else ""
+            errors.append(FieldError(item, f'start {pair[0]!r} is not a time "HH:MM"{hint}'))
+            continue
+        if end is None:
+            errors.append(FieldError(item, f'end {pair[1]!r} is not a time "HH:MM" (00:00-24:00)'))
+            continue
+        if start == end:
+            errors.append(
+                FieldError(
+                    item,
+                    "start and end are equal; an interval must last at least a minute "
+                    "(write an end earlier than the start for an overnight interval)",
+                )
+            )
+            continue
+        # End before start: an overnight interval ending on the next day.
+        parsed.append((start, end if end > start else end + MINUTES_PER_DAY, i))
+    parsed.sort()
+    for (_, prev_end, prev_i), (start, _, i) in zip(parsed, parsed[1:]):
+        if start < prev_end:
+            errors.append(FieldError(f"{path}[{i}]", f"overlaps {path}[{prev_i}]"))
+    if len(errors) != before:
+        return None
+    return tuple((start, end) for start, end, _ in parsed)
+
+
+def _parse_date(value: object, path: str, errors: list[FieldError]) -> date | None:
+    # date.fromisoformat alone also accepts "20260304" and week dates; the API promises
+    # "YYYY-MM-DD" only.
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    errors.append(FieldError(path, 'must be a date "YYYY-MM-DD"'))
+    return None

@@ -1,0 +1,55 @@
+"""Structured logs that cannot carry secrets.
+
+Every event passes through `redact`: values under keys that name a secret are replaced, and
+bearer tokens or OAuth codes inside strings are masked — so a careless `log.info(..., body=…)`
+still leaks nothing.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+SECRET_KEYS = re.compile(r"(token|secret|password|authorization|code_verifier|^code$|api_key|cookie|key_hash|assertion)",
+                         re.IGNORECASE)
+SECRET_VALUES = [
+    (re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer [redacted]"),
+    (re.compile(r"(?i)((?:access_token|refresh_token|id_token|code|client_secret|token)=)[^&\s]+"), r"\1[redacted]"),
+    (re.compile(r"hub_(?:live|test)_[A-Za-z0-9_-]+"), "hub_[redacted]"),
+]
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        for pattern, repl in SECRET_VALUES:
+            value = pattern.sub(repl, value)
+        return value
+    if isinstance(value, dict):
+        return {k: ("[redacted]" if SECRET_KEYS.search(str(k)) else _scrub(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrub(v) for v in value)
+    return value
+
+
+def redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    return _scrub(event)
+
+
+def configure(level: str = "INFO", json_output: bool = True) -> None:
+    """Called by the composition root only."""
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO))
+    renderer = structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True), redact, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str):
+    return structlog.get_logger(name)

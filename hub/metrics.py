@@ -1,0 +1,20 @@
+"""Prometheus metrics in a registry owned by one app (no global registration at import)."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("hub_http_requests_total", "HTTP requests", ["method", "route", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("hub_http_request_seconds", "HTTP request latency", ["route"],
+                                 registry=self.registry)
+        self.provider_calls = Counter("hub_provider_calls_total", "Provider calls", ["provider", "outcome"],
+                                      registry=self.registry)
+        self.refreshes = Counter("hub_token_refreshes_total", "Token refreshes", ["provider", "outcome"],
+                                 registry=self.registry)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,66 @@
+"""RFC 9457 problem details: the one error shape the HTTP API answers with."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, json
+
+PROBLEM_TYPE_BASE = "https://calendar-hub.dev/problems/"
+
+
+class Problem(Exception):
+    """Raise anywhere below a view; the app turns it into application/problem+json."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        fix: dict[str, Any] | None = None,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail or title
+        self.fix = fix
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": PROBLEM_TYPE_BASE + self.code,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        if self.errors:
+            out["errors"] = self.errors
+        if self.fix:
+            out["fix"] = self.fix
+        out.update({k: v for k, v in self.extra.items() if v is not None})
+        return out
+
+    def response(self) -> Response:
+        resp = Response(json.dumps(self.body()), status=self.status,
+                        mimetype="application/problem+json")
+        for name, value in self.headers.items():
+            resp.headers[name] = value
+        return resp
+
+
+def not_found(what: str, code: str = "not_found") -> Problem:
+    return Problem(404, code, f"{what} not found", f"No {what.lower()} with that id exists.")
+
+
+def validation_problem(errors: list[dict[str, str]]) -> Problem:
+    fields = ", ".join(e["field"] for e in errors if e.get("field")) or "the request body"
+    return Problem(422, "validation_failed", "The request is not valid",
+                   f"Check {fields}.", errors=errors)

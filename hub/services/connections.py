@@ -1,0 +1,81 @@
+"""Connections: what they can do, listing them, disconnecting them."""
+from __future__ import annotations
+
+from typing import Any
+
+from hub.container import Hub
+from hub.logs import get_logger
+from hub.services.directory import require_connection, require_user, user_connections
+from hub.storage.models import Connection
+from oauth.flows import Grant
+from oauth.tokens import access_binding, refresh_binding
+from oauth.vault import VaultError
+from providers import registry
+from providers.base import Capability, ProviderError
+
+log = get_logger(__name__)
+
+
+def probe_capabilities(hub: Hub, conn: Connection, grant: Grant) -> list[str]:
+    """What this fresh grant can do. The calendar's own conferencing is asked for, not assumed:
+    a Workspace admin can switch Meet off, a tenant can lack Teams."""
+    spec = registry.get(conn.provider)
+    caps = [c.value for c in sorted(spec.capabilities, key=lambda c: c.value)]
+    if spec.calendar is not None and spec.native_conferencing is not None:
+        if not hub.calendar(conn.provider).conferencing_allowed(grant.access_token):
+            caps.remove(spec.native_conferencing.value)
+    return caps
+
+
+def list_connections(hub: Hub, tenant_id: str, user_id: str) -> list[Connection]:
+    with hub.db.session() as session:
+        user = require_user(session, tenant_id, user_id)
+        return user_connections(session, user)
+
+
+def revoke_at_provider(hub: Hub, connection_id: str) -> None:
+    """Best effort: tell the provider to forget the grant. Failure is logged, not raised —
+    a person asking to disconnect must be disconnected here regardless."""
+    with hub.db.session() as session:
+        conn = session.get(Connection, connection_id)
+        if conn is None:
+            return
+        enc, binding = ((conn.refresh_token_enc, refresh_binding(conn.id)) if conn.refresh_token_enc
+                        else (conn.access_token_enc, access_binding(conn.id)))
+        provider = conn.provider
+    if not enc:
+        return
+    try:
+        hub.flow(provider).revoke(hub.vault.decrypt(enc, binding))
+    except (ProviderError, VaultError) as exc:
+        log.warning("revoke_failed", connection_id=connection_id, provider=provider,
+                    error=type(exc).__name__, kind=getattr(getattr(exc, "kind", None), "value", None))
+
+
+def delete_connection(hub: Hub, tenant_id: str, connection_id: str) -> None:
+    with hub.db.session() as session:
+        require_connection(session, tenant_id, connection_id)
+    revoke_at_provider(hub, connection_id)
+    with hub.db.session() as session:
+        conn = session.get(Connection, connection_id)
+        if conn is not None:
+            session.delete(conn)
+
+
+def connection_out(conn: Connection) -> dict[str, Any]:
+    last = conn.last_error
+    return {
+        "id": conn.id,
+        "provider": conn.provider,
+        "account_email": conn.account_email,
+        "status": conn.status,
+        "scopes": list(conn.scopes or []),
+        "capabilities": list(conn.capabilities or []),
+        "connected_at": conn.connected_at,
+        "last_used_at": conn.last_used_at,
+        "last_error": ({"kind": last.get("kind"), "cause": last.get("cause"),
+                        "message": last.get("message"), "at": last.get("at")} if last else None),
+    }
+
+
+CALENDAR = Capability.CALENDAR.value

@@ -1,0 +1,117 @@
+"""Tenants, API keys, users and connections: lookups that are always scoped to one tenant."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.problems import Problem
+from hub.storage.db import Database
+from hub.storage.models import ApiKey, Connection, Tenant, User
+from providers.base import Capability, ProviderError
+
+KEY_PREFIX = "hub_live_"
+
+
+def hash_key(key: str) -> str:
+    # API keys carry 256 random bits, so one SHA-256 is as strong as a slow KDF here.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(db: Database, tenant_name: str, key: str | None = None) -> tuple[str, str]:
+    """Create the tenant if needed and a key for it; returns (tenant_id, key). The key is
+    returned once and stored only as a hash."""
+    key = key or KEY_PREFIX + secrets.token_urlsafe(32)
+    with db.session() as session:
+        tenant = session.execute(select(Tenant).where(Tenant.name == tenant_name)).scalar_one_or_none()
+        if tenant is None:
+            tenant = Tenant(name=tenant_name)
+            session.add(tenant)
+            session.flush()
+        existing = session.execute(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).scalar_one_or_none()
+        if existing is None:
+            session.add(ApiKey(tenant_id=tenant.id, key_hash=hash_key(key), prefix=key[:12]))
+        elif existing.tenant_id != tenant.id:
+            raise ValueError("that key already belongs to another tenant")
+        return tenant.id, key
+
+
+def tenant_for_key(db: Database, key: str) -> str | None:
+    with db.session() as session:
+        row = session.execute(select(ApiKey).where(ApiKey.key_hash == hash_key(key),
+                                                   ApiKey.revoked_at.is_(None))).scalar_one_or_none()
+        return row.tenant_id if row else None
+
+
+def tenant_id_by_name(db: Database, name: str) -> str | None:
+    with db.session() as session:
+        row = session.execute(select(Tenant).where(Tenant.name == name)).scalar_one_or_none()
+        return row.id if row else None
+
+
+def find_user(session: Session, tenant_id: str, user_id: str) -> User | None:
+    return session.execute(select(User).where(User.tenant_id == tenant_id,
+                                              User.external_id == user_id)).scalar_one_or_none()
+
+
+def require_user(session: Session, tenant_id: str, user_id: str) -> User:
+    user = find_user(session, tenant_id, user_id)
+    if user is None:
+        raise Problem(404, "user_not_found", "User not found",
+                      f"No user {user_id!r} exists for this API key. Create it with PUT /v1/users/{{user_id}}.")
+    return user
+
+
+def require_connection(session: Session, tenant_id: str, connection_id: str) -> Connection:
+    conn = session.execute(select(Connection).where(Connection.tenant_id == tenant_id,
+                                                    Connection.id == connection_id)).scalar_one_or_none()
+    if conn is None:
+        raise Problem(404, "connection_not_found", "Connection not found",
+                      f"No connection {connection_id!r} exists for this API key.")
+    return conn
+
+
+def user_connections(session: Session, user: User) -> list[Connection]:
+    return list(session.execute(select(Connection).where(Connection.tenant_id == user.tenant_id,
+                                                         Connection.user_id == user.id)
+                                .order_by(Connection.connected_at)).scalars())
+
+
+def calendar_connection(session: Session, user: User) -> Connection | None:
+    """The connection whose calendar the hub reads and writes for this user: the newest active
+    calendar connection, else the newest broken one (so its error can be reported in place)."""
+    candidates = [c for c in user_connections(session, user)
+                  if Capability.CALENDAR.value in (c.capabilities or [])]
+    active = [c for c in candidates if c.status == "active"]
+    pool = active or candidates
+    return max(pool, key=lambda c: c.connected_at) if pool else None
+
+
+def connection_of(session: Session, user: User, capability: str) -> Connection | None:
+    candidates = [c for c in user_connections(session, user) if capability in (c.capabilities or [])]
+    active = [c for c in candidates if c.status == "active"]
+    pool = active or candidates
+    return max(pool, key=lambda c: c.connected_at) if pool else None
+
+
+def record_outcome(db: Database, connection_id: str, at: datetime, error: ProviderError | None) -> None:
+    """Health record kept on every provider call: last use, last error with its cause."""
+    with db.session() as session:
+        conn = session.get(Connection, connection_id)
+        if conn is None:
+            return
+        if error is None:
+            conn.last_used_at = at
+            if conn.status == "active":
+                conn.last_error = None
+        elif error.kind.value not in ("not_found", "invalid_request", "conflict"):
+            conn.last_error = error_record(error, at)
+
+
+def error_record(error: ProviderError, at: datetime) -> dict[str, Any]:
+    return {"kind": error.kind.value, "cause": error.cause, "message": error.message,
+            "provider_code": error.provider_code, "at": at.isoformat()}

@@ -1,0 +1,91 @@
+"""Idempotency keys backed by the database, so they hold across processes.
+
+The unique (tenant, key) row is the lock: the first request inserts it `in_progress`; a
+concurrent one fails the insert and answers 409; a later one with the same body gets the
+stored response; a different body gets 422. A failed first attempt deletes its row so the
+client may retry with the same key.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from hub.problems import Problem
+from hub.storage.db import Database
+from hub.storage.models import IdempotencyRecord
+
+# An in-progress row older than this belongs to a process that died mid-request.
+ABANDONED_AFTER = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: dict[str, Any]
+
+
+def request_hash(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class IdempotencyStore:
+    def __init__(self, db: Database, ttl: timedelta) -> None:
+        self.db = db
+        self.ttl = ttl
+
+    def begin(self, tenant_id: str, key: str, fingerprint: str, now: datetime) -> Replay | None:
+        if not 1 <= len(key) <= 255:
+            raise Problem(422, "validation_failed", "Idempotency-Key is not valid",
+                          "Idempotency-Key must be 1–255 characters.",
+                          errors=[{"field": "Idempotency-Key", "message": "1–255 characters"}])
+        self._expire(now)
+        try:
+            with self.db.session() as session:
+                session.add(IdempotencyRecord(tenant_id=tenant_id, key=key, request_hash=fingerprint,
+                                              state="in_progress", created_at=now))
+            return None
+        except IntegrityError:
+            pass
+        with self.db.session() as session:
+            row = session.execute(select(IdempotencyRecord).where(
+                IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == key)
+                .with_for_update()).scalar_one_or_none()
+            if row is None:  # deleted between our insert and read: take it
+                session.add(IdempotencyRecord(tenant_id=tenant_id, key=key, request_hash=fingerprint,
+                                              state="in_progress", created_at=now))
+                return None
+            if row.request_hash != fingerprint:
+                raise Problem(422, "idempotency_key_reused", "Idempotency-Key reused",
+                              "This Idempotency-Key was used with a different request body.")
+            if row.state == "in_progress":
+                if now - row.created_at > ABANDONED_AFTER:
+                    row.created_at = now
+                    return None
+                raise Problem(409, "idempotency_in_progress", "Request in progress",
+                              "A request with this Idempotency-Key is still being processed; retry shortly.",
+                              headers={"Retry-After": "1"})
+            return Replay(row.response_status or 200, row.response_body or {})
+
+    def complete(self, tenant_id: str, key: str, status: int, body: dict[str, Any]) -> None:
+        with self.db.session() as session:
+            row = session.execute(select(IdempotencyRecord).where(
+                IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == key)).scalar_one()
+            row.state = "done"
+            row.response_status = status
+            row.response_body = body
+
+    def abandon(self, tenant_id: str, key: str) -> None:
+        with self.db.session() as session:
+            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.tenant_id == tenant_id,
+                                                            IdempotencyRecord.key == key))
+
+    def _expire(self, now: datetime) -> None:
+        with self.db.session() as session:
+            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - self.ttl,
+                                                            IdempotencyRecord.state == "done"))

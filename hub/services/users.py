@@ -1,0 +1,68 @@
+"""Users: the people whose calendars the hub reads. Creating, updating, deleting."""
+from __future__ import annotations
+
+from typing import Callable
+
+from hub.api.schemas import UserIn
+from hub.problems import Problem, validation_problem
+from hub.services.directory import find_user, require_user, user_connections
+from hub.storage.db import Database
+from hub.storage.models import User
+from hub.logs import get_logger
+
+log = get_logger(__name__)
+
+# (working_hours dict, default zone) -> normalised dict; raises ValueError subclasses carrying
+# `.field` and `.message`. Injected so this module does not depend on the engine's internals.
+WorkingHoursParser = Callable[[dict, str], dict]
+
+
+def upsert_user(db: Database, tenant_id: str, user_id: str, body: UserIn,
+                parse_working_hours: WorkingHoursParser) -> tuple[User, bool]:
+    fields = body.model_fields_set
+    working_hours = None
+    if body.working_hours is not None:
+        try:
+            working_hours = parse_working_hours(body.working_hours, body.timezone or "UTC")
+        except ValueError as exc:
+            errors = (exc.as_problem_errors() if hasattr(exc, "as_problem_errors")
+                      else [{"field": "working_hours", "message": str(exc)}])
+            raise validation_problem(errors) from None
+    with db.session() as session:
+        user = find_user(session, tenant_id, user_id)
+        created = user is None
+        if user is None:
+            user = User(tenant_id=tenant_id, external_id=user_id, email=str(body.email))
+            session.add(user)
+        user.email = str(body.email)
+        if created or "name" in fields:
+            user.name = body.name
+        if created or "timezone" in fields:
+            user.timezone = body.timezone
+        if created or "working_hours" in fields:
+            user.working_hours = working_hours
+        if created or "default_conferencing" in fields:
+            user.default_conferencing = body.default_conferencing
+        session.flush()
+        return user, created
+
+
+def get_user(db: Database, tenant_id: str, user_id: str) -> User:
+    with db.session() as session:
+        return require_user(session, tenant_id, user_id)
+
+
+def delete_user(db: Database, tenant_id: str, user_id: str,
+                revoke: Callable[[str], None]) -> None:
+    """Revoke each connection at its provider (best effort: a provider that is down must not
+    keep a person's data here), then delete everything of the user."""
+    with db.session() as session:
+        user = require_user(session, tenant_id, user_id)
+        connection_ids = [c.id for c in user_connections(session, user)]
+    for connection_id in connection_ids:
+        revoke(connection_id)
+    with db.session() as session:
+        user = find_user(session, tenant_id, user_id)
+        if user is None:
+            raise Problem(404, "user_not_found", "User not found", "The user was deleted meanwhile.")
+        session.delete(user)

@@ -1,0 +1,145 @@
+"""The hub's tables. Every row below a tenant carries `tenant_id` so every query can be scoped.
+
+Secrets are never stored in the clear: API keys as SHA-256 hashes (they are 256-bit random, so
+a fast hash is enough), provider tokens and PKCE verifiers as vault ciphertexts bound to their
+row and column.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from hub.storage.types import UTCDateTime, utcnow
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ten"))
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("key"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown to people to tell keys apart
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("tenant_id", "external_id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("usr"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(String(128))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(256), default=None)
+    timezone: Mapped[str | None] = mapped_column(String(64), default=None)
+    working_hours: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    default_conferencing: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Connection(Base):
+    __tablename__ = "connections"
+    __table_args__ = (
+        UniqueConstraint("user_id", "provider", "provider_account_id"),
+        Index("ix_connections_account", "tenant_id", "provider", "provider_account_id"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("con"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_account_id: Mapped[str] = mapped_column(String(256))
+    account_email: Mapped[str | None] = mapped_column(String(320), default=None)
+    status: Mapped[str] = mapped_column(String(32), default="active")
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    capabilities: Mapped[list[Any]] = mapped_column(default=list)
+    access_token_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    access_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    consented_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Health record (Nango-style): stored, so diagnostics and the settings page can read it.
+    last_refresh_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_refresh_error_at: Mapped[datetime | None] = mapped_column(default=None)
+    refresh_failures: Mapped[int] = mapped_column(Integer, default=0)
+    reconnect_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ConnectAttempt(Base):
+    """One connect link and the OAuth round trip it starts. State and the PKCE verifier live
+    here, server-side and single-use, never in a browser cookie."""
+
+    __tablename__ = "connect_attempts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cat"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    link_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    state_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    code_verifier_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    nonce: Mapped[str | None] = mapped_column(String(64), default=None)
+    return_url: Mapped[str | None] = mapped_column(Text, default=None)
+    login_hint: Mapped[str | None] = mapped_column(String(320), default=None)
+    expires_at: Mapped[datetime] = mapped_column()
+    opened_at: Mapped[datetime | None] = mapped_column(default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Event(Base):
+    __tablename__ = "events"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("evt"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    organizer_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[str] = mapped_column(String(40))
+    conference_connection_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    location: Mapped[str | None] = mapped_column(Text, default=None)
+    start: Mapped[datetime] = mapped_column()
+    end: Mapped[datetime] = mapped_column()
+    timezone: Mapped[str | None] = mapped_column(String(64), default=None)
+    attendees: Mapped[list[Any]] = mapped_column(default=list)
+    calendar_provider: Mapped[str] = mapped_column(String(32))
+    provider_event_id: Mapped[str] = mapped_column(String(1024))
+    html_link: Mapped[str | None] = mapped_column(Text, default=None)
+    conferencing: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    send_updates: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="in_progress")
+    response_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

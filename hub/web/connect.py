@@ -1,0 +1,44 @@
+"""Browser side of connecting: open a connect link, come back from the provider's consent."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request
+
+from hub.api.context import services
+from hub.logs import get_logger
+from oauth.connect import ConnectOutcome, LinkProblem
+from oauth.registry import FLOWS
+
+bp = Blueprint("connect", __name__)
+log = get_logger(__name__)
+
+
+@bp.get("/connect/<token>")
+def open_link(token: str):
+    try:
+        url = services().connect.open_link(token)
+    except LinkProblem as problem:
+        return _result(ConnectOutcome("error", problem.code, problem.message, return_url=problem.return_url),
+                       status=410 if problem.code in ("link_used", "link_expired") else 404)
+    return redirect(url, code=302)
+
+
+@bp.get("/oauth/callback/<provider>")
+def callback(provider: str):
+    if provider not in FLOWS:
+        return _result(ConnectOutcome("error", "provider_unknown", "Unknown provider."), status=404)
+    try:
+        outcome = services().connect.complete(provider, request.args.get("state"), request.args.get("code"),
+                                              request.args.get("error"))
+    except LinkProblem as problem:
+        return _result(ConnectOutcome("error", problem.code, problem.message, return_url=problem.return_url),
+                       status=400)
+    log.info("connect_finished", provider=provider, status=outcome.status, code=outcome.code,
+             connection_id=outcome.connection_id)
+    return _result(outcome)
+
+
+def _result(outcome: ConnectOutcome, status: int = 200):
+    target = outcome.redirect_url()
+    if target:
+        return redirect(target, code=302)
+    return render_template("connect_result.html", outcome=outcome), (status if outcome.status == "error" else 200)

@@ -1,0 +1,40 @@
+"""Builds the services from a `Hub`: the one place that knows which service needs what."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from hub.container import Hub
+from hub.services.connections import probe_capabilities
+from hub.services.directory import require_user
+from hub.services.events import EventService
+from hub.services.idempotency import IdempotencyStore
+from hub.services.working_hours import parse_working_hours
+from oauth.connect import ConnectService
+
+
+@dataclass
+class Services:
+    connect: ConnectService
+    events: EventService
+    idempotency: IdempotencyStore
+
+    @staticmethod
+    def build(hub: Hub) -> "Services":
+        connect = ConnectService(hub.db, hub.vault, hub.tokens, hub.flow, hub.settings.public_url,
+                                 probe=lambda conn, grant: probe_capabilities(hub, conn, grant),
+                                 clock=lambda: hub.clock(),
+                                 ttl_seconds=hub.settings.connect_link_ttl_seconds)
+
+        def reconnect_link(tenant_id: str, user_id: str, provider: str) -> str:
+            with hub.db.session() as session:
+                user = require_user(session, tenant_id, user_id)
+            return connect.create_link(tenant_id, user, provider, None, None).url
+
+        return Services(
+            connect=connect,
+            events=EventService(hub, reconnect_link),
+            idempotency=IdempotencyStore(hub.db, timedelta(hours=hub.settings.idempotency_ttl_hours)),
+        )
+
+    parse_working_hours = staticmethod(parse_working_hours)

@@ -1,0 +1,233 @@
+"""Connect links and the OAuth round trip behind them.
+
+1. `create_link` stores a single-use, 15-minute link (only its hash is kept).
+2. `open_link` consumes the link, makes state + a PKCE verifier (kept server-side, the verifier
+   encrypted, the state hashed) and returns the provider's consent URL.
+3. `complete` consumes the state, exchanges the code with the verifier, checks the granted
+   scopes and the identity, and stores the tokens encrypted — replacing them in place when the
+   same provider account reconnects.
+Every outcome is a `ConnectOutcome` the web layer turns into a redirect to `return_url`.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+
+from sqlalchemy import select
+
+from hub.storage.db import Database
+from hub.storage.models import ConnectAttempt, Connection, User
+from oauth.flows import Grant, OAuthFlow
+from oauth.tokens import TokenManager
+from oauth.vault import Binding, TokenVault
+from providers.base import ProviderError
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def verifier_binding(attempt_id: str) -> Binding:
+    return Binding("connect_attempts", "code_verifier", attempt_id)
+
+
+@dataclass(frozen=True)
+class ConnectLink:
+    url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ConnectOutcome:
+    status: str  # connected | error
+    code: str | None = None
+    message: str | None = None
+    connection_id: str | None = None
+    return_url: str | None = None
+    provider: str | None = None
+    tenant_id: str | None = None
+    user_id: str | None = None
+
+    def redirect_url(self) -> str | None:
+        if not self.return_url:
+            return None
+        params = {"status": self.status}
+        if self.connection_id:
+            params["connection_id"] = self.connection_id
+        if self.code:
+            params["code"] = self.code
+        if self.provider:
+            params["provider"] = self.provider
+        parts = urlsplit(self.return_url)
+        query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class LinkProblem(Exception):
+    """A link or state that cannot be used (unknown, used, expired)."""
+
+    def __init__(self, code: str, message: str, return_url: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.return_url = return_url
+
+
+# (connection, grant, flow) -> capabilities, or raises ProviderError with a cause such as
+# shared_mailbox when the account cannot be used at all.
+CapabilityProbe = Callable[[Connection, Grant], list[str]]
+
+
+class ConnectService:
+    def __init__(self, db: Database, vault: TokenVault, tokens: TokenManager,
+                 flow_for: Callable[[str], OAuthFlow], public_url: str,
+                 probe: CapabilityProbe, clock: Callable[[], datetime], ttl_seconds: int = 900,
+                 on_connected: Callable[[object, Connection, bool], None] | None = None) -> None:
+        self.db = db
+        self.vault = vault
+        self.tokens = tokens
+        self.flow_for = flow_for
+        self.public_url = public_url.rstrip("/")
+        self.probe = probe
+        self.clock = clock
+        self.ttl = timedelta(seconds=ttl_seconds)
+        self.on_connected = on_connected
+
+    def redirect_uri(self, provider: str) -> str:
+        return f"{self.public_url}/oauth/callback/{provider}"
+
+    def create_link(self, tenant_id: str, user: User, provider: str, return_url: str | None,
+                    login_hint: str | None) -> ConnectLink:
+        token = secrets.token_urlsafe(32)
+        expires = self.clock() + self.ttl
+        with self.db.session() as session:
+            session.add(ConnectAttempt(tenant_id=tenant_id, user_id=user.id, provider=provider,
+                                       link_hash=digest(token), return_url=return_url,
+                                       login_hint=login_hint or user.email, expires_at=expires))
+        return ConnectLink(f"{self.public_url}/connect/{token}", expires)
+
+    def open_link(self, token: str) -> str:
+        with self.db.session() as session:
+            attempt = session.execute(select(ConnectAttempt).where(
+                ConnectAttempt.link_hash == digest(token)).with_for_update()).scalar_one_or_none()
+            if attempt is None:
+                raise LinkProblem("link_invalid", "This connect link is not valid.")
+            if attempt.opened_at is not None:
+                raise LinkProblem("link_used", "This connect link was already used. Ask for a new one.",
+                                  attempt.return_url)
+            if attempt.expires_at <= self.clock():
+                raise LinkProblem("link_expired", "This connect link has expired. Ask for a new one.",
+                                  attempt.return_url)
+            state = secrets.token_urlsafe(32)
+            verifier = secrets.token_urlsafe(64)
+            nonce = secrets.token_urlsafe(16)
+            attempt.opened_at = self.clock()
+            attempt.state_hash = digest(state)
+            attempt.code_verifier_enc = self.vault.encrypt(verifier, verifier_binding(attempt.id))
+            attempt.nonce = nonce
+            provider, hint = attempt.provider, attempt.login_hint
+        return self.flow_for(provider).authorization_url(
+            redirect_uri=self.redirect_uri(provider), state=state, code_verifier=verifier,
+            nonce=nonce, login_hint=hint)
+
+    def complete(self, provider: str, state: str | None, code: str | None,
+                 error: str | None) -> ConnectOutcome:
+        if not state:
+            raise LinkProblem("state_missing", "The provider sent no state; start again.")
+        with self.db.session() as session:
+            attempt = session.execute(select(ConnectAttempt).where(
+                ConnectAttempt.state_hash == digest(state)).with_for_update()).scalar_one_or_none()
+            if attempt is None or attempt.provider != provider:
+                raise LinkProblem("state_invalid", "This sign-in cannot be matched to a connect link.")
+            if attempt.completed_at is not None:
+                raise LinkProblem("state_used", "This sign-in was already completed.", attempt.return_url)
+            attempt.completed_at = self.clock()
+            base = dict(return_url=attempt.return_url, provider=provider,
+                        tenant_id=attempt.tenant_id, user_id=attempt.user_id)
+            # The attempt is spent whatever happens next: a replayed callback must not work.
+            if attempt.expires_at + self.ttl <= self.clock():
+                attempt.outcome = "link_expired"
+                return ConnectOutcome("error", "link_expired", "The sign-in took too long.", **base)
+            if error or not code:
+                attempt.outcome = error or "code_missing"
+                return ConnectOutcome("error", _consent_error(error), _consent_message(error), **base)
+            verifier = self.vault.decrypt(attempt.code_verifier_enc or "", verifier_binding(attempt.id))
+            nonce = attempt.nonce or ""
+            tenant_id, user_id = attempt.tenant_id, attempt.user_id
+            attempt_id = attempt.id
+        flow = self.flow_for(provider)
+        try:
+            grant = flow.exchange(code=code, redirect_uri=self.redirect_uri(provider),
+                                  code_verifier=verifier, nonce=nonce)
+        except ProviderError as err:
+            return self._finish(attempt_id, ConnectOutcome(
+                "error", err.cause or "provider_error", err.message, **base))
+        missing = [s for s in flow.required_scopes if s not in grant.scopes]
+        if missing:
+            return self._finish(attempt_id, ConnectOutcome(
+                "error", "scopes_missing", "Permissions were not granted: " + ", ".join(missing), **base))
+        return self._store(attempt_id, tenant_id, user_id, provider, grant, base)
+
+    def _store(self, attempt_id: str, tenant_id: str, user_id: str, provider: str, grant: Grant,
+               base: dict) -> ConnectOutcome:
+        identity = grant.identity
+        if identity is None:
+            return self._finish(attempt_id, ConnectOutcome("error", "client_misconfigured",
+                                                           "The provider did not say who signed in.", **base))
+        now = self.clock()
+        with self.db.session() as session:
+            conn = session.execute(select(Connection).where(
+                Connection.user_id == user_id, Connection.provider == provider,
+                Connection.provider_account_id == identity.account_id)).scalar_one_or_none()
+            created = conn is None
+            if conn is None:
+                conn = Connection(tenant_id=tenant_id, user_id=user_id, provider=provider,
+                                  provider_account_id=identity.account_id, connected_at=now)
+                session.add(conn)
+                session.flush()
+            else:
+                conn.reconnect_count += 1
+            old_status = conn.status if not created else None
+            self.tokens.store_grant(conn, grant)
+            conn.account_email = identity.email
+            conn.scopes = list(grant.scopes)
+            conn.consented_at = now
+            conn.refresh_failures = 0
+            try:
+                conn.capabilities = self.probe(conn, grant)
+            except ProviderError as err:
+                session.rollback()
+                return self._finish(attempt_id, ConnectOutcome("error", err.cause or "provider_error",
+                                                               err.message, **base))
+            conn.status = "active"
+            conn.last_error = None
+            conn.flags = {k: v for k, v in (conn.flags or {}).items() if k != "cause"}
+            if self.on_connected:
+                self.on_connected(session, conn, created or old_status != "active")
+            attempt = session.get(ConnectAttempt, attempt_id)
+            attempt.outcome = "connected"
+            connection_id = conn.id
+        return ConnectOutcome("connected", connection_id=connection_id, **base)
+
+    def _finish(self, attempt_id: str, outcome: ConnectOutcome) -> ConnectOutcome:
+        with self.db.session() as session:
+            attempt = session.get(ConnectAttempt, attempt_id)
+            if attempt is not None:
+                attempt.outcome = outcome.code or outcome.status
+        return outcome
+
+
+def _consent_error(error: str | None) -> str:
+    if error in ("access_denied", "consent_required", "interaction_required"):
+        return error
+    return error or "code_missing"
+
+
+def _consent_message(error: str | None) -> str:
+    if error == "access_denied":
+        return "Access was not granted on the consent screen."
+    return f"The provider answered {error or 'without a code'}."

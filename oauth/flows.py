@@ -1,0 +1,154 @@
+"""The OAuth port (`OAuthFlow`) and an authlib implementation shared by Google and Zoom.
+
+A flow knows one provider's authorization server: it builds the consent URL (state + PKCE S256
+always), exchanges a code, refreshes and revokes. It never stores anything: the connect service
+and the token manager own persistence.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Protocol
+
+import requests
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
+
+from providers.base import ErrorKind, ProviderError
+
+
+@dataclass(frozen=True)
+class Identity:
+    account_id: str  # the provider's stable id for the account (sub, oid, Zoom user id)
+    email: str | None
+    name: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Tokens from a code exchange or a refresh. `refresh_token` is None when the provider did
+    not send a new one (Google never rotates); keep the old one then."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime
+    scopes: tuple[str, ...]
+    identity: Identity | None = None
+
+
+class OAuthFlow(Protocol):
+    provider: str
+    required_scopes: tuple[str, ...]
+
+    def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str,
+                          nonce: str, login_hint: str | None) -> str: ...
+
+    def exchange(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str) -> Grant: ...
+
+    def refresh(self, refresh_token: str) -> Grant: ...
+
+    def revoke(self, token: str) -> None: ...
+
+
+TokenErrorClassifier = Callable[[int | None, dict[str, Any]], ProviderError]
+IdentityResolver = Callable[[dict[str, Any], str], Identity]
+
+
+@dataclass
+class AuthlibFlow:
+    """OAuth 2.0 authorization-code flow with PKCE on authlib's requests client.
+
+    Provider differences are data: extra authorize parameters, how the client authenticates
+    at the token endpoint, how identity is read from the token response, how errors classify.
+    """
+
+    provider: str
+    client_id: str
+    client_secret: str
+    authorize_endpoint: str
+    token_endpoint: str
+    revoke_endpoint: str | None
+    scopes: tuple[str, ...]
+    required_scopes: tuple[str, ...]
+    classify_error: TokenErrorClassifier
+    resolve_identity: IdentityResolver
+    authorize_params: dict[str, str] = field(default_factory=dict)
+    token_auth_method: str = "client_secret_post"
+    timeout: float = 20.0
+
+    def _session(self, redirect_uri: str | None = None) -> OAuth2Session:
+        session = OAuth2Session(
+            self.client_id, self.client_secret, scope=" ".join(self.scopes),
+            redirect_uri=redirect_uri, code_challenge_method="S256",
+            token_endpoint_auth_method=self.token_auth_method,
+        )
+        session.trust_env = False  # no proxy may see tokens
+        return session
+
+    def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str,
+                          nonce: str, login_hint: str | None) -> str:
+        params = dict(self.authorize_params)
+        if "openid" in self.scopes:
+            params["nonce"] = nonce
+        if login_hint:
+            params["login_hint"] = login_hint
+        url, _ = self._session(redirect_uri).create_authorization_url(
+            self.authorize_endpoint, state=state, code_verifier=code_verifier, **params)
+        return url
+
+    def exchange(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str) -> Grant:
+        body = self._call(lambda s: s.fetch_token(self.token_endpoint, code=code,
+                                                  code_verifier=code_verifier,
+                                                  timeout=self.timeout), redirect_uri)
+        return self._grant(body, nonce=nonce)
+
+    def refresh(self, refresh_token: str) -> Grant:
+        body = self._call(lambda s: s.refresh_token(self.token_endpoint,
+                                                    refresh_token=refresh_token,
+                                                    timeout=self.timeout))
+        return self._grant(body, nonce=None)
+
+    def revoke(self, token: str) -> None:
+        if not self.revoke_endpoint:
+            return
+        self._call(lambda s: s.revoke_token(self.revoke_endpoint, token, timeout=self.timeout))
+
+    def _call(self, action: Callable[[OAuth2Session], Any], redirect_uri: str | None = None) -> Any:
+        session = self._session(redirect_uri)
+        try:
+            result = action(session)
+        except OAuthError as exc:
+            raise self.classify_error(None, {"error": exc.error,
+                                             "error_description": exc.description}) from None
+        except requests.RequestException as exc:
+            raise ProviderError(ErrorKind.PROVIDER_DOWN, f"token endpoint unreachable: {type(exc).__name__}",
+                                provider=self.provider, cause="provider_unavailable") from None
+        finally:
+            session.close()
+        if isinstance(result, requests.Response):
+            if result.status_code >= 400:
+                raise self.classify_error(result.status_code, _json_or_empty(result))
+            return None
+        return dict(result)
+
+    def _grant(self, body: dict[str, Any], nonce: str | None) -> Grant:
+        expires_in = int(body.get("expires_in") or 3600)
+        scope = body.get("scope") or ""
+        scopes = tuple(scope.split()) if isinstance(scope, str) else tuple(scope)
+        identity = self.resolve_identity(body, nonce) if nonce is not None else None
+        return Grant(
+            access_token=body["access_token"],
+            refresh_token=body.get("refresh_token"),
+            expires_at=datetime.now(timezone.utc) + timedelta(seconds=expires_in),
+            scopes=scopes,
+            identity=identity,
+        )
+
+
+def _json_or_empty(resp: requests.Response) -> dict[str, Any]:
+    try:
+        data = resp.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,19 @@
+"""Which OAuth flow connects which provider: one line per provider, imported lazily."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from oauth.flows import OAuthFlow
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hub.config import Settings
+
+
+def _google(settings: "Settings") -> OAuthFlow:
+    from oauth.google import google_flow
+    return google_flow(settings.google(), timeout=settings.provider_timeout_seconds)
+
+
+FLOWS: dict[str, Callable[["Settings"], OAuthFlow]] = {
+    "google": _google,
+}

@@ -1,0 +1,157 @@
+"""Access tokens for stored connections: refresh ahead of expiry, one refresh at a time.
+
+Single flight, because Zoom and Microsoft rotate refresh tokens: two concurrent refreshes with
+the same refresh token lose the connection (Zoom) or leave a stale token stored. So:
+1. a process-wide lock per connection serialises threads;
+2. `SELECT … FOR UPDATE` on PostgreSQL serialises processes (SQLite has one writer anyway);
+3. after taking the locks the row is read again — someone else may have refreshed already;
+4. the new tokens are committed before the access token is handed to anyone.
+Only a refused grant (`AUTH_REVOKED`) marks the connection `needs_reauth`.
+"""
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Callable, TypeVar
+
+from sqlalchemy import select
+
+from hub.storage.db import Database
+from hub.storage.models import Connection
+from oauth.flows import Grant, OAuthFlow
+from oauth.vault import Binding, TokenVault
+from providers.base import ErrorKind, ProviderError
+
+T = TypeVar("T")
+
+
+def access_binding(connection_id: str) -> Binding:
+    return Binding("connections", "access_token", connection_id)
+
+
+def refresh_binding(connection_id: str) -> Binding:
+    return Binding("connections", "refresh_token", connection_id)
+
+
+class ConnectionUnusable(ProviderError):
+    """The stored connection cannot be used until the person reconnects."""
+
+
+StatusListener = Callable[[object, Connection, str, ProviderError | None], None]
+
+
+class TokenManager:
+    def __init__(self, db: Database, vault: TokenVault, flow_for: Callable[[str], OAuthFlow],
+                 margin_seconds: int = 300,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 on_status_change: StatusListener | None = None) -> None:
+        self.db = db
+        self.vault = vault
+        self.flow_for = flow_for
+        self.margin = timedelta(seconds=margin_seconds)
+        self.clock = clock
+        self.on_status_change = on_status_change
+        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+        self.refresh_count = 0  # observable by benchmarks and tests
+
+    def _lock(self, connection_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks[connection_id]
+
+    def _fresh(self, conn: Connection) -> bool:
+        return (conn.access_token_enc is not None and conn.access_expires_at is not None
+                and conn.access_expires_at - self.margin > self.clock())
+
+    def access_token(self, connection_id: str, stale: str | None = None) -> str:
+        """A usable access token. `stale` is a token the provider just refused: refresh unless
+        another thread already replaced it."""
+        with self.db.session() as session:
+            conn = session.get(Connection, connection_id)
+            _require_active(conn, connection_id)
+            token = self._current(conn)
+            if self._fresh(conn) and token != stale:
+                return token
+        with self._lock(connection_id):
+            with self.db.session() as session:
+                conn = session.execute(select(Connection).where(Connection.id == connection_id)
+                                       .with_for_update()).scalar_one_or_none()
+                _require_active(conn, connection_id)
+                token = self._current(conn)
+                if self._fresh(conn) and token != stale:
+                    return token
+                grant = self._refresh(session, conn)
+            return grant.access_token
+
+    def _current(self, conn: Connection) -> str | None:
+        if conn.access_token_enc is None:
+            return None
+        return self.vault.decrypt(conn.access_token_enc, access_binding(conn.id))
+
+    def _refresh(self, session, conn: Connection) -> Grant:
+        if conn.refresh_token_enc is None:
+            raise self._mark_dead(session, conn, ProviderError(
+                ErrorKind.AUTH_REVOKED, "no refresh token stored", provider=conn.provider,
+                cause="token_revoked"))
+        refresh_token = self.vault.decrypt(conn.refresh_token_enc, refresh_binding(conn.id))
+        now = self.clock()
+        try:
+            self.refresh_count += 1
+            grant = self.flow_for(conn.provider).refresh(refresh_token)
+        except ProviderError as err:
+            conn.last_refresh_error_at = now
+            conn.refresh_failures += 1
+            conn.last_error = _error_record(err, now)
+            if err.kind is ErrorKind.AUTH_REVOKED:
+                raise self._mark_dead(session, conn, err)
+            session.commit()
+            raise
+        self.store_grant(conn, grant)
+        conn.last_refresh_at = now
+        conn.refresh_failures = 0
+        session.commit()  # persisted before anyone uses the new access token
+        return grant
+
+    def store_grant(self, conn: Connection, grant: Grant) -> None:
+        conn.access_token_enc = self.vault.encrypt(grant.access_token, access_binding(conn.id))
+        if grant.refresh_token:  # Google does not rotate: keep the one we have
+            conn.refresh_token_enc = self.vault.encrypt(grant.refresh_token, refresh_binding(conn.id))
+        conn.access_expires_at = grant.expires_at
+
+    def _mark_dead(self, session, conn: Connection, err: ProviderError) -> ConnectionUnusable:
+        old = conn.status
+        conn.status = "needs_reauth"
+        conn.last_error = _error_record(err, self.clock())
+        if self.on_status_change and old != "needs_reauth":
+            self.on_status_change(session, conn, old, err)
+        session.commit()
+        return ConnectionUnusable(ErrorKind.AUTH_REVOKED, err.message, provider=conn.provider,
+                                  cause=err.cause or "token_revoked", provider_code=err.provider_code,
+                                  http_status=err.http_status)
+
+    def call(self, connection_id: str, action: Callable[[str], T]) -> T:
+        """Run `action(access_token)`; on a refused access token refresh once and retry."""
+        token = self.access_token(connection_id)
+        try:
+            return action(token)
+        except ProviderError as err:
+            if err.kind is not ErrorKind.AUTH_EXPIRED:
+                raise
+        return action(self.access_token(connection_id, stale=token))
+
+
+def _require_active(conn: Connection | None, connection_id: str) -> None:
+    if conn is None:
+        raise ProviderError(ErrorKind.NOT_FOUND, f"connection {connection_id} is gone",
+                            provider="hub")
+    if conn.status != "active":
+        last = conn.last_error or {}
+        raise ConnectionUnusable(ErrorKind(last.get("kind") or "auth_revoked"),
+                                 last.get("message") or "the connection needs to be reconnected",
+                                 provider=conn.provider, cause=last.get("cause") or "token_revoked")
+
+
+def _error_record(err: ProviderError, at: datetime) -> dict:
+    return {"kind": err.kind.value, "cause": err.cause, "message": err.message,
+            "provider_code": err.provider_code, "at": at.isoformat()}

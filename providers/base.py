@@ -1,0 +1,190 @@
+"""The ports every provider adapter implements, and the one error type adapters raise.
+
+Nothing here knows about an SDK or HTTP: adapters translate their wire formats into these
+types, so the hub's services never see a provider detail.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+
+class Capability(str, enum.Enum):
+    """What a connection can do. Capabilities are data, not optional methods."""
+
+    CALENDAR = "calendar"
+    GOOGLE_MEET = "google_meet"
+    TEAMS = "teams"
+    ZOOM = "zoom"
+
+
+class ErrorKind(str, enum.Enum):
+    """Coarse class of a provider failure: drives retries and HTTP status."""
+
+    AUTH_EXPIRED = "auth_expired"  # access token stale: a refresh fixes it
+    AUTH_REVOKED = "auth_revoked"  # the grant is dead: only the user reconnecting fixes it
+    SCOPE_MISSING = "scope_missing"
+    MAILBOX_UNAVAILABLE = "mailbox_unavailable"
+    ACCESS_DENIED = "access_denied"
+    NOT_FOUND = "not_found"
+    RATE_LIMITED = "rate_limited"
+    PROVIDER_DOWN = "provider_down"
+    INVALID_REQUEST = "invalid_request"
+    CONFLICT = "conflict"  # e.g. a client-chosen id exists already: success on a retry
+    UNKNOWN = "unknown"
+
+    @property
+    def retryable(self) -> bool:
+        return self in (ErrorKind.RATE_LIMITED, ErrorKind.PROVIDER_DOWN)
+
+
+class ProviderError(Exception):
+    """The only exception an adapter lets out.
+
+    `kind` is coarse (what to do mechanically), `cause` is fine (what a person is told, one of
+    the stable cause codes of API.md or None when nothing more specific is known).
+    """
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        provider: str,
+        cause: str | None = None,
+        provider_code: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.provider = provider
+        self.cause = cause
+        self.provider_code = provider_code
+        self.http_status = http_status
+        self.retry_after = retry_after
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind.value, "cause": self.cause, "message": self.message}
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"ProviderError({self.provider}:{self.kind.value}:{self.cause}:{self.provider_code})"
+
+
+@dataclass(frozen=True)
+class BusyBlock:
+    start: datetime
+    end: datetime
+    status: str = "busy"  # busy | tentative | oof
+
+
+@dataclass(frozen=True)
+class Attendee:
+    email: str
+    name: str | None = None
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class ConferenceLink:
+    provider: str  # google_meet | teams | zoom
+    join_url: str
+    meeting_id: str | None = None
+    passcode: str | None = None
+    dial_in: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        out = {"provider": self.provider, "join_url": self.join_url}
+        if self.meeting_id:
+            out["meeting_id"] = self.meeting_id
+        if self.passcode:
+            out["passcode"] = self.passcode
+        if self.dial_in:
+            out["dial_in"] = list(self.dial_in)
+        return out
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """What the hub asks a calendar to hold. `idempotency_handle` is derived from the hub's
+    Idempotency-Key so a retried create cannot make a second provider event."""
+
+    title: str
+    start: datetime
+    end: datetime
+    attendees: tuple[Attendee, ...] = ()
+    description: str | None = None
+    location: str | None = None
+    timezone: str | None = None
+    native_conferencing: bool = False  # ask the calendar for Meet / Teams
+    send_updates: bool = True
+    idempotency_handle: str | None = None
+
+
+@dataclass(frozen=True)
+class EventChanges:
+    title: str | None = None
+    description: str | None = None
+    location: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    attendees: tuple[Attendee, ...] | None = None
+    send_updates: bool = True
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    event_id: str
+    html_link: str | None
+    conference: ConferenceLink | None
+
+
+@dataclass(frozen=True)
+class MeetingDraft:
+    topic: str
+    start: datetime
+    duration_minutes: int
+    timezone: str | None = None
+    agenda: str | None = None
+
+
+@dataclass(frozen=True)
+class Meeting:
+    meeting_id: str
+    join_url: str
+    passcode: str | None = None
+
+
+@runtime_checkable
+class CalendarProvider(Protocol):
+    """A calendar reached with one user's access token."""
+
+    name: str
+
+    def free_busy(self, token: str, emails: list[str], start: datetime, end: datetime
+                  ) -> dict[str, list[BusyBlock] | ProviderError]:
+        """Busy blocks per calendar; a calendar the provider cannot read maps to its error."""
+
+    def create_event(self, token: str, draft: EventDraft) -> CalendarEvent: ...
+
+    def update_event(self, token: str, event_id: str, changes: EventChanges) -> CalendarEvent: ...
+
+    def cancel_event(self, token: str, event_id: str, send_updates: bool = True) -> None:
+        """Cancel; an event already gone counts as cancelled."""
+
+    def conferencing_allowed(self, token: str) -> bool:
+        """Whether the calendar's native conferencing (Meet / Teams) is available."""
+
+
+@runtime_checkable
+class ConferencingProvider(Protocol):
+    name: str
+
+    def create_meeting(self, token: str, draft: MeetingDraft) -> Meeting: ...
+
+    def update_meeting(self, token: str, meeting_id: str, draft: MeetingDraft) -> None: ...
+
+    def delete_meeting(self, token: str, meeting_id: str) -> None: ...

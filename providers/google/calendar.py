@@ -1,0 +1,243 @@
+"""Google Calendar adapter on google-api-python-client.
+
+A built service object is not thread-safe (shared across threads it fails with EBADF), so one is
+built per call from a discovery document parsed once per adapter. The hub refreshes tokens
+itself, so the credentials carry only an access token and never refresh behind our back.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import socket
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import googleapiclient
+import httplib2
+from google.oauth2.credentials import Credentials
+from google_auth_httplib2 import AuthorizedHttp
+from googleapiclient.discovery import build_from_document
+from googleapiclient.errors import HttpError
+
+from providers.base import (Attendee, BusyBlock, CalendarEvent, ConferenceLink, ErrorKind,
+                            EventChanges, EventDraft, ProviderError)
+from providers.google.errors import PROVIDER, classify_api_error
+
+T = TypeVar("T")
+MEET = "hangoutsMeet"
+FREEBUSY_MAX_ITEMS = 50
+PENDING_POLLS = 5
+_DISCOVERY = Path(googleapiclient.__file__).parent / "discovery_cache" / "documents" / "calendar.v3.json"
+
+
+def event_id_for(handle: str) -> str:
+    """A Google event id (base32hex, 5–1024 chars) derived from the hub's idempotency handle,
+    so a retried insert answers 409 duplicate instead of creating a second event."""
+    digest = hashlib.sha256(handle.encode()).digest()
+    return base64.b32hexencode(digest).decode().rstrip("=").lower()
+
+
+class GoogleCalendar:
+    name = PROVIDER
+
+    def __init__(self, api_base: str, timeout: float = 20.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.api_base = api_base if api_base.endswith("/") else api_base + "/"
+        self.timeout = timeout
+        self._sleep = sleep
+        self._document: str | None = None
+        self._doc_lock = threading.Lock()
+
+    # --- plumbing -------------------------------------------------------------------------
+    def _service(self, token: str):
+        with self._doc_lock:
+            if self._document is None:
+                self._document = _DISCOVERY.read_text()
+        http = AuthorizedHttp(Credentials(token), http=httplib2.Http(timeout=self.timeout))
+        return build_from_document(self._document, http=http,
+                                   client_options={"api_endpoint": self.api_base})
+
+    def _call(self, token: str, request_of: Callable[[Any], Any]) -> Any:
+        service = self._service(token)
+        try:
+            return request_of(service).execute(num_retries=0)
+        except HttpError as exc:
+            raise _from_http_error(exc) from None
+        except (httplib2.HttpLib2Error, socket.timeout, OSError) as exc:
+            raise ProviderError(ErrorKind.PROVIDER_DOWN, f"Google unreachable: {type(exc).__name__}",
+                                provider=PROVIDER, cause="provider_unavailable") from None
+
+    # --- reads ----------------------------------------------------------------------------
+    def free_busy(self, token: str, emails: list[str], start: datetime, end: datetime
+                  ) -> dict[str, list[BusyBlock] | ProviderError]:
+        result: dict[str, list[BusyBlock] | ProviderError] = {}
+        for i in range(0, len(emails), FREEBUSY_MAX_ITEMS):
+            chunk = emails[i:i + FREEBUSY_MAX_ITEMS]
+            body = {"timeMin": _rfc3339(start), "timeMax": _rfc3339(end), "timeZone": "UTC",
+                    "items": [{"id": e} for e in chunk]}
+            data = self._call(token, lambda s: s.freebusy().query(body=body))
+            calendars = data.get("calendars") or {}
+            for email in chunk:
+                entry = calendars.get(email)
+                if entry is None:
+                    result[email] = ProviderError(ErrorKind.NOT_FOUND, "calendar missing from answer",
+                                                  provider=PROVIDER)
+                elif entry.get("errors"):
+                    reason = entry["errors"][0].get("reason", "unknown")
+                    kind = ErrorKind.NOT_FOUND if reason == "notFound" else ErrorKind.PROVIDER_DOWN
+                    result[email] = ProviderError(kind, f"calendar {reason}", provider=PROVIDER,
+                                                  provider_code=reason)
+                else:
+                    result[email] = [BusyBlock(_parse(b["start"]), _parse(b["end"]))
+                                     for b in entry.get("busy") or ()]
+        return result
+
+    def conferencing_allowed(self, token: str) -> bool:
+        cal = self._call(token, lambda s: s.calendars().get(calendarId="primary"))
+        allowed = (cal.get("conferenceProperties") or {}).get("allowedConferenceSolutionTypes") or []
+        return MEET in allowed
+
+    def primary_calendar(self, token: str) -> dict[str, Any]:
+        return self._call(token, lambda s: s.calendars().get(calendarId="primary"))
+
+    # --- writes ---------------------------------------------------------------------------
+    def create_event(self, token: str, draft: EventDraft) -> CalendarEvent:
+        body: dict[str, Any] = {
+            "summary": draft.title,
+            "start": _when(draft.start, draft.timezone),
+            "end": _when(draft.end, draft.timezone),
+            "attendees": [_attendee(a) for a in draft.attendees],
+        }
+        if draft.description:
+            body["description"] = draft.description
+        if draft.location:
+            body["location"] = draft.location
+        if draft.idempotency_handle:
+            body["id"] = event_id_for(draft.idempotency_handle)
+        if draft.native_conferencing:
+            body["conferenceData"] = {"createRequest": {
+                # A repeated requestId is ignored by Google: a retry cannot make a second Meet.
+                "requestId": (draft.idempotency_handle or body.get("id") or _random_request_id())[:64],
+                "conferenceSolutionKey": {"type": MEET}}}
+        send = "all" if draft.send_updates else "none"
+        try:
+            event = self._call(token, lambda s: s.events().insert(
+                calendarId="primary", body=body, conferenceDataVersion=1, sendUpdates=send))
+        except ProviderError as err:
+            if err.kind is ErrorKind.CONFLICT and "id" in body:
+                # Our own earlier attempt got through: the event exists, which is success.
+                event = self._call(token, lambda s: s.events().get(calendarId="primary",
+                                                                   eventId=body["id"]))
+            elif draft.native_conferencing and err.provider_code == "invalid" and "conference" in err.message.lower():
+                err.cause = "meet_unavailable"
+                raise
+            else:
+                raise
+        if draft.native_conferencing:
+            event = self._await_conference(token, event)
+        return _to_calendar_event(event)
+
+    def _await_conference(self, token: str, event: dict[str, Any]) -> dict[str, Any]:
+        for attempt in range(PENDING_POLLS + 1):
+            status = (((event.get("conferenceData") or {}).get("createRequest") or {})
+                      .get("status") or {}).get("statusCode")
+            if event.get("hangoutLink") or status == "success":
+                return event
+            if status == "failure" or attempt == PENDING_POLLS:
+                break
+            self._sleep(0.2 * (attempt + 1))
+            event = self._call(token, lambda s: s.events().get(calendarId="primary",
+                                                               eventId=event["id"]))
+        raise ProviderError(ErrorKind.PROVIDER_DOWN,
+                            "Google created the event but no Meet link (conference "
+                            f"status {status or 'missing'})", provider=PROVIDER,
+                            cause="meet_unavailable", provider_code=status)
+
+    def update_event(self, token: str, event_id: str, changes: EventChanges) -> CalendarEvent:
+        body: dict[str, Any] = {}
+        if changes.title is not None:
+            body["summary"] = changes.title
+        if changes.description is not None:
+            body["description"] = changes.description
+        if changes.location is not None:
+            body["location"] = changes.location
+        if changes.start is not None:
+            body["start"] = _when(changes.start, None)
+        if changes.end is not None:
+            body["end"] = _when(changes.end, None)
+        if changes.attendees is not None:
+            body["attendees"] = [_attendee(a) for a in changes.attendees]
+        send = "all" if changes.send_updates else "none"
+        event = self._call(token, lambda s: s.events().patch(
+            calendarId="primary", eventId=event_id, body=body, conferenceDataVersion=1,
+            sendUpdates=send))
+        return _to_calendar_event(event)
+
+    def cancel_event(self, token: str, event_id: str, send_updates: bool = True) -> None:
+        send = "all" if send_updates else "none"
+        try:
+            self._call(token, lambda s: s.events().delete(calendarId="primary", eventId=event_id,
+                                                          sendUpdates=send))
+        except ProviderError as err:
+            if err.kind is not ErrorKind.NOT_FOUND:
+                raise
+
+
+def _from_http_error(exc: HttpError) -> ProviderError:
+    try:
+        body = json.loads(exc.content.decode() if isinstance(exc.content, bytes) else exc.content)
+    except (ValueError, AttributeError):
+        body = {}
+    headers = {str(k): str(v) for k, v in dict(exc.resp).items()}
+    return classify_api_error(int(exc.resp.status), body if isinstance(body, dict) else {}, headers)
+
+
+def _to_calendar_event(event: dict[str, Any]) -> CalendarEvent:
+    return CalendarEvent(event_id=event["id"], html_link=event.get("htmlLink"),
+                         conference=_meet_link(event))
+
+
+def _meet_link(event: dict[str, Any]) -> ConferenceLink | None:
+    data = event.get("conferenceData") or {}
+    points = data.get("entryPoints") or []
+    video = next((p for p in points if p.get("entryPointType") == "video"), None)
+    join = event.get("hangoutLink") or (video or {}).get("uri")
+    if not join:
+        return None
+    dial_in = [{"number": p.get("label") or p.get("uri", "").removeprefix("tel:"), "pin": p.get("pin")}
+               for p in points if p.get("entryPointType") == "phone"]
+    return ConferenceLink(provider="google_meet", join_url=join, meeting_id=data.get("conferenceId"),
+                          passcode=(video or {}).get("passcode"), dial_in=dial_in)
+
+
+def _attendee(a: Attendee) -> dict[str, Any]:
+    out: dict[str, Any] = {"email": a.email}
+    if a.name:
+        out["displayName"] = a.name
+    if a.optional:
+        out["optional"] = True
+    return out
+
+
+def _when(dt: datetime, tz: str | None) -> dict[str, str]:
+    out = {"dateTime": _rfc3339(dt)}
+    if tz:
+        out["timeZone"] = tz
+    return out
+
+
+def _rfc3339(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _random_request_id() -> str:
+    return secrets.token_hex(16)

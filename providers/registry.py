@@ -1,0 +1,45 @@
+"""The explicit, lazy provider registry: one line per provider.
+
+Factories import their adapter only when called, so a process that never talks to Microsoft
+never pays for msgraph-sdk's imports.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from providers.base import CalendarProvider, Capability, ConferencingProvider
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hub.config import Settings
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    name: str
+    title: str
+    # What a fully consented connection to this provider can do.
+    capabilities: frozenset[Capability]
+    # The calendar's own conferencing (Meet, Teams), if it is a calendar.
+    native_conferencing: Capability | None
+    calendar: Callable[["Settings"], CalendarProvider] | None = None
+    conferencing: Callable[["Settings"], ConferencingProvider] | None = None
+
+
+def _google_calendar(settings: "Settings") -> CalendarProvider:
+    from providers.google.calendar import GoogleCalendar
+    return GoogleCalendar(settings.google().api_base, timeout=settings.provider_timeout_seconds)
+
+
+PROVIDERS: dict[str, ProviderSpec] = {
+    "google": ProviderSpec("google", "Google Calendar", frozenset({Capability.CALENDAR, Capability.GOOGLE_MEET}),
+                           Capability.GOOGLE_MEET, calendar=_google_calendar),
+}
+
+
+def get(name: str) -> ProviderSpec:
+    return PROVIDERS[name]
+
+
+def names() -> list[str]:
+    return list(PROVIDERS)
