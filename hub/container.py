@@ -48,6 +48,11 @@ class Hub:
                 self._instances[key] = make()
             return self._instances[key]
 
+    def use(self, kind: str, provider: str, instance: Any) -> None:
+        """Put a specific adapter in place (tests use hand-written fakes through this)."""
+        with self._lock:
+            self._instances[(kind, provider)] = instance
+
     def flow(self, provider: str) -> OAuthFlow:
         return self._cached("flow", provider, lambda: FLOWS[provider](self.settings))
 

@@ -14,11 +14,12 @@ from .intervals import (
     to_timestamp,
 )
 from .slots import Participant, ParticipantLike, Slot, find_slots
-from .working_hours import DAY_NAMES, DateOverride, WorkingHours, load_zone
+from .working_hours import DAY_NAMES, Block, DateOverride, WorkingHours, load_zone
 
 __all__ = [
     "DAY_NAMES",
     "AvailabilityInputError",
+    "Block",
     "DateOverride",
     "FieldError",
     "FieldValidationError",

@@ -1,17 +1,20 @@
 """Find meeting slots for a set of participants (POST /v1/availability, minus the I/O).
 
 Semantics (API.md "Availability", plus the decisions marked DECIDED):
-- A slot is ``[start, start + duration)``. Its start lies on the grid ``anchor + k * interval``
-  where the anchor is the start of the working block it sits in. With several required
-  participants the blocks are the intersection of everyone's working hours, and the anchor is
-  the start of each intersected block. Steps are elapsed minutes (see WorkingHours.expand).
+- A slot is ``[start, start + duration)`` and lies inside one working block (see
+  WorkingHours.expand for what a block is). Its start is on the grid ``anchor + k * interval``
+  counted from the block's anchor, its local start. With several required participants the
+  blocks are the pairwise intersections of everyone's blocks, anchored at the intersection's
+  start (precisely: the latest of the intersected blocks' anchors, which is the same thing
+  unless a block was trimmed). Steps are elapsed minutes, also across a DST change.
 - ``start >= max(window start, now + minimum notice)`` and ``end <= window end``
   (DECIDED: slots lie inside the requested window).
 - The slot lies inside every required participant's working hours; widened by the buffers
   (``start - before``, ``end + after``) it intersects none of their busy time. Buffers may
   stick out of working hours.
-- ``optional_available``: optional participants who are working during the slot and whose
-  busy time does not meet the slot widened by the buffers; in input order.
+- ``optional_available``: optional participants who are working during the whole slot (it
+  may span two of their touching blocks) and whose busy time does not meet the slot widened
+  by the buffers; in input order.
 - ``respect_working_hours=False``: working hours are ignored for everyone; there is one block,
   the window itself, anchored at the window start.
 - DECIDED: at least one participant must be required. With none, "available" has no meaning
@@ -35,8 +38,8 @@ from operator import and_, ge, le
 from typing import Protocol
 
 from .errors import AvailabilityInputError, FieldError
-from .intervals import Interval, from_timestamp, intersect, merge_columns, to_timestamp
-from .working_hours import WorkingHours
+from .intervals import Interval, from_timestamp, merge, merge_columns, to_timestamp
+from .working_hours import Block, WorkingHours
 
 _NEG_INF = float("-inf")
 _POS_INF = float("inf")
@@ -113,9 +116,9 @@ def find_slots(
 
     required = [p for p in participants if not p.optional]
     optional = [p for p in participants if p.optional]
-    expanded: dict[WorkingHours, list[Interval]] = {}  # each distinct schedule expands once
+    expanded: dict[WorkingHours, list[Block]] = {}  # each distinct schedule expands once
 
-    def working_blocks(hours: WorkingHours) -> list[Interval]:
+    def working_blocks(hours: WorkingHours) -> list[Block]:
         # Always the same span, so a cached expansion is valid for every caller here.
         blocks = expanded.get(hours)
         if blocks is None:
@@ -123,15 +126,16 @@ def find_slots(
         return blocks
 
     if respect_working_hours:
-        blocks: list[Interval] | None = None
+        blocks: list[Block] | None = None
+        # Intersecting a schedule with itself changes nothing, so each distinct one is used once.
         for hours in dict.fromkeys(p.working_hours for p in required):  # type: ignore[misc]
             own = working_blocks(hours)
-            blocks = own if blocks is None else intersect(blocks, own)
+            blocks = own if blocks is None else _intersect_blocks(blocks, own)
             if not blocks:
                 return []
         assert blocks is not None
     else:
-        blocks = [(window_start, window_end)]
+        blocks = [Block(window_start, window_end, window_start)]
 
     before, after = buffer_before_minutes * 60, buffer_after_minutes * 60
     # Widen each busy block instead of each slot: [s - before, e + after) meets [a, b)
@@ -157,7 +161,8 @@ def find_slots(
         slot_ends = [s + duration for s in slot_starts]
         for person in optional:
             hours = person.working_hours if respect_working_hours else None
-            own_blocks = working_blocks(hours) if hours is not None else None
+            # Touching blocks are joined: an optional person only has to be working throughout.
+            own_blocks = merge(working_blocks(hours)) if hours is not None else None
             for i in _fitting_slots(person.busy, own_blocks, slot_starts, slot_ends, before, after):
                 available[i].append(person.user_id)
 
@@ -167,8 +172,27 @@ def find_slots(
     ]
 
 
+def _intersect_blocks(a: Sequence[Block], b: Sequence[Block]) -> list[Block]:
+    """Non-empty pairwise intersections of two sorted, disjoint block lists (two pointers)."""
+    out: list[Block] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        a_start, a_end, a_anchor = a[i]
+        b_start, b_end, b_anchor = b[j]
+        start = a_start if a_start > b_start else b_start
+        end = a_end if a_end < b_end else b_end
+        if start < end:
+            out.append(Block(start, end, a_anchor if a_anchor > b_anchor else b_anchor))
+        # The block finishing first cannot meet anything further on in the other list.
+        if a_end < b_end:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
 def _grid_starts(
-    blocks: Sequence[Interval],
+    blocks: Sequence[Block],
     busy_starts: list[int],
     busy_ends: list[int],
     *,
@@ -180,10 +204,10 @@ def _grid_starts(
 ) -> list[int]:
     """Grid points (epoch seconds) of slots that fit in a block and in a busy-free gap."""
     out: list[int] = []
-    for anchor, block_end in blocks:
-        if anchor >= latest_end:
+    for block_start, block_end, anchor in blocks:
+        if block_start >= latest_end:
             break
-        low = anchor if anchor > earliest else earliest
+        low = block_start if block_start > earliest else earliest
         high = block_end if block_end < latest_end else latest_end
         if high - low < duration:
             continue

@@ -10,10 +10,16 @@ Rules decided here (API.md is silent on them):
 - An interval whose end is earlier than its start is *overnight*: ["22:00", "02:00"] runs into
   the next day. An end of "00:00" likewise means the following midnight (same as "24:00").
   start == end is rejected (it would be ambiguous between "nothing" and "24 hours").
-- Intervals of one day may touch but not overlap. An interval belongs to the day it starts
-  on, so an override replaces the intervals *starting* on that date; the previous day's
-  overnight interval still runs into it. Blocks that overlap or touch across days (an
-  overnight tail meeting the next morning) are merged by ``expand``.
+- Intervals of one day may touch but not overlap; touching ones form one block
+  (["09:00","12:00"] + ["12:00","17:00"] is the same as ["09:00","17:00"]). An interval
+  belongs to the day it starts on, so an override replaces the intervals *starting* on that
+  date; the previous day's overnight interval still runs into it.
+- Each day's blocks keep their own start as the slot-grid anchor ("counted from the
+  working-hours start of the day"). Blocks of different days are never joined: a block
+  ending at 24:00 and one starting at 00:00 stay two blocks (a slot does not span them; write
+  ["22:00","06:00"] for one overnight block). When an overnight tail overlaps the next day's
+  first block, the later block is trimmed to start where the earlier one ends but keeps its
+  own anchor.
 - ``weekly`` absent -> Mon-Fri 09:00-17:00; ``weekly: {}`` -> no working days. Days missing
   from ``weekly`` are days off. ``timezone`` absent -> the caller's default (user timezone).
 """
@@ -25,11 +31,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .errors import FieldError, WorkingHoursError
-from .intervals import Interval, merge
 
 DAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_DAY = 1440
@@ -44,6 +49,19 @@ _NAIVE_EPOCH = datetime(1970, 1, 1)
 _EPOCH_ORDINAL = _NAIVE_EPOCH.toordinal()
 _KNOWN_KEYS = frozenset({"timezone", "weekly", "overrides"})
 _OVERRIDE_KEYS = frozenset({"date", "intervals"})
+
+
+class Block(NamedTuple):
+    """A span of working time in UTC epoch seconds, ``[start, end)``.
+
+    ``anchor`` (<= start) is the instant slot grids are counted from: the block's local
+    start. It differs from ``start`` only when the block was trimmed behind an overlapping
+    block of the previous day.
+    """
+
+    start: int
+    end: int
+    anchor: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +208,8 @@ class WorkingHours:
             if "intervals" not in item:
                 errors.append(FieldError(f"{item_path}.intervals", "is required"))
                 continue
-            _parse_ranges(item["intervals"], f"{item_path}.intervals", errors)
-            if day is not None:
+            parsed = _parse_ranges(item["intervals"], f"{item_path}.intervals", errors)
+            if day is not None and parsed is not None:
                 overrides.append(DateOverride(day, _as_ranges(item["intervals"])))
 
         if errors:
@@ -211,14 +229,9 @@ class WorkingHours:
             ],
         }
 
-    def expand(self, start: int, end: int) -> list[Interval]:
-        """Working blocks overlapping ``[start, end)`` (epoch seconds) as normalised UTC
-        intervals.
-
-        Blocks are NOT clipped to the window: a block's start is the anchor of the slot grid,
-        and clipping would move it. Touching or overlapping blocks (["09:00","12:00"] +
-        ["12:00","17:00"], or an overnight tail meeting the next morning) are merged into one
-        block anchored at its earliest start.
+    def expand(self, start: int, end: int) -> list[Block]:
+        """Working blocks overlapping ``[start, end)`` (epoch seconds), sorted, disjoint
+        (they may touch), NOT clipped to the window: clipping would move the grid anchor.
 
         Local wall time -> instant, around DST transitions (see ``_wall_to_utc``): each
         endpoint becomes the earliest instant whose local wall-clock reading is >= the
@@ -231,13 +244,14 @@ class WorkingHours:
         if start >= end:
             return []
         zone = self._zone
-        # An interval is shorter than 24 h and belongs to the day it starts on, so one
-        # starting two local days before `start` cannot reach it; the extra day absorbs DST.
+        # A block of local day D ends before the midnight that starts day D+2, so blocks of
+        # days before (day of `start`) - 1 end by `start`. Day -2 is still expanded because
+        # its overnight tail can trim a block of day -1.
         first_day = datetime.fromtimestamp(start, zone).toordinal() - 2
         last_day = datetime.fromtimestamp(end, zone).toordinal()
         weekly = self._weekly_minutes
         overrides = self._override_minutes
-        blocks: list[Interval] = []
+        raw: list[tuple[int, int]] = []
         for ordinal in range(first_day, last_day + 1):
             ranges = overrides.get(ordinal)
             if ranges is None:
@@ -246,15 +260,25 @@ class WorkingHours:
                 continue
             midnight = (ordinal - _EPOCH_ORDINAL) * 86400  # local wall seconds, naive epoch
             for start_minute, end_minute in ranges:
-                blocks.append(
+                raw.append(
                     (
                         _wall_to_utc(zone, midnight + start_minute * 60),
                         _wall_to_utc(zone, midnight + end_minute * 60),
                     )
                 )
-        # merge() also drops blocks that vanished inside a DST gap (both ends moved to the
-        # same instant).
-        return [b for b in merge(blocks) if b[1] > start and b[0] < end]
+        raw.sort()
+        blocks: list[Block] = []
+        reach = raw[0][0] if raw else 0  # end of the working time emitted so far
+        for block_start, block_end in raw:
+            # Trim an overlap with earlier blocks; drop blocks that end up empty (fully
+            # covered, or collapsed inside a DST gap because both ends moved to the same
+            # instant).
+            trimmed = block_start if block_start > reach else reach
+            if trimmed < block_end:
+                if block_end > start and trimmed < end:
+                    blocks.append(Block(trimmed, block_end, block_start))
+                reach = block_end
+        return blocks
 
 
 def load_zone(name: object, field_name: str = "timezone") -> ZoneInfo:
@@ -340,7 +364,11 @@ def _parse_minute(value: object, *, is_end: bool) -> int | None:
 def _parse_ranges(
     ranges: object, path: str, errors: list[FieldError]
 ) -> tuple[_MinuteRange, ...] | None:
-    """Validate one day's list of ["HH:MM", "HH:MM"] pairs; None if anything is wrong."""
+    """Validate one day's list of ["HH:MM", "HH:MM"] pairs.
+
+    Returns the day's blocks in minutes (sorted, touching pairs joined), or None if anything
+    is wrong (the problems are appended to ``errors``).
+    """
     if not isinstance(ranges, (list, tuple)):
         errors.append(FieldError(path, 'must be a list of ["HH:MM", "HH:MM"] pairs'))
         return None
@@ -377,7 +405,14 @@ def _parse_ranges(
             errors.append(FieldError(f"{path}[{i}]", f"overlaps {path}[{prev_i}]"))
     if len(errors) != before:
         return None
-    return tuple((start, end) for start, end, _ in parsed)
+    # Touching intervals of one day form one block, anchored at the first one's start.
+    merged: list[_MinuteRange] = []
+    for start, end, _ in parsed:
+        if merged and merged[-1][1] == start:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return tuple(merged)
 
 
 def _parse_date(value: object, path: str, errors: list[FieldError]) -> date | None:

@@ -11,7 +11,7 @@ from oauth.flows import Grant
 from oauth.tokens import access_binding, refresh_binding
 from oauth.vault import VaultError
 from providers import registry
-from providers.base import Capability, ProviderError
+from providers.base import ProviderError
 
 log = get_logger(__name__)
 
@@ -77,5 +77,3 @@ def connection_out(conn: Connection) -> dict[str, Any]:
                         "message": last.get("message"), "at": last.get("at")} if last else None),
     }
 
-
-CALENDAR = Capability.CALENDAR.value

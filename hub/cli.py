@@ -1,0 +1,101 @@
+"""The `hub` command: database, keys, sandbox, demo, web server."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from hub.config import Settings
+
+
+@click.group()
+def main() -> None:
+    """Calendar and conferencing integration hub."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (HUB_DATABASE_URL, SQLite file by default)."""
+    from hub.storage.db import Database
+    settings = Settings.from_env()
+    Database(settings.database_url).upgrade()
+    click.echo("database is at the newest schema")
+
+
+@main.group()
+def keys() -> None:
+    """API keys and encryption keys."""
+
+
+@keys.command("create")
+@click.option("--tenant", required=True, help="Tenant name; created when new.")
+def keys_create(tenant: str) -> None:
+    """Create an API key for TENANT. The key is printed once and stored only as a hash."""
+    from hub.services.directory import create_api_key
+    from hub.storage.db import Database
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    database.upgrade()
+    _, key = create_api_key(database, tenant)
+    click.echo(key)
+
+
+@keys.command("generate-encryption-key")
+@click.option("--kid", default=None, help="Key id (alphanumeric).")
+def keys_generate(kid: str | None) -> None:
+    """Print a new `kid:base64key` entry for HUB_ENCRYPTION_KEYS (put it first to make it primary)."""
+    from oauth.vault import TokenVault
+    click.echo(TokenVault.generate_key_spec(kid))
+
+
+@keys.command("rotate-encryption")
+def keys_rotate() -> None:
+    """Re-encrypt every stored secret under the first key of HUB_ENCRYPTION_KEYS, online."""
+    from hub.services.key_rotation import rotate_all
+    from hub.storage.db import Database
+    from oauth.vault import TokenVault
+    settings = Settings.from_env()
+    if not settings.encryption_keys:
+        raise click.ClickException("HUB_ENCRYPTION_KEYS is not set")
+    counts = rotate_all(Database(settings.database_url), TokenVault.from_config(settings.encryption_keys))
+    click.echo(f"re-encrypted {counts.rotated} value(s); {counts.current} already current")
+
+
+@main.command()
+@click.option("--port", default=8001, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def sandbox(port: int, host: str) -> None:
+    """Serve the provider emulators (Google, Microsoft, Zoom) and their control API."""
+    from providers.sandbox import create_sandbox_app
+    from werkzeug.serving import run_simple
+    click.echo(f"sandbox on http://{host}:{port} (control API at /_control)")
+    run_simple(host, port, create_sandbox_app(), threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def demo(port: int, host: str) -> None:
+    """Run the hub on PORT and the sandbox on PORT+1 with SQLite: no credentials needed."""
+    from hub.demo import run_demo
+    run_demo(host, port)
+
+
+@main.command()
+@click.option("--port", default=int(os.environ.get("PORT", 8000)), show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def serve(port: int, host: str) -> None:
+    """Development server (production: gunicorn 'hub.wsgi:app', see the Procfile)."""
+    from hub.app import create_app
+    from werkzeug.serving import run_simple
+    run_simple(host, port, create_app(), threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""The sandbox control API (``/_control``): arrange accounts, calendars and faults, and read
+back what the emulators received. Sandbox-only; the hub never mounts it.
+
+Shapes (JSON; collections are returned as bare lists, oldest first):
+
+- ``POST /_control/accounts`` ``{"provider","email","name"?,"kind"?,"timezone"?,
+  "teams_enabled"?,"meet_enabled"?,"zoom_can_host"?}`` → 201 account (200 when it existed and
+  was updated); ``GET /_control/accounts?provider=`` → [account]
+- ``POST /_control/events`` ``{"provider","email","start","end","status"?:"busy","subject"?}``
+  → 201 the event in the provider's wire format; ``GET /_control/events?provider=&email=`` →
+  [event] (what is on the calendar now, conference data included)
+- ``GET /_control/meetings?email=&provider=zoom`` → [meeting] ([] until a Zoom emulator exists)
+- ``POST /_control/faults`` ``{"provider","scenario","email"?,"times"?,"params"?}`` → 201
+  ``{"id","provider","scenario","email","times","params","applied"}``; ``applied: true`` means
+  it acted at once (invalid_grant, expire_access_tokens) and is not kept armed. Unknown
+  scenario → 422 ``{"error":"unknown_scenario","known":[...]}``. ``GET /_control/faults`` →
+  armed faults; ``DELETE /_control/faults[/<id>]`` disarms.
+- ``GET /_control/requests?provider=&path_prefix=`` → [{"id","provider","method","path",
+  "query","headers","body","at"}]; ``DELETE /_control/requests`` clears the log
+- ``POST /_control/reset`` → 204: accounts, calendars, tokens, faults and log are forgotten
+- ``GET /_control/clients`` → {provider: {"client_id","client_secret","redirect_uris",
+  "allow_loopback_redirects","endpoints":{...}}}
+- ``GET /_control/providers`` → {provider: {"prefix","scenarios":{name: description}}}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Blueprint, Response, jsonify, request
+
+from .accounts import ACCOUNT_KINDS, SETTABLE_ATTRIBUTES
+from .context import SandboxContext
+from .emulator import IMMEDIATE_SCENARIOS, ProviderEmulator
+from .timefmt import parse_rfc3339, zone_or_none
+
+
+class ControlError(Exception):
+    def __init__(self, status: int, body: dict[str, Any]):
+        super().__init__(body.get("message", ""))
+        self.status = status
+        self.body = body
+
+
+def _invalid(field: str, message: str) -> ControlError:
+    return ControlError(422, {"error": "validation_error", "field": field, "message": message})
+
+
+def create_control_blueprint(ctx: SandboxContext, emulators: Mapping[str, ProviderEmulator]) -> Blueprint:
+    bp = Blueprint("sandbox_control", __name__)
+
+    @bp.errorhandler(ControlError)
+    def _control_error(err: ControlError) -> tuple[Response, int]:
+        return jsonify(err.body), err.status
+
+    def body() -> dict[str, Any]:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise ControlError(400, {"error": "invalid_json", "message": "Send a JSON object."})
+        return data
+
+    def emulator_for(name: Any) -> ProviderEmulator:
+        if name not in emulators:
+            raise ControlError(
+                422,
+                {"error": "unknown_provider", "message": f"Unknown provider {name!r}.", "known": sorted(emulators)},
+            )
+        return emulators[name]
+
+    def required_email(value: Any, field: str = "email") -> str:
+        if not isinstance(value, str) or "@" not in value:
+            raise _invalid(field, "An email address is required.")
+        return value
+
+    def base_url() -> str:
+        return request.host_url.rstrip("/") + request.script_root
+
+    # -- accounts ----------------------------------------------------------------------------
+    @bp.post("/accounts")
+    def create_account():
+        data = body()
+        emulator = emulator_for(data.get("provider"))
+        email = required_email(data.get("email"))
+        attributes = {k: data[k] for k in SETTABLE_ATTRIBUTES if k in data}
+        if "kind" in attributes and attributes["kind"] not in ACCOUNT_KINDS:
+            raise _invalid("kind", f"kind must be one of {', '.join(ACCOUNT_KINDS)}.")
+        if "timezone" in attributes and zone_or_none(attributes["timezone"]) is None:
+            raise _invalid("timezone", "An IANA time zone name is required.")
+        for flag in ("teams_enabled", "meet_enabled", "zoom_can_host"):
+            if flag in attributes and not isinstance(attributes[flag], bool):
+                raise _invalid(flag, "true or false.")
+        if "name" in attributes and not isinstance(attributes["name"], str):
+            raise _invalid("name", "A string.")
+        account, created = ctx.state.upsert_account(emulator.name, email, **attributes)
+        return jsonify(account.to_dict()), 201 if created else 200
+
+    @bp.get("/accounts")
+    def list_accounts():
+        provider = request.args.get("provider") or None
+        return jsonify([a.to_dict() for a in ctx.state.accounts(provider)])
+
+    # -- calendars ---------------------------------------------------------------------------
+    @bp.post("/events")
+    def create_event():
+        data = body()
+        emulator = emulator_for(data.get("provider"))
+        email = required_email(data.get("email"))
+        moments = {}
+        for field in ("start", "end"):
+            try:
+                moments[field] = parse_rfc3339(data.get(field))
+            except ValueError:
+                raise _invalid(field, "An RFC 3339 date-time with offset is required.") from None
+        if moments["end"] <= moments["start"]:
+            raise _invalid("end", "end must be after start.")
+        subject = data.get("subject")
+        if subject is not None and not isinstance(subject, str):
+            raise _invalid("subject", "A string.")
+        account = emulator.account(email)
+        try:
+            event = emulator.create_control_event(
+                account, moments["start"], moments["end"], data.get("status") or "busy", subject
+            )
+        except ValueError as err:
+            raise _invalid("status", str(err)) from None
+        except NotImplementedError as err:
+            raise ControlError(422, {"error": "not_supported", "message": str(err)}) from None
+        return jsonify(event), 201
+
+    @bp.get("/events")
+    def list_events():
+        emulator = emulator_for(request.args.get("provider"))
+        email = required_email(request.args.get("email"))
+        account = ctx.state.account(emulator.name, email)
+        return jsonify(emulator.control_events(account) if account else [])
+
+    @bp.get("/meetings")
+    def list_meetings():
+        # Zoom by default; an unregistered provider simply has no meetings yet.
+        emulator = emulators.get(request.args.get("provider") or "zoom")
+        email = required_email(request.args.get("email"))
+        account = ctx.state.account(emulator.name, email) if emulator else None
+        return jsonify(emulator.control_meetings(account) if emulator and account else [])
+
+    # -- faults ------------------------------------------------------------------------------
+    @bp.post("/faults")
+    def arm_fault():
+        data = body()
+        emulator = emulator_for(data.get("provider"))
+        scenario = data.get("scenario")
+        if scenario not in emulator.scenarios:
+            raise ControlError(
+                422,
+                {
+                    "error": "unknown_scenario",
+                    "message": f"{emulator.name} has no scenario {scenario!r}.",
+                    "provider": emulator.name,
+                    "known": sorted(emulator.scenarios),
+                },
+            )
+        email = data.get("email")
+        if email is not None:
+            required_email(email)
+        times = data.get("times")
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+            raise _invalid("times", "A positive integer, or absent for unlimited.")
+        params = data.get("params") or {}
+        if not isinstance(params, dict):
+            raise _invalid("params", "An object.")
+        fault = ctx.faults.add(emulator.name, scenario, email, times, params)
+        applied = emulator.apply_fault(fault)
+        if applied or scenario in IMMEDIATE_SCENARIOS:
+            ctx.faults.remove(fault.id)
+        return jsonify({**fault.to_dict(), "applied": applied}), 201
+
+    @bp.get("/faults")
+    def list_faults():
+        return jsonify([f.to_dict() for f in ctx.faults.list(request.args.get("provider") or None)])
+
+    @bp.delete("/faults")
+    def clear_faults():
+        ctx.faults.clear(request.args.get("provider") or None)
+        return Response(status=204)
+
+    @bp.delete("/faults/<fault_id>")
+    def remove_fault(fault_id: str):
+        if not ctx.faults.remove(fault_id):
+            raise ControlError(404, {"error": "not_found", "message": f"No fault {fault_id}."})
+        return Response(status=204)
+
+    # -- observation and housekeeping ----------------------------------------------------------
+    @bp.get("/requests")
+    def list_requests():
+        return jsonify(
+            ctx.requests.entries(request.args.get("provider") or None, request.args.get("path_prefix") or None)
+        )
+
+    @bp.delete("/requests")
+    def clear_requests():
+        ctx.requests.clear()
+        return Response(status=204)
+
+    @bp.post("/reset")
+    def reset():
+        ctx.state.reset()
+        ctx.faults.clear()
+        ctx.requests.clear()
+        for emulator in emulators.values():
+            emulator.reset()
+        return Response(status=204)
+
+    @bp.get("/clients")
+    def clients():
+        return jsonify(
+            {
+                name: {**emulator.client.to_dict(), "endpoints": emulator.endpoints(base_url())}
+                for name, emulator in emulators.items()
+            }
+        )
+
+    @bp.get("/providers")
+    def providers():
+        return jsonify(
+            {name: {"prefix": f"/{name}", "scenarios": dict(e.scenarios)} for name, e in emulators.items()}
+        )
+
+    return bp

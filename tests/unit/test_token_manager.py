@@ -1,0 +1,120 @@
+"""Single-flight refresh against a real database with a hand-written fake OAuth flow."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from hub.storage.models import Connection, Tenant, User
+from oauth.flows import Grant
+from oauth.tokens import ConnectionUnusable, TokenManager
+from oauth.vault import TokenVault
+from providers.base import ErrorKind, ProviderError
+
+
+class RotatingFlow:
+    """Like Zoom: every refresh rotates, and an old refresh token is dead at once."""
+
+    provider = "fake"
+    required_scopes = ()
+
+    def __init__(self, delay: float = 0.05) -> None:
+        self.valid = {"r0"}
+        self.calls = 0
+        self.delay = delay
+        self.lock = threading.Lock()
+
+    def refresh(self, refresh_token: str) -> Grant:
+        with self.lock:
+            self.calls += 1
+            n = self.calls
+            if refresh_token not in self.valid:
+                raise ProviderError(ErrorKind.AUTH_REVOKED, "Invalid Token!", provider="fake", cause="token_revoked")
+            self.valid = {f"r{n}"}
+        time.sleep(self.delay)
+        return Grant(f"a{n}", f"r{n}", datetime.now(timezone.utc) + timedelta(hours=1), ())
+
+
+@pytest.fixture
+def setup(database, unique):
+    vault = TokenVault.from_config(TokenVault.generate_key_spec("t"))
+    flow = RotatingFlow()
+    tm = TokenManager(database, vault, lambda p: flow)
+    with database.session() as s:
+        t = Tenant(name=f"t-{unique}")
+        s.add(t)
+        s.flush()
+        u = User(tenant_id=t.id, external_id="u", email="u@example.com")
+        s.add(u)
+        s.flush()
+        c = Connection(tenant_id=t.id, user_id=u.id, provider="fake", provider_account_id=unique,
+                       access_expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+        s.add(c)
+        s.flush()
+        tm.store_grant(c, Grant("a0", "r0", datetime.now(timezone.utc) - timedelta(seconds=1), ()))
+        cid = c.id
+    return tm, flow, cid
+
+
+def test_concurrent_callers_cause_one_refresh(setup, database):
+    tm, flow, cid = setup
+    tokens, errors = [], []
+
+    def worker():
+        try:
+            tokens.append(tm.access_token(cid))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert flow.calls == 1
+    assert set(tokens) == {"a1"}
+    with database.session() as s:
+        conn = s.get(Connection, cid)
+        assert tm.vault.decrypt(conn.refresh_token_enc, __import__("oauth.tokens").tokens.refresh_binding(cid)) == "r1"
+
+
+def test_stale_token_forces_one_refresh_only(setup):
+    tm, flow, cid = setup
+    first = tm.access_token(cid)
+    assert flow.calls == 1
+    again = tm.access_token(cid, stale=first)
+    assert flow.calls == 2 and again != first
+    # Someone else already replaced the stale token: no third refresh.
+    assert tm.access_token(cid, stale=first) == again and flow.calls == 2
+
+
+def test_refused_grant_marks_needs_reauth(setup, database):
+    tm, flow, cid = setup
+    flow.valid = set()
+    with pytest.raises(ConnectionUnusable) as info:
+        tm.access_token(cid)
+    assert info.value.kind is ErrorKind.AUTH_REVOKED and info.value.cause == "token_revoked"
+    with database.session() as s:
+        conn = s.get(Connection, cid)
+        assert conn.status == "needs_reauth" and conn.last_error["cause"] == "token_revoked"
+    calls = flow.calls
+    with pytest.raises(ConnectionUnusable):
+        tm.access_token(cid)
+    assert flow.calls == calls  # a dead connection is not hammered
+
+
+def test_transient_refresh_failure_keeps_connection_active(setup, database):
+    tm, flow, cid = setup
+
+    def down(_):
+        raise ProviderError(ErrorKind.PROVIDER_DOWN, "503", provider="fake", cause="provider_unavailable")
+
+    flow.refresh = down
+    with pytest.raises(ProviderError):
+        tm.access_token(cid)
+    with database.session() as s:
+        conn = s.get(Connection, cid)
+        assert conn.status == "active" and conn.refresh_failures == 1
