@@ -178,6 +178,10 @@ class CalendarProvider(Protocol):
     def conferencing_allowed(self, token: str) -> bool:
         """Whether the calendar's native conferencing (Meet / Teams) is available."""
 
+    def verify_mailbox(self, token: str) -> None:
+        """Raise ProviderError (cause `shared_mailbox`, `mailbox_unlicensed` …) when the signed-in
+        identity has no calendar of its own that the hub may use; return None otherwise."""
+
 
 @runtime_checkable
 class ConferencingProvider(Protocol):

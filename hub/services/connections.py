@@ -21,6 +21,8 @@ def probe_capabilities(hub: Hub, conn: Connection, grant: Grant) -> list[str]:
     a Workspace admin can switch Meet off, a tenant can lack Teams."""
     spec = registry.get(conn.provider)
     caps = [c.value for c in sorted(spec.capabilities, key=lambda c: c.value)]
+    if spec.calendar is not None:
+        hub.calendar(conn.provider).verify_mailbox(grant.access_token)
     if spec.calendar is not None and spec.native_conferencing is not None:
         if not hub.calendar(conn.provider).conferencing_allowed(grant.access_token):
             caps.remove(spec.native_conferencing.value)

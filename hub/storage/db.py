@@ -42,7 +42,7 @@ class Database:
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")  # feature branches may add parallel heads
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

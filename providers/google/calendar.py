@@ -102,6 +102,11 @@ class GoogleCalendar:
         allowed = (cal.get("conferenceProperties") or {}).get("allowedConferenceSolutionTypes") or []
         return MEET in allowed
 
+    def verify_mailbox(self, token: str) -> None:
+        # Reading the primary calendar proves the account has one; Google has no shared-mailbox
+        # sign-in, so there is nothing else to check.
+        self._call(token, lambda s: s.calendars().get(calendarId="primary"))
+
     def primary_calendar(self, token: str) -> dict[str, Any]:
         return self._call(token, lambda s: s.calendars().get(calendarId="primary"))
 

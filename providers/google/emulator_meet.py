@@ -49,6 +49,7 @@ def created_conference(request: dict[str, Any]) -> tuple[dict[str, Any], str]:
     code = new_meeting_code()
     link = f"https://meet.google.com/{code}"
     pin = _digits(9)
+    more_pin = _digits(13)
     area, exchange, line = _digits(3), _digits(3), _digits(4)
     data = {
         "createRequest": _create_request(request, "success"),
@@ -63,8 +64,8 @@ def created_conference(request: dict[str, Any]) -> tuple[dict[str, Any], str]:
             },
             {
                 "entryPointType": "more",
-                "uri": f"https://tel.meet/{code}?pin={_digits(13)}",
-                "pin": _digits(13),
+                "uri": f"https://tel.meet/{code}?pin={more_pin}",
+                "pin": more_pin,
             },
         ],
         "conferenceSolution": dict(MEET_SOLUTION),
