@@ -46,6 +46,7 @@ _MinuteRange = tuple[int, int]
 _HHMM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NAIVE_EPOCH = datetime(1970, 1, 1)
+_from_timestamp = datetime.fromtimestamp
 _EPOCH_ORDINAL = _NAIVE_EPOCH.toordinal()
 _KNOWN_KEYS = frozenset({"timezone", "weekly", "overrides"})
 _OVERRIDE_KEYS = frozenset({"date", "intervals"})
@@ -251,6 +252,7 @@ class WorkingHours:
         last_day = datetime.fromtimestamp(end, zone).toordinal()
         weekly = self._weekly_minutes
         overrides = self._override_minutes
+        offset = _seconds(_from_timestamp(start, zone).utcoffset())  # first guess
         raw: list[tuple[int, int]] = []
         for ordinal in range(first_day, last_day + 1):
             ranges = overrides.get(ordinal)
@@ -260,12 +262,9 @@ class WorkingHours:
                 continue
             midnight = (ordinal - _EPOCH_ORDINAL) * 86400  # local wall seconds, naive epoch
             for start_minute, end_minute in ranges:
-                raw.append(
-                    (
-                        _wall_to_utc(zone, midnight + start_minute * 60),
-                        _wall_to_utc(zone, midnight + end_minute * 60),
-                    )
-                )
+                block_start, offset = _wall_to_utc(zone, midnight + start_minute * 60, offset)
+                block_end, offset = _wall_to_utc(zone, midnight + end_minute * 60, offset)
+                raw.append((block_start, block_end))
         raw.sort()
         blocks: list[Block] = []
         reach = raw[0][0] if raw else 0  # end of the working time emitted so far
@@ -290,31 +289,52 @@ def load_zone(name: object, field_name: str = "timezone") -> ZoneInfo:
     return zone
 
 
-def _wall_to_utc(zone: ZoneInfo, wall: int) -> int:
-    """Local wall time (seconds since the naive epoch) -> UTC epoch seconds.
+def _wall_to_utc(zone: ZoneInfo, wall: int, guess: int) -> tuple[int, int]:
+    """Local wall time (seconds since the naive epoch) -> (UTC epoch seconds, UTC offset).
 
     Rule: the earliest instant whose local wall-clock reading is >= ``wall``.
     - normal wall time: its only instant;
     - repeated wall time (fall back): the first occurrence, i.e. fold=0;
     - non-existent wall time (spring-forward gap): the transition instant, i.e. the first
       instant that exists after it (02:30 in a 02:00->03:00 gap becomes 03:00 new time).
+
+    Fast path, why it is exact: ``guess`` is an offset seen nearby (the previous
+    conversion's). If the instant ``wall - guess`` really has offset ``guess``, its wall time
+    is ``wall``; ``fold == 0`` then says no earlier instant reads the same (PEP 495). Anything
+    else (offset changed, gap, second occurrence) goes to ``_wall_to_utc_exact``. This costs
+    one ``fromtimestamp`` instead of building naive datetimes, which dominated expansion.
     """
+    instant = wall - guess
+    local = _from_timestamp(instant, zone)
+    offset = _seconds(local.utcoffset())
+    if offset != guess:  # the offset changed since the guess; try the one found there
+        instant = wall - offset
+        local = _from_timestamp(instant, zone)
+        if _seconds(local.utcoffset()) != offset:
+            return _wall_to_utc_exact(zone, wall)  # a gap: neither offset maps back to wall
+    if local.fold:
+        return _wall_to_utc_exact(zone, wall)  # the second occurrence; we want the first
+    return instant, offset
+
+
+def _wall_to_utc_exact(zone: ZoneInfo, wall: int) -> tuple[int, int]:
+    """Slow, assumption-free form of ``_wall_to_utc`` for the rare cases near a transition."""
     naive = _NAIVE_EPOCH + timedelta(seconds=wall)
-    offset_before = _seconds(zone.utcoffset(naive))  # fold=0: offset in force before
-    offset_after = _seconds(zone.utcoffset(naive.replace(fold=1)))
-    if offset_after <= offset_before:
+    offset_first = _seconds(zone.utcoffset(naive))  # fold=0: the offset before a transition
+    offset_second = _seconds(zone.utcoffset(naive.replace(fold=1)))
+    if offset_second <= offset_first:
         # Same offset (unambiguous) or a fold, where fold=0 is the earlier instant.
-        return wall - offset_before
-    # In a gap: instants up to wall - offset_after read earlier than `wall`, instants from
-    # wall - offset_before on read later. Bisect for the transition instant between them.
-    low, high = wall - offset_after, wall - offset_before
+        return wall - offset_first, offset_first
+    # In a gap: the instant wall - offset_second reads earlier than `wall`, the instant
+    # wall - offset_first reads later. Bisect for the first instant reading >= wall.
+    low, high = wall - offset_second, wall - offset_first
     while high - low > 1:
         mid = (low + high) // 2
-        if mid + _seconds(zone.utcoffset(_NAIVE_EPOCH + timedelta(seconds=mid))) >= wall:
+        if mid + _seconds(_from_timestamp(mid, zone).utcoffset()) >= wall:
             high = mid
         else:
             low = mid
-    return high
+    return high, _seconds(_from_timestamp(high, zone).utcoffset())
 
 
 def _seconds(offset: timedelta | None) -> int:

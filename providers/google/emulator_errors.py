@@ -127,10 +127,10 @@ def parse_error() -> GoogleApiError:
     return GoogleApiError(400, "parseError", "Parse Error")
 
 
-def time_range_empty(location: str = "timeMax") -> GoogleApiError:
+def time_range_empty(location: str | None = "timeMax") -> GoogleApiError:
     return GoogleApiError(
         400, "timeRangeEmpty", "The specified time range is empty.",
-        domain="calendar", location=location, location_type="parameter",
+        domain="calendar", location=location, location_type="parameter" if location else None,
     )
 
 

@@ -1,0 +1,129 @@
+"""The sandbox's Google: OAuth 2.0 / OpenID Connect (accounts.google.com,
+oauth2.googleapis.com) and Calendar API v3 (www.googleapis.com/calendar/v3), mounted under
+``/google``.
+
+Paths (relative to the sandbox base URL):
+- ``GET|POST /google/o/oauth2/v2/auth`` consent page; ``POST /google/token``;
+  ``POST /google/revoke?token=``; ``GET /google/oauth2/v3/certs`` (JWKS);
+  ``GET /google/.well-known/openid-configuration``; ``GET /google/v1/userinfo`` and
+  ``/google/oauth2/v3/userinfo``; ``GET /google/tokeninfo?access_token=``
+- ``/google/calendar/v3/...`` — calendars.get, calendarList.list/get, freebusy.query,
+  events.list/insert/get/patch/update/delete/watch, channels.stop
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Mapping
+
+from flask import Blueprint, jsonify, request
+
+from providers.emulator_kit.accounts import Account
+from providers.emulator_kit.context import SandboxContext
+from providers.emulator_kit.emulator import COMMON_SCENARIOS, ProviderEmulator
+from providers.emulator_kit.oauth_views import (
+    authorization_endpoint,
+    jwks_endpoint,
+    revocation_endpoint,
+    token_endpoint,
+)
+
+from .emulator_api import API_ROOT, register_calendar_api
+from .emulator_calendar import GoogleCalendarStore, MeetPolicy
+from .emulator_discovery import api_scopes, calendar_discovery, method_scopes
+from .emulator_oauth import (
+    GoogleOAuthDialect,
+    openid_configuration,
+    tokeninfo_endpoint,
+    userinfo_endpoint,
+)
+
+GOOGLE_SCENARIOS: Mapping[str, str] = {
+    **COMMON_SCENARIOS,
+    "rate_limit": "Calendar API answers 429 rateLimitExceeded with Retry-After "
+    '(params {"retry_after": 2, "status": 429}); status 403 gives the 403 variant, '
+    '{"reason": "userRateLimitExceeded"} the per-user one.',
+    "server_error": 'Calendar API answers 500 backendError (params {"status": 503} for 503).',
+    "quota_exceeded": "Calendar API answers 403 quotaExceeded (daily usage limits).",
+    "meet_unavailable": "Meet cannot be used: calendars report no allowed conference types and "
+    'a createRequest answers 400 invalid "Invalid conference type value.".',
+    "meet_pending": "A Meet createRequest comes back with status pending; the next events.get "
+    "returns it created.",
+    "full_sync_required": "The next events.list with a syncToken answers 410 fullSyncRequired.",
+    "freebusy_calendar_error": "freeBusy reports this account's calendar with a per-calendar "
+    'error inside HTTP 200 (params {"reason": "internalError"}).',
+}
+
+
+class GoogleEmulator(ProviderEmulator):
+    name: ClassVar[str] = "google"
+    scenarios: ClassVar[Mapping[str, str]] = GOOGLE_SCENARIOS
+    # Google refuses plain-http push addresses; the sandbox accepts them so a hub on loopback
+    # can receive notifications. Set True to reproduce Google's refusal.
+    require_https_webhooks: bool = False
+
+    def __init__(self, ctx: SandboxContext) -> None:
+        discovery = calendar_discovery()
+        self.method_scopes = method_scopes(discovery)
+        self._calendar_scopes = api_scopes(discovery)
+        super().__init__(ctx)
+        self.calendar = GoogleCalendarStore(
+            ctx.state,
+            ctx.config.clock,
+            MeetPolicy(allowed=self._meet_allowed, outcome=self._meet_outcome),
+            self.take_fault,
+        )
+
+    def create_dialect(self) -> GoogleOAuthDialect:
+        return GoogleOAuthDialect(self._calendar_scopes)
+
+    # -- Meet decisions (account switch + faults) --------------------------------------------
+    def _meet_allowed(self, account: Account) -> bool:
+        return account.meet_enabled and self.peek_fault("meet_unavailable", account.email) is None
+
+    def _meet_outcome(self, account: Account) -> str:
+        if not account.meet_enabled or self.take_fault("meet_unavailable", account.email):
+            return "unavailable"
+        if self.take_fault("meet_pending", account.email):
+            return "pending"
+        return "success"
+
+    # -- routes ------------------------------------------------------------------------------
+    def add_routes(self, bp: Blueprint) -> None:
+        bp.add_url_rule("/o/oauth2/v2/auth", "authorize", authorization_endpoint(self), methods=["GET", "POST"])
+        bp.add_url_rule("/token", "token", token_endpoint(self), methods=["POST"])
+        bp.add_url_rule("/revoke", "revoke", revocation_endpoint(self), methods=["POST"])
+        bp.add_url_rule("/oauth2/v3/certs", "jwks", jwks_endpoint(self), methods=["GET"])
+        bp.add_url_rule("/v1/userinfo", "userinfo", userinfo_endpoint(self), methods=["GET", "POST"])
+        bp.add_url_rule("/oauth2/v3/userinfo", "userinfo_v3", userinfo_endpoint(self), methods=["GET", "POST"])
+        bp.add_url_rule("/tokeninfo", "tokeninfo", tokeninfo_endpoint(self), methods=["GET", "POST"])
+        bp.add_url_rule(
+            "/.well-known/openid-configuration",
+            "openid_configuration",
+            lambda: jsonify(openid_configuration(request.host_url.rstrip("/") + request.script_root + "/google")),
+        )
+        register_calendar_api(bp, self)
+
+    def endpoints(self, base_url: str) -> dict[str, str]:
+        base = f"{base_url}/{self.name}"
+        config = openid_configuration(base)
+        return {
+            "issuer": config["issuer"],
+            "openid_configuration": f"{base}/.well-known/openid-configuration",
+            "authorize": config["authorization_endpoint"],
+            "token": config["token_endpoint"],
+            "revoke": config["revocation_endpoint"],
+            "jwks_uri": config["jwks_uri"],
+            "userinfo": config["userinfo_endpoint"],
+            "tokeninfo": f"{base}/tokeninfo",
+            "calendar_api": f"{base}{API_ROOT}/",
+        }
+
+    # -- control API -------------------------------------------------------------------------
+    def create_control_event(
+        self, account: Account, start: datetime, end: datetime, status: str, subject: str | None
+    ) -> dict[str, Any]:
+        return self.calendar.add_busy_block(account, start, end, status, subject)
+
+    def control_events(self, account: Account) -> list[dict[str, Any]]:
+        return self.calendar.current_events(account)

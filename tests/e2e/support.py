@@ -1,0 +1,125 @@
+"""Helpers for tests that drive the hub and the sandbox over real HTTP, as a backend and a
+person would: API calls with a key, and the OAuth consent dance through the sandbox's page."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+
+@dataclass
+class LiveHub:
+    url: str
+    sandbox_url: str
+    app: object
+
+    @property
+    def hub(self):
+        return self.app.extensions["hub"]
+
+
+class Api:
+    """A scheduling backend: one tenant's API key against the live hub."""
+
+    def __init__(self, base: str, key: str) -> None:
+        self.base = base
+        self.key = key
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.http.headers["Authorization"] = f"Bearer {key}"
+
+    def request(self, method: str, path: str, **kw) -> requests.Response:
+        kw.setdefault("timeout", 30)
+        return self.http.request(method, self.base + path, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+
+class Sandbox:
+    """The sandbox's control API."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = requests.Session()
+        self.http.trust_env = False
+
+    def account(self, provider: str, email: str, **extra) -> dict:
+        r = self.http.post(f"{self.base}/_control/accounts", json={"provider": provider, "email": email, **extra}, timeout=10)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def busy(self, provider: str, email: str, start: str, end: str, **extra) -> dict:
+        r = self.http.post(f"{self.base}/_control/events",
+                           json={"provider": provider, "email": email, "start": start, "end": end, **extra}, timeout=10)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def events(self, provider: str, email: str) -> list[dict]:
+        r = self.http.get(f"{self.base}/_control/events", params={"provider": provider, "email": email}, timeout=10)
+        assert r.status_code == 200, r.text
+        data = r.json()
+        return data["events"] if isinstance(data, dict) else data
+
+    def fault(self, provider: str, scenario: str, email: str | None = None, **extra) -> dict:
+        body = {"provider": provider, "scenario": scenario, **extra}
+        if email:
+            body["email"] = email
+        r = self.http.post(f"{self.base}/_control/faults", json=body, timeout=10)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def requests_log(self, provider: str, path_prefix: str = "") -> list[dict]:
+        r = self.http.get(f"{self.base}/_control/requests", params={"provider": provider, "path_prefix": path_prefix},
+                          timeout=10)
+        assert r.status_code == 200, r.text
+        data = r.json()
+        return data["requests"] if isinstance(data, dict) else data
+
+
+@dataclass
+class ConsentResult:
+    status: str
+    params: dict[str, str]
+    final_url: str
+
+
+def connect(api: Api, user_id: str, provider: str, account: str, *, decision: str = "allow",
+            scope: str | None = None, return_url: str | None = "https://backend.example/done") -> ConsentResult:
+    """Connect link → consent page → callback, following redirects by hand so each hop is real."""
+    body = {"provider": provider}
+    if return_url:
+        body["return_url"] = return_url
+    r = api.post(f"/v1/users/{user_id}/connect-links", json=body)
+    assert r.status_code == 201, r.text
+    browser = requests.Session()
+    browser.trust_env = False
+    hop = browser.get(r.json()["url"], allow_redirects=False, timeout=30)
+    assert hop.status_code == 302, hop.text
+    authorize_url = hop.headers["Location"]
+    page = browser.get(authorize_url, timeout=30)
+    assert page.status_code == 200, page.text
+    form = {"account": account, "decision": decision}
+    if scope is not None:
+        form["scope"] = scope
+    consent = browser.post(authorize_url, data=form, allow_redirects=False, timeout=30)
+    assert consent.status_code in (302, 303), consent.text
+    callback = browser.get(consent.headers["Location"], allow_redirects=False, timeout=60)
+    if callback.status_code in (302, 303):
+        final = callback.headers["Location"]
+        params = {k: v[0] for k, v in parse_qs(urlsplit(final).query).items()}
+        return ConsentResult(params.get("status", ""), params, final)
+    return ConsentResult("page", {"status_code": str(callback.status_code), "body": callback.text}, callback.url)
