@@ -37,3 +37,12 @@ def database(database_url) -> Database:
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def sandbox_url():
+    """The provider emulators served over real HTTP on a free loopback port."""
+    from providers.sandbox import create_sandbox_app, serve
+    server, _thread, url = serve(create_sandbox_app(), "127.0.0.1", 0)
+    yield url
+    server.shutdown()

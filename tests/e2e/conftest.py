@@ -10,15 +10,7 @@ from werkzeug.serving import make_server
 from hub.app import create_app
 from hub.services.directory import create_api_key
 from oauth.vault import TokenVault
-from providers.sandbox import create_sandbox_app, serve
 from tests.e2e.support import Api, LiveHub, Sandbox
-
-
-@pytest.fixture(scope="session")
-def sandbox_url():
-    server, _thread, url = serve(create_sandbox_app(), "127.0.0.1", 0)
-    yield url
-    server.shutdown()
 
 
 def start_hub(database_url: str, sandbox_url: str, **overrides):

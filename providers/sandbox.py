@@ -1,0 +1,97 @@
+"""The sandbox: in-memory emulators of the calendar and conferencing providers, served over
+real HTTP so the hub runs, demos and tests with no credentials and no internet, plus the
+control API that arranges accounts, calendars and failures (``/_control``, see
+``providers/emulator_kit/control.py``).
+
+    app = create_sandbox_app()
+    running = serve(app, "127.0.0.1", 0)      # port 0: any free port
+    ... running.base_url ...                  # e.g. http://127.0.0.1:54321
+    running.shutdown()
+
+Adding a provider is one line in ``EMULATORS`` (see ``providers/emulator_kit/__init__.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import threading
+from typing import NamedTuple
+
+from flask import Flask, jsonify
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from providers.emulator_kit.config import OAuthClient, SandboxConfig
+from providers.emulator_kit.context import SandboxContext
+from providers.emulator_kit.control import create_control_blueprint
+from providers.emulator_kit.emulator import ProviderEmulator
+
+__all__ = ["EMULATORS", "OAuthClient", "RunningServer", "SandboxConfig", "create_sandbox_app", "serve"]
+
+# provider name (also its URL prefix) -> "module:class" of its emulator. Imported only when an
+# app is created, so importing this module stays free of side effects.
+EMULATORS: dict[str, str] = {
+    "google": "providers.google.emulator:GoogleEmulator",
+}
+
+
+def _emulator_class(path: str) -> type[ProviderEmulator]:
+    module_name, _, class_name = path.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
+    ctx = SandboxContext.create(config or SandboxConfig())
+    emulators = {name: _emulator_class(path)(ctx) for name, path in EMULATORS.items()}
+    app = Flask("sandbox")
+    app.json.sort_keys = False  # keep provider field order as the real services send it
+    for name, emulator in emulators.items():
+        app.register_blueprint(emulator.blueprint(), url_prefix=f"/{name}")
+    app.register_blueprint(create_control_blueprint(ctx, emulators), url_prefix="/_control")
+    app.extensions["sandbox"] = ctx
+    app.extensions["sandbox_emulators"] = emulators
+
+    @app.get("/")
+    def index():
+        return jsonify({"sandbox": True, "providers": {n: f"/{n}" for n in emulators}, "control": "/_control"})
+
+    return app
+
+
+class RunningServer(NamedTuple):
+    """A sandbox (or any WSGI app) served on a daemon thread; unpacks as
+    ``(server, thread, base_url)``."""
+
+    server: BaseWSGIServer
+    thread: threading.Thread
+    base_url: str
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout)
+
+
+def serve(app: Flask, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    server = make_server(host, port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name=f"sandbox:{server.server_port}", daemon=True)
+    thread.start()
+    display_host = f"[{host}]" if ":" in host else host
+    return RunningServer(server, thread, f"http://{display_host}:{server.server_port}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the provider sandbox.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    args = parser.parse_args(argv)
+    running = serve(create_sandbox_app(), args.host, args.port)
+    print(f"sandbox listening on {running.base_url}", flush=True)
+    try:
+        running.thread.join()
+    except KeyboardInterrupt:
+        running.shutdown()
+
+
+if __name__ == "__main__":
+    main()
