@@ -43,7 +43,7 @@ def _emulator_class(path: str) -> type[ProviderEmulator]:
 def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     ctx = SandboxContext.create(config or SandboxConfig())
     emulators = {name: _emulator_class(path)(ctx) for name, path in EMULATORS.items()}
-    app = Flask("sandbox")
+    app = Flask(__name__, static_folder=None)
     app.json.sort_keys = False  # keep provider field order as the real services send it
     for name, emulator in emulators.items():
         app.register_blueprint(emulator.blueprint(), url_prefix=f"/{name}")

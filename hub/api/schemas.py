@@ -209,3 +209,36 @@ class ProblemOut(BaseModel):
     code: str
     errors: list[dict[str, str]] | None = None
     fix: dict[str, Any] | None = None
+
+
+class ParticipantIn(Strict):
+    user_id: str
+    optional: bool = False
+
+
+class AvailabilityIn(Window):
+    participants: list[ParticipantIn] = Field(min_length=1, max_length=100)
+    duration_minutes: int = Field(default=30, ge=1, le=1440)
+    interval_minutes: int = Field(default=30, ge=1, le=1440)
+    buffer_before_minutes: int = Field(default=0, ge=0, le=1440)
+    buffer_after_minutes: int = Field(default=0, ge=0, le=1440)
+    minimum_notice_minutes: int = Field(default=0, ge=0, le=60 * 24 * 90)
+    respect_working_hours: bool = True
+    max_results: int = Field(default=500, ge=1, le=5000)
+
+
+class SlotOut(BaseModel):
+    start: datetime
+    end: datetime
+    optional_available: list[str]
+
+
+class ParticipantStatusOut(BaseModel):
+    status: Literal["ok", "error"]
+    error: ParticipantError | None
+
+
+class AvailabilityOut(BaseModel):
+    complete: bool
+    slots: list[SlotOut]
+    participants: dict[str, ParticipantStatusOut]

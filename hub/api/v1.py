@@ -8,11 +8,12 @@ from flask import Blueprint, Response, current_app, json, jsonify, request
 from hub.api.auth import require_api_key
 from hub.api.context import hub, services, tenant_id
 from hub.api.routing import operation
-from hub.api.schemas import (USER_ID, ConnectionsOut, ConnectLinkIn, EventIn, EventOut, EventPatch,
+from hub.api.schemas import (USER_ID, AvailabilityIn, AvailabilityOut, ConnectionsOut, ConnectLinkIn, EventIn, EventOut, EventPatch,
                              FreeBusyIn, FreeBusyOut, LinkOut, UserIn, UserOut)
 from hub.problems import Problem
 from hub.services import connections as connection_service
 from hub.services import users as user_service
+from hub.services.availability import availability
 from hub.services.freebusy import free_busy
 from hub.services.idempotency import request_hash
 from hub.services.directory import require_user
@@ -110,6 +111,17 @@ def post_freebusy(body: FreeBusyIn):
             "error": res.error.as_dict() if res.error else None,
         }
     return jsonify({"start": body.start, "end": body.end, "users": users})
+
+
+@bp.post("/availability")
+@operation("Common free slots of several participants inside their working hours", tags=("Availability",),
+           body=AvailabilityIn, responses={200: AvailabilityOut}, problems=(400, 404, 422))
+def post_availability(body: AvailabilityIn):
+    result = availability(hub(), tenant_id(), body)
+    return jsonify({"complete": result.complete,
+                    "slots": [{"start": s.start, "end": s.end, "optional_available": s.optional_available}
+                              for s in result.slots],
+                    "participants": result.participants})
 
 
 EVENTS = ("Events",)

@@ -1,0 +1,59 @@
+"""/v1/availability: read everyone's busy time concurrently, then ask the pure engine for slots.
+
+A required participant whose calendar cannot be read makes the answer incomplete with no slots:
+offering a time that might clash is worse than offering none.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hub.api.schemas import AvailabilityIn
+from hub.availability import AvailabilityInputError, Participant, find_slots
+from hub.container import Hub
+from hub.problems import validation_problem
+from hub.services.directory import require_user
+from hub.services.freebusy import check_window, read_busy, resolve_readers
+from hub.services.working_hours import working_hours_of
+
+
+@dataclass(frozen=True)
+class AvailabilityResult:
+    complete: bool
+    slots: list[Any]
+    participants: dict[str, dict[str, Any]]
+
+
+def availability(hub: Hub, tenant_id: str, body: AvailabilityIn) -> AvailabilityResult:
+    check_window(body.start, body.end)
+    ids = [p.user_id for p in body.participants]
+    with hub.db.session() as session:
+        hours = {}
+        for user_id in dict.fromkeys(ids):
+            user = require_user(session, tenant_id, user_id)
+            hours[user_id] = working_hours_of(user.working_hours, user.timezone)
+    results = read_busy(hub, resolve_readers(hub, tenant_id, ids), body.start, body.end)
+
+    statuses = {uid: {"status": "ok" if r.ok else "error", "error": r.error.as_dict() if r.error else None}
+                for uid, r in results.items()}
+    required_failed = any(not results[p.user_id].ok for p in body.participants if not p.optional)
+    if required_failed:
+        return AvailabilityResult(False, [], statuses)
+
+    participants = []
+    for p in body.participants:
+        res = results[p.user_id]
+        if not res.ok:
+            continue  # an unreadable optional participant is never offered as available
+        busy = [(int(b.start.timestamp()), int(b.end.timestamp())) for b in res.busy or []]
+        participants.append(Participant(p.user_id, hours[p.user_id], busy, p.optional))
+    try:
+        slots = find_slots(start=body.start, end=body.end, participants=participants,
+                           duration_minutes=body.duration_minutes, interval_minutes=body.interval_minutes,
+                           now=hub.clock(), buffer_before_minutes=body.buffer_before_minutes,
+                           buffer_after_minutes=body.buffer_after_minutes,
+                           minimum_notice_minutes=body.minimum_notice_minutes,
+                           respect_working_hours=body.respect_working_hours, max_results=body.max_results)
+    except AvailabilityInputError as exc:
+        raise validation_problem(exc.as_problem_errors()) from None
+    return AvailabilityResult(True, slots, statuses)
