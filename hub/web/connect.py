@@ -32,7 +32,7 @@ def callback(provider: str):
     except LinkProblem as problem:
         return _result(ConnectOutcome("error", problem.code, problem.message, return_url=problem.return_url),
                        status=400)
-    log.info("connect_finished", provider=provider, status=outcome.status, code=outcome.code,
+    log.info("connect_finished", provider=provider, status=outcome.status, outcome=outcome.code,
              connection_id=outcome.connection_id)
     return _result(outcome)
 

@@ -58,7 +58,10 @@ class GoogleCalendar:
         with self._doc_lock:
             if self._document is None:
                 self._document = _DISCOVERY.read_text()
-        http = AuthorizedHttp(Credentials(token), http=httplib2.Http(timeout=self.timeout))
+        # refresh_status_codes=(): the hub refreshes (single-flight, persisted); google-auth must
+        # not try on its own with credentials that hold no refresh token.
+        http = AuthorizedHttp(Credentials(token), http=httplib2.Http(timeout=self.timeout),
+                              refresh_status_codes=())
         return build_from_document(self._document, http=http,
                                    client_options={"api_endpoint": self.api_base})
 
