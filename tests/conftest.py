@@ -6,25 +6,35 @@ import os
 import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from hub.storage.db import Database
 
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
+    """SQLite file by default; with HUB_TEST_DATABASE_URL (PostgreSQL) a fresh database is made
+    for this session and dropped after it, so concurrent runs never see each other's rows and
+    the migrations always build the schema from nothing."""
     url = os.environ.get("HUB_TEST_DATABASE_URL") or ""
     if not url:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'hub.sqlite3'}"
-    db = Database(url)
-    if not db.is_sqlite:
-        # A clean schema per test session: migrations must build it from nothing.
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        Database(url).upgrade()
+        yield url
+        return
+    admin = make_url(url)
+    name = f"hub_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    session_url = admin.set(database=name).render_as_string(hide_password=False)
+    db = Database(session_url)
     db.upgrade()
     db.dispose()
-    return url
+    yield session_url
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

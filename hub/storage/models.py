@@ -143,3 +143,37 @@ class IdempotencyRecord(Base):
     response_status: Mapped[int | None] = mapped_column(Integer, default=None)
     response_body: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SettingsLink(Base):
+    """A signed, single-use link into one user's settings page (POST /v1/users/{id}/settings-links).
+
+    Only a hash of the link's random part is kept, like API keys: a database read alone cannot
+    rebuild a usable link."""
+
+    __tablename__ = "settings_links"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("sln"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    return_url: Mapped[str | None] = mapped_column(Text, default=None)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SettingsSession(Base):
+    """A browser session on the settings page, started by opening a settings link. The cookie
+    carries a random token; only its hash is stored, so the table leaks no usable session."""
+
+    __tablename__ = "settings_sessions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ses"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    link_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    return_url: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
