@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -98,6 +98,10 @@ def connection_of(session: Session, user: User, capability: str) -> Connection |
     return max(pool, key=lambda c: c.connected_at) if pool else None
 
 
+# last_used_at is kept to the minute: writing it on every call would cost a commit per request.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
 def record_outcome(db: Database, connection_id: str, at: datetime, error: ProviderError | None) -> None:
     """Health record kept on every provider call: last use, last error with its cause."""
     with db.session() as session:
@@ -105,8 +109,9 @@ def record_outcome(db: Database, connection_id: str, at: datetime, error: Provid
         if conn is None:
             return
         if error is None:
-            conn.last_used_at = at
-            if conn.status == "active":
+            if conn.last_used_at is None or at - conn.last_used_at >= LAST_USED_RESOLUTION:
+                conn.last_used_at = at
+            if conn.status == "active" and conn.last_error is not None:
                 conn.last_error = None
         elif error.kind.value not in ("not_found", "invalid_request", "conflict"):
             conn.last_error = error_record(error, at)

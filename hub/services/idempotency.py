@@ -22,6 +22,7 @@ from hub.storage.models import IdempotencyRecord
 
 # An in-progress row older than this belongs to a process that died mid-request.
 ABANDONED_AFTER = timedelta(minutes=5)
+SWEEP_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class IdempotencyStore:
     def __init__(self, db: Database, ttl: timedelta) -> None:
         self.db = db
         self.ttl = ttl
+        self._last_sweep: datetime | None = None
 
     def begin(self, tenant_id: str, key: str, fingerprint: str, now: datetime) -> Replay | None:
         if not 1 <= len(key) <= 255:
@@ -86,6 +88,10 @@ class IdempotencyStore:
                                                             IdempotencyRecord.key == key))
 
     def _expire(self, now: datetime) -> None:
+        # Sweeping once a minute is plenty for a 24 h+ retention, and keeps a delete off every request.
+        if self._last_sweep is not None and now - self._last_sweep < SWEEP_EVERY:
+            return
+        self._last_sweep = now
         with self.db.session() as session:
             session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - self.ttl,
                                                             IdempotencyRecord.state == "done"))

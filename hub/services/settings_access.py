@@ -18,13 +18,16 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from hub.storage.db import Database
 from hub.storage.models import SettingsLink, SettingsSession, User
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hub.container import Hub
 
 LINK_TTL = timedelta(minutes=15)
 # Absolute lifetime of a session: long enough to connect three accounts and fiddle with
@@ -83,6 +86,12 @@ class SettingsAccess:
         self.clock = clock
         self.link_ttl = link_ttl
         self.session_ttl = session_ttl
+
+    @classmethod
+    def for_hub(cls, hub: "Hub", secret_key: str | bytes) -> "SettingsAccess":
+        """Cheap to build, so built per request: the clock is read through the hub at the
+        moment of use (tests move it)."""
+        return cls(hub.db, secret_key, hub.settings.public_url, clock=lambda: hub.clock())
 
     # --- links ------------------------------------------------------------------------------
     def create_link(self, tenant_id: str, user: User, return_url: str | None) -> IssuedLink:

@@ -91,8 +91,9 @@ def create_control_blueprint(ctx: SandboxContext, emulators: Mapping[str, Provid
                 raise _invalid(flag, "true or false.")
         if "name" in attributes and not isinstance(attributes["name"], str):
             raise _invalid("name", "A string.")
-        account, created = ctx.state.upsert_account(emulator.name, email, **attributes)
-        return jsonify(account.to_dict()), 201 if created else 200
+        account, _created = ctx.state.upsert_account(emulator.name, email, **attributes)
+        # 201 whether created or updated (API.md): arranging a test is idempotent.
+        return jsonify(account.to_dict()), 201
 
     @bp.get("/accounts")
     def list_accounts():

@@ -138,6 +138,12 @@ def google(base_url, http) -> GoogleFlow:
     return GoogleFlow(base_url, http)
 
 
+@pytest.fixture
+def google_flow(http):
+    """A GoogleFlow for another sandbox (one built with its own SandboxConfig)."""
+    return lambda base_url: GoogleFlow(base_url, http)
+
+
 class Control:
     def __init__(self, base_url: str, http: requests.Session) -> None:
         self.base = f"{base_url}/_control"

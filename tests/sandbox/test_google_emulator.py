@@ -14,9 +14,11 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
+import httplib2
 import pytest
 import requests
 from google.oauth2.credentials import Credentials
+from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 from googleapiclient.discovery_cache import get_static_doc
 from googleapiclient.errors import HttpError
@@ -24,14 +26,10 @@ from googleapiclient.errors import HttpError
 from providers.emulator_kit.config import SandboxConfig
 from providers.sandbox import create_sandbox_app, serve
 
-from conftest import (  # noqa: I001 - tests/sandbox is on sys.path via pytest's rootdir insertion
-    CALENDAR_EVENTS,
-    CALENDAR_FREEBUSY,
-    CALENDAR_READONLY,
-    FULL_SCOPES,
-    REDIRECT_URI,
-    GoogleFlow,
-)
+REDIRECT_URI = "http://127.0.0.1:5999/oauth/google/callback"  # the conftest's GoogleFlow default
+CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
+CALENDAR_READONLY = "https://www.googleapis.com/auth/calendar.readonly"
+CALENDAR_FREEBUSY = "https://www.googleapis.com/auth/calendar.freebusy"
 
 USERINFO_EMAIL = "https://www.googleapis.com/auth/userinfo.email"
 USERINFO_PROFILE = "https://www.googleapis.com/auth/userinfo.profile"
@@ -59,15 +57,13 @@ DAY = "2026-03-02"
 
 # -- helpers ----------------------------------------------------------------------------------
 def calendar_api(base_url: str, credentials):
+    """The real SDK against the sandbox. A bare access token gets an HTTP layer that does not
+    try to refresh on 401, so tests see the 401 itself instead of google-auth's RefreshError."""
+    options = {"api_endpoint": base_url + "/google/calendar/v3/"}
     if isinstance(credentials, str):
-        credentials = Credentials(credentials)
-    return build(
-        "calendar",
-        "v3",
-        credentials=credentials,
-        static_discovery=True,
-        client_options={"api_endpoint": base_url + "/google/calendar/v3/"},
-    )
+        http = AuthorizedHttp(Credentials(credentials), http=httplib2.Http(), refresh_status_codes=())
+        return build("calendar", "v3", http=http, static_discovery=True, client_options=options)
+    return build("calendar", "v3", credentials=credentials, static_discovery=True, client_options=options)
 
 
 def error_of(http_error: HttpError) -> dict:
@@ -319,11 +315,11 @@ def test_unsupported_grant_type(google):
     assert (response.status_code, response.json()["error"]) == (400, "unsupported_grant_type")
 
 
-def test_codes_are_short_lived(http):
+def test_codes_are_short_lived(google_flow):
     now = [1_800_000_000.0]
     running = serve(create_sandbox_app(SandboxConfig(clock=lambda: now[0])), "127.0.0.1", 0)
     try:
-        flow = GoogleFlow(running.base_url, http)
+        flow = google_flow(running.base_url)
         consent = flow.consent("ada@example.com")
         now[0] += 601
         late = flow.exchange(consent)
@@ -974,7 +970,7 @@ def test_control_accounts(control):
         "meet_enabled": False,
         "zoom_can_host": True,
     }
-    updated = control.post("/accounts", {"provider": "google", "email": "room.one@example.com", "meet_enabled": True}, expect=200)
+    updated = control.post("/accounts", {"provider": "google", "email": "room.one@example.com", "meet_enabled": True})
     assert updated["meet_enabled"] is True and updated["kind"] == "room" and updated["subject"] == created["subject"]
     for bad in (
         {"provider": "google", "email": "x@example.com", "kind": "robot"},
@@ -1040,13 +1036,13 @@ def test_control_clients_and_reset(control, google, base_url):
     assert google.refresh(tokens["refresh_token"]).status_code == 400
 
 
-def test_custom_clients_and_registered_redirects(http):
+def test_custom_clients_and_registered_redirects(google_flow, http):
     from providers.emulator_kit.config import OAuthClient
 
     client = OAuthClient("hub-prod", "s3cret", redirect_uris=("https://hub.example.com/cb",), allow_loopback_redirects=False)
     running = serve(create_sandbox_app(SandboxConfig(clients={"google": client})), "127.0.0.1", 0)
     try:
-        flow = GoogleFlow(running.base_url, http)
+        flow = google_flow(running.base_url)
         flow.client_id, flow.client_secret = "hub-prod", "s3cret"
         params, _ = flow.authorize_params()
         page = http.get(f"{running.base_url}/google/o/oauth2/v2/auth", params=params, timeout=5)

@@ -1,0 +1,89 @@
+"""Shared by the benchmarks: a live sandbox + hub on loopback, and small statistics helpers."""
+from __future__ import annotations
+
+import logging
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from typing import Any, Callable
+
+from werkzeug.serving import make_server
+
+from hub.app import create_app
+from hub.services.directory import create_api_key
+from oauth.vault import TokenVault
+from providers.sandbox import create_sandbox_app, serve
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def p95_ms(samples: list[float]) -> float:
+    return sorted(samples)[int(len(samples) * 0.95) - 1] * 1000
+
+
+@contextmanager
+def live_stack(database_url: str | None = None, **settings: Any):
+    """Sandbox and hub on free ports, the hub on a fresh SQLite file unless told otherwise."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    sandbox_server, _, sandbox_url = serve(create_sandbox_app(), "127.0.0.1", 0)
+    server = make_server("127.0.0.1", 0, lambda e, s: [], threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"database_url": database_url or f"sqlite:///{tmp}/bench.sqlite3", "auto_migrate": True,
+                          "sandbox_url": sandbox_url, "public_url": url, "log_level": "WARNING",
+                          "encryption_keys": TokenVault.generate_key_spec("bench"), **settings})
+        server.app = app
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        hub = app.extensions["hub"]
+        _, key = create_api_key(hub.db, f"bench-{uuid.uuid4().hex[:6]}")
+        try:
+            yield app, url, sandbox_url, key
+        finally:
+            server.shutdown()
+            sandbox_server.shutdown()
+            hub.close()
+
+
+class TimedAdapter:
+    """Wraps an adapter and adds up the wall time spent inside its calls (from any thread), so
+    the hub's own overhead is a request's wall time minus that. Benchmarks send one request at
+    a time, so the total belongs to the request in flight."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self._spent = 0.0
+
+    def take(self) -> float:
+        with self._lock:
+            spent, self._spent = self._spent, 0.0
+        return spent
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._inner, name)
+        if not callable(target):
+            return target
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return target(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self._spent += time.perf_counter() - start
+
+        return timed
+
+
+def timed_total(fn: Callable[[], Any], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out

@@ -1,0 +1,39 @@
+"""`POST /v1/users/{user_id}/settings-links`: a link that opens the user's settings page.
+
+Its own blueprint (same /v1 prefix and API-key auth as v1.py) so the settings feature is one
+registration in `create_app`.
+"""
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, current_app, jsonify
+
+from hub.api.auth import require_api_key
+from hub.api.context import hub, tenant_id
+from hub.api.routing import operation
+from hub.api.schemas import LinkOut, SettingsLinkIn
+from hub.problems import validation_problem
+from hub.services.directory import require_user
+from hub.services.settings_access import SettingsAccess
+
+bp = Blueprint("settings_links", __name__, url_prefix="/v1")
+bp.before_request(require_api_key)
+
+_HTTP_URL = re.compile(r"^https?://[^\s]+$")
+
+
+@bp.post("/users/<user_id>/settings-links")
+@operation("Create a signed, single-use link (15 minutes) that opens the user's settings page",
+           tags=("Settings page",), body=SettingsLinkIn, responses={201: LinkOut}, problems=(400, 404, 415, 422),
+           description="Hand the URL to the person (email, your app's UI). Opening it starts a browser "
+                       "session on the hub's settings page, where they connect Google, Microsoft 365 and "
+                       "Zoom, pick their default video meeting and edit working hours. `return_url`, if "
+                       "given, is shown there as a link back to your application.")
+def create_settings_link(user_id: str, body: SettingsLinkIn):
+    if body.return_url is not None and not _HTTP_URL.match(body.return_url):
+        raise validation_problem([{"field": "return_url", "message": "must be an absolute http(s) URL"}])
+    with hub().db.session() as session:
+        user = require_user(session, tenant_id(), user_id)
+    link = SettingsAccess.for_hub(hub(), current_app.secret_key).create_link(tenant_id(), user, body.return_url)
+    return jsonify({"url": link.url, "expires_at": link.expires_at}), 201
