@@ -60,12 +60,17 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
     _register_errors(app)
     _register_metrics(app, hub.metrics)
 
-    from hub.api import meta, v1
+    from hub.api import meta, settings_links, v1
     from hub.web import connect
+    from hub.web import settings as settings_page  # not `settings`: that name is the config here
+    from webhooks import zoom as zoom_webhooks
 
     app.register_blueprint(meta.bp)
     app.register_blueprint(v1.bp)
     app.register_blueprint(connect.bp)
+    app.register_blueprint(settings_links.bp)
+    app.register_blueprint(settings_page.bp)
+    app.register_blueprint(zoom_webhooks.bp)
     return app
 
 

@@ -98,6 +98,28 @@ class Settings:
             client_secret=self.google_client_secret,
         )
 
+    def zoom(self) -> OAuthEndpoints:
+        sb = self.sandbox_url.rstrip("/")
+        if sb:
+            return OAuthEndpoints(
+                authorize_url=f"{sb}/zoom/oauth/authorize",
+                token_url=f"{sb}/zoom/oauth/token",
+                revoke_url=f"{sb}/zoom/oauth/revoke",
+                jwks_url=None,  # Zoom has no id_token: identity comes from /v2/users/me
+                api_base=f"{sb}/zoom/v2",
+                client_id=self.zoom_client_id or "sandbox-zoom-client",
+                client_secret=self.zoom_client_secret or "sandbox-zoom-secret",
+            )
+        return OAuthEndpoints(
+            authorize_url="https://zoom.us/oauth/authorize",
+            token_url="https://zoom.us/oauth/token",
+            revoke_url="https://zoom.us/oauth/revoke",
+            jwks_url=None,
+            api_base="https://api.zoom.us/v2",
+            client_id=self.zoom_client_id,
+            client_secret=self.zoom_client_secret,
+        )
+
 
 def _coerce(type_name: Any, raw: str) -> Any:
     kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "str")

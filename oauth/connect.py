@@ -24,7 +24,9 @@ from hub.storage.models import ConnectAttempt, Connection, User
 from oauth.flows import Grant, OAuthFlow
 from oauth.tokens import TokenManager
 from oauth.vault import Binding, TokenVault
-from providers.base import ProviderError
+from providers.base import ErrorKind, ProviderError
+
+SHARED = "credentials_shared"
 
 
 def digest(value: str) -> str:
@@ -180,9 +182,11 @@ class ConnectService:
                                                            "The provider did not say who signed in.", **base))
         now = self.clock()
         with self.db.session() as session:
+            # FOR UPDATE: a refresh in flight for this row (which holds the same lock) finishes
+            # first, so it cannot write a dead grant or needs_reauth over the new tokens.
             conn = session.execute(select(Connection).where(
                 Connection.user_id == user_id, Connection.provider == provider,
-                Connection.provider_account_id == identity.account_id)).scalar_one_or_none()
+                Connection.provider_account_id == identity.account_id).with_for_update()).scalar_one_or_none()
             created = conn is None
             if conn is None:
                 conn = Connection(tenant_id=tenant_id, user_id=user_id, provider=provider,
@@ -206,12 +210,50 @@ class ConnectService:
             conn.status = "active"
             conn.last_error = None
             conn.flags = {k: v for k, v in (conn.flags or {}).items() if k != "cause"}
+            if getattr(self.flow_for(provider), "new_grant_revokes_previous", False):
+                self._note_shared_login(session, conn, now)
             if self.on_connected:
                 self.on_connected(session, conn, created or old_status != "active")
             attempt = session.get(ConnectAttempt, attempt_id)
             attempt.outcome = "connected"
             connection_id = conn.id
         return ConnectOutcome("connected", connection_id=connection_id, **base)
+
+    def _note_shared_login(self, session, conn: Connection, now: datetime) -> None:
+        """The provider revokes an account's earlier grants when it is authorized again (Zoom
+        4741), so every other hub connection to this same login died just now. Record that on
+        all of them as `credentials_shared`: the people involved must hear the real reason
+        (they share one login, and each sign-in knocks the other out), not a generic
+        revocation. Connections of other tenants count too — the grants belong to this hub's
+        OAuth app — but nothing about them is named."""
+        others = list(session.execute(select(Connection).where(
+            Connection.provider == conn.provider,
+            Connection.provider_account_id == conn.provider_account_id,
+            Connection.id != conn.id).with_for_update()).scalars())
+        flags = {k: v for k, v in (conn.flags or {}).items() if k != SHARED}
+        if not others:
+            conn.flags = flags
+            return
+        title = conn.provider.capitalize()
+        login = conn.account_email or conn.provider_account_id
+        record = {"since": now.isoformat(), "connections": 1 + len(others),
+                  "message": f"The {title} login {login} is connected by {len(others) + 1} hub users. {title} keeps "
+                             "only the newest authorization of a login, so each new sign-in disconnects the "
+                             "others, and people sharing one login cannot hold overlapping meetings."}
+        conn.flags = {**flags, SHARED: record}
+        knocked_out = ProviderError(
+            ErrorKind.AUTH_REVOKED,
+            f"Another hub user connected the same {title} login ({login}); {title} keeps only the newest "
+            "authorization, so this connection stopped working. Give each person their own "
+            f"{title} user, then reconnect.", provider=conn.provider, cause=SHARED)
+        for other in others:
+            other.flags = {**(other.flags or {}), SHARED: record}
+            if other.status != "active":
+                continue
+            other.status = "needs_reauth"
+            other.last_error = {**knocked_out.as_dict(), "provider_code": None, "at": now.isoformat()}
+            if self.tokens.on_status_change:
+                self.tokens.on_status_change(session, other, "active", knocked_out)
 
     def _finish(self, attempt_id: str, outcome: ConnectOutcome) -> ConnectOutcome:
         with self.db.session() as session:

@@ -40,6 +40,9 @@ class Grant:
 class OAuthFlow(Protocol):
     provider: str
     required_scopes: tuple[str, ...]
+    # True when a new authorization of an account revokes that account's earlier grants (Zoom,
+    # 4741): two hub connections to one provider login then knock each other out.
+    new_grant_revokes_previous: bool
 
     def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str,
                           nonce: str, login_hint: str | None) -> str: ...
@@ -75,6 +78,7 @@ class AuthlibFlow:
     resolve_identity: IdentityResolver
     authorize_params: dict[str, str] = field(default_factory=dict)
     token_auth_method: str = "client_secret_post"
+    new_grant_revokes_previous: bool = False
     timeout: float = 20.0
 
     def _session(self, redirect_uri: str | None = None) -> OAuth2Session:
@@ -116,11 +120,16 @@ class AuthlibFlow:
 
     def _call(self, action: Callable[[OAuth2Session], Any], redirect_uri: str | None = None) -> Any:
         session = self._session(redirect_uri)
+        answer = _TokenAnswer()
+        session.register_compliance_hook("access_token_response", answer.keep)
+        session.register_compliance_hook("refresh_token_response", answer.keep)
         try:
             result = action(session)
         except OAuthError as exc:
-            raise self.classify_error(None, {"error": exc.error,
-                                             "error_description": exc.description}) from None
+            # authlib keeps only `error` and `error_description`; the classifier gets the whole
+            # body and the status (Google's error_subtype, Zoom's reason and code live there).
+            body = answer.body or {"error": exc.error, "error_description": exc.description}
+            raise self.classify_error(answer.status, body) from None
         except requests.RequestException as exc:
             raise ProviderError(ErrorKind.PROVIDER_DOWN, f"token endpoint unreachable: {type(exc).__name__}",
                                 provider=self.provider, cause="provider_unavailable") from None
@@ -144,6 +153,19 @@ class AuthlibFlow:
             scopes=scopes,
             identity=identity,
         )
+
+
+class _TokenAnswer:
+    """The last token-endpoint response of one session (an authlib compliance hook)."""
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.body: dict[str, Any] | None = None
+
+    def keep(self, resp: requests.Response) -> requests.Response:
+        self.status = resp.status_code
+        self.body = _json_or_empty(resp) or None
+        return resp
 
 
 def _json_or_empty(resp: requests.Response) -> dict[str, Any]:

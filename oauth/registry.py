@@ -14,6 +14,12 @@ def _google(settings: "Settings") -> OAuthFlow:
     return google_flow(settings.google(), timeout=settings.provider_timeout_seconds)
 
 
+def _zoom(settings: "Settings") -> OAuthFlow:
+    from oauth.zoom import zoom_flow
+    return zoom_flow(settings.zoom(), timeout=settings.provider_timeout_seconds)
+
+
 FLOWS: dict[str, Callable[["Settings"], OAuthFlow]] = {
     "google": _google,
+    "zoom": _zoom,
 }

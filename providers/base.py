@@ -185,10 +185,17 @@ class CalendarProvider(Protocol):
 
 @runtime_checkable
 class ConferencingProvider(Protocol):
+    """Meetings in a conferencing service (Zoom) reached with one user's access token."""
+
     name: str
+
+    def can_host(self, token: str) -> bool:
+        """Whether the signed-in account may host meetings at all (plan, role, product); asked
+        at connect so a person learns it then, not when an interview is booked."""
 
     def create_meeting(self, token: str, draft: MeetingDraft) -> Meeting: ...
 
     def update_meeting(self, token: str, meeting_id: str, draft: MeetingDraft) -> None: ...
 
-    def delete_meeting(self, token: str, meeting_id: str) -> None: ...
+    def delete_meeting(self, token: str, meeting_id: str) -> None:
+        """Delete; a meeting already gone counts as deleted."""

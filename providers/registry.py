@@ -31,9 +31,15 @@ def _google_calendar(settings: "Settings") -> CalendarProvider:
     return GoogleCalendar(settings.google().api_base, timeout=settings.provider_timeout_seconds)
 
 
+def _zoom_meetings(settings: "Settings") -> ConferencingProvider:
+    from providers.zoom.meetings import ZoomMeetings
+    return ZoomMeetings(settings.zoom().api_base, timeout=settings.provider_timeout_seconds)
+
+
 PROVIDERS: dict[str, ProviderSpec] = {
     "google": ProviderSpec("google", "Google Calendar", frozenset({Capability.CALENDAR, Capability.GOOGLE_MEET}),
                            Capability.GOOGLE_MEET, calendar=_google_calendar),
+    "zoom": ProviderSpec("zoom", "Zoom", frozenset({Capability.ZOOM}), None, conferencing=_zoom_meetings),
 }
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import threading
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from flask import Flask, jsonify
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -32,6 +32,7 @@ __all__ = ["EMULATORS", "OAuthClient", "RunningServer", "SandboxConfig", "create
 # app is created, so importing this module stays free of side effects.
 EMULATORS: dict[str, str] = {
     "google": "providers.google.emulator:GoogleEmulator",
+    "zoom": "providers.zoom.emulator:ZoomEmulator",
 }
 
 
@@ -72,12 +73,15 @@ class RunningServer(NamedTuple):
         self.thread.join(timeout)
 
 
-def serve(app: Flask, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-    server = make_server(host, port, app, threaded=True)
+def serve(app: Flask, host: str = "127.0.0.1", port: int = 0, ssl_context: Any = None) -> RunningServer:
+    """Serve ``app`` on a daemon thread. ``ssl_context`` (an ``ssl.SSLContext`` or a
+    ``(cert, key)`` pair) serves https, which msal needs for a Microsoft authority."""
+    server = make_server(host, port, app, threaded=True, ssl_context=ssl_context)
     thread = threading.Thread(target=server.serve_forever, name=f"sandbox:{server.server_port}", daemon=True)
     thread.start()
     display_host = f"[{host}]" if ":" in host else host
-    return RunningServer(server, thread, f"http://{display_host}:{server.server_port}")
+    scheme = "https" if ssl_context is not None else "http"
+    return RunningServer(server, thread, f"{scheme}://{display_host}:{server.server_port}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,14 +11,16 @@ from oauth.flows import Grant
 from oauth.tokens import access_binding, refresh_binding
 from oauth.vault import VaultError
 from providers import registry
-from providers.base import ProviderError
+from providers.base import Capability, ProviderError
 
 log = get_logger(__name__)
 
 
 def probe_capabilities(hub: Hub, conn: Connection, grant: Grant) -> list[str]:
     """What this fresh grant can do. The calendar's own conferencing is asked for, not assumed:
-    a Workspace admin can switch Meet off, a tenant can lack Teams."""
+    a Workspace admin can switch Meet off, a tenant can lack Teams. Likewise a conferencing
+    account is asked whether it may host: a Zoom user without a meetings product keeps its
+    connection but not the capability, and booking then names the cause."""
     spec = registry.get(conn.provider)
     caps = [c.value for c in sorted(spec.capabilities, key=lambda c: c.value)]
     if spec.calendar is not None:
@@ -26,6 +28,9 @@ def probe_capabilities(hub: Hub, conn: Connection, grant: Grant) -> list[str]:
     if spec.calendar is not None and spec.native_conferencing is not None:
         if not hub.calendar(conn.provider).conferencing_allowed(grant.access_token):
             caps.remove(spec.native_conferencing.value)
+    if spec.conferencing is not None:
+        if not hub.conferencing(conn.provider).can_host(grant.access_token):
+            caps = [c for c in caps if c == Capability.CALENDAR.value]
     return caps
 
 

@@ -13,7 +13,7 @@ from hub.api.schemas import EventIn, EventPatch
 from hub.container import Hub
 from hub.problems import Problem
 from hub.services.directory import (calendar_connection, connection_of, record_outcome,
-                                    require_user)
+                                    require_user, user_connections)
 from hub.storage.models import Connection, Event, User
 from providers import registry
 from providers.base import (Attendee, CalendarEvent, Capability, ErrorKind, EventChanges, EventDraft,
@@ -51,7 +51,8 @@ class EventService:
                               fix=self._connect_fix(tenant_id, body.organizer, "google"),
                               cause="organizer_not_connected")
             self._require_active(tenant_id, body.organizer, cal)
-            zoom = connection_of(session, user, Capability.ZOOM.value)
+            zoom = (connection_of(session, user, Capability.ZOOM.value)
+                    or _offering(session, user, Capability.ZOOM.value))
             choice = body.conferencing
             if choice == "default":
                 choice = user.default_conferencing or "default"
@@ -59,7 +60,7 @@ class EventService:
                 native = registry.get(cal.provider).native_conferencing
                 if native and native.value in cal.capabilities:
                     choice = native.value
-                elif zoom is not None and zoom.status == "active":
+                elif zoom is not None and zoom.status == "active" and Capability.ZOOM.value in (zoom.capabilities or []):
                     choice = "zoom"
                 else:
                     choice = "none"
@@ -75,6 +76,16 @@ class EventService:
                                         f"{organizer} has not connected Zoom.",
                                         self._connect_fix(tenant_id, organizer, "zoom"))
             self._require_active(tenant_id, organizer, zoom)
+            if choice not in (zoom.capabilities or []):
+                # Connected, but the account may not host (no meetings product, role): refuse
+                # before anything is created rather than after the meeting call fails.
+                raise self._unavailable("zoom_cannot_host", "zoom_cannot_host",
+                                        f"{zoom.account_email} is connected to Zoom but may not host meetings "
+                                        "(its Zoom plan or role has no meeting hosting).",
+                                        {"action": "contact_admin", "steps": [
+                                            f"Ask the Zoom account administrator to let {zoom.account_email} host "
+                                            "meetings (a Basic or Licensed user with Meetings).",
+                                            "Then reconnect Zoom so the hub sees the change."]})
             return Plan(cal, choice, zoom)
         provider = NATIVE[choice]
         cause = UNAVAILABLE_CAUSE[choice]
@@ -141,8 +152,9 @@ class EventService:
             zoom = self.hub.conferencing("zoom")
             draft = MeetingDraft(body.title, body.start, _minutes(body), body.timezone, body.description)
             meeting = self._with(tenant_id, body.organizer, plan.zoom, lambda t: zoom.create_meeting(t, draft))
-            location = location or meeting.join_url
-            description = "\n\n".join(filter(None, [description, f"Join Zoom meeting: {meeting.join_url}"]))
+            conference = _external_conference(meeting)
+            location = with_join_location(location, conference)
+            description = with_join_text(description, conference)
         calendar = self.hub.calendar(plan.calendar.provider)
         draft = EventDraft(title=body.title, start=body.start, end=body.end, attendees=attendees,
                            description=description, location=location, timezone=body.timezone,
@@ -175,8 +187,7 @@ class EventService:
 
     def _conference_of(self, plan: Plan, created: CalendarEvent, meeting) -> dict[str, Any] | None:
         if meeting is not None:
-            return {"provider": "zoom", "join_url": meeting.join_url, "meeting_id": meeting.meeting_id,
-                    "passcode": meeting.passcode}
+            return _external_conference(meeting)
         if plan.conferencing in NATIVE:
             if created.conference is None:
                 # The event exists without a link: say so rather than return a linkless success.
@@ -193,6 +204,13 @@ class EventService:
             self.hub.tokens.call(conn.id, lambda t: calendar.cancel_event(t, event_id, False))
         except ProviderError:
             pass  # the original failure is what the caller needs to see
+
+    def _restore_meeting(self, conn: Connection, meeting_id: str, draft: MeetingDraft) -> None:
+        zoom = self.hub.conferencing("zoom")
+        try:
+            self.hub.tokens.call(conn.id, lambda t: zoom.update_meeting(t, meeting_id, draft))
+        except ProviderError:
+            pass  # the calendar failure is what the caller needs to see
 
     def _undo_meeting(self, conn: Connection | None, meeting_id: str) -> None:
         if conn is None:
@@ -231,22 +249,37 @@ class EventService:
             raise Problem(409, "no_calendar_connection", "The calendar connection is gone",
                           "The connection that holds this event was removed; the event cannot be moved.")
         fields = patch.model_fields_set
+        external = zoom_conn is not None and bool((event.conferencing or {}).get("meeting_id"))
+        # A new description must keep the meeting's join details, or the link vanishes from
+        # the invitation.
+        description = (with_join_text(patch.description, event.conferencing) if external else patch.description)
         changes = EventChanges(
             title=patch.title if "title" in fields else None,
-            description=patch.description if "description" in fields else None,
+            description=description if "description" in fields else None,
             start=patch.start, end=patch.end,
             attendees=(tuple(Attendee(a.email, a.name, a.optional) for a in patch.attendees)
                        if patch.attendees is not None else None),
             send_updates=patch.send_updates)
-        if zoom_conn is not None and (patch.start or patch.end or "title" in fields):
-            zoom = self.hub.conferencing("zoom")
-            meeting_id = (event.conferencing or {}).get("meeting_id")
-            draft = MeetingDraft(patch.title or event.title, start, int((end - start).total_seconds() // 60),
-                                 event.timezone, patch.description or event.description)
-            self._with(tenant_id, organizer, zoom_conn, lambda t: zoom.update_meeting(t, meeting_id, draft))
-        calendar = self.hub.calendar(cal.provider)
+        # Both connections must be usable before anything moves: half a move is worse than none.
         self._require_active(tenant_id, organizer, cal)
-        self._with(tenant_id, organizer, cal, lambda t: calendar.update_event(t, event.provider_event_id, changes))
+        moved_meeting = None
+        if external and (patch.start or patch.end or {"title", "description"} & fields):
+            self._require_active(tenant_id, organizer, zoom_conn)
+            zoom = self.hub.conferencing("zoom")
+            meeting_id = event.conferencing["meeting_id"]
+            draft = MeetingDraft(patch.title or event.title, start, max(1, int((end - start).total_seconds() // 60)),
+                                 event.timezone, patch.description if "description" in fields else event.description)
+            self._with(tenant_id, organizer, zoom_conn, lambda t: zoom.update_meeting(t, meeting_id, draft))
+            moved_meeting = (meeting_id, MeetingDraft(event.title, event.start,
+                                                      max(1, int((event.end - event.start).total_seconds() // 60)),
+                                                      event.timezone, event.description))
+        calendar = self.hub.calendar(cal.provider)
+        try:
+            self._with(tenant_id, organizer, cal, lambda t: calendar.update_event(t, event.provider_event_id, changes))
+        except Problem:
+            if moved_meeting is not None:  # put the meeting back where the calendar still has it
+                self._restore_meeting(zoom_conn, *moved_meeting)
+            raise
         with self.hub.db.session() as session:
             event = self._load(session, tenant_id, event_id)
             event.start, event.end = start, end
@@ -278,6 +311,42 @@ class EventService:
             self._with(tenant_id, organizer, zoom_conn, lambda t: zoom.delete_meeting(t, meeting_id))
         with self.hub.db.session() as session:
             self._load(session, tenant_id, event_id).status = "cancelled"
+
+
+def _offering(session, user: User, capability: str) -> Connection | None:
+    """The newest connection to a provider that offers `capability`, whether or not this
+    account can use it: "connected but may not" is its own cause, not "not connected"."""
+    def offers(conn: Connection) -> bool:
+        spec = registry.PROVIDERS.get(conn.provider)
+        return spec is not None and Capability(capability) in spec.capabilities
+    candidates = [c for c in user_connections(session, user) if offers(c)]
+    active = [c for c in candidates if c.status == "active"]
+    pool = active or candidates
+    return max(pool, key=lambda c: c.connected_at) if pool else None
+
+
+def _external_conference(meeting) -> dict[str, Any]:
+    return {"provider": "zoom", "join_url": meeting.join_url, "meeting_id": meeting.meeting_id,
+            "passcode": meeting.passcode}
+
+
+def with_join_location(location: str | None, conference: dict[str, Any]) -> str:
+    """The join URL is the event's location (where people go); a place the organizer named
+    stays in front of it."""
+    return "; ".join(filter(None, [location, conference["join_url"]]))
+
+
+def with_join_text(description: str | None, conference: dict[str, Any] | None) -> str | None:
+    """The organizer's text followed by the join details, as Zoom's own invitation words them."""
+    if not conference:
+        return description
+    lines = [f"Join Zoom Meeting: {conference['join_url']}"]
+    if conference.get("meeting_id"):
+        mid = str(conference["meeting_id"])
+        lines.append("Meeting ID: " + " ".join([mid[:3], mid[3:7], mid[7:]]).strip())
+    if conference.get("passcode"):
+        lines.append(f"Passcode: {conference['passcode']}")
+    return "\n\n".join(filter(None, [description, "\n".join(lines)]))
 
 
 def _minutes(body: EventIn) -> int:

@@ -177,3 +177,28 @@ class SettingsSession(Base):
     expires_at: Mapped[datetime] = mapped_column()
     last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ZoomWebhookEvent(Base):
+    """One Zoom webhook event the hub acted on, recorded once: `dedupe_key` names the event
+    itself (not the delivery), so Zoom's retries and replays insert nothing a second time.
+    Meeting events are kept only for meetings the hub made, against that hub event (who joined
+    and when); app_deauthorized is kept so a repeat cannot act twice."""
+
+    __tablename__ = "zoom_webhook_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    zoom_account_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    zoom_user_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    meeting_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    meeting_uuid: Mapped[str | None] = mapped_column(String(64), default=None)
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), default=None,
+                                                  index=True)
+    event_id: Mapped[str | None] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), default=None,
+                                                 index=True)
+    participant_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    participant_name: Mapped[str | None] = mapped_column(String(256), default=None)
+    participant_email: Mapped[str | None] = mapped_column(String(320), default=None)

@@ -57,6 +57,9 @@ Plugging in a provider (Microsoft, Zoom)
 
        "zoom": "providers.zoom.emulator:ZoomEmulator",
 
+msal insists on an https authority: ``providers.sandbox.serve(app, host, port,
+ssl_context=(cert, key))`` serves the whole sandbox over TLS with a self-signed pair.
+
 Every request to the blueprint is logged and subject to the ``latency`` fault; the
 ``invalid_grant`` and ``expire_access_tokens`` faults act on the provider's authorization
 server when armed. Inside a view use ``self.oauth.validate_access_token(token)`` (None means

@@ -16,7 +16,9 @@ Shapes (JSON; collections are returned as bare lists, oldest first):
   scenario → 422 ``{"error":"unknown_scenario","known":[...]}``. ``GET /_control/faults`` →
   armed faults; ``DELETE /_control/faults[/<id>]`` disarms.
 - ``GET /_control/requests?provider=&path_prefix=`` → [{"id","provider","method","path",
-  "query","headers","body","at"}]; ``DELETE /_control/requests`` clears the log
+  "query","headers","body","at"}] (``path`` is the full path, e.g. ``/google/token``; headers
+  and bodies are kept verbatim, tokens and client secrets included: sandbox only);
+  ``DELETE /_control/requests`` clears the log
 - ``POST /_control/reset`` → 204: accounts, calendars, tokens, faults and log are forgotten
 - ``GET /_control/clients`` → {provider: {"client_id","client_secret","redirect_uris",
   "allow_loopback_redirects","endpoints":{...}}}

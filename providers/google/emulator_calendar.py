@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import secrets
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
@@ -117,13 +118,17 @@ class GoogleCalendarStore:
             return caller
         raise errors.not_found()
 
+    @staticmethod
+    def _calendar_etag(account: Account) -> str:
+        return f'"{zlib.crc32(account.email.encode()) * 1000}"'
+
     def _conference_properties(self, account: Account) -> dict[str, Any]:
         return {"allowedConferenceSolutionTypes": ["hangoutsMeet"] if self._meet.allowed(account) else []}
 
     def calendar(self, account: Account) -> dict[str, Any]:
         return {
             "kind": "calendar#calendar",
-            "etag": etag_for(0, len(account.email)),
+            "etag": self._calendar_etag(account),
             "id": account.email,
             "summary": account.email,
             "timeZone": account.timezone,
@@ -133,7 +138,7 @@ class GoogleCalendarStore:
     def calendar_list_entry(self, account: Account) -> dict[str, Any]:
         return {
             "kind": "calendar#calendarListEntry",
-            "etag": etag_for(0, len(account.email)),
+            "etag": self._calendar_etag(account),
             "id": account.email,
             "summary": account.email,
             "timeZone": account.timezone,
@@ -158,7 +163,7 @@ class GoogleCalendarStore:
     def calendar_list(self, account: Account) -> dict[str, Any]:
         return {
             "kind": "calendar#calendarList",
-            "etag": etag_for(0, len(account.email)),
+            "etag": self._calendar_etag(account),
             "nextSyncToken": _encode({"calendarList": account.email}),
             "items": [self.calendar_list_entry(account)],
         }
@@ -226,7 +231,6 @@ class GoogleCalendarStore:
                 "created": now,
                 **writable_part(body),
             }
-            event.setdefault("status", "confirmed")
             event["creator"] = {"email": account.email, "self": True}
             event["organizer"] = {"email": account.email, "self": True}
             event["iCalUID"] = body.get("iCalUID") or f"{event_id}@google.com"

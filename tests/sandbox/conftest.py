@@ -15,10 +15,8 @@ import requests
 from providers.sandbox import create_sandbox_app, serve
 
 REDIRECT_URI = "http://127.0.0.1:5999/oauth/google/callback"
-CALENDAR = "https://www.googleapis.com/auth/calendar"
 CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
 CALENDAR_READONLY = "https://www.googleapis.com/auth/calendar.readonly"
-CALENDAR_FREEBUSY = "https://www.googleapis.com/auth/calendar.freebusy"
 FULL_SCOPES = ["openid", "email", "profile", CALENDAR_EVENTS, CALENDAR_READONLY]
 
 

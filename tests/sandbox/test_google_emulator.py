@@ -4,14 +4,15 @@ own discovery document so the emulator cannot drift from the published schema.""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
 import sys
-import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httplib2
@@ -112,7 +113,8 @@ def test_importing_the_sandbox_has_no_side_effects():
         "assert 'providers.google.emulator' not in sys.modules; "
         "assert 'googleapiclient' not in sys.modules; print('clean')"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=".", check=True)
+    repo_root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo_root, check=True)
     assert out.stdout.strip() == "clean"
 
 
@@ -206,7 +208,7 @@ def test_authlib_client_completes_the_flow_and_verifies_the_id_token(google, htt
 def test_sub_is_stable_per_account(google):
     def sub(email):
         payload = google.connect(email)["id_token"].split(".")[1]
-        return json.loads(__import__("base64").urlsafe_b64decode(payload + "==="))["sub"]
+        return json.loads(base64.urlsafe_b64decode(payload + "==="))["sub"]
 
     assert sub("ada@example.com") == sub("ADA@example.com") != sub("grace@example.com")
 
@@ -823,8 +825,6 @@ def test_events_list_filters_orders_pages_and_syncs(api, control):
     with pytest.raises(HttpError) as caught:
         api.events().list(calendarId="primary", syncToken="bm9wZQ").execute(num_retries=0)
     assert caught.value.status_code == 410
-    control.post("/reset", {}, expect=204)
-    assert all(e["status"] == "confirmed" for e in window["items"])
 
 
 def test_watch_and_stop_channel(api, control):
@@ -941,7 +941,7 @@ def test_schema_checker_catches_drift():
     assert schema_violations({"start": {"dateTime": 5}}, schemas["Event"], schemas, "Event")
 
 
-def test_method_scopes_follow_the_discovery_document(base_url):
+def test_method_scopes_follow_the_discovery_document():
     emulator = create_sandbox_app().extensions["sandbox_emulators"]["google"]
     methods = {}
     for resource in _discovery()["resources"].values():

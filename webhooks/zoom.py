@@ -1,0 +1,60 @@
+"""``POST /webhooks/zoom``: Zoom's event notifications.
+
+Order matters: the signature (over the raw bytes), the 5-minute timestamp window and the replay
+check all pass before the body is parsed, so a forged, stale or replayed request costs a HMAC
+at most and never reaches the JSON parser or the database. ``endpoint.url_validation`` is
+answered with the encrypted token; events are recorded and acknowledged at once (Zoom wants an
+answer within 3 seconds and retries otherwise).
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from flask import Blueprint, current_app, jsonify, request
+
+from hub.logs import get_logger
+from hub.problems import Problem
+from webhooks import zoom_events
+from webhooks.zoom_signature import ReplayGuard, encrypted_token, refusal
+
+bp = Blueprint("zoom_webhooks", __name__)
+log = get_logger(__name__)
+GUARD = "zoom_webhook_replay_guard"
+
+
+@bp.record_once
+def _setup(state) -> None:
+    state.app.extensions[GUARD] = ReplayGuard()
+
+
+@bp.post("/webhooks/zoom")
+def receive():
+    hub = current_app.extensions["hub"]
+    secret = hub.settings.zoom_webhook_secret
+    if not secret:
+        raise Problem(503, "webhook_not_configured", "Zoom webhooks are not configured",
+                      "Set HUB_ZOOM_WEBHOOK_SECRET to the app's secret token to receive Zoom events.")
+    raw = request.get_data(cache=False)
+    sig = request.headers.get("x-zm-signature")
+    why = refusal(secret, request.headers.get("x-zm-request-timestamp"), sig, raw, time.time())
+    if why is None and not current_app.extensions[GUARD].first_time(sig or ""):
+        why = "replayed"
+    if why is not None:
+        log.warning("zoom_webhook_refused", reason=why)
+        raise Problem(401, "webhook_signature_invalid", "The Zoom signature does not verify",
+                      f"Refused before reading the body: {why.replace('_', ' ')}.", reason=why)
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise Problem(400, "bad_request", "Malformed body", "The signed body is not JSON.") from None
+    if not isinstance(body, dict):
+        raise Problem(400, "bad_request", "Malformed body", "The signed body is not a JSON object.")
+    if body.get("event") == "endpoint.url_validation":
+        payload = body.get("payload") if isinstance(body.get("payload"), dict) else {}
+        plain = str(payload.get("plainToken") or "")
+        return jsonify({"plainToken": plain, "encryptedToken": encrypted_token(secret, plain)})
+    outcome = zoom_events.handle(hub.db, body, hub.clock, hub.tokens.on_status_change)
+    log.info("zoom_webhook", zoom_event=str(body.get("event"))[:64], outcome=outcome.status,
+             event_id=outcome.event_id)
+    return jsonify({"status": outcome.status}), 200
