@@ -32,6 +32,7 @@ __all__ = ["EMULATORS", "OAuthClient", "RunningServer", "SandboxConfig", "create
 # app is created, so importing this module stays free of side effects.
 EMULATORS: dict[str, str] = {
     "google": "providers.google.emulator:GoogleEmulator",
+    "microsoft": "providers.microsoft.emulator:MicrosoftEmulator",
     "zoom": "providers.zoom.emulator:ZoomEmulator",
 }
 
