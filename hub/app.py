@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from datetime import date, datetime, timezone
 from typing import Any, Mapping
@@ -19,6 +20,7 @@ from hub.problems import Problem
 from hub.storage.db import Database
 from hub.wiring import Services
 from oauth.vault import TokenVault
+from providers import registry
 
 log = get_logger(__name__)
 
@@ -59,6 +61,10 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
 
     _register_errors(app)
     _register_metrics(app, hub.metrics)
+    # msgraph-sdk imports ~1,200 model modules on its first answer (1-4 s): pay that on a
+    # background thread at start-up, never on a user's first Microsoft request.
+    if "microsoft" in registry.PROVIDERS:
+        _warm_in_background(hub, "microsoft")
 
     from hub.api import meta, settings_links, v1
     from hub.web import connect
@@ -71,7 +77,28 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
     app.register_blueprint(settings_links.bp)
     app.register_blueprint(settings_page.bp)
     app.register_blueprint(zoom_webhooks.bp)
+    from hub.api import diagnostics as diagnostics_api
+    app.register_blueprint(diagnostics_api.bp)
+    from hub.api import webhook_endpoints
+    app.register_blueprint(webhook_endpoints.bp)
+    # Outbound webhooks leave from this process's background thread unless settings say
+    # another process (or a test driving deliver_due) sends them. Started last: a failed
+    # create_app leaves no thread behind.
+    if hub.settings.webhook_worker:
+        hub.webhooks.start()
     return app
+
+
+def _warm_in_background(hub: Hub, provider: str) -> None:
+    def warm() -> None:
+        try:
+            adapter = hub.calendar(provider)
+            if hasattr(adapter, "warm"):
+                adapter.warm()
+        except Exception as exc:  # noqa: BLE001 - a failed warm-up only means the first call pays
+            log.warning("warm_up_failed", provider=provider, error=type(exc).__name__)
+
+    threading.Thread(target=warm, name=f"warm-{provider}", daemon=True).start()
 
 
 def _vault(settings: Settings) -> TokenVault:

@@ -65,6 +65,23 @@ def keys_rotate() -> None:
         raise click.ClickException("HUB_ENCRYPTION_KEYS is not set")
     counts = rotate_all(Database(settings.database_url), TokenVault.from_config(settings.encryption_keys))
     click.echo(f"re-encrypted {counts.rotated} value(s); {counts.current} already current")
+    if counts.unreadable:
+        click.echo(f"{len(counts.unreadable)} value(s) no configured key opens (left as they are):", err=True)
+        for where in counts.unreadable[:20]:
+            click.echo(f"  {where}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("user_id")
+@click.option("--tenant", default="demo", show_default=True, help="Tenant name.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def doctor(user_id: str, tenant: str, as_json: bool) -> None:
+    """Diagnose USER_ID's connections live (refresh + read-only probes) and print the report.
+
+    Exit code 0 when healthy, 1 when unhealthy, 2 when the user cannot be diagnosed."""
+    from hub.doctor import run_doctor
+    sys.exit(run_doctor(user_id, tenant, as_json))
 
 
 @main.command()

@@ -53,6 +53,13 @@ class Settings:
     connect_link_ttl_seconds: int = 900
     idempotency_ttl_hours: int = 48
     auto_migrate: bool = False
+    # Deliver outbound webhooks from a background thread of this process. Safe in every
+    # process on PostgreSQL (rows are claimed with SKIP LOCKED); turn off where another
+    # process (or a test calling DeliveryWorker.deliver_due) does the delivering.
+    webhook_worker: bool = True
+    # Connect links inside connection.needs_reauth webhooks: they must outlive the ~3 days
+    # of delivery retries plus the time a person takes to act on the email.
+    webhook_link_ttl_hours: int = 168
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -96,6 +103,23 @@ class Settings:
             api_base="https://www.googleapis.com/calendar/v3/",
             client_id=self.google_client_id,
             client_secret=self.google_client_secret,
+        )
+
+    def microsoft(self) -> OAuthEndpoints:
+        """The identity platform v2.0 for `microsoft_tenant` and Graph v1.0. With a sandbox, the
+        login host is the sandbox's `/microsoft` (oauth/microsoft.py rewrites msal's https
+        authority there) and the default client is the sandbox's own."""
+        sb = self.sandbox_url.rstrip("/")
+        tenant = self.microsoft_tenant or "common"
+        login = f"{sb}/microsoft" if sb else "https://login.microsoftonline.com"
+        return OAuthEndpoints(
+            authorize_url=f"{login}/{tenant}/oauth2/v2.0/authorize",
+            token_url=f"{login}/{tenant}/oauth2/v2.0/token",
+            revoke_url=None,  # v2.0 has no token revocation endpoint
+            jwks_url=f"{login}/{tenant}/discovery/v2.0/keys",
+            api_base=f"{sb}/microsoft/v1.0" if sb else "https://graph.microsoft.com/v1.0",
+            client_id=self.microsoft_client_id or ("sandbox-microsoft-client" if sb else ""),
+            client_secret=self.microsoft_client_secret or ("sandbox-microsoft-secret" if sb else ""),
         )
 
     def zoom(self) -> OAuthEndpoints:

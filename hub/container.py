@@ -4,18 +4,22 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from hub.config import Settings
 from hub.metrics import Metrics
 from hub.storage.db import Database
-from oauth.flows import OAuthFlow
+from hub.storage.models import Connection, User
+from oauth.connect import ConnectService
+from oauth.flows import Grant, OAuthFlow
 from oauth.registry import FLOWS
 from oauth.tokens import TokenManager
 from oauth.vault import TokenVault
 from providers import registry
-from providers.base import CalendarProvider, ConferencingProvider
+from providers.base import CalendarProvider, ConferencingProvider, ProviderError
+from webhooks.outbound import connection_events
+from webhooks.outbound.delivery import DeliveryWorker
 
 
 def utc_now() -> datetime:
@@ -31,15 +35,48 @@ class Hub:
     clock: Callable[[], datetime] = utc_now
     executor: ThreadPoolExecutor = field(init=False)
     tokens: TokenManager = field(init=False)
+    connect: ConnectService = field(init=False)
+    webhooks: DeliveryWorker = field(init=False)
     _instances: dict[tuple[str, str], Any] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
         self.executor = ThreadPoolExecutor(max_workers=self.settings.provider_concurrency,
                                            thread_name_prefix="provider")
+        # Both hooks run inside the transaction that changes the connection, so the webhook
+        # they queue commits with the change or not at all (durable outbox).
         self.tokens = TokenManager(self.db, self.vault, self.flow,
                                    margin_seconds=self.settings.refresh_margin_seconds,
-                                   clock=lambda: self.clock())
+                                   clock=lambda: self.clock(),
+                                   on_status_change=self._connection_status_changed)
+        # Built here rather than in wiring.py: the stale-connection hook above mints reconnect
+        # links with it, and the web layer must use the same instance.
+        self.connect = ConnectService(self.db, self.vault, self.tokens, self.flow, self.settings.public_url,
+                                      probe=self._probe_capabilities, clock=lambda: self.clock(),
+                                      ttl_seconds=self.settings.connect_link_ttl_seconds,
+                                      on_connected=self._connected)
+        # Built, not started: create_app starts it when Settings.webhook_worker says so.
+        self.webhooks = DeliveryWorker(self.db, self.vault, clock=lambda: self.clock())
+
+    def _probe_capabilities(self, conn: Connection, grant: Grant) -> list[str]:
+        from hub.services.connections import probe_capabilities  # that module imports this one
+        return probe_capabilities(self, conn, grant)
+
+    def _connection_status_changed(self, session, conn: Connection, old_status: str,
+                                   err: ProviderError | None) -> None:
+        """A connection went stale: tell the backend, with the cause and a fresh link that
+        lets the person reconnect. The link is minted only when someone listens, and lives
+        long enough to survive the webhook's retries and an unread inbox."""
+        if conn.status != "needs_reauth" or not connection_events.wanted(
+                session, conn.tenant_id, "connection.needs_reauth"):
+            return
+        user = session.get(User, conn.user_id)
+        link = self.connect.create_link(conn.tenant_id, user, conn.provider, None, None, session=session,
+                                        ttl=timedelta(hours=self.settings.webhook_link_ttl_hours))
+        connection_events.needs_reauth(session, conn, err, link.url, now=self.clock())
+
+    def _connected(self, session, conn: Connection, old_status: str | None) -> None:
+        connection_events.connected(session, conn, old_status, now=self.clock())
 
     def _cached(self, kind: str, name: str, make: Callable[[], Any]) -> Any:
         with self._lock:
@@ -69,5 +106,6 @@ class Hub:
         return self._cached("conferencing", provider, lambda: spec.conferencing(self.settings))
 
     def close(self) -> None:
+        self.webhooks.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.db.dispose()

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from hub.container import Hub
-from hub.services.connections import probe_capabilities
 from hub.services.directory import require_user
 from hub.services.events import EventService
 from hub.services.idempotency import IdempotencyStore
@@ -21,10 +20,7 @@ class Services:
 
     @staticmethod
     def build(hub: Hub) -> "Services":
-        connect = ConnectService(hub.db, hub.vault, hub.tokens, hub.flow, hub.settings.public_url,
-                                 probe=lambda conn, grant: probe_capabilities(hub, conn, grant),
-                                 clock=lambda: hub.clock(),
-                                 ttl_seconds=hub.settings.connect_link_ttl_seconds)
+        connect = hub.connect  # built by the Hub: its webhook hooks mint links with it
 
         def reconnect_link(tenant_id: str, user_id: str, provider: str) -> str:
             with hub.db.session() as session:

@@ -18,6 +18,7 @@ from typing import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from hub.storage.db import Database
 from hub.storage.models import ConnectAttempt, Connection, User
@@ -83,12 +84,16 @@ class LinkProblem(Exception):
 # shared_mailbox when the account cannot be used at all.
 CapabilityProbe = Callable[[Connection, Grant], list[str]]
 
+# (session, connection, status before this sign-in — None for a new connection), called inside
+# the transaction that stores the connection, so what it writes commits with it.
+ConnectedListener = Callable[[object, Connection, "str | None"], None]
+
 
 class ConnectService:
     def __init__(self, db: Database, vault: TokenVault, tokens: TokenManager,
                  flow_for: Callable[[str], OAuthFlow], public_url: str,
                  probe: CapabilityProbe, clock: Callable[[], datetime], ttl_seconds: int = 900,
-                 on_connected: Callable[[object, Connection, bool], None] | None = None) -> None:
+                 on_connected: ConnectedListener | None = None) -> None:
         self.db = db
         self.vault = vault
         self.tokens = tokens
@@ -103,13 +108,20 @@ class ConnectService:
         return f"{self.public_url}/oauth/callback/{provider}"
 
     def create_link(self, tenant_id: str, user: User, provider: str, return_url: str | None,
-                    login_hint: str | None) -> ConnectLink:
+                    login_hint: str | None, *, ttl: timedelta | None = None,
+                    session: Session | None = None) -> ConnectLink:
+        """`session`: mint the link inside the caller's transaction (a webhook that carries the
+        link commits with it). `ttl`: a link sent by webhook must outlive the retries."""
         token = secrets.token_urlsafe(32)
-        expires = self.clock() + self.ttl
-        with self.db.session() as session:
-            session.add(ConnectAttempt(tenant_id=tenant_id, user_id=user.id, provider=provider,
-                                       link_hash=digest(token), return_url=return_url,
-                                       login_hint=login_hint or user.email, expires_at=expires))
+        expires = self.clock() + (ttl or self.ttl)
+        attempt = ConnectAttempt(tenant_id=tenant_id, user_id=user.id, provider=provider,
+                                 link_hash=digest(token), return_url=return_url,
+                                 login_hint=login_hint or user.email, expires_at=expires)
+        if session is not None:
+            session.add(attempt)
+        else:
+            with self.db.session() as own:
+                own.add(attempt)
         return ConnectLink(f"{self.public_url}/connect/{token}", expires)
 
     def open_link(self, token: str) -> str:
@@ -213,7 +225,7 @@ class ConnectService:
             if getattr(self.flow_for(provider), "new_grant_revokes_previous", False):
                 self._note_shared_login(session, conn, now)
             if self.on_connected:
-                self.on_connected(session, conn, created or old_status != "active")
+                self.on_connected(session, conn, old_status)
             attempt = session.get(ConnectAttempt, attempt_id)
             attempt.outcome = "connected"
             connection_id = conn.id

@@ -19,7 +19,13 @@ def _zoom(settings: "Settings") -> OAuthFlow:
     return zoom_flow(settings.zoom(), timeout=settings.provider_timeout_seconds)
 
 
+def _microsoft(settings: "Settings") -> OAuthFlow:
+    from oauth.microsoft import microsoft_flow
+    return microsoft_flow(settings.microsoft(), settings.microsoft_tenant, timeout=settings.provider_timeout_seconds)
+
+
 FLOWS: dict[str, Callable[["Settings"], OAuthFlow]] = {
     "google": _google,
+    "microsoft": _microsoft,
     "zoom": _zoom,
 }

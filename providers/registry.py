@@ -36,9 +36,16 @@ def _zoom_meetings(settings: "Settings") -> ConferencingProvider:
     return ZoomMeetings(settings.zoom().api_base, timeout=settings.provider_timeout_seconds)
 
 
+def _microsoft_calendar(settings: "Settings") -> CalendarProvider:
+    from providers.microsoft.calendar import MicrosoftCalendar
+    return MicrosoftCalendar(settings.microsoft().api_base, timeout=settings.provider_timeout_seconds)
+
+
 PROVIDERS: dict[str, ProviderSpec] = {
     "google": ProviderSpec("google", "Google Calendar", frozenset({Capability.CALENDAR, Capability.GOOGLE_MEET}),
                            Capability.GOOGLE_MEET, calendar=_google_calendar),
+    "microsoft": ProviderSpec("microsoft", "Microsoft 365", frozenset({Capability.CALENDAR, Capability.TEAMS}),
+                              Capability.TEAMS, calendar=_microsoft_calendar),
     "zoom": ProviderSpec("zoom", "Zoom", frozenset({Capability.ZOOM}), None, conferencing=_zoom_meetings),
 }
 

@@ -53,8 +53,8 @@ def merge_columns(
         return [], []
     starts = list(map(_first, intervals))
     ends = list(map(_second, intervals))
-    valid = list(map(lt, starts, ends))
-    if not all(valid):
+    if not all(map(lt, starts, ends)):  # rare: only then pay for a list of flags
+        valid = list(map(lt, starts, ends))
         starts = list(compress(starts, valid))
         ends = list(compress(ends, valid))
         if not starts:

@@ -135,7 +135,7 @@ def find_slots(
                 return []
         assert blocks is not None
     else:
-        blocks = [Block(window_start, window_end, window_start)]
+        blocks = [(window_start, window_end, window_start)]
 
     before, after = buffer_before_minutes * 60, buffer_after_minutes * 60
     # Widen each busy block instead of each slot: [s - before, e + after) meets [a, b)
@@ -182,7 +182,7 @@ def _intersect_blocks(a: Sequence[Block], b: Sequence[Block]) -> list[Block]:
         start = a_start if a_start > b_start else b_start
         end = a_end if a_end < b_end else b_end
         if start < end:
-            out.append(Block(start, end, a_anchor if a_anchor > b_anchor else b_anchor))
+            out.append((start, end, a_anchor if a_anchor > b_anchor else b_anchor))
         # The block finishing first cannot meet anything further on in the other list.
         if a_end < b_end:
             i += 1

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .errors import FieldError, WorkingHoursError
@@ -42,6 +42,8 @@ MINUTES_PER_DAY = 1440
 TimeRange = tuple[str, str]
 # (start minute of the day, end minute counted from the same midnight: may exceed 1440)
 _MinuteRange = tuple[int, int]
+# The same in seconds, precomputed for expansion.
+_SecondRange = tuple[int, int]
 
 _HHMM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -52,17 +54,11 @@ _KNOWN_KEYS = frozenset({"timezone", "weekly", "overrides"})
 _OVERRIDE_KEYS = frozenset({"date", "intervals"})
 
 
-class Block(NamedTuple):
-    """A span of working time in UTC epoch seconds, ``[start, end)``.
-
-    ``anchor`` (<= start) is the instant slot grids are counted from: the block's local
-    start. It differs from ``start`` only when the block was trimmed behind an overlapping
-    block of the previous day.
-    """
-
-    start: int
-    end: int
-    anchor: int
+# A span of working time, ``(start, end, anchor)`` in UTC epoch seconds: ``[start, end)``,
+# and ``anchor`` (<= start), the instant slot grids are counted from, i.e. the block's local
+# start. anchor differs from start only when the block was trimmed behind an overlapping
+# block of the previous day. A plain tuple rather than a NamedTuple: it is built in hot loops.
+Block = tuple[int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +77,10 @@ class WorkingHours:
 
     # Derived once, so that expansion does no string parsing.
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
-    _weekly_minutes: tuple[tuple[_MinuteRange, ...], ...] = field(
+    _weekly_seconds: tuple[tuple[_SecondRange, ...], ...] = field(
         init=False, repr=False, compare=False
     )
-    _override_minutes: dict[int, tuple[_MinuteRange, ...]] = field(
+    _override_seconds: dict[int, tuple[_SecondRange, ...]] = field(
         init=False, repr=False, compare=False
     )
     _key: tuple[Any, ...] = field(init=False, repr=False, compare=False)
@@ -119,8 +115,12 @@ class WorkingHours:
         object.__setattr__(self, "weekly", weekly)
         object.__setattr__(self, "overrides", overrides)
         object.__setattr__(self, "_zone", zone)
-        object.__setattr__(self, "_weekly_minutes", tuple(weekly_minutes))
-        object.__setattr__(self, "_override_minutes", override_minutes)
+        object.__setattr__(self, "_weekly_seconds", tuple(map(_in_seconds, weekly_minutes)))
+        object.__setattr__(
+            self,
+            "_override_seconds",
+            {day: _in_seconds(ranges) for day, ranges in override_minutes.items()},
+        )
         key = (
             self.timezone,
             tuple(sorted(weekly.items())),
@@ -250,9 +250,13 @@ class WorkingHours:
         # its overnight tail can trim a block of day -1.
         first_day = datetime.fromtimestamp(start, zone).toordinal() - 2
         last_day = datetime.fromtimestamp(end, zone).toordinal()
-        weekly = self._weekly_minutes
-        overrides = self._override_minutes
-        offset = _seconds(_from_timestamp(start, zone).utcoffset())  # first guess
+        weekly = self._weekly_seconds
+        overrides = self._override_seconds
+        from_timestamp = _from_timestamp
+        # The offset seen at the previous endpoint is the guess for the next one; see
+        # _wall_to_utc for why checking it with one fromtimestamp() is exact.
+        offset_td = from_timestamp(start, zone).utcoffset()
+        offset = _seconds(offset_td)
         raw: list[tuple[int, int]] = []
         for ordinal in range(first_day, last_day + 1):
             ranges = overrides.get(ordinal)
@@ -261,9 +265,22 @@ class WorkingHours:
             if not ranges:
                 continue
             midnight = (ordinal - _EPOCH_ORDINAL) * 86400  # local wall seconds, naive epoch
-            for start_minute, end_minute in ranges:
-                block_start, offset = _wall_to_utc(zone, midnight + start_minute * 60, offset)
-                block_end, offset = _wall_to_utc(zone, midnight + end_minute * 60, offset)
+            for start_second, end_second in ranges:
+                # Inlined fast path of _wall_to_utc, twice: this loop is the bulk of expand.
+                wall = midnight + start_second
+                local = from_timestamp(wall - offset, zone)
+                if local.fold or local.utcoffset() != offset_td:
+                    block_start, offset_td = _wall_to_utc(zone, wall, offset_td)
+                    offset = _seconds(offset_td)
+                else:
+                    block_start = wall - offset
+                wall = midnight + end_second
+                local = from_timestamp(wall - offset, zone)
+                if local.fold or local.utcoffset() != offset_td:
+                    block_end, offset_td = _wall_to_utc(zone, wall, offset_td)
+                    offset = _seconds(offset_td)
+                else:
+                    block_end = wall - offset
                 raw.append((block_start, block_end))
         raw.sort()
         blocks: list[Block] = []
@@ -275,7 +292,7 @@ class WorkingHours:
             trimmed = block_start if block_start > reach else reach
             if trimmed < block_end:
                 if block_end > start and trimmed < end:
-                    blocks.append(Block(trimmed, block_end, block_start))
+                    blocks.append((trimmed, block_end, block_start))
                 reach = block_end
         return blocks
 
@@ -289,8 +306,8 @@ def load_zone(name: object, field_name: str = "timezone") -> ZoneInfo:
     return zone
 
 
-def _wall_to_utc(zone: ZoneInfo, wall: int, guess: int) -> tuple[int, int]:
-    """Local wall time (seconds since the naive epoch) -> (UTC epoch seconds, UTC offset).
+def _wall_to_utc(zone: ZoneInfo, wall: int, guess: timedelta) -> tuple[int, timedelta]:
+    """Local wall time (seconds since the naive epoch) -> (UTC epoch seconds, its offset).
 
     Rule: the earliest instant whose local wall-clock reading is >= ``wall``.
     - normal wall time: its only instant;
@@ -298,43 +315,46 @@ def _wall_to_utc(zone: ZoneInfo, wall: int, guess: int) -> tuple[int, int]:
     - non-existent wall time (spring-forward gap): the transition instant, i.e. the first
       instant that exists after it (02:30 in a 02:00->03:00 gap becomes 03:00 new time).
 
-    Fast path, why it is exact: ``guess`` is an offset seen nearby (the previous
+    Fast path, and why it is exact: ``guess`` is an offset seen nearby (the previous
     conversion's). If the instant ``wall - guess`` really has offset ``guess``, its wall time
-    is ``wall``; ``fold == 0`` then says no earlier instant reads the same (PEP 495). Anything
-    else (offset changed, gap, second occurrence) goes to ``_wall_to_utc_exact``. This costs
-    one ``fromtimestamp`` instead of building naive datetimes, which dominated expansion.
+    is ``wall``, and ``fold == 0`` says no earlier instant reads the same (PEP 495). Otherwise
+    the offset found there is tried once more, and what still fails (a gap, a second
+    occurrence) goes to ``_wall_to_utc_exact``. One ``fromtimestamp`` per endpoint is much
+    cheaper than building naive datetimes, which dominated expansion.
     """
-    instant = wall - guess
-    local = _from_timestamp(instant, zone)
-    offset = _seconds(local.utcoffset())
-    if offset != guess:  # the offset changed since the guess; try the one found there
-        instant = wall - offset
-        local = _from_timestamp(instant, zone)
-        if _seconds(local.utcoffset()) != offset:
-            return _wall_to_utc_exact(zone, wall)  # a gap: neither offset maps back to wall
+    local = _from_timestamp(wall - _seconds(guess), zone)
+    offset = local.utcoffset()
+    assert offset is not None
+    if offset != guess:  # the offset changed since the guess: try the one in force there
+        local = _from_timestamp(wall - _seconds(offset), zone)
+        if local.utcoffset() != offset:
+            return _wall_to_utc_exact(zone, wall)  # a gap: no offset maps back to `wall`
     if local.fold:
         return _wall_to_utc_exact(zone, wall)  # the second occurrence; we want the first
-    return instant, offset
+    return wall - _seconds(offset), offset
 
 
-def _wall_to_utc_exact(zone: ZoneInfo, wall: int) -> tuple[int, int]:
+def _wall_to_utc_exact(zone: ZoneInfo, wall: int) -> tuple[int, timedelta]:
     """Slow, assumption-free form of ``_wall_to_utc`` for the rare cases near a transition."""
     naive = _NAIVE_EPOCH + timedelta(seconds=wall)
-    offset_first = _seconds(zone.utcoffset(naive))  # fold=0: the offset before a transition
-    offset_second = _seconds(zone.utcoffset(naive.replace(fold=1)))
+    offset_first = zone.utcoffset(naive)  # fold=0: the offset before a transition
+    offset_second = zone.utcoffset(naive.replace(fold=1))
+    assert offset_first is not None and offset_second is not None
     if offset_second <= offset_first:
         # Same offset (unambiguous) or a fold, where fold=0 is the earlier instant.
-        return wall - offset_first, offset_first
+        return wall - _seconds(offset_first), offset_first
     # In a gap: the instant wall - offset_second reads earlier than `wall`, the instant
     # wall - offset_first reads later. Bisect for the first instant reading >= wall.
-    low, high = wall - offset_second, wall - offset_first
+    low, high = wall - _seconds(offset_second), wall - _seconds(offset_first)
     while high - low > 1:
         mid = (low + high) // 2
         if mid + _seconds(_from_timestamp(mid, zone).utcoffset()) >= wall:
             high = mid
         else:
             low = mid
-    return high, _seconds(_from_timestamp(high, zone).utcoffset())
+    offset = _from_timestamp(high, zone).utcoffset()
+    assert offset is not None
+    return high, offset
 
 
 def _seconds(offset: timedelta | None) -> int:
@@ -433,6 +453,10 @@ def _parse_ranges(
         else:
             merged.append((start, end))
     return tuple(merged)
+
+
+def _in_seconds(ranges: tuple[_MinuteRange, ...]) -> tuple[_SecondRange, ...]:
+    return tuple((start * 60, end * 60) for start, end in ranges)
 
 
 def _parse_date(value: object, path: str, errors: list[FieldError]) -> date | None:

@@ -12,6 +12,7 @@ from oauth.tokens import access_binding, refresh_binding
 from oauth.vault import VaultError
 from providers import registry
 from providers.base import Capability, ProviderError
+from webhooks.outbound import connection_events
 
 log = get_logger(__name__)
 
@@ -66,6 +67,8 @@ def delete_connection(hub: Hub, tenant_id: str, connection_id: str) -> None:
     with hub.db.session() as session:
         conn = session.get(Connection, connection_id)
         if conn is not None:
+            # The webhook is queued in the delete's transaction: both happen or neither.
+            connection_events.deleted(session, conn, now=hub.clock())
             session.delete(conn)
 
 

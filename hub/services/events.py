@@ -18,6 +18,7 @@ from hub.storage.models import Connection, Event, User
 from providers import registry
 from providers.base import (Attendee, CalendarEvent, Capability, ErrorKind, EventChanges, EventDraft,
                             MeetingDraft, ProviderError)
+from webhooks.outbound.outbox import enqueue
 
 NATIVE = {Capability.GOOGLE_MEET.value: "google", Capability.TEAMS.value: "microsoft"}
 UNAVAILABLE_CAUSE = {Capability.GOOGLE_MEET.value: "meet_unavailable",
@@ -183,7 +184,10 @@ class EventService:
                           html_link=created.html_link, conferencing=conference, send_updates=body.send_updates)
             session.add(event)
             session.flush()
-            return event_out(event, body.organizer)
+            out = event_out(event, body.organizer)
+            # Queued in the transaction that stores the event: both or neither.
+            enqueue(session, tenant_id, "event.created", out, now=self.hub.clock())
+            return out
 
     def _conference_of(self, plan: Plan, created: CalendarEvent, meeting) -> dict[str, Any] | None:
         if meeting is not None:
@@ -290,7 +294,9 @@ class EventService:
             if patch.attendees is not None:
                 event.attendees = [a.model_dump() for a in patch.attendees]
             session.flush()
-            return event_out(event, organizer)
+            out = event_out(event, organizer)
+            enqueue(session, tenant_id, "event.updated", out, now=self.hub.clock())  # same transaction
+            return out
 
     def cancel(self, tenant_id: str, event_id: str) -> None:
         with self.hub.db.session() as session:
@@ -310,7 +316,12 @@ class EventService:
             zoom = self.hub.conferencing("zoom")
             self._with(tenant_id, organizer, zoom_conn, lambda t: zoom.delete_meeting(t, meeting_id))
         with self.hub.db.session() as session:
-            self._load(session, tenant_id, event_id).status = "cancelled"
+            event = self._load(session, tenant_id, event_id)
+            if event.status != "cancelled":  # a concurrent cancel may have got here first: one message
+                event.status = "cancelled"
+                session.flush()
+                enqueue(session, tenant_id, "event.cancelled", event_out(event, organizer),  # same transaction
+                        now=self.hub.clock())
 
 
 def _offering(session, user: User, capability: str) -> Connection | None:

@@ -134,11 +134,12 @@ CAUSES: dict[str, Explanation] = {e.code: e for e in (
        "Zoom no longer lets the hub in: the app was removed from your Zoom account, or the sign-in "
        "ran out.",
        "Reconnect Zoom.", RECONNECT, *_REVOKED_STEPS),
+    # {provider}, not "Zoom": diagnostics also finds two people on one Google or Microsoft login.
     _e("credentials_shared",
-       "Someone else uses the same Zoom account. With shared credentials two people cannot be in "
+       "Someone else uses the same {provider} account. With shared credentials two people cannot be in "
        "the same interview.",
-       "Connect your own Zoom account.", CONNECT_OWN_ACCOUNT,
-       "Disconnect this Zoom account.", "Connect a Zoom account that only you use."),
+       "Connect your own {provider} account.", CONNECT_OWN_ACCOUNT,
+       "Disconnect this {provider} account.", "Connect a {provider} account that only you use."),
     _e("organizer_not_connected",
        "No calendar is connected, so interviews cannot be booked in your calendar.",
        "Connect your Google or Microsoft 365 calendar.", CONNECT, "Choose Connect on a calendar."),
@@ -163,7 +164,7 @@ CAUSES: dict[str, Explanation] = {e.code: e for e in (
 # Outcome codes of the connect flow (oauth/connect.py), shown after coming back from consent.
 CONNECT_OUTCOMES: dict[str, Explanation] = {e.code: e for e in (
     _e("access_denied",
-       "Nothing was connected: access was not allowed on {provider}'s consent screen.",
+       "Access was not allowed on {provider}'s consent screen, so the hub got no access.",
        "Choose Connect again and then Allow.", CONNECT),
     _e("interaction_required",
        "{provider} needs you to sign in again before it can connect.",

@@ -6,7 +6,7 @@ either sees the old ciphertext (and writes a new one under the primary key) or t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
@@ -14,7 +14,7 @@ from hub.storage.db import Database
 from hub.storage.models import ConnectAttempt, Connection
 from oauth.connect import verifier_binding
 from oauth.tokens import access_binding, refresh_binding
-from oauth.vault import TokenVault
+from oauth.vault import TokenVault, VaultError
 
 # (model, column attribute, binding factory)
 ENCRYPTED_COLUMNS = (
@@ -28,6 +28,8 @@ ENCRYPTED_COLUMNS = (
 class RotationCounts:
     rotated: int = 0
     current: int = 0
+    # Values no configured key opens: reported, never overwritten (the key may be missing only here).
+    unreadable: list[str] = field(default_factory=list)
 
 
 def rotate_all(db: Database, vault: TokenVault) -> RotationCounts:
@@ -41,7 +43,11 @@ def rotate_all(db: Database, vault: TokenVault) -> RotationCounts:
                 value = getattr(row, column) if row is not None else None
                 if value is None:
                     continue
-                new = vault.reencrypt(value, binding(row_id))
+                try:
+                    new = vault.reencrypt(value, binding(row_id))
+                except VaultError:
+                    counts.unreadable.append(f"{model.__tablename__}.{column}:{row_id}")
+                    continue
                 if new is None:
                     counts.current += 1
                 else:

@@ -70,10 +70,11 @@ class SessionView:
 class LinkRefused(Exception):
     """A settings link that cannot be used. `code` is link_invalid, link_used or link_expired."""
 
-    def __init__(self, code: str, link_id: str | None = None) -> None:
+    def __init__(self, code: str, link_id: str | None = None, return_url: str | None = None) -> None:
         super().__init__(code)
         self.code = code
         self.link_id = link_id
+        self.return_url = return_url  # where to get a new link: only for a genuine link
 
 
 class SettingsAccess:
@@ -123,9 +124,9 @@ class SettingsAccess:
             if link is None or not hmac.compare_digest(link.secret_hash, _digest(payload["s"])):
                 raise LinkRefused("link_invalid")
             if link.used_at is not None:
-                raise LinkRefused("link_used", link.id)
+                raise LinkRefused("link_used", link.id, link.return_url)
             if link.expires_at <= now:
-                raise LinkRefused("link_expired", link.id)
+                raise LinkRefused("link_expired", link.id, link.return_url)
             link.used_at = now
             cookie = secrets.token_urlsafe(32)
             expires = now + self.session_ttl

@@ -202,3 +202,48 @@ class ZoomWebhookEvent(Base):
     participant_id: Mapped[str | None] = mapped_column(String(128), default=None)
     participant_name: Mapped[str | None] = mapped_column(String(256), default=None)
     participant_email: Mapped[str | None] = mapped_column(String(320), default=None)
+
+
+class WebhookEndpoint(Base):
+    """Where a tenant's backend receives outbound webhooks (Standard Webhooks). The signing
+    secret is shown once, when the endpoint is created; here it is only a vault ciphertext
+    bound to this row, so a database dump alone cannot forge deliveries."""
+
+    __tablename__ = "webhook_endpoints"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("whe"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[Any]] = mapped_column(default=list)  # event types, or ["*"]
+    secret_enc: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="enabled")  # enabled | disabled
+    disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """The outbox: one row per (event, endpoint), inserted in the same transaction as the state
+    change it reports, so neither exists without the other. `message_id` is the `webhook-id`
+    header, shared by every endpoint and every retry of one event, so receivers can dedupe.
+    `payload` is the exact body sent (and signed) on every attempt. A worker claims a due row
+    by setting `locked_until` (a lease): a worker that dies mid-attempt leaves a row that
+    becomes due again when the lease runs out."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("whd"))
+    message_id: Mapped[str] = mapped_column(String(40), index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    # pending → delivered | failed (gave up, or 410) | cancelled (endpoint disabled)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

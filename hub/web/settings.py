@@ -80,7 +80,7 @@ def enter(token: str):
             return _no_referrer(redirect(url_for("settings.page"), code=303))
         status, title, text = _LINK_PAGES[refused.code]
         log.info("settings_link_refused", code=refused.code)
-        return _no_referrer(_message(title, text, status, code=refused.code))
+        return _no_referrer(_message(title, text, status, code=refused.code, return_url=refused.return_url))
     old = access().session_for(request.cookies.get(COOKIE))
     if old is not None:
         access().end_session(old.session_id)  # one browser, one person at a time

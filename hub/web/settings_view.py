@@ -29,7 +29,7 @@ CAPABILITY_LABELS = {
 MISSING_CONFERENCING_CAUSE = {Capability.GOOGLE_MEET.value: "meet_unavailable",
                               Capability.TEAMS.value: "teams_unavailable"}
 CONFERENCING_LABELS = {
-    "default": "Automatic: your calendar's own meetings (Google Meet or Teams), otherwise Zoom",
+    "default": "Automatic (recommended)",
     Capability.GOOGLE_MEET.value: "Google Meet",
     Capability.TEAMS.value: "Microsoft Teams",
     Capability.ZOOM.value: "Zoom",

@@ -21,6 +21,7 @@ from flask import Blueprint, jsonify, request
 from providers.emulator_kit.accounts import Account
 from providers.emulator_kit.context import SandboxContext
 from providers.emulator_kit.emulator import COMMON_SCENARIOS, ProviderEmulator
+from providers.emulator_kit.faults import Fault
 from providers.emulator_kit.oauth_views import (
     authorization_endpoint,
     jwks_endpoint,
@@ -52,7 +53,13 @@ GOOGLE_SCENARIOS: Mapping[str, str] = {
     "full_sync_required": "The next events.list with a syncToken answers 410 fullSyncRequired.",
     "freebusy_calendar_error": "freeBusy reports this account's calendar with a per-calendar "
     'error inside HTTP 200 (params {"reason": "internalError"}).',
+    "scopes_missing": "The account's grants lose scopes now, as when a person unticks one on the "
+    'granular consent screen (params {"remove": [scope, …]}, default calendar.events); current '
+    "access tokens expire, so the next refresh and tokeninfo show the narrower scope.",
 }
+# The scope a scopes_missing fault removes unless told otherwise: reads keep working, writes
+# (events with Meet links) would fail — the case only a scope check catches early.
+CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
 
 
 class GoogleEmulator(ProviderEmulator):
@@ -76,6 +83,15 @@ class GoogleEmulator(ProviderEmulator):
 
     def create_dialect(self) -> GoogleOAuthDialect:
         return GoogleOAuthDialect(self._calendar_scopes)
+
+    def apply_fault(self, fault: Fault) -> bool:
+        if fault.scenario == "scopes_missing":
+            remove = set(fault.params.get("remove") or [CALENDAR_EVENTS])
+            for grant in self.oauth.grants(fault.email):
+                grant.scopes = tuple(s for s in grant.scopes if s not in remove)
+            self.oauth.expire_access_tokens(fault.email)
+            return True
+        return super().apply_fault(fault)
 
     # -- Meet decisions (account switch + faults) --------------------------------------------
     def _meet_allowed(self, account: Account) -> bool:

@@ -161,8 +161,11 @@ class GoogleOAuthDialect(OAuthDialect):
         status, code, description = _TOKEN_ERRORS.get(error.kind, (400, "invalid_request", None))
         body: dict[str, Any] = {"error": code, "error_description": description or error.description}
         if error.kind is OAuthErrorKind.GRANT_REVOKED and error.grant and error.grant.revoked_reason:
-            # invalid_grant faults may ask for Google's subtypes, e.g. {"error_subtype": "invalid_rapt"}.
+            # invalid_grant faults may ask for Google's subtypes, e.g. {"error_subtype": "invalid_rapt"},
+            # or another error code from the same family, e.g. {"error": "admin_policy_enforced"}.
             params = error.grant.revoked_reason.get("params", {})
+            if params.get("error"):  # e.g. "admin_policy_enforced": a Workspace admin restricted the app
+                body["error"] = params["error"]
             if params.get("error_subtype"):
                 body["error_subtype"] = params["error_subtype"]
             if params.get("error_description"):

@@ -18,22 +18,11 @@ from urllib.parse import quote
 
 from flask import request
 
-from providers.emulator_kit.timefmt import zone_or_none
 
 from . import emulator_errors as errors
 from .emulator_oauth import object_id, tenant_id
+from .timezones import zone_named
 
-# Windows zone names Graph accepts besides IANA ones; a few common ones are enough for a sandbox
-# (the hub sends IANA names or UTC).
-WINDOWS_ZONES = {
-    "UTC": "UTC", "Coordinated Universal Time": "UTC", "GMT Standard Time": "Europe/London",
-    "W. Europe Standard Time": "Europe/Berlin", "Romance Standard Time": "Europe/Paris",
-    "Central Europe Standard Time": "Europe/Budapest", "E. Europe Standard Time": "Europe/Bucharest",
-    "Eastern Standard Time": "America/New_York", "Central Standard Time": "America/Chicago",
-    "Mountain Standard Time": "America/Denver", "Pacific Standard Time": "America/Los_Angeles",
-    "India Standard Time": "Asia/Kolkata", "Tokyo Standard Time": "Asia/Tokyo",
-    "AUS Eastern Standard Time": "Australia/Sydney",
-}
 SHOW_AS = ("free", "tentative", "busy", "oof", "workingElsewhere", "unknown")
 MEETING_PROVIDERS = ("unknown", "teamsForBusiness", "skypeForBusiness", "skypeForConsumer")
 ATTENDEE_TYPES = ("required", "optional", "resource")
@@ -59,7 +48,7 @@ WRITABLE = ("subject", "body", "start", "end", "attendees", "location", "locatio
 def zone(name: Any) -> tzinfo:
     if not isinstance(name, str) or not name:
         raise errors.time_zone_not_supported(str(name))
-    found = zone_or_none(WINDOWS_ZONES.get(name, name))
+    found = zone_named(name)
     if found is None:
         raise errors.time_zone_not_supported(name)
     return found

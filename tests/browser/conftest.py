@@ -68,14 +68,15 @@ def page(context):
 
 @pytest.fixture
 def shot(request):
-    """`shot(page, "connected")` saves artifacts/screenshots/<test>-<n>-connected.png (full page)."""
+    """`shot(page, "connected")` saves artifacts/screenshots/<test>-<n>-connected.png (full page
+    unless full_page=False)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     test = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name.removeprefix("test_"))
     counter = iter(range(1, 100))
 
-    def take(page, name: str) -> Path:
+    def take(page, name: str, full_page: bool = True) -> Path:
         path = SCREENSHOTS / f"{test}-{next(counter):02d}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full_page)
         return path
 
     return take

@@ -361,7 +361,7 @@ def test_connect_from_the_page_comes_back_to_it(api, sandbox, person, live_hub):
     back = browser.http.post(consent.url, data={"account": person["email"], "decision": "deny"}, timeout=60)
     assert "code=access_denied" in back.url
     assert "Google Calendar was not connected." in back.text
-    assert "access was not allowed on Google Calendar&#39;s consent screen" in back.text
+    assert "Access was not allowed on Google Calendar&#39;s consent screen" in back.text
 
     unknown = browser.post("/settings/connect", {"csrf_token": browser.csrf(), "provider": "myspace"})
     assert unknown.status_code == 404 and "Provider not available" in unknown.text

@@ -30,9 +30,11 @@ def test_keys_create_prints_once_and_stores_hash(database_url):
     db.dispose()
 
 
-def test_rotate_encryption_moves_every_secret_to_the_new_key(database_url):
+def test_rotate_encryption_moves_every_secret_to_the_new_key(tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'rotate.sqlite3'}"
     old, new = TokenVault.generate_key_spec("old"), TokenVault.generate_key_spec("new")
     db = Database(database_url)
+    db.upgrade()
     vault_old = TokenVault.from_config(old)
     tm = TokenManager(db, vault_old, lambda p: None)
     with db.session() as s:
@@ -75,3 +77,30 @@ def test_http_errors_are_problem_json(database_url):
         assert r.json["code"] == code and r.json["status"] == status
         assert "ya29" not in r.get_data(as_text=True)
     app.extensions["hub"].close()
+
+
+def test_rotation_reports_values_no_key_opens(tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'rotate2.sqlite3'}"
+    db = Database(database_url)
+    db.upgrade()
+    stranger = TokenVault.from_config(TokenVault.generate_key_spec("gone"))
+    with db.session() as s:
+        t = Tenant(name="x")
+        s.add(t)
+        s.flush()
+        u = User(tenant_id=t.id, external_id="u", email="u@example.com")
+        s.add(u)
+        s.flush()
+        c = Connection(tenant_id=t.id, user_id=u.id, provider="google", provider_account_id="a")
+        s.add(c)
+        s.flush()
+        c.access_token_enc = stranger.encrypt("tok", access_binding(c.id))
+        before = c.access_token_enc
+        cid = c.id
+    result = CliRunner().invoke(main, ["keys", "rotate-encryption"],
+                                env={"HUB_DATABASE_URL": database_url,
+                                     "HUB_ENCRYPTION_KEYS": TokenVault.generate_key_spec("new")})
+    assert result.exit_code == 1 and f"connections.access_token_enc:{cid}" in result.output
+    with db.session() as s:
+        assert s.get(Connection, cid).access_token_enc == before
+    db.dispose()

@@ -1,0 +1,135 @@
+"""Where the provider-specific parts of a diagnosis come from — without naming a provider.
+
+Each provider package may hold a diagnostics module of a fixed shape
+(``providers/<name>/diagnostics.py``, see providers/probes.py), found by name the way the
+registry finds adapters. A registered provider without one still gets probes built on its
+ports: the calendar's `verify_mailbox` and `conferencing_allowed`, the conferencing service's
+`can_host`.
+"""
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from types import ModuleType
+from typing import TYPE_CHECKING, Sequence
+
+from providers import registry
+from providers.base import CalendarProvider, Capability, ConferencingProvider, ProviderError
+from providers.probes import CALENDAR, CONFERENCING, MAILBOX, Finding, Probe
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hub.container import Hub
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+# What losing a conferencing capability is called (API.md causes), keyed by capability: data,
+# so no provider is named in the rules.
+MISSING_CONFERENCING_CAUSE = {
+    Capability.GOOGLE_MEET.value: "meet_unavailable",
+    Capability.TEAMS.value: "teams_unavailable",
+    Capability.ZOOM.value: "zoom_cannot_host",
+}
+
+
+def diagnostics_module(provider: str) -> ModuleType | None:
+    """``providers.<provider>.diagnostics``, or None when the provider has none (yet)."""
+    if not _NAME.match(provider or ""):
+        return None
+    path = f"providers.{provider}.diagnostics"
+    try:
+        return importlib.import_module(path)
+    except ModuleNotFoundError as exc:
+        # Only "there is no such module" means "none"; a broken import inside it must surface.
+        if exc.name in (path, f"providers.{provider}"):
+            return None
+        raise
+
+
+def title(provider: str) -> str:
+    spec = registry.PROVIDERS.get(provider)
+    return spec.title if spec else provider.capitalize()
+
+
+@dataclass(frozen=True)
+class ProviderFacts:
+    """What the rules need to know about one provider, gathered once per diagnosis."""
+
+    name: str
+    title: str
+    capabilities: frozenset[str]
+    native_conferencing: str | None
+    required_scopes: tuple[str, ...]
+    inactivity_limit: timedelta | None
+    consent_lifetime: timedelta | None
+    probes: tuple[Probe, ...]
+
+
+def provider_facts(hub: "Hub", provider: str) -> ProviderFacts:
+    spec = registry.get(provider)
+    module = diagnostics_module(provider)
+    calendar = hub.calendar(provider) if spec.calendar is not None else None
+    conferencing = hub.conferencing(provider) if spec.conferencing is not None else None
+    if module is not None:
+        probes = tuple(module.probes(hub.settings, calendar, conferencing))
+        inactivity = getattr(module, "INACTIVITY_LIMIT", None)
+        lifetime = module.consent_lifetime(hub.settings)
+    else:
+        probes = tuple(port_probes(spec, calendar, conferencing))
+        inactivity = lifetime = None
+    try:
+        required = tuple(hub.flow(provider).required_scopes)
+    except KeyError:  # a provider without an OAuth flow cannot have connections anyway
+        required = ()
+    return ProviderFacts(
+        name=provider, title=spec.title, capabilities=frozenset(c.value for c in spec.capabilities),
+        native_conferencing=spec.native_conferencing.value if spec.native_conferencing else None,
+        required_scopes=required, inactivity_limit=inactivity, consent_lifetime=lifetime, probes=probes)
+
+
+def port_probes(spec: registry.ProviderSpec, calendar: CalendarProvider | None,
+                conferencing: ConferencingProvider | None) -> Sequence[Probe]:
+    """Probes any adapter supports through its ports alone."""
+    provider, native = spec.name, spec.native_conferencing
+    # The conferencing a conferencing-only provider brings (Zoom's "zoom"), for naming its loss.
+    hosted = next((c.value for c in sorted(spec.capabilities, key=lambda c: c.value)
+                   if c not in (Capability.CALENDAR, native)), None)
+    out: list[Probe] = []
+    if calendar is not None:
+        def mailbox(token: str, subject) -> list[Finding]:
+            try:
+                calendar.verify_mailbox(token)
+            except ProviderError as err:
+                return [Finding.from_error(MAILBOX, err, "Checking the mailbox")]
+            return [Finding.passed(MAILBOX, "The account has a calendar of its own.")]
+
+        def native_conferencing(token: str, subject) -> list[Finding]:
+            try:
+                allowed = calendar.conferencing_allowed(token)
+            except ProviderError as err:
+                return [Finding.from_error(CALENDAR, err, "Reading the calendar")]
+            found = [Finding.passed(CALENDAR, "The calendar can be read.")]
+            if native is None or allowed:
+                found.append(Finding.passed(CONFERENCING, "The calendar's own video meetings are available."))
+            else:
+                found.append(Finding.failed(CONFERENCING, MISSING_CONFERENCING_CAUSE.get(native.value),
+                                            "The calendar's own video meetings are not available.",
+                                            f"{provider}: conferencing_allowed() is false"))
+            return found
+
+        out += [Probe(f"{provider}.mailbox", (MAILBOX,), mailbox),
+                Probe(f"{provider}.calendar", (CALENDAR, CONFERENCING), native_conferencing)]
+    if conferencing is not None:
+        def host(token: str, subject) -> list[Finding]:
+            try:
+                ok = conferencing.can_host(token)
+            except ProviderError as err:
+                return [Finding.from_error(CONFERENCING, err, "Checking the meeting host")]
+            if ok:
+                return [Finding.passed(CONFERENCING, "This account may host meetings.")]
+            return [Finding.failed(CONFERENCING, MISSING_CONFERENCING_CAUSE.get(hosted or ""),
+                                   "This account cannot host meetings.", f"{provider}: can_host() is false")]
+
+        out.append(Probe(f"{provider}.host", (CONFERENCING,), host))
+    return out

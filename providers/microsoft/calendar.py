@@ -1,0 +1,230 @@
+"""Microsoft 365 calendar adapter on msgraph-sdk (Graph v1.0), behind the `CalendarProvider` port.
+
+- free/busy: ``/me/calendar/getSchedule`` in windows of at most 62 days and 20 schedules,
+  times asked for in UTC; tentative and out-of-office stay statuses; a schedule Graph cannot
+  read (error inside HTTP 200) becomes a ProviderError for that address only.
+- events: ``/me/events`` with ``isOnlineMeeting`` + ``teamsForBusiness`` for Teams and a
+  ``transactionId`` derived from the hub's idempotency handle, so a retried create returns
+  the first event. A Teams event that comes back without ``onlineMeeting`` is returned with
+  ``conference=None``: the event service reports it and removes the event.
+- mailbox: ``mailboxSettings.userPurpose`` tells a person's mailbox from a shared, room or
+  equipment one; ``MailboxNotEnabledForRESTAPI`` means no Exchange Online mailbox at all.
+SDK plumbing (event loop, token per call, no kiota retries, per-mailbox concurrency) lives in
+graph_runtime.py and mailbox_gate.py.
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from providers.base import (BusyBlock, CalendarEvent, ConferenceLink, ErrorKind, EventChanges, EventDraft,
+                            ProviderError)
+
+from .errors import PROVIDER, classify_schedule_error, mailbox_purpose_error
+from .graph_runtime import GraphRuntime
+from .timezones import zone_named
+
+MAX_WINDOW = timedelta(days=62)  # getSchedule refuses more (ErrorTimeIntervalTooBig)
+MAX_SCHEDULES = 20
+VIEW_INTERVAL = 30
+UTC_PREFERENCE = 'outlook.timezone="UTC"'
+# availabilityView digit → status; 0 (free, or working elsewhere) is not busy.
+VIEW_STATUS = {"1": "tentative", "2": "busy", "3": "oof"}
+KEPT_STATUSES = {"busy": "busy", "tentative": "tentative", "oof": "oof", "unknown": "busy"}
+
+
+def transaction_id_for(handle: str) -> str:
+    """A GUID-shaped transactionId derived from the hub's idempotency handle (Graph documents no
+    format; a GUID is what Outlook clients send)."""
+    return str(uuid.UUID(bytes=hashlib.sha256(handle.encode()).digest()[:16]))
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _parse_dtz(value: Any) -> datetime:
+    """A dateTimeTimeZone from the SDK as an aware UTC instant (we ask for UTC; other zones are
+    read too, in case a proxy or tenant policy ignores the Prefer header)."""
+    text = (value.date_time or "").replace("Z", "")
+    local = datetime.fromisoformat(text)
+    tz = zone_named(value.time_zone) or timezone.utc
+    return local.replace(tzinfo=tz).astimezone(timezone.utc)
+
+
+def _enum(value: Any) -> str:
+    return str(getattr(value, "value", value) or "")
+
+
+class MicrosoftCalendar:
+    name = PROVIDER
+
+    def __init__(self, api_base: str, timeout: float = 20.0) -> None:
+        self.graph = GraphRuntime(api_base, timeout)
+
+    def warm(self) -> None:
+        self.graph.warm()
+
+    def _config(self):
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+
+        config = RequestConfiguration()
+        config.headers.add("Prefer", UTC_PREFERENCE)
+        return config
+
+    # --- reads ----------------------------------------------------------------------------
+    def free_busy(self, token: str, emails: list[str], start: datetime, end: datetime
+                  ) -> dict[str, list[BusyBlock] | ProviderError]:
+        result: dict[str, list[BusyBlock] | ProviderError] = {e: [] for e in emails}
+        window_start = start
+        while window_start < end:
+            window_end = min(end, window_start + MAX_WINDOW)
+            for i in range(0, len(emails), MAX_SCHEDULES):
+                chunk = emails[i:i + MAX_SCHEDULES]
+                for email, blocks in self._schedule(token, chunk, window_start, window_end).items():
+                    if isinstance(result.get(email), ProviderError):
+                        continue
+                    if isinstance(blocks, ProviderError):
+                        result[email] = blocks
+                    else:
+                        seen = set(result[email])  # an event spanning two windows is reported twice
+                        result[email] = result[email] + [b for b in blocks if b not in seen]  # type: ignore[operator]
+            window_start = window_end
+        return {e: (sorted(v, key=lambda b: (b.start, b.end)) if isinstance(v, list) else v)
+                for e, v in result.items()}
+
+    def _schedule(self, token: str, emails: list[str], start: datetime, end: datetime
+                  ) -> dict[str, list[BusyBlock] | ProviderError]:
+        from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
+        from msgraph.generated.users.item.calendar.get_schedule.get_schedule_post_request_body import (
+            GetSchedulePostRequestBody,
+        )
+
+        body = GetSchedulePostRequestBody(
+            schedules=list(emails), availability_view_interval=VIEW_INTERVAL,
+            start_time=DateTimeTimeZone(date_time=_utc_text(start), time_zone="UTC"),
+            end_time=DateTimeTimeZone(date_time=_utc_text(end), time_zone="UTC"))
+        config = self._config()
+        answer = self.graph.call(token, lambda c: c.me.calendar.get_schedule.post(body, request_configuration=config))
+        out: dict[str, list[BusyBlock] | ProviderError] = {}
+        for info in (answer.value if answer else None) or []:
+            email = next((e for e in emails if e.lower() == (info.schedule_id or "").lower()), info.schedule_id)
+            if info.error is not None and (info.error.response_code or info.error.message):
+                out[email] = classify_schedule_error(email, info.error.response_code, info.error.message)
+            else:
+                out[email] = self._blocks(info, start)
+        for email in emails:
+            out.setdefault(email, ProviderError(ErrorKind.NOT_FOUND, f"Microsoft did not report a schedule for {email}",
+                                                provider=PROVIDER))
+        return out
+
+    def _blocks(self, info: Any, start: datetime) -> list[BusyBlock]:
+        items = info.schedule_items or []
+        if items:
+            blocks = []
+            for item in items:
+                status = KEPT_STATUSES.get(_enum(item.status))
+                if status is not None:  # free and workingElsewhere do not block time
+                    blocks.append(BusyBlock(_parse_dtz(item.start), _parse_dtz(item.end), status))
+            return blocks
+        # Some schedules (other organisations, restricted sharing) come with the view only.
+        return _view_blocks(info.availability_view or "", start)
+
+    def conferencing_allowed(self, token: str) -> bool:
+        calendar = self.graph.call(token, lambda c: c.me.calendar.get())
+        allowed = [_enum(p) for p in (calendar.allowed_online_meeting_providers or [])] if calendar else []
+        return "teamsForBusiness" in allowed
+
+    def verify_mailbox(self, token: str) -> None:
+        # MailboxNotEnabledForRESTAPI (no Exchange Online mailbox) arrives as a ProviderError
+        # with cause mailbox_unlicensed from the error table.
+        settings = self.graph.call(token, lambda c: c.me.mailbox_settings.get())
+        purpose = _enum(settings.user_purpose) if settings else ""
+        error = mailbox_purpose_error(purpose)
+        if error is not None:
+            raise error
+
+    # --- writes ---------------------------------------------------------------------------
+    def create_event(self, token: str, draft: EventDraft) -> CalendarEvent:
+        event = self._event(title=draft.title, description=draft.description, location=draft.location,
+                            start=draft.start, end=draft.end, attendees=draft.attendees, zone=draft.timezone)
+        if draft.native_conferencing:
+            from msgraph.generated.models.online_meeting_provider_type import OnlineMeetingProviderType
+
+            event.is_online_meeting = True
+            event.online_meeting_provider = OnlineMeetingProviderType.TeamsForBusiness
+        if draft.idempotency_handle:
+            event.transaction_id = transaction_id_for(draft.idempotency_handle)
+        created = self.graph.call(token, lambda c: c.me.events.post(event))
+        return _to_calendar_event(created)
+
+    def update_event(self, token: str, event_id: str, changes: EventChanges) -> CalendarEvent:
+        event = self._event(title=changes.title, description=changes.description, location=changes.location,
+                            start=changes.start, end=changes.end, attendees=changes.attendees, zone=None)
+        updated = self.graph.call(token, lambda c: c.me.events.by_event_id(event_id).patch(event))
+        return _to_calendar_event(updated)
+
+    def cancel_event(self, token: str, event_id: str, send_updates: bool = True) -> None:
+        # Graph sends cancellations to attendees whenever the organizer deletes a meeting;
+        # send_updates cannot be honoured here.
+        try:
+            self.graph.call(token, lambda c: c.me.events.by_event_id(event_id).delete())
+        except ProviderError as err:
+            if err.kind is not ErrorKind.NOT_FOUND:
+                raise
+
+    def _event(self, *, title, description, location, start, end, attendees, zone):
+        from msgraph.generated.models.attendee import Attendee as GraphAttendee
+        from msgraph.generated.models.attendee_type import AttendeeType
+        from msgraph.generated.models.body_type import BodyType
+        from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
+        from msgraph.generated.models.email_address import EmailAddress
+        from msgraph.generated.models.event import Event
+        from msgraph.generated.models.item_body import ItemBody
+        from msgraph.generated.models.location import Location
+
+        event = Event()
+        if title is not None:
+            event.subject = title
+        if description is not None:
+            event.body = ItemBody(content_type=BodyType.Text, content=description)
+        if location is not None:
+            event.location = Location(display_name=location)
+        # Times go in the event's own zone when there is one, so Outlook shows them as meant.
+        tz = zone_named(zone) if zone else None
+        for attr, moment in (("start", start), ("end", end)):
+            if moment is not None:
+                local = moment.astimezone(tz) if tz else moment.astimezone(timezone.utc)
+                setattr(event, attr, DateTimeTimeZone(date_time=local.strftime("%Y-%m-%dT%H:%M:%S"),
+                                                      time_zone=zone if tz else "UTC"))
+        if attendees is not None:
+            event.attendees = [GraphAttendee(
+                type=AttendeeType.Optional if a.optional else AttendeeType.Required,
+                email_address=EmailAddress(address=a.email, name=a.name or None)) for a in attendees]
+        return event
+
+
+def _to_calendar_event(event: Any) -> CalendarEvent:
+    meeting = event.online_meeting
+    conference = None
+    if meeting is not None and meeting.join_url:
+        dial_in = [{"number": meeting.toll_number, "pin": meeting.conference_id}] if meeting.toll_number else []
+        conference = ConferenceLink(provider="teams", join_url=meeting.join_url, dial_in=dial_in)
+    return CalendarEvent(event_id=event.id, html_link=event.web_link, conference=conference)
+
+
+def _view_blocks(view: str, start: datetime) -> list[BusyBlock]:
+    blocks: list[BusyBlock] = []
+    step = timedelta(minutes=VIEW_INTERVAL)
+    for i, digit in enumerate(view):
+        status = VIEW_STATUS.get(digit)
+        if status is None:
+            continue
+        slot_start = start + step * i
+        if blocks and blocks[-1].end == slot_start and blocks[-1].status == status:
+            blocks[-1] = BusyBlock(blocks[-1].start, slot_start + step, status)
+        else:
+            blocks.append(BusyBlock(slot_start, slot_start + step, status))
+    return blocks

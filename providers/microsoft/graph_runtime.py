@@ -1,0 +1,183 @@
+"""msgraph-sdk run from synchronous hub code.
+
+- The SDK is async. One event loop on one daemon thread per adapter runs every call, with one
+  httpx client and one Graph client built on it (~ms per call); ``asyncio.run`` per call would
+  build a loop, a connection pool and TLS sessions each time.
+- The access token differs per call (one adapter serves every connection), so the token
+  provider reads it from a context variable the call sets; kiota passes it through unchanged.
+- The client is built with msgraph's own default middleware options (its URL-replace handler
+  turns ``/users/me-token-to-replace`` into ``/me``) plus ``RetryHandlerOption(max_retries=0)``:
+  kiota would otherwise retry 429/503 four times (~12 s) behind the hub's back.
+- Nothing starts on import or construction; ``warm()`` pays the SDK's first-deserialisation
+  cost (~1,200 model modules, ~1 s) before a user does.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import threading
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, Awaitable, Callable, TypeVar
+
+import httpx
+
+from providers.base import ErrorKind, ProviderError
+
+from .errors import PROVIDER, classify_graph_error
+from .mailbox_gate import MailboxGate, mailbox_key
+
+T = TypeVar("T")
+_TOKEN: contextvars.ContextVar[str] = contextvars.ContextVar("graph_access_token")
+
+
+def _token_provider():
+    from kiota_abstractions.authentication import AccessTokenProvider, AllowedHostsValidator
+
+    class CallToken(AccessTokenProvider):
+        async def get_authorization_token(self, uri: str, additional_authentication_context: dict | None = None) -> str:
+            return _TOKEN.get()
+
+        def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
+            return AllowedHostsValidator([])  # the base URL is configured, not user input
+
+    return CallToken()
+
+
+def _build_client(api_base: str, timeout: float):
+    from kiota_abstractions.authentication import BaseBearerTokenAuthenticationProvider
+    from kiota_http.middleware.options import RetryHandlerOption
+    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.graph_request_adapter import options as msgraph_options
+    from msgraph_core import GraphClientFactory
+
+    options = dict(msgraph_options)
+    options[RetryHandlerOption.get_key()] = RetryHandlerOption(max_retries=0, should_retry=False)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), trust_env=False)
+    http = GraphClientFactory.create_with_default_middleware(client=http, options=options)
+    adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(_token_provider()), client=http)
+    adapter.base_url = api_base.rstrip("/")
+    return GraphServiceClient(request_adapter=adapter), http
+
+
+class GraphRuntime:
+    def __init__(self, api_base: str, timeout: float = 20.0) -> None:
+        self.api_base = api_base
+        self.timeout = timeout
+        self.gate = MailboxGate(PROVIDER)
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client = None
+        self._http: httpx.AsyncClient | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def _start(self):
+        with self._lock:
+            if self._client is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="msgraph-loop", daemon=True).start()
+                self._loop = loop
+
+                async def build():
+                    return _build_client(self.api_base, self.timeout)
+
+                self._client, self._http = asyncio.run_coroutine_threadsafe(build(), loop).result()
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            loop, http, self._loop, self._client, self._http = self._loop, self._http, None, None, None
+        if loop is not None:
+            if http is not None:
+                asyncio.run_coroutine_threadsafe(http.aclose(), loop).result(5)
+            loop.call_soon_threadsafe(loop.stop)
+
+    def warm(self) -> None:
+        """Import and exercise the models the adapter reads and writes, off the request path."""
+        client = self._start()
+        from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
+        from kiota_serialization_json.json_serialization_writer_factory import JsonSerializationWriterFactory
+        from msgraph.generated.models.calendar import Calendar
+        from msgraph.generated.models.event import Event
+        from msgraph.generated.models.mailbox_settings import MailboxSettings
+        from msgraph.generated.users.item.calendar.get_schedule.get_schedule_post_request_body import (
+            GetSchedulePostRequestBody,
+        )
+        from msgraph.generated.users.item.calendar.get_schedule.get_schedule_post_response import GetSchedulePostResponse
+
+        samples = {
+            Event: {"id": "x", "subject": "s", "start": {"dateTime": "2026-01-01T00:00:00", "timeZone": "UTC"},
+                    "attendees": [{"type": "required", "emailAddress": {"address": "a@example.com"}}],
+                    "onlineMeeting": {"joinUrl": "https://teams.microsoft.com/"}, "body": {"contentType": "html"},
+                    "organizer": {"emailAddress": {"address": "a@example.com"}}, "responseStatus": {"response": "none"}},
+            GetSchedulePostResponse: {"value": [{"scheduleId": "a@example.com", "availabilityView": "0",
+                                                 "scheduleItems": [{"status": "busy", "start": {}, "end": {}}],
+                                                 "workingHours": {"timeZone": {"name": "UTC"}}, "error": {}}]},
+            Calendar: {"allowedOnlineMeetingProviders": ["teamsForBusiness"], "owner": {"address": "a@example.com"}},
+            MailboxSettings: {"userPurpose": "user", "workingHours": {"timeZone": {"name": "UTC"}},
+                              "automaticRepliesSetting": {}, "language": {}},
+        }
+        for model, payload in samples.items():
+            node = JsonParseNodeFactory().get_root_parse_node("application/json", json.dumps(payload).encode())
+            parsed = node.get_object_value(model)
+            writer = JsonSerializationWriterFactory().get_serialization_writer("application/json")
+            writer.write_object_value(None, parsed)
+        # Request builders and their request-information path, without sending anything.
+        client.me.calendar.get_schedule.to_post_request_information(GetSchedulePostRequestBody())
+        client.me.events.by_event_id("x").to_patch_request_information(Event())
+        client.me.mailbox_settings.to_get_request_information()
+
+    # -- calls ------------------------------------------------------------------------------------
+    def call(self, token: str, make: Callable[[Any], Awaitable[T]]) -> T:
+        """Run ``make(client)`` on the loop with ``token``, inside the mailbox's concurrency slot;
+        every failure leaves as a ProviderError."""
+        client = self._start()
+        key = mailbox_key(token)
+
+        async def run() -> T:
+            _TOKEN.set(token)  # the task's own context: other calls never see it
+            async with self.gate.slot(key):
+                try:
+                    return await make(client)
+                except ProviderError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - translated, never swallowed
+                    err = translate(exc)
+                    if err.kind is ErrorKind.RATE_LIMITED and err.http_status == 429:
+                        self.gate.throttled(key, err.retry_after)
+                    raise err from None
+
+        future = asyncio.run_coroutine_threadsafe(run(), self._loop)  # type: ignore[arg-type]
+        try:
+            # Queueing behind the mailbox gate counts too, hence more than one request's timeout.
+            return future.result(timeout=self.timeout * 2)
+        except FutureTimeout:
+            future.cancel()
+            raise ProviderError(ErrorKind.PROVIDER_DOWN, "Microsoft Graph did not answer in time",
+                                provider=PROVIDER, cause="provider_unavailable") from None
+
+
+def translate(exc: Exception) -> ProviderError:
+    from kiota_abstractions.api_error import APIError
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+    if isinstance(exc, (httpx.TimeoutException, httpx.TransportError)):
+        return ProviderError(ErrorKind.PROVIDER_DOWN, f"Microsoft Graph unreachable ({type(exc).__name__})",
+                             provider=PROVIDER, cause="provider_unavailable")
+    if isinstance(exc, APIError):
+        headers = {k.lower(): v for k, v in (exc.response_headers or {}).items()}
+        retry_after = _seconds(headers.get("retry-after"))
+        code = message = None
+        if isinstance(exc, ODataError) and exc.error is not None:
+            code, message = exc.error.code, exc.error.message
+        return classify_graph_error(exc.response_status_code, code, message or exc.message, retry_after)
+    return ProviderError(ErrorKind.UNKNOWN, f"Microsoft Graph call failed ({type(exc).__name__})", provider=PROVIDER)
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

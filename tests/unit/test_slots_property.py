@@ -1,0 +1,224 @@
+"""Property tests: the engine against brute-force oracles.
+
+- find_slots vs tests/oracle_availability.py (minute walk in local time), over random zones
+  (Lord Howe's 30-minute DST, Santiago's and Havana's midnight DST, Casablanca's Ramadan
+  switches, Chatham's +12:45, ...), windows around DST transitions, random working hours
+  (overnight, "24:00", touching, overrides), busy sets, buffers, notice and now.
+- merge / intersect / subtract / clip vs sets of integer points.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from hub.availability import DAY_NAMES, Participant, WorkingHours, find_slots
+from hub.availability.intervals import clip, intersect, merge, subtract
+from tests.oracle_availability import oracle_slots
+
+ZONES = (
+    "Australia/Lord_Howe",
+    "Europe/Stockholm",
+    "America/New_York",
+    "America/Santiago",
+    "America/Havana",
+    "Africa/Casablanca",
+    "Pacific/Chatham",
+    "America/St_Johns",
+    "Asia/Kolkata",
+    "Europe/Dublin",
+    "UTC",
+)
+UTC = timezone.utc
+YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)
+
+SETTINGS = settings(
+    max_examples=120,
+    deadline=None,
+    database=None,  # keep the working tree clean (no .hypothesis/ directory)
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@cache
+def transitions_2026(name: str) -> tuple[datetime, ...]:
+    """UTC instants (to the hour) where zone ``name`` changes offset in 2026."""
+    zone = ZoneInfo(name)
+    found = []
+    previous = None
+    for hour in range(0, 366 * 24):
+        instant = YEAR_START + timedelta(hours=hour)
+        offset = instant.astimezone(zone).utcoffset()
+        if previous is not None and offset != previous:
+            found.append(instant)
+        previous = offset
+    return tuple(found)
+
+
+def hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+@st.composite
+def day_intervals(draw) -> list[list[str]]:
+    """0-3 valid intervals of one day: may touch, may end at 24:00, the last may be overnight."""
+    step = draw(st.sampled_from([5, 15, 30, 60]))
+    points = sorted(draw(st.lists(st.integers(0, 1440 // step), min_size=0, max_size=6)))
+    intervals = []
+    for first, last in zip(points[::2], points[1::2]):
+        start, end = first * step, last * step
+        if start < end and start < 1440:
+            intervals.append([start, end])
+    if intervals and intervals[-1][0] >= step and draw(st.integers(0, 3)) == 0:
+        # Make the last one overnight: an end earlier than its start is on the next day.
+        intervals[-1][1] = step * draw(st.integers(0, intervals[-1][0] // step - 1))
+    return [[hhmm(start), hhmm(end)] for start, end in intervals]
+
+
+@st.composite
+def working_hours(draw, window_start: datetime, zone: str) -> WorkingHours:
+    weekly = {}
+    for day in DAY_NAMES:
+        if draw(st.integers(0, 4)):  # mostly working days
+            weekly[day] = draw(day_intervals())
+    overrides = []
+    for offset in draw(st.lists(st.integers(-1, 3), max_size=2, unique=True)):
+        overrides.append(
+            {"date": (window_start.date() + timedelta(days=offset)).isoformat(), "intervals": draw(day_intervals())}
+        )
+    return WorkingHours.from_dict({"timezone": zone, "weekly": weekly, "overrides": overrides})
+
+
+@st.composite
+def scenarios(draw) -> dict:
+    # Windows are drawn around a DST change of the first participant's zone half the time.
+    focus = draw(st.sampled_from(ZONES))
+    if transitions_2026(focus) and draw(st.booleans()):
+        around = draw(st.sampled_from(transitions_2026(focus)))
+        start = around + timedelta(minutes=draw(st.integers(-2 * 1440, 1440)))
+    else:
+        start = YEAR_START + timedelta(minutes=draw(st.integers(0, 364 * 1440)))
+    end = start + timedelta(minutes=draw(st.integers(30, 3 * 1440)))
+    window_start, window_end = int(start.timestamp()), int(end.timestamp())
+    people = []
+    count = draw(st.integers(1, 3))
+    for index in range(count):
+        busy = []
+        for _ in range(draw(st.integers(0, 10))):
+            first = window_start + 60 * draw(st.integers(-1440, (window_end - window_start) // 60 + 60))
+            busy.append((first, first + 60 * draw(st.integers(-10, 300))))
+        optional = index > 0 and draw(st.booleans())
+        zone = focus if index == 0 or draw(st.booleans()) else draw(st.sampled_from(ZONES))
+        people.append(Participant(f"p{index}", draw(working_hours(start, zone)), busy, optional))
+    return dict(
+        start=start,
+        end=end,
+        participants=people,
+        duration_minutes=draw(st.sampled_from([5, 15, 25, 30, 45, 60, 90])),
+        interval_minutes=draw(st.sampled_from([5, 10, 15, 30, 60])),
+        buffer_before_minutes=draw(st.sampled_from([0, 0, 5, 15, 30])),
+        buffer_after_minutes=draw(st.sampled_from([0, 0, 10, 15])),
+        minimum_notice_minutes=draw(st.sampled_from([0, 0, 30, 240])),
+        respect_working_hours=draw(st.integers(0, 5)) > 0,
+        max_results=draw(st.sampled_from([1, 7, 500, 500])),
+        now=start + timedelta(seconds=draw(st.integers(-86400, 2 * 86400))),
+    )
+
+
+def lord_howe_spring_forward() -> dict:
+    """A fixed case on Lord Howe's 30-minute spring-forward night, two people, buffers."""
+    start = datetime(2026, 10, 3, 12, tzinfo=UTC)
+    night = WorkingHours.from_dict(
+        {"timezone": "Australia/Lord_Howe", "weekly": {"sat": [["20:00", "04:00"]], "sun": [["02:10", "05:00"]]}}
+    )
+    stockholm = WorkingHours.from_dict({"timezone": "Europe/Stockholm", "weekly": {"sat": [["00:00", "24:00"]]}})
+    busy = [(int(datetime(2026, 10, 3, 15, 40, tzinfo=UTC).timestamp()),
+             int(datetime(2026, 10, 3, 15, 50, tzinfo=UTC).timestamp()))]
+    return dict(
+        start=start, end=start + timedelta(days=1),
+        participants=[Participant("a", night, busy), Participant("b", stockholm, [], optional=True)],
+        duration_minutes=30, interval_minutes=15, buffer_before_minutes=5, buffer_after_minutes=0,
+        minimum_notice_minutes=0, respect_working_hours=True, max_results=500, now=start,
+    )
+
+
+def as_tuples(found) -> list[tuple[int, int, tuple[str, ...]]]:
+    return [(int(s.start.timestamp()), int(s.end.timestamp()), tuple(s.optional_available)) for s in found]
+
+
+@SETTINGS
+@given(scenarios())
+@example(lord_howe_spring_forward())
+def test_find_slots_matches_the_minute_walking_oracle(case):
+    offered = as_tuples(find_slots(**case))
+    assert offered == oracle_slots(**case)
+
+
+@SETTINGS
+@given(scenarios())
+def test_offered_slots_respect_busy_time_window_and_notice(case):
+    """Direct checks, not via the oracle: what is offered is always safe to book."""
+    offered = as_tuples(find_slots(**case))
+    before, after = case["buffer_before_minutes"] * 60, case["buffer_after_minutes"] * 60
+    earliest = case["now"].timestamp() + case["minimum_notice_minutes"] * 60
+    assert len(offered) <= case["max_results"]
+    assert [s for s, _, _ in offered] == sorted({s for s, _, _ in offered})
+    for start, end, _ in offered:
+        assert end - start == case["duration_minutes"] * 60
+        assert case["start"].timestamp() <= start and end <= case["end"].timestamp()
+        assert start >= earliest
+        for person in case["participants"]:
+            if person.optional:
+                continue
+            for busy_start, busy_end in person.busy:
+                if busy_start < busy_end:
+                    assert not (start - before < busy_end and busy_start < end + after)
+            if case["respect_working_hours"]:
+                blocks = person.working_hours.expand(start, end)
+                assert any(b[0] <= start and end <= b[1] for b in blocks)
+
+
+# --- interval algebra against sets of points ----------------------------------------------
+
+raw_intervals = st.lists(st.tuples(st.integers(-20, 60), st.integers(-20, 60)), max_size=12)
+
+
+def points(intervals) -> set[int]:
+    return {x for start, end in intervals for x in range(start, end)}
+
+
+def is_normalised(intervals) -> bool:
+    return all(s < e for s, e in intervals) and all(e < s2 for (_, e), (s2, _) in zip(intervals, intervals[1:]))
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(raw_intervals)
+def test_merge_is_the_union_normalised(raw):
+    merged = merge(raw)
+    assert points(merged) == points(raw)
+    assert is_normalised(merged)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(raw_intervals, raw_intervals)
+def test_intersect_and_subtract_match_set_operations(raw_a, raw_b):
+    a, b = merge(raw_a), merge(raw_b)
+    both = intersect(a, b)
+    only_a = subtract(a, b)
+    assert points(both) == points(a) & points(b)
+    assert points(only_a) == points(a) - points(b)
+    assert is_normalised(only_a)
+    assert all(s < e for s, e in both) and both == sorted(both)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(raw_intervals, st.integers(-25, 65), st.integers(-25, 65))
+def test_clip_matches_set_intersection_with_the_window(raw, start, end):
+    a = merge(raw)
+    clipped = clip(a, start, end)
+    assert points(clipped) == points(a) & set(range(start, end))
+    assert clipped == [] or is_normalised(clipped)

@@ -1,0 +1,141 @@
+"""POST /webhooks/zoom: forged, replayed and stale deliveries are refused before the body is
+parsed; valid ones are acknowledged at once."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+
+import webhooks.zoom as zoom_webhook
+from hub.app import create_app
+from oauth.vault import TokenVault
+from webhooks.zoom_signature import ReplayGuard, encrypted_token, refusal, signature
+
+SECRET = "whsec-unit"
+
+
+@pytest.fixture
+def client(database_url):
+    app = create_app({"database_url": database_url, "zoom_webhook_secret": SECRET, "log_json": False,
+                      "encryption_keys": TokenVault.generate_key_spec("unit")})
+    yield app.test_client()
+    app.extensions["hub"].close()
+
+
+class NoParsing:
+    """Stands in for the json module inside webhooks.zoom: parsing a refused body fails the test."""
+
+    @staticmethod
+    def loads(_raw):
+        raise AssertionError("the body was parsed before the delivery was verified")
+
+
+def signed(raw: bytes, ts: int | None = None, secret: str = SECRET) -> dict[str, str]:
+    ts = int(time.time()) if ts is None else ts
+    return {"x-zm-request-timestamp": str(ts), "x-zm-signature": signature(secret, str(ts), raw),
+            "Content-Type": "application/json"}
+
+
+def post(client, raw: bytes, headers: dict[str, str]):
+    return client.post("/webhooks/zoom", data=raw, headers=headers)
+
+
+@pytest.mark.parametrize("case", ["forged", "wrong_secret", "missing", "stale", "future", "tampered"])
+def test_bad_deliveries_are_refused_before_parsing(client, monkeypatch, case):
+    raw = json.dumps({"event": "meeting.started", "payload": {"object": {"id": 1}}}).encode()
+    headers = signed(raw)
+    if case == "forged":
+        headers["x-zm-signature"] = "v0=" + "0" * 64
+    elif case == "wrong_secret":
+        headers = signed(raw, secret="not-the-secret")
+    elif case == "missing":
+        headers = {"Content-Type": "application/json"}
+    elif case == "stale":
+        headers = signed(raw, ts=int(time.time()) - 301)
+    elif case == "future":
+        headers = signed(raw, ts=int(time.time()) + 301)
+    elif case == "tampered":  # signed, then the body was changed in transit
+        raw = raw.replace(b'"id": 1', b'"id": 2')
+    monkeypatch.setattr(zoom_webhook, "json", NoParsing)
+    r = post(client, raw, headers)
+    assert r.status_code == 401
+    assert r.json["code"] == "webhook_signature_invalid"
+    assert r.json["reason"] == {"forged": "bad_signature", "wrong_secret": "bad_signature", "tampered": "bad_signature",
+                                "missing": "missing_signature", "stale": "stale_timestamp",
+                                "future": "stale_timestamp"}[case]
+
+
+def test_a_replayed_delivery_is_refused_before_parsing(client, monkeypatch):
+    raw = json.dumps({"event": "meeting.unknown_kind", "payload": {}}).encode()
+    headers = signed(raw)
+    assert post(client, raw, headers).status_code == 200
+    monkeypatch.setattr(zoom_webhook, "json", NoParsing)
+    r = post(client, raw, headers)
+    assert r.status_code == 401 and r.json["reason"] == "replayed"
+
+
+def test_the_signature_covers_the_raw_bytes(client):
+    body = {"event": "meeting.unknown_kind", "payload": {}}
+    signed_raw = json.dumps(body, separators=(",", ":")).encode()
+    sent_raw = json.dumps(body, indent=2).encode()  # same JSON, other bytes
+    assert post(client, sent_raw, signed(signed_raw)).status_code == 401
+
+
+def test_url_validation_is_answered_with_the_encrypted_token(client):
+    raw = json.dumps({"event": "endpoint.url_validation", "payload": {"plainToken": "qgg8vlvZRS6UYooatFL8Aw"},
+                      "event_ts": 1654503849680}).encode()
+    r = post(client, raw, signed(raw))
+    assert r.status_code == 200
+    expected = hmac.new(SECRET.encode(), b"qgg8vlvZRS6UYooatFL8Aw", hashlib.sha256).hexdigest()
+    assert r.json == {"plainToken": "qgg8vlvZRS6UYooatFL8Aw", "encryptedToken": expected}
+
+
+def test_a_valid_event_is_acknowledged_quickly(client):
+    raw = json.dumps({"event": "meeting.participant_joined", "event_ts": 1, "payload": {"object": {
+        "id": 85746065432, "uuid": "u==", "host_id": "nobody", "participant": {
+            "user_name": "Grace", "participant_uuid": "p", "join_time": "2026-03-02T13:02:00Z"}}}}).encode()
+    started = time.perf_counter()
+    r = post(client, raw, signed(raw))
+    elapsed = time.perf_counter() - started
+    assert r.status_code == 200
+    assert r.json == {"status": "ignored"}  # not a meeting the hub made: nothing stored
+    assert elapsed < 1.0, f"Zoom waits 3 s at most; took {elapsed:.3f} s"
+
+
+def test_a_signed_body_that_is_not_json_is_a_400(client):
+    raw = b"{not json"
+    r = post(client, raw, signed(raw))
+    assert r.status_code == 400
+
+
+def test_without_a_secret_nothing_is_accepted(database_url):
+    app = create_app({"database_url": database_url, "log_json": False,
+                      "encryption_keys": TokenVault.generate_key_spec("unit")})
+    raw = b"{}"
+    r = app.test_client().post("/webhooks/zoom", data=raw, headers=signed(raw))
+    assert r.status_code == 503 and r.json["code"] == "webhook_not_configured"
+    app.extensions["hub"].close()
+
+
+def test_refusal_and_tokens_pure():
+    raw = b'{"a":1}'
+    now = 1_700_000_000
+    good = signature(SECRET, str(now), raw)
+    assert good.startswith("v0=") and len(good) == 3 + 64
+    assert refusal(SECRET, str(now), good, raw, now) is None
+    assert refusal(SECRET, str(now), good, raw, now + 300) is None
+    assert refusal(SECRET, str(now), good, raw, now + 301) == "stale_timestamp"
+    assert refusal(SECRET, "12x", good, raw, now) == "stale_timestamp"
+    assert refusal(SECRET, None, good, raw, now) == "missing_signature"
+    assert encrypted_token("k", "p") == hmac.new(b"k", b"p", hashlib.sha256).hexdigest()
+
+
+def test_replay_guard_forgets_after_the_window():
+    now = [1000.0]
+    guard = ReplayGuard(window=300, clock=lambda: now[0])
+    assert guard.first_time("a") and not guard.first_time("a")
+    now[0] += 301
+    assert guard.first_time("b") and guard.first_time("a")

@@ -1,0 +1,279 @@
+"""The delivery worker: claims due outbox rows, POSTs them signed, records what happened.
+
+Safe with several processes: a due row is claimed in a short transaction — `SELECT … FOR
+UPDATE SKIP LOCKED` on PostgreSQL, so concurrent workers take different rows instead of
+queueing behind each other — by setting a lease (`locked_until`). The HTTP call runs outside
+any transaction (on SQLite a transaction held across a 10 s call would block every writer of
+the hub), and the result is written in a second short transaction. A worker that dies
+mid-attempt leaves a lease that simply runs out: delivery is at least once, and the stable
+`webhook-id` lets receivers drop the rare repeat.
+
+Outcomes (Standard Webhooks' status code etiquette): 2xx delivered; 410 Gone disables the
+endpoint and cancels what is queued for it; anything else — other statuses, redirects (never
+followed), timeouts, refused connections — is retried on `schedule.RETRY_DELAYS`, honouring a
+Retry-After, and given up after the last one.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Callable
+
+import requests
+from sqlalchemy import or_, select, update
+
+from hub.logs import get_logger
+from hub.storage.db import Database
+from hub.storage.models import WebhookDelivery, WebhookEndpoint
+from oauth.vault import TokenVault, VaultError
+from webhooks.outbound.endpoints import secret_binding
+from webhooks.outbound.schedule import next_delay
+from webhooks.outbound.signing import signed_headers
+
+log = get_logger(__name__)
+
+PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
+USER_AGENT = "calendar-hub-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One claimed delivery, copied out of the claiming transaction."""
+
+    delivery_id: str
+    message_id: str
+    endpoint_id: str
+    event_type: str
+    url: str
+    secret_enc: str
+    payload: str
+    attempt: int  # this attempt's number, 1-based
+
+
+@dataclass(frozen=True)
+class Result:
+    status_code: int | None = None
+    error: str | None = None  # a short phrase; never a URL, header or exception message
+    retry_after: float | None = None
+    unreadable_secret: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class DeliveryWorker:
+    def __init__(self, db: Database, vault: TokenVault, clock: Callable[[], datetime], *,
+                 batch_size: int = 8, poll_seconds: float = 1.0, connect_timeout: float = 5.0,
+                 read_timeout: float = 10.0, wall_clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None) -> None:
+        self.db = db
+        self.vault = vault
+        self.clock = clock
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        # The signature timestamp is the receiver's replay guard: real time, even when the
+        # scheduling clock is a test's.
+        self.wall_clock = wall_clock
+        self.rng = rng or random.Random()
+        self._http = threading.local()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._guard = threading.Lock()
+
+    @property
+    def lease(self) -> timedelta:
+        # Longer than one attempt can take, so a live attempt never loses its row to another worker.
+        return timedelta(seconds=self.connect_timeout + self.read_timeout + 30)
+
+    # --- one round ----------------------------------------------------------------------------
+    def deliver_due(self, now: datetime | None = None) -> int:
+        """Attempt every delivery due at `now` (up to a batch); returns how many were tried."""
+        now = now or self.clock()
+        claimed = self._claim(now)
+        if not claimed:
+            return 0
+        if len(claimed) == 1:
+            results = [self._send(claimed[0])]
+        else:  # one slow receiver must not hold up the others
+            with ThreadPoolExecutor(len(claimed), thread_name_prefix="webhook-send") as pool:
+                results = list(pool.map(self._send, claimed))
+        for item, result in zip(claimed, results):
+            self._record(item, result, now)
+        return sum(1 for r in results if not r.unreadable_secret)
+
+    def _claim(self, now: datetime) -> list[Claimed]:
+        D = WebhookDelivery
+        with self.db.session() as session:
+            due = session.execute(
+                select(D.id).where(D.status == PENDING, D.next_attempt_at <= now,
+                                   or_(D.locked_until.is_(None), D.locked_until <= now))
+                .order_by(D.next_attempt_at).limit(self.batch_size)
+                .with_for_update(skip_locked=True)).scalars().all()
+            if not due:
+                return []
+            # The conditions again: on SQLite (no row locks) another worker may have claimed
+            # a row between the SELECT and here; RETURNING says which ones are ours.
+            ours = session.execute(
+                update(D).where(D.id.in_(due), D.status == PENDING,
+                                or_(D.locked_until.is_(None), D.locked_until <= now))
+                .values(locked_until=now + self.lease).returning(D.id)
+                .execution_options(synchronize_session=False)).scalars().all()
+            if not ours:
+                return []
+            rows = session.execute(select(D, WebhookEndpoint).join(WebhookEndpoint, WebhookEndpoint.id == D.endpoint_id)
+                                   .where(D.id.in_(ours))).all()
+            claimed = []
+            for delivery, endpoint in rows:
+                if endpoint.status != "enabled":  # disabled after this was queued
+                    delivery.status, delivery.locked_until = CANCELLED, None
+                    delivery.last_error = "endpoint disabled"
+                    continue
+                claimed.append(Claimed(delivery.id, delivery.message_id, endpoint.id, delivery.event_type,
+                                       endpoint.url, endpoint.secret_enc, delivery.payload, delivery.attempts + 1))
+            return claimed
+
+    def _send(self, item: Claimed) -> Result:
+        try:
+            secret = self.vault.decrypt(item.secret_enc, secret_binding(item.endpoint_id))
+        except VaultError:
+            # Another process's keys (a rolling key rotation, a misconfigured replica): leave
+            # the row to a worker that can read it rather than burn an attempt.
+            return Result(unreadable_secret=True)
+        headers = {"content-type": "application/json", "user-agent": USER_AGENT,
+                   **signed_headers(secret, item.message_id, int(self.wall_clock()), item.payload)}
+        try:
+            # stream=True and no read: the receiver's body is not needed, and a huge one
+            # must not cost memory.
+            with self._session().post(item.url, data=item.payload.encode(), headers=headers,
+                                      timeout=(self.connect_timeout, self.read_timeout),
+                                      allow_redirects=False, stream=True) as resp:
+                return Result(resp.status_code, None if 200 <= resp.status_code < 300 else _status_error(resp),
+                              _retry_after(resp.headers.get("Retry-After"), self.wall_clock()))
+        except requests.Timeout:
+            return Result(error="timed out")
+        except requests.ConnectionError:
+            return Result(error="connection failed")
+        except requests.RequestException as exc:
+            # The type only: requests' messages quote the URL, which may carry a token.
+            return Result(error=f"request failed ({type(exc).__name__})")
+
+    def _session(self) -> requests.Session:
+        http = getattr(self._http, "session", None)
+        if http is None:
+            http = requests.Session()
+            # No proxies, .netrc or CA bundles from the environment: a webhook goes straight
+            # to the URL the tenant registered.
+            http.trust_env = False
+            self._http.session = http
+        return http
+
+    def _record(self, item: Claimed, result: Result, now: datetime) -> None:
+        fields = dict(delivery_id=item.delivery_id, message_id=item.message_id, endpoint_id=item.endpoint_id,
+                      event_type=item.event_type, attempt=item.attempt)
+        with self.db.session() as session:
+            row = session.execute(select(WebhookDelivery).where(WebhookDelivery.id == item.delivery_id)
+                                  .with_for_update()).scalar_one_or_none()
+            if row is None or row.status != PENDING:
+                return  # the endpoint was deleted or disabled meanwhile
+            row.locked_until = None
+            if result.unreadable_secret:
+                log.warning("webhook_secret_unreadable", **fields,
+                            detail="this process's encryption keys cannot open the endpoint's secret")
+                return
+            row.attempts = item.attempt
+            row.last_attempt_at = now
+            row.last_status_code = result.status_code
+            row.last_error = result.error
+            if result.ok:
+                row.status, row.delivered_at = DELIVERED, now
+                log.info("webhook_delivered", **fields, status_code=result.status_code)
+                return
+            if result.status_code == 410:
+                row.status = FAILED
+                self._disable(session, item.endpoint_id, now)
+                log.warning("webhook_endpoint_disabled", **fields, status_code=410)
+                return
+            delay = next_delay(item.attempt, result.retry_after, self.rng)
+            if delay is None:
+                row.status = FAILED
+                log.warning("webhook_given_up", **fields, status_code=result.status_code, error=result.error)
+                return
+            row.next_attempt_at = now + delay
+            log.warning("webhook_attempt_failed", **fields, status_code=result.status_code, error=result.error,
+                        next_attempt_at=row.next_attempt_at.isoformat())
+
+    def _disable(self, session, endpoint_id: str, now: datetime) -> None:
+        """410 Gone: the receiver asked to stop. Nothing more is sent to it, queued or new."""
+        endpoint = session.get(WebhookEndpoint, endpoint_id)
+        if endpoint is not None and endpoint.status == "enabled":
+            endpoint.status = "disabled"
+            endpoint.disabled_at = now
+            endpoint.disabled_reason = "The endpoint answered 410 Gone."
+        session.execute(update(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id,
+                                                      WebhookDelivery.status == PENDING)
+                        .values(status=CANCELLED, locked_until=None, last_error="endpoint disabled")
+                        .execution_options(synchronize_session=False))
+
+    # --- the background thread ----------------------------------------------------------------
+    def start(self) -> None:
+        with self._guard:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="webhook-delivery", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the loop to finish and wait for it (an attempt in flight ends by its timeouts)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(self.connect_timeout + self.read_timeout + 5 if timeout is None else timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                tried = self.deliver_due()
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive a bad round
+                failures += 1
+                tried = 0
+                log.error("webhook_worker_error", error=type(exc).__name__, consecutive=failures)
+            if tried:
+                continue  # more may be due right away
+            # Back off while the database is unreachable (or not migrated yet), up to a minute.
+            self._stop.wait(min(self.poll_seconds * (2 ** min(failures, 6)), 60.0))
+
+
+def _status_error(resp: requests.Response) -> str:
+    if 300 <= resp.status_code < 400:
+        return f"HTTP {resp.status_code} (redirects are not followed; register the final URL)"
+    return f"HTTP {resp.status_code}"
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - now)
