@@ -36,7 +36,8 @@ def live_stack(database_url: str | None = None, **settings: Any):
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({"database_url": database_url or f"sqlite:///{tmp}/bench.sqlite3", "auto_migrate": True,
                           "sandbox_url": sandbox_url, "public_url": url, "log_level": "WARNING",
-                          "encryption_keys": TokenVault.generate_key_spec("bench"), **settings})
+                          "encryption_keys": TokenVault.generate_key_spec("bench"), "webhook_worker": False,
+                          **settings})
         server.app = app
         threading.Thread(target=server.serve_forever, daemon=True).start()
         hub = app.extensions["hub"]

@@ -28,7 +28,7 @@ def run_doctor(user_id: str, tenant: str, as_json: bool = False, settings: Setti
     from hub.storage.db import Database
     from oauth.vault import TokenVault
 
-    settings = settings or Settings.from_env()
+    settings = settings or _settings(echo)
     if not settings.encryption_keys:
         echo(click.style("HUB_ENCRYPTION_KEYS is not set: the stored tokens cannot be read.", fg="red"))
         return CANNOT_DIAGNOSE
@@ -42,7 +42,8 @@ def run_doctor(user_id: str, tenant: str, as_json: bool = False, settings: Setti
         try:
             report = DiagnosticsService.for_hub(hub, hub.connect).diagnose_user(tenant_id, user_id)
         except Problem as problem:
-            echo(click.style(problem.detail, fg="red"))
+            text = f"No user {user_id!r} in tenant {tenant!r}." if problem.code == "user_not_found" else problem.detail
+            echo(click.style(text, fg="red"))
             return CANNOT_DIAGNOSE
     finally:
         hub.close()
@@ -52,6 +53,20 @@ def run_doctor(user_id: str, tenant: str, as_json: bool = False, settings: Setti
         for line in render(report, tenant):
             echo(line)
     return HEALTHY if report.healthy else UNHEALTHY
+
+
+def _settings(echo: Callable[[str], None]) -> Settings:
+    """HUB_* settings; with none that can read tokens but a `hub demo` instance here, the demo's
+    (its SQLite file and key in ./instance, sandbox on HUB_DEMO_PORT+1, default 8000+1)."""
+    import os
+    from pathlib import Path
+
+    settings = Settings.from_env()
+    if settings.encryption_keys or not (Path("instance") / "demo-encryption.key").exists():
+        return settings
+    from hub.demo import demo_settings
+    echo(click.style("using the hub demo's settings (./instance)", fg="bright_black"))
+    return demo_settings(os.environ.get("HUB_DEMO_HOST", "127.0.0.1"), int(os.environ.get("HUB_DEMO_PORT", "8000")))
 
 
 def render(report: Report, tenant: str) -> list[str]:
@@ -87,11 +102,15 @@ def _connection_line(conn: dict[str, Any]) -> str:
     last = conn.get("last_error") or {}
     parts = [f"  {conn['id']}  {conn['provider']:<9} {conn.get('account_email') or '-'}",
              click.style(status, fg=colour),
-             f"last used {_iso(conn.get('last_used_at')) or 'never'}",
+             f"last used {_when(conn.get('last_used_at'))}",
              f"refresh failures {conn.get('refresh_failures', 0)}"]
     if last:
         parts.append(click.style(f"last error {last.get('cause') or last.get('kind')}", fg="red"))
     return "  ".join(parts)
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if hasattr(value, "strftime") else "never"
 
 
 def _iso(value: Any) -> Any:

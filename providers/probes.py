@@ -91,7 +91,7 @@ def error_detail(err: ProviderError, doing: str) -> str:
         parts.append(f"code {err.provider_code}")
     if err.retry_after is not None:
         parts.append(f"retry after {err.retry_after:g} s")
-    return ", ".join(parts) + (f" — {err.message}" if err.message else "")
+    return ", ".join(parts) + (f" — {err.message.rstrip('.')}" if err.message else "")
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,13 @@ from hub.api.auth import require_api_key
 from hub.api.context import hub, tenant_id
 from hub.api.routing import operation
 from hub.api.schemas import LinkOut, SettingsLinkIn
+from hub.logs import get_logger
 from hub.problems import validation_problem
 from hub.services.directory import require_user
 from hub.services.settings_access import SettingsAccess
 
 bp = Blueprint("settings_links", __name__, url_prefix="/v1")
+log = get_logger(__name__)
 bp.before_request(require_api_key)
 
 _HTTP_URL = re.compile(r"^https?://[^\s]+$")
@@ -35,5 +37,17 @@ def create_settings_link(user_id: str, body: SettingsLinkIn):
         raise validation_problem([{"field": "return_url", "message": "must be an absolute http(s) URL"}])
     with hub().db.session() as session:
         user = require_user(session, tenant_id(), user_id)
+    _warn_if_secret_is_ephemeral()
     link = SettingsAccess.for_hub(hub(), current_app.secret_key).create_link(tenant_id(), user, body.return_url)
     return jsonify({"url": link.url, "expires_at": link.expires_at}), 201
+
+
+def _warn_if_secret_is_ephemeral() -> None:
+    """Links are signed with the app's secret key. Without HUB_SECRET_KEY every process makes up
+    its own, so with several workers a link made by one is refused by the others: say so once."""
+    if hub().settings.secret_key or current_app.extensions.get("settings_links_warned"):
+        return
+    current_app.extensions["settings_links_warned"] = True
+    log.warning("settings_link_secret_ephemeral",
+                detail="HUB_SECRET_KEY is unset: settings links are signed with a per-process key and "
+                       "stop working after a restart or in another worker. Set it outside a demo.")

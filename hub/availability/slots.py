@@ -141,7 +141,7 @@ def find_slots(
     # Widen each busy block instead of each slot: [s - before, e + after) meets [a, b)
     # exactly when [s, e) meets [a - after, b + before).
     busy_starts, busy_ends = merge_columns(
-        list(chain.from_iterable(p.busy for p in required)), pad_start=after, pad_end=before
+        list(chain.from_iterable(p.busy for p in required)), pad_start=before, pad_end=after
     )
     slot_starts = _grid_starts(
         blocks,

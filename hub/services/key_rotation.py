@@ -11,16 +11,18 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from hub.storage.db import Database
-from hub.storage.models import ConnectAttempt, Connection
+from hub.storage.models import ConnectAttempt, Connection, WebhookEndpoint
 from oauth.connect import verifier_binding
 from oauth.tokens import access_binding, refresh_binding
 from oauth.vault import TokenVault, VaultError
+from webhooks.outbound.endpoints import secret_binding
 
 # (model, column attribute, binding factory)
 ENCRYPTED_COLUMNS = (
     (Connection, "access_token_enc", access_binding),
     (Connection, "refresh_token_enc", refresh_binding),
     (ConnectAttempt, "code_verifier_enc", verifier_binding),
+    (WebhookEndpoint, "secret_enc", secret_binding),
 )
 
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select, update
 
 from hub.storage.db import Database
 from hub.storage.models import SettingsLink, SettingsSession, User
@@ -97,15 +97,27 @@ class SettingsAccess:
     # --- links ------------------------------------------------------------------------------
     def create_link(self, tenant_id: str, user: User, return_url: str | None) -> IssuedLink:
         secret = secrets.token_urlsafe(24)
-        expires = self.clock() + self.link_ttl
+        now = self.clock()
+        expires = now + self.link_ttl
         with self.db.session() as session:
+            self._forget_stale(session, user.id, now)
             link = SettingsLink(tenant_id=tenant_id, user_id=user.id, secret_hash=_digest(secret),
-                                return_url=return_url, expires_at=expires)
+                                return_url=return_url, expires_at=expires, created_at=now)
             session.add(link)
             session.flush()
             link_id = link.id
         token = self.signer.dumps({"l": link_id, "s": secret})
         return IssuedLink(f"{self.public_url}/settings/enter/{token}", expires)
+
+    def _forget_stale(self, session, user_pk: str, now: datetime) -> None:
+        """Rows nobody can use any more, swept per user whenever a new link is made, so the tables
+        stay bounded without a background job. Spent links are kept as long as a session they
+        started could live, so reopening one still says "already used", not "not valid"."""
+        session.execute(delete(SettingsSession).where(
+            SettingsSession.user_id == user_pk,
+            or_(SettingsSession.expires_at <= now, SettingsSession.ended_at.is_not(None))))
+        session.execute(delete(SettingsLink).where(
+            SettingsLink.user_id == user_pk, SettingsLink.expires_at <= now - self.session_ttl))
 
     def open_link(self, token: str) -> OpenedSession:
         """Spend the link and start a session; raises LinkRefused."""
@@ -118,16 +130,18 @@ class SettingsAccess:
             raise LinkRefused("link_invalid")
         now = self.clock()
         with self.db.session() as session:
-            # Row lock: two tabs opening the same link at once must not both get a session.
-            link = session.execute(select(SettingsLink).where(SettingsLink.id == payload["l"])
-                                   .with_for_update()).scalar_one_or_none()
+            # Spend it with one conditional UPDATE, before reading anything: of two tabs opening
+            # the link at once exactly one wins, on PostgreSQL and on SQLite (where a read first
+            # and a write later would fail on a stale snapshot instead).
+            spent = session.execute(update(SettingsLink).where(
+                SettingsLink.id == payload["l"], SettingsLink.secret_hash == _digest(payload["s"]),
+                SettingsLink.used_at.is_(None), SettingsLink.expires_at > now).values(used_at=now))
+            link = session.get(SettingsLink, payload["l"])
             if link is None or not hmac.compare_digest(link.secret_hash, _digest(payload["s"])):
                 raise LinkRefused("link_invalid")
-            if link.used_at is not None:
-                raise LinkRefused("link_used", link.id, link.return_url)
-            if link.expires_at <= now:
-                raise LinkRefused("link_expired", link.id, link.return_url)
-            link.used_at = now
+            if spent.rowcount != 1:
+                raise LinkRefused("link_used" if link.used_at is not None else "link_expired",
+                                  link.id, link.return_url)
             cookie = secrets.token_urlsafe(32)
             expires = now + self.session_ttl
             session.add(SettingsSession(tenant_id=link.tenant_id, user_id=link.user_id,

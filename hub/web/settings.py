@@ -71,19 +71,23 @@ def access() -> SettingsAccess:
 # --- entering ---------------------------------------------------------------------------------
 @bp.get("/settings/enter/<token>")
 def enter(token: str):
+    if request.method == "HEAD":
+        # Mail scanners and link previews probe with HEAD: that must not spend the link.
+        return Response(status=200, headers={"Referrer-Policy": "no-referrer"})
+    gate = access()
     try:
-        opened = access().open_link(token)
+        opened = gate.open_link(token)
     except LinkRefused as refused:
-        current = access().session_for(request.cookies.get(COOKIE))
+        current = gate.session_for(request.cookies.get(COOKIE))
         if refused.code == "link_used" and current is not None and current.link_id == refused.link_id:
             # The same browser opening its own link again (a reload, a second click): let it in.
             return _no_referrer(redirect(url_for("settings.page"), code=303))
         status, title, text = _LINK_PAGES[refused.code]
         log.info("settings_link_refused", code=refused.code)
         return _no_referrer(_message(title, text, status, code=refused.code, return_url=refused.return_url))
-    old = access().session_for(request.cookies.get(COOKIE))
+    old = gate.session_for(request.cookies.get(COOKIE))
     if old is not None:
-        access().end_session(old.session_id)  # one browser, one person at a time
+        gate.end_session(old.session_id)  # one browser, one person at a time
     resp = _no_referrer(redirect(url_for("settings.page"), code=303))
     resp.set_cookie(COOKIE, opened.token, path=COOKIE_PATH, httponly=True, samesite="Lax",
                     secure=_https())

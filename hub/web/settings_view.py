@@ -147,7 +147,7 @@ def return_notice(args: Mapping[str, str], connections: list[Connection]) -> Not
     if status == "connected":
         conn = next((c for c in connections if c.id == args.get("connection_id")), None)
         if conn is None:
-            return Notice(True, f"{title or 'The account'} is connected.")
+            return None  # not this person's connection (or a made-up URL): claim nothing
         return Notice(True, f"{title or conn.provider} is connected.",
                       detail=f"Connected as {conn.account_email}." if conn.account_email else None)
     if status == "error":

@@ -10,6 +10,8 @@ from datetime import timedelta
 
 import pytest
 
+from oauth.registry import FLOWS
+from providers.registry import PROVIDERS
 from tests.e2e.support import Api, connect
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
@@ -96,6 +98,43 @@ def test_enter_connect_google_and_see_it_connected(page, api, person, sandbox, s
     shot(page, "connected")
     conns = api.get(f"/v1/users/{person['user_id']}/connections").json()["connections"]
     assert [(c["provider"], c["account_email"], c["status"]) for c in conns] == [("google", person["email"], "active")]
+
+
+@pytest.mark.parametrize("provider", sorted(FLOWS))
+def test_every_connectable_provider_connects_from_its_card(page, api, sandbox, provider, shot):
+    """Cards come from the registries: a provider added there is connectable here unchanged."""
+    tag = uuid.uuid4().hex[:8]
+    email = f"kim.{tag}@contoso.example"
+    sandbox.account(provider, email, name="Kim Lee")
+    user = {"user_id": f"kim-{tag}", "email": email}
+    assert api.put(f"/v1/users/{user['user_id']}", json={"email": email, "name": "Kim Lee"}).status_code == 201
+    enter(page, api, user)
+    card = page.locator(f"article[data-provider={provider}]")
+    title = PROVIDERS[provider].title
+    card.get_by_role("button", name=f"Connect {title}").click()
+    consent(page, email)
+    expect(page.get_by_role("status")).to_contain_text(f"{title} is connected.")
+    expect(card.locator(".account")).to_have_text(email)
+    expect(card.locator(".status")).to_have_text(re.compile(r"Connected$"))
+    shot(page, "connected")
+
+
+def test_shared_mailbox_is_refused_in_plain_words(page, api, sandbox, shot):
+    if "microsoft" not in FLOWS:
+        pytest.skip("Microsoft 365 is not connectable on this hub")
+    tag = uuid.uuid4().hex[:8]
+    mailbox = f"recruiting.{tag}@contoso.example"
+    sandbox.account("microsoft", mailbox, name="Recruiting team", kind="shared")
+    user = {"user_id": f"rec-{tag}", "email": mailbox}
+    assert api.put(f"/v1/users/{user['user_id']}", json={"email": mailbox}).status_code == 201
+    enter(page, api, user)
+    page.locator("article[data-provider=microsoft]").get_by_role("button", name="Connect Microsoft 365").click()
+    consent(page, mailbox)
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Microsoft 365 was not connected.")
+    expect(alert).to_contain_text("This is a shared mailbox — connect your own account.")
+    expect(alert).to_contain_text("Connect the account you sign in with yourself")
+    shot(page, "shared-mailbox")
 
 
 def test_denied_consent_says_why_in_plain_words(page, api, person, shot):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
@@ -170,6 +171,17 @@ def test_link_works_once(api, person, live_hub):
     assert again.status_code == 410 and again.headers["Content-Type"].startswith("text/html")
     assert "This link was already used" in again.text and "Traceback" not in again.text
     assert stranger.get("/settings").status_code == 403
+
+
+def test_two_tabs_opening_one_link_get_one_session(api, person, live_hub):
+    link = settings_link(api, person["user_id"])
+    # A HEAD (mail scanners, link previews) does not spend it.
+    assert requests.head(link, timeout=10).status_code == 200
+    browsers = [Browser(live_hub.url) for _ in range(6)]
+    with ThreadPoolExecutor(len(browsers)) as pool:
+        answers = list(pool.map(lambda b: b.get(link, allow_redirects=False), browsers))
+    assert sorted(a.status_code for a in answers) == [303] + [410] * 5
+    assert sum("hub_settings=" in a.headers.get("Set-Cookie", "") for a in answers) == 1
 
 
 def test_expired_link_is_refused(api, person, live_hub):

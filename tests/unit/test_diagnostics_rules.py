@@ -134,3 +134,17 @@ def test_user_level_checks():
     assert missing["calendar_connected"].status == "pass"
     assert (missing["conferencing_connected"].cause, missing["conferencing_connected"].wants) == \
         ("conferencing_not_connected", "zoom")
+
+
+def test_an_unnamed_failure_still_reads_and_has_a_fix():
+    from hub.services.diagnostics.service import DiagnosticsService
+
+    gone = ProviderError(ErrorKind.NOT_FOUND, "calendar gone", provider="google", provider_code="notFound",
+                         http_status=404)
+    ev = Evidence(state(), facts(), True, None, [Finding.from_error(CALENDAR, gone, "Reading the calendar")])
+    check = by_id(connection_checks(ev, USER, NOW))["google.calendar"]
+    assert check.status == "fail" and check.cause is None
+    service = DiagnosticsService.__new__(DiagnosticsService)
+    service.connect_link = lambda *a: "https://hub.example/connect/x"
+    service._explain(check, "ten_1", None, [state()], {})
+    assert check.summary and check.fix["action"] and check.fix["steps"]

@@ -99,7 +99,7 @@ def scenarios(draw) -> dict:
     focus = draw(st.sampled_from(ZONES))
     if transitions_2026(focus) and draw(st.booleans()):
         around = draw(st.sampled_from(transitions_2026(focus)))
-        start = around + timedelta(minutes=draw(st.integers(-2 * 1440, 1440)))
+        start = around + timedelta(minutes=draw(st.integers(-1500, 60)))
     else:
         start = YEAR_START + timedelta(minutes=draw(st.integers(0, 364 * 1440)))
     end = start + timedelta(minutes=draw(st.integers(30, 3 * 1440)))
@@ -112,8 +112,12 @@ def scenarios(draw) -> dict:
             first = window_start + 60 * draw(st.integers(-1440, (window_end - window_start) // 60 + 60))
             busy.append((first, first + 60 * draw(st.integers(-10, 300))))
         optional = index > 0 and draw(st.booleans())
-        zone = focus if index == 0 or draw(st.booleans()) else draw(st.sampled_from(ZONES))
-        people.append(Participant(f"p{index}", draw(working_hours(start, zone)), busy, optional))
+        if people and draw(st.integers(0, 2)) == 0:
+            hours = people[0].working_hours  # a shared schedule (and the engine's memo)
+        else:
+            zone = focus if index == 0 or draw(st.booleans()) else draw(st.sampled_from(ZONES))
+            hours = draw(working_hours(start, zone))
+        people.append(Participant(f"p{index}", hours, busy, optional))
     return dict(
         start=start,
         end=end,

@@ -3,6 +3,7 @@
 
 - `signing`: endpoint secrets (`whsec_…`) and the `v1,` HMAC-SHA256 signature.
 - `outbox`: `enqueue(session, …)` writes delivery rows in the caller's transaction.
+- `endpoints`: a tenant's endpoints (the secret is returned once, stored encrypted).
 - `connection_events`: what the connection.* events carry.
 - `schedule`: the retry schedule (~3 days, exponential, jittered).
 - `delivery`: the worker that claims due rows and POSTs them.

@@ -124,8 +124,9 @@ class DiagnosticsService:
     # --- words and fixes ------------------------------------------------------------------
     def _explain(self, check: Check, tenant_id: str, user: User, states: Sequence[ConnectionState],
                  links: dict[tuple[str, str | None], str]) -> None:
-        if check.status not in (FAIL, WARN) or not check.cause:
+        if check.status not in (FAIL, WARN) or (not check.cause and check.status == WARN):
             return
+        # A failure the hub cannot name still gets words and a fix, from its kind.
         words = explanations.explain(check.cause, check.kind, title(check.provider) if check.provider else None)
         if not check.summary:
             check.summary = words.summary
