@@ -60,7 +60,7 @@ def get_user(user_id: str):
            problems=(404,))
 def delete_user(user_id: str):
     user_service.delete_user(hub().db, tenant_id(), user_id,
-                             lambda cid: connection_service.revoke_at_provider(hub(), cid))
+                             lambda cid: connection_service.delete_connection(hub(), tenant_id(), cid))
     return Response(status=204)
 
 

@@ -53,14 +53,15 @@ def get_user(db: Database, tenant_id: str, user_id: str) -> User:
 
 
 def delete_user(db: Database, tenant_id: str, user_id: str,
-                revoke: Callable[[str], None]) -> None:
-    """Revoke each connection at its provider (best effort: a provider that is down must not
-    keep a person's data here), then delete everything of the user."""
+                disconnect: Callable[[str], None]) -> None:
+    """Disconnect each connection (revoked at its provider on a best-effort basis — a provider
+    that is down must not keep a person's data here — and announced as connection.deleted),
+    then delete everything else of the user."""
     with db.session() as session:
         user = require_user(session, tenant_id, user_id)
         connection_ids = [c.id for c in user_connections(session, user)]
     for connection_id in connection_ids:
-        revoke(connection_id)
+        disconnect(connection_id)
     with db.session() as session:
         user = find_user(session, tenant_id, user_id)
         if user is None:

@@ -29,6 +29,8 @@ from .emulator_oauth import ZoomOAuthDialect
 
 ZOOM_SCENARIOS: Mapping[str, str] = {
     **COMMON_SCENARIOS,
+    "invalid_grant": COMMON_SCENARIOS["invalid_grant"] + ' params {"code": 4735|4738, "reason": …} add '
+    "Zoom's OAuth error code to the refused refresh (owner gone, app disabled by an admin).",
     "zoom_cannot_host": "Creating or updating a meeting answers 400 code 3161 (the user may not host); "
     "while armed, users/me reports type 4 (no meetings product).",
     "rate_limit": "The API answers 429 code 429 with X-RateLimit-Type and Retry-After "

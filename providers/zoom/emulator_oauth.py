@@ -127,6 +127,12 @@ class ZoomOAuthDialect(OAuthDialect):
         if (error.kind is OAuthErrorKind.GRANT_REVOKED and revoked.get("scenario") == SUPERSEDED
                 and self.report_superseded_code):
             body["code"] = SUPERSEDED_CODE
+        params = revoked.get("params") or {}
+        if error.kind is OAuthErrorKind.GRANT_REVOKED and params.get("code"):
+            # invalid_grant faults may carry Zoom's OAuth code, e.g. {"code": 4735} (the token's
+            # owner no longer exists) or {"code": 4738} (an admin disabled the app) [?].
+            body["code"] = int(params["code"])
+            body["reason"] = str(params.get("reason") or body["reason"])
         return status, body, {}
 
 

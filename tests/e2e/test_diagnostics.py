@@ -192,6 +192,9 @@ SCENARIOS = [
     # Zoom
     Scenario("zoom", "zoom_token_revoked", zoom_fault("invalid_grant")),
     Scenario("zoom", "zoom_cannot_host", zoom_fault("zoom_cannot_host")),
+    Scenario("zoom", "account_disabled", zoom_fault("invalid_grant", params={"code": 4735,
+                                                                            "reason": "Owner of token does not exist"})),
+    Scenario("zoom", "consent_required", zoom_fault("invalid_grant", params={"code": 4738})),
     Scenario("zoom", "credentials_shared", shared_login("zoom", knocked_out=True), note="the one knocked out"),
     Scenario("zoom", "credentials_shared", shared_login("zoom", knocked_out=False), note="the newer one"),
     Scenario("zoom", "rate_limited", zoom_fault("rate_limit", params={"retry_after": 2})),

@@ -258,3 +258,14 @@ def test_disconnect_revokes_at_provider(api, sandbox, person, live_hub):
     assert api.get(f"/v1/users/{person['user_id']}/connections").json()["connections"] == []
     with live_hub.hub.db.session() as s:
         assert s.execute(select(Connection).where(Connection.id == connection_id)).first() is None
+
+
+def test_delete_user_revokes_and_forgets_everything(api, sandbox, person, live_hub):
+    connection_id = connected(api, person)
+    before = len(sandbox.requests_log("google", "/google/revoke"))
+    assert api.delete(f"/v1/users/{person['user_id']}").status_code == 204
+    assert len(sandbox.requests_log("google", "/google/revoke")) == before + 1
+    assert api.get(f"/v1/users/{person['user_id']}").status_code == 404
+    assert api.delete(f"/v1/users/{person['user_id']}").status_code == 404
+    with live_hub.hub.db.session() as s:
+        assert s.get(Connection, connection_id) is None
