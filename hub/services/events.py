@@ -12,6 +12,7 @@ from typing import Any, Callable
 from hub.api.schemas import EventIn, EventPatch
 from hub.container import Hub
 from hub.problems import Problem
+from hub.services.explanations import explain
 from hub.services.directory import (calendar_connection, connection_of, record_outcome,
                                     require_user, user_connections)
 from hub.storage.models import Connection, Event, User
@@ -24,6 +25,11 @@ NATIVE = {Capability.GOOGLE_MEET.value: "google", Capability.TEAMS.value: "micro
 UNAVAILABLE_CAUSE = {Capability.GOOGLE_MEET.value: "meet_unavailable",
                      Capability.TEAMS.value: "teams_unavailable",
                      Capability.ZOOM.value: "conferencing_not_connected"}
+
+# A native link that did not come back: Meet has no finer cause; Teams does (inactive or
+# unlicensed accounts get events without a join URL — the Personio "link could not be generated").
+LINK_MISSING_CAUSE = {Capability.GOOGLE_MEET.value: "meet_unavailable",
+                      Capability.TEAMS.value: "teams_link_not_generated"}
 
 # (tenant_id, user_id, provider) -> a fresh connect link URL for a "reconnect" fix.
 ReconnectLink = Callable[[str, str, str], str]
@@ -116,6 +122,10 @@ class EventService:
         return Problem(422, "conferencing_unavailable", "That conferencing is not available",
                        detail, fix=fix, reason=reason, cause=cause)
 
+    @staticmethod
+    def _explained_fix(cause: str) -> dict[str, Any]:
+        return explain(cause).as_fix()
+
     def _connect_fix(self, tenant_id: str, user_id: str, provider: str) -> dict[str, Any]:
         return {"action": "connect", "url": self.reconnect_link(tenant_id, user_id, provider)}
 
@@ -194,11 +204,17 @@ class EventService:
             return _external_conference(meeting)
         if plan.conferencing in NATIVE:
             if created.conference is None:
-                # The event exists without a link: say so rather than return a linkless success.
-                raise Problem(502, "provider_error", "The meeting link was not generated",
-                              "The calendar event was created but the provider returned no "
-                              f"{plan.conferencing} link.", cause=UNAVAILABLE_CAUSE[plan.conferencing],
-                              provider=plan.calendar.provider, event_id=created.event_id)
+                # The event exists without a link: say so rather than return a linkless success,
+                # and keep it on the connection's health record for diagnostics.
+                cause = LINK_MISSING_CAUSE[plan.conferencing]
+                message = (f"The calendar event was created but the provider returned no "
+                           f"{plan.conferencing} link.")
+                record_outcome(self.hub.db, plan.calendar.id, self.hub.clock(),
+                               ProviderError(ErrorKind.UNKNOWN, message, provider=plan.calendar.provider,
+                                             cause=cause))
+                raise Problem(502, "provider_error", "The meeting link was not generated", message,
+                              cause=cause, provider=plan.calendar.provider, event_id=created.event_id,
+                              fix=self._explained_fix(cause))
             return created.conference.as_dict()
         return None
 

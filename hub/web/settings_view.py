@@ -78,6 +78,10 @@ def provider_cards(connections: Iterable[Connection]) -> list[ProviderCard]:
         cards.append(ProviderCard(name, spec.title, caps, name in FLOWS,
                                   [connection_view(c, spec.title, spec.native_conferencing)
                                    for c in by_provider.get(name, [])]))
+    # A connection to a provider this hub no longer lists still shows, so it can be disconnected.
+    for name in sorted(set(by_provider) - set(registry.PROVIDERS)):
+        cards.append(ProviderCard(name, name.capitalize(), [], False,
+                                  [connection_view(c, name.capitalize(), None) for c in by_provider[name]]))
     return cards
 
 

@@ -182,9 +182,9 @@ def test_event_created_without_a_teams_link_is_reported_and_removed(api, sandbox
     r = api.post("/v1/events", json={"organizer": person["user_id"], "title": "No link", "start": f"{DAY}T09:00:00Z",
                                      "end": f"{DAY}T09:30:00Z", "conferencing": "teams"})
     assert r.status_code == 502, r.text
-    # The event service names it teams_unavailable today; API.md also defines
-    # teams_link_not_generated for exactly this case (flagged to the lead).
-    assert r.json()["cause"] in ("teams_link_not_generated", "teams_unavailable")
+    assert r.json()["cause"] == "teams_link_not_generated" and r.json()["fix"]["steps"]
+    conn = api.get(f"/v1/users/{person['user_id']}/connections").json()["connections"][0]
+    assert conn["last_error"]["cause"] == "teams_link_not_generated"  # kept for diagnostics
     assert [e for e in sandbox.events("microsoft", person["email"]) if e.get("subject") == "No link"] == []
 
 
