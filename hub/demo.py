@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,10 +28,15 @@ def demo_settings(host: str, port: int) -> Settings:
         from oauth.vault import TokenVault
         key_file.write_text(TokenVault.generate_key_spec("demo"))
         key_file.chmod(0o600)
+    secret_file = INSTANCE / "demo-secret.key"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_hex(32))
+        secret_file.chmod(0o600)
     env = dict(os.environ)
     return Settings.from_env(env, **{
         "database_url": env.get("HUB_DATABASE_URL") or f"sqlite:///{(INSTANCE / 'demo.sqlite3').resolve()}",
         "encryption_keys": env.get("HUB_ENCRYPTION_KEYS") or key_file.read_text().strip(),
+        "secret_key": env.get("HUB_SECRET_KEY") or secret_file.read_text().strip(),
         "public_url": f"http://{host}:{port}",
         "sandbox_url": f"http://{host}:{port + 1}",
         "auto_migrate": True,
@@ -54,6 +60,9 @@ def seed(settings: Settings, api_key: str) -> None:
         user_id = email.split("@")[0]
         requests.put(f"{hub}/v1/users/{user_id}", json={"email": email, "name": name, "timezone": "UTC"},
                      headers=headers, timeout=5).raise_for_status()
+    link = requests.post(f"{hub}/v1/users/alice/settings-links", json={}, headers=headers, timeout=5)
+    if link.status_code == 201:
+        click.echo(f"settings {link.json()['url']}   (alice's settings page; single use, 15 minutes)")
 
 
 def run_demo(host: str, port: int) -> None:
