@@ -135,7 +135,12 @@ class MicrosoftFlow:
                         self.client_id, client_credential=self.client_secret,
                         authority=f"{LOGIN}/{self.tenant}", http_client=self.http,
                         instance_discovery=False, http_cache=_NoThrottling(), token_cache=_NoTokenCache())
-                except (ValueError, requests.RequestException) as exc:
+                except ValueError:
+                    # msal's word for a 4xx from tenant discovery: the configured tenant is wrong.
+                    raise ProviderError(ErrorKind.INVALID_REQUEST,
+                                        f"Microsoft does not know the tenant {self.tenant!r} (HUB_MICROSOFT_TENANT)",
+                                        provider=PROVIDER, cause="client_misconfigured") from None
+                except requests.RequestException as exc:
                     # Not cached: the next attempt builds again once Microsoft answers.
                     raise ProviderError(ErrorKind.PROVIDER_DOWN,
                                         f"Microsoft sign-in discovery failed ({type(exc).__name__})",
@@ -171,6 +176,7 @@ class MicrosoftFlow:
         return self._grant(result, with_identity=True)
 
     def refresh(self, refresh_token: str) -> Grant:
+        # msal's call for a refresh token kept outside its own cache (the vault holds ours).
         result = self._call(lambda app: app.acquire_token_by_refresh_token(refresh_token, list(GRAPH_SCOPES)))
         return self._grant(result, with_identity=False)
 

@@ -21,6 +21,7 @@ for one mailbox answer 429 ApplicationThrottled, as the real service does.
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Mapping
 
@@ -65,6 +66,17 @@ MICROSOFT_SCENARIOS: Mapping[str, str] = {
 }
 
 
+def _known_tenant(tenant: str) -> bool:
+    """common/organizations/consumers, a tenant GUID or a domain: any of them exists here."""
+    if tenant in ("common", "organizations", "consumers") or "." in tenant:
+        return True
+    try:
+        uuid.UUID(tenant)
+    except ValueError:
+        return False
+    return True
+
+
 class MicrosoftEmulator(ProviderEmulator):
     name: ClassVar[str] = "microsoft"
     scenarios: ClassVar[Mapping[str, str]] = MICROSOFT_SCENARIOS
@@ -84,7 +96,7 @@ class MicrosoftEmulator(ProviderEmulator):
                         methods=["GET", "POST"])
         bp.add_url_rule("/<tenant>/oauth2/v2.0/token", "token", self._token_view(), methods=["POST"])
         bp.add_url_rule("/<tenant>/v2.0/.well-known/openid-configuration", "openid_configuration",
-                        lambda tenant: jsonify(openid_configuration(tenant)))
+                        self._discovery)
         bp.add_url_rule("/<tenant>/discovery/v2.0/keys", "jwks", jwks_endpoint(self))
         register_graph_api(bp, self)
 
@@ -95,6 +107,14 @@ class MicrosoftEmulator(ProviderEmulator):
         bp.before_request_funcs.setdefault(None, []).insert(0, self._enter_mailbox)
         bp.teardown_request(self._leave_mailbox)
         return bp
+
+    def _discovery(self, tenant: str) -> Response:
+        if not _known_tenant(tenant):
+            status, body = aadsts_body(90002, tenant=tenant)
+            response = jsonify(body)
+            response.status_code = status
+            return response
+        return jsonify(openid_configuration(tenant))
 
     def _token_view(self):
         kit_view = token_endpoint(self)

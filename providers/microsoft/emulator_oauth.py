@@ -143,6 +143,9 @@ AADSTS: dict[int, tuple[int, str, str | None, str]] = {
             "The redirect URI '{param}' specified in the request does not match the redirect URIs configured "
             "for the application '{client}'."),
     65004: (400, "access_denied", None, "User declined to consent to access the app."),
+    90002: (400, "invalid_tenant", None,
+            "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into "
+            "the correct cloud."),
     50000: (503, "temporarily_unavailable", None,
             "There was an error issuing a token or an issue with our sign-in service."),
 }

@@ -110,11 +110,17 @@ class GraphRuntime:
         )
         from msgraph.generated.users.item.calendar.get_schedule.get_schedule_post_response import GetSchedulePostResponse
 
+        from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+        location = {"displayName": "x", "locationType": "default", "uniqueIdType": "unknown", "address": {},
+                    "coordinates": {}}
         samples = {
             Event: {"id": "x", "subject": "s", "start": {"dateTime": "2026-01-01T00:00:00", "timeZone": "UTC"},
                     "attendees": [{"type": "required", "emailAddress": {"address": "a@example.com"}}],
                     "onlineMeeting": {"joinUrl": "https://teams.microsoft.com/"}, "body": {"contentType": "html"},
-                    "organizer": {"emailAddress": {"address": "a@example.com"}}, "responseStatus": {"response": "none"}},
+                    "organizer": {"emailAddress": {"address": "a@example.com"}}, "responseStatus": {"response": "none"},
+                    "location": location, "locations": [location]},
+            ODataError: {"error": {"code": "x", "message": "y", "innerError": {"date": "2026-01-01T00:00:00"}}},
             GetSchedulePostResponse: {"value": [{"scheduleId": "a@example.com", "availabilityView": "0",
                                                  "scheduleItems": [{"status": "busy", "start": {}, "end": {}}],
                                                  "workingHours": {"timeZone": {"name": "UTC"}}, "error": {}}]},
@@ -127,10 +133,16 @@ class GraphRuntime:
             parsed = node.get_object_value(model)
             writer = JsonSerializationWriterFactory().get_serialization_writer("application/json")
             writer.write_object_value(None, parsed)
+        # httpx's async network layer (anyio's asyncio backend) loads on first use, on the loop.
+        import anyio
+
+        asyncio.run_coroutine_threadsafe(anyio.sleep(0), self._loop).result()  # type: ignore[arg-type]
         # Request builders and their request-information path, without sending anything.
         client.me.calendar.get_schedule.to_post_request_information(GetSchedulePostRequestBody())
         client.me.events.by_event_id("x").to_patch_request_information(Event())
         client.me.mailbox_settings.to_get_request_information()
+        client.me.calendar.to_get_request_information()
+        client.me.events.to_post_request_information(Event())
 
     # -- calls ------------------------------------------------------------------------------------
     def call(self, token: str, make: Callable[[Any], Awaitable[T]]) -> T:

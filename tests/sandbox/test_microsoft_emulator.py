@@ -392,3 +392,18 @@ def test_sdk_runs_on_one_loop_thread(ms, adapter):
     loops = [t for t in threading.enumerate() if t.name == "msgraph-loop"]
     assert len([t for t in loops if t.is_alive()]) >= 1
     assert adapter.graph._loop is not None and adapter.graph._loop.is_running()
+
+
+def test_unknown_tenant_and_unreachable_login_are_told_apart(ms, base_url):
+    settings = Settings(sandbox_url=base_url, microsoft_tenant="not-a-tenant")
+    with pytest.raises(ProviderError) as info:
+        MicrosoftFlow(settings.microsoft(), "not-a-tenant").authorization_url(
+            redirect_uri=REDIRECT, state="s", code_verifier="v" * 43, nonce="n", login_hint=None)
+    assert (info.value.kind, info.value.cause) == (ErrorKind.INVALID_REQUEST, "client_misconfigured")
+    down = MicrosoftFlow(Settings(sandbox_url="http://127.0.0.1:9").microsoft(), "common", timeout=2)
+    with pytest.raises(ProviderError) as info:
+        down.authorization_url(redirect_uri=REDIRECT, state="s", code_verifier="v" * 43, nonce="n", login_hint=None)
+    assert (info.value.kind, info.value.cause) == (ErrorKind.PROVIDER_DOWN, "provider_unavailable")
+    down.http.target = f"{base_url}/microsoft"  # Microsoft answers again: nothing was cached
+    assert down.authorization_url(redirect_uri=REDIRECT, state="s", code_verifier="v" * 43, nonce="n",
+                                  login_hint=None).startswith(f"{base_url}/microsoft/common/oauth2/v2.0/authorize?")
