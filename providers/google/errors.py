@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from providers.base import ErrorKind as K
 from providers.base import ProviderError
+from providers.retry_after import retry_after_seconds
 
 PROVIDER = "google"
 
@@ -98,7 +99,7 @@ def classify_api_error(status: int, body: Mapping[str, Any],
     kind, cause = API_REASONS.get(reason or "", API_STATUSES.get(status, (K.UNKNOWN, None)))
     error = body.get("error") if isinstance(body.get("error"), Mapping) else {}
     message = str(error.get("message") or reason or f"HTTP {status}")
-    retry_after = _retry_after(headers)
+    retry_after = retry_after_seconds(headers)
     if kind is K.RATE_LIMITED and retry_after is None and reason in ("quotaExceeded", "dailyLimitExceeded"):
         retry_after = 3600.0  # a daily quota is not worth retrying quickly
     return ProviderError(kind, message, provider=PROVIDER, cause=cause, provider_code=reason,
@@ -120,13 +121,3 @@ def classify_token_error(status: int | None, body: Mapping[str, Any]) -> Provide
         kind, cause = K.PROVIDER_DOWN, "provider_unavailable"
     return ProviderError(kind, description, provider=PROVIDER, cause=cause, provider_code=code or None,
                          http_status=status)
-
-
-def _retry_after(headers: Mapping[str, str] | None) -> float | None:
-    if not headers:
-        return None
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

@@ -24,6 +24,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 import httpx
 
 from providers.base import ErrorKind, ProviderError
+from providers.retry_after import retry_after_seconds
 
 from .errors import PROVIDER, classify_graph_error
 from .mailbox_gate import MailboxGate, mailbox_key
@@ -184,18 +185,9 @@ def translate(exc: Exception) -> ProviderError:
                              provider=PROVIDER, cause="provider_unavailable")
     if isinstance(exc, APIError):
         headers = {k.lower(): v for k, v in (exc.response_headers or {}).items()}
-        retry_after = _seconds(headers.get("retry-after"))
+        retry_after = retry_after_seconds(headers)
         code = message = None
         if isinstance(exc, ODataError) and exc.error is not None:
             code, message = exc.error.code, exc.error.message
         return classify_graph_error(exc.response_status_code, code, message or exc.message, retry_after)
     return ProviderError(ErrorKind.UNKNOWN, f"Microsoft Graph call failed ({type(exc).__name__})", provider=PROVIDER)
-
-
-def _seconds(value: Any) -> float | None:
-    if isinstance(value, (list, tuple)):
-        value = value[0] if value else None
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
