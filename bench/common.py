@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import logging
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -10,6 +13,7 @@ import uuid
 from contextlib import contextmanager
 from typing import Any, Callable
 
+import requests
 from werkzeug.serving import make_server
 
 from hub.app import create_app
@@ -27,10 +31,46 @@ def p95_ms(samples: list[float]) -> float:
 
 
 @contextmanager
-def live_stack(database_url: str | None = None, **settings: Any):
+def sandbox_process():
+    """The sandbox in its own process, as in a real deployment: in-process it would compete with
+    the hub for the GIL and inflate the hub's latency figures."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "sandbox", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if requests.get(f"{url}/_control/providers", timeout=0.5).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def live_stack(database_url: str | None = None, separate_sandbox: bool = False, **settings: Any):
     """Sandbox and hub on free ports, the hub on a fresh SQLite file unless told otherwise."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if separate_sandbox:
+        with sandbox_process() as url, _hub_on(url, database_url, settings) as stack:
+            yield stack
+        return
     sandbox_server, _, sandbox_url = serve(create_sandbox_app(), "127.0.0.1", 0)
+    try:
+        with _hub_on(sandbox_url, database_url, settings) as stack:
+            yield stack
+    finally:
+        sandbox_server.shutdown()
+
+
+@contextmanager
+def _hub_on(sandbox_url: str, database_url: str | None, settings: dict[str, Any]):
     server = make_server("127.0.0.1", 0, lambda e, s: [], threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
     with tempfile.TemporaryDirectory() as tmp:
@@ -46,7 +86,6 @@ def live_stack(database_url: str | None = None, **settings: Any):
             yield app, url, sandbox_url, key
         finally:
             server.shutdown()
-            sandbox_server.shutdown()
             hub.close()
 
 

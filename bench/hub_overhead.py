@@ -19,7 +19,7 @@ from tests.e2e.support import Api, Sandbox, connect  # noqa: E402
 
 
 def measure(n: int) -> None:
-    with live_stack() as (app, url, sandbox_url, key):
+    with live_stack(separate_sandbox=True) as (app, url, sandbox_url, key):
         hub = app.extensions["hub"]
         api, sandbox = Api(url, key), Sandbox(sandbox_url)
         email = f"bench.{uuid.uuid4().hex[:6]}@example.com"

@@ -1,0 +1,148 @@
+"""Benchmark of the availability engine against a bare sort and the brute-force oracle.
+
+Run from the repository root:  python -m bench.availability_engine [--runs 21] [--oracle-runs 3]
+
+Scenarios (60-day window, 30-minute slots on a 15-minute grid, max_results high enough that
+the engine never stops early, busy blocks 15-60 min, each participant's list sorted as a
+provider returns it; schedules: Stockholm / London / New York x {09-17, 08-12 + 13-16:30}):
+  (a)  10 required participants x 300 busy blocks inside their own working hours
+  (b)  50 required participants x 1,000 busy blocks anywhere in the day
+  (b') the same 50 people, 5 required + 45 optional (exercises optional_available)
+
+Figures: median wall time of find_slots, of ``sorted()`` over the same busy blocks (the
+concatenated per-participant lists, as the engine receives them) measured in the same run,
+their ratio, and the oracle's time and its ratio to the engine. GC is off while timing, as in
+timeit. The oracle's answer is compared with the engine's as a sanity check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import platform
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from hub.availability import Participant, WorkingHours, find_slots, to_datetimes
+from hub.availability.intervals import from_datetimes
+from tests.oracle_availability import oracle_slots
+
+WINDOW_START = datetime(2026, 3, 2, tzinfo=timezone.utc)  # spans Europe's and the US's DST change
+WINDOW_DAYS = 60
+ZONES = ("Europe/Stockholm", "Europe/London", "America/New_York")
+SCHEDULES = (
+    {"mon": [["09:00", "17:00"]], "tue": [["09:00", "17:00"]], "wed": [["09:00", "17:00"]],
+     "thu": [["09:00", "17:00"]], "fri": [["09:00", "17:00"]]},
+    {day: [["08:00", "12:00"], ["13:00", "16:30"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    label: str
+    participants: list[Participant]
+
+    @property
+    def busy(self) -> list[tuple[int, int]]:
+        return [block for p in self.participants for block in p.busy]
+
+    def kwargs(self) -> dict[str, Any]:
+        return dict(
+            start=WINDOW_START,
+            end=WINDOW_START + timedelta(days=WINDOW_DAYS),
+            participants=self.participants,
+            duration_minutes=30,
+            interval_minutes=15,
+            now=WINDOW_START,
+            max_results=100_000,
+        )
+
+
+def build(label: str, people: int, blocks: int, *, in_hours: bool, seed: int) -> Scenario:
+    rng = random.Random(seed)
+    start = int(WINDOW_START.timestamp())
+    end = start + WINDOW_DAYS * 86400
+    participants = []
+    for i in range(people):
+        hours = WorkingHours.from_dict({"timezone": ZONES[i % 3], "weekly": SCHEDULES[i // 3 % 2]})
+        spans = hours.expand(start, end) if in_hours else [(start, end, start)]
+        busy = []
+        for _ in range(blocks):
+            span_start, span_end, _ = rng.choice(spans)
+            first = rng.randrange(span_start, span_end - 900, 900)
+            busy.append((first, min(span_end, first + 60 * rng.choice((15, 30, 45, 60)))))
+        busy.sort()
+        participants.append(Participant(f"user{i}", hours, busy))
+    return Scenario(label, participants)
+
+
+def median_ms(action: Callable[[], object], runs: int) -> float:
+    samples = []
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(runs):
+            began = time.perf_counter()
+            action()
+            samples.append(time.perf_counter() - began)
+    finally:
+        gc.enable()
+    return statistics.median(samples) * 1000
+
+
+def measure(scenario: Scenario, runs: int, oracle_runs: int) -> dict[str, Any]:
+    kwargs = scenario.kwargs()
+    busy = scenario.busy
+    as_datetimes = to_datetimes(busy)
+    found = find_slots(**kwargs)
+    row: dict[str, Any] = {
+        "label": scenario.label,
+        "busy": len(busy),
+        "slots": len(found),
+        "engine": median_ms(lambda: find_slots(**kwargs), runs),
+        "sorted": median_ms(lambda: sorted(busy), runs),
+        "convert": median_ms(lambda: from_datetimes(as_datetimes), max(3, runs // 4)),
+    }
+    if oracle_runs:
+        expected = oracle_slots(**kwargs)
+        offered = [(int(s.start.timestamp()), int(s.end.timestamp()), tuple(s.optional_available)) for s in found]
+        row["agrees"] = offered == expected
+        row["oracle"] = median_ms(lambda: oracle_slots(**kwargs), oracle_runs)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=21, help="timed runs of the engine and sorted()")
+    parser.add_argument("--oracle-runs", type=int, default=3, help="timed oracle runs (0: skip the oracle)")
+    args = parser.parse_args()
+
+    wide = build("(b)  50 x 1000, any time", 50, 1000, in_hours=False, seed=2)
+    mixed = Scenario(
+        "(b') 5 req + 45 optional",
+        [p if i < 5 else replace(p, optional=True) for i, p in enumerate(wide.participants)],
+    )
+    scenarios = [build("(a)  10 x 300, in hours", 10, 300, in_hours=True, seed=1), wide, mixed]
+
+    print(f"availability engine, Python {platform.python_version()}, {WINDOW_DAYS} days, 15-min grid, "
+          f"median of {args.runs} runs (oracle: {args.oracle_runs})")
+    header = f"{'scenario':28} {'busy':>6} {'slots':>6} {'engine ms':>10} {'sorted ms':>10} {'eng/sorted':>10}"
+    header += f" {'oracle ms':>10} {'oracle/eng':>10} {'agrees':>6}" if args.oracle_runs else ""
+    print(header)
+    for scenario in scenarios:
+        row = measure(scenario, args.runs, args.oracle_runs)
+        line = (f"{row['label']:28} {row['busy']:6d} {row['slots']:6d} {row['engine']:10.2f} "
+                f"{row['sorted']:10.2f} {row['engine'] / row['sorted']:9.2f}x")
+        if args.oracle_runs:
+            line += f" {row['oracle']:10.0f} {row['oracle'] / row['engine']:9.0f}x {str(row['agrees']):>6}"
+        print(line)
+        print(f"{'':28} boundary conversion of the busy blocks from datetimes: {row['convert']:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
