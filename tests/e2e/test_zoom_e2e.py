@@ -311,3 +311,27 @@ def test_zoom_webhooks_record_who_joined_and_deauthorization(api, sandbox, zoom_
     assert zoom["status"] == "needs_reauth" and zoom["last_error"]["cause"] == "zoom_token_revoked"
     r = api.post("/v1/events", json=event_body(who, title="After deauthorization"))
     assert r.status_code == 409 and r.json()["cause"] == "zoom_token_revoked"
+
+
+def test_unticked_meeting_scope_is_scopes_missing(api, sandbox):
+    who = person(api, sandbox, connect_zoom=False)
+    from tests.e2e.support import connect
+    result = connect(api, who.user_id, "zoom", who.zoom_email, scope="user:read")
+    assert (result.status, result.params.get("code")) == ("error", "scopes_missing")
+    assert [c["provider"] for c in api.get(f"/v1/users/{who.user_id}/connections").json()["connections"]] == ["google"]
+
+
+def test_disconnecting_zoom_revokes_the_grant_at_zoom(api, sandbox, zoom_hub):
+    who = person(api, sandbox)
+    from oauth.tokens import refresh_binding
+    with zoom_hub.hub.db.session() as s:
+        refresh = zoom_hub.hub.vault.decrypt(s.get(Connection, who.zoom_connection).refresh_token_enc,
+                                             refresh_binding(who.zoom_connection))
+    assert api.delete(f"/v1/connections/{who.zoom_connection}").status_code == 204
+    revokes = [e for e in sandbox.requests_log("zoom", "/zoom/oauth/revoke")]
+    assert revokes and revokes[-1]["headers"]["Authorization"].startswith("Basic ")
+    with pytest.raises(Exception) as dead:
+        zoom_hub.hub.flow("zoom").refresh(refresh)
+    assert getattr(dead.value, "cause", None) == "zoom_token_revoked"
+    r = api.post("/v1/events", json=event_body(who, title="After disconnect"))
+    assert r.status_code == 422 and r.json()["reason"] == "zoom_not_connected"
