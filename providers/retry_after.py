@@ -1,5 +1,5 @@
 """`Retry-After` as seconds, the same for every provider (RFC 9110 §10.2.3: delay-seconds or an
-HTTP-date). Providers hand headers over in different shapes — a dict, httplib2's lower-cased
+HTTP-date; Zoom's ISO 8601 time too). Providers hand headers over in different shapes — a dict, httplib2's lower-cased
 mapping, kiota's lists of values — so all of them are accepted here."""
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def retry_after_seconds(value: Mapping[str, Any] | str | None, now: datetime | N
     except ValueError:
         pass
     try:
-        when = parsedate_to_datetime(raw)
+        # Zoom sends an ISO 8601 time for its daily limit [?]; everyone else an HTTP-date.
+        when = (datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw[:4].isdigit()
+                else parsedate_to_datetime(raw))
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:

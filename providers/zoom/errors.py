@@ -6,12 +6,11 @@ OAuth errors: https://developers.zoom.us/docs/integrations/oauth-error-messages/
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, Mapping
 
 from providers.base import ErrorKind as K
 from providers.base import ProviderError
+from providers.retry_after import header, retry_after_seconds
 
 PROVIDER = "zoom"
 
@@ -86,7 +85,7 @@ def classify_api_error(status: int, body: Mapping[str, Any],
         kind, cause = K.PROVIDER_DOWN, "provider_unavailable"
     message = str(body.get("message") or f"HTTP {status}")
     retry_after = retry_after_seconds(headers)
-    if kind is K.RATE_LIMITED and retry_after is None and _header(headers, "x-ratelimit-type") == "Daily-limit":
+    if kind is K.RATE_LIMITED and retry_after is None and header(headers, "x-ratelimit-type") == "Daily-limit":
         retry_after = 3600.0  # a daily limit is not worth retrying quickly
     return ProviderError(kind, message, provider=PROVIDER, cause=cause,
                          provider_code=str(code) if code is not None else None,
@@ -105,30 +104,6 @@ def classify_token_error(status: int | None, body: Mapping[str, Any]) -> Provide
         kind, cause = K.PROVIDER_DOWN, "provider_unavailable"
     return ProviderError(kind, reason, provider=PROVIDER, cause=cause,
                          provider_code=str(code) if code is not None else (error or None), http_status=status)
-
-
-def retry_after_seconds(headers: Mapping[str, str] | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: Zoom sends a number, or for daily limits a date [?]."""
-    value = _header(headers, "retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value) if not value[:4].isdigit() else datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
-
-
-def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    if not headers:
-        return None
-    return next((v for k, v in headers.items() if k.lower() == name), None)
 
 
 def _int(value: Any) -> int | None:

@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 import pytest
 
 from providers.base import ErrorKind as K
-from providers.zoom.errors import classify_api_error, classify_token_error, retry_after_seconds
+from providers.retry_after import retry_after_seconds
+from providers.zoom.errors import classify_api_error, classify_token_error
 
 
 @pytest.mark.parametrize("status, body, kind, cause", [
