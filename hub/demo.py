@@ -19,6 +19,7 @@ DEMO_ACCOUNTS = (
     ("google", "alice@demo.example", "Alice Interviewer", (10, 14)),
     ("google", "bob@demo.example", "Bob Recruiter", (11,)),
     ("microsoft", "carol@demo.example", "Carol Hiring Manager", (9, 15)),
+    ("zoom", "alice@demo.example", "Alice Interviewer", ()),
 )
 
 
