@@ -20,6 +20,10 @@ Semantics (API.md "Availability", plus the decisions marked DECIDED):
 - DECIDED: at least one participant must be required. With none, "available" has no meaning
   (every slot would be offered on nobody's behalf), so it is a validation error, not a guess.
 - At most ``max_results`` slots, earliest first.
+- Inputs: busy blocks are ``(start, end)`` UTC epoch seconds in any order, overlapping or not;
+  empty and reversed blocks are ignored. The window and ``now`` are rounded inward to whole
+  seconds (start and now up, end down). Slot starts are whole minutes whenever the anchor is
+  (always, with working hours respected).
 
 Performance: all times are int epoch seconds. Required participants' busy blocks are merged
 once (widened by the buffers) into two sorted columns; each working block then finds the busy
@@ -141,7 +145,7 @@ def find_slots(
     # Widen each busy block instead of each slot: [s - before, e + after) meets [a, b)
     # exactly when [s, e) meets [a - after, b + before).
     busy_starts, busy_ends = merge_columns(
-        list(chain.from_iterable(p.busy for p in required)), pad_start=before, pad_end=after
+        list(chain.from_iterable(p.busy for p in required)), pad_start=after, pad_end=before
     )
     slot_starts = _grid_starts(
         blocks,

@@ -22,6 +22,7 @@ Rules decided here (API.md is silent on them):
   own anchor.
 - ``weekly`` absent -> Mon-Fri 09:00-17:00; ``weekly: {}`` -> no working days. Days missing
   from ``weekly`` are days off. ``timezone`` absent -> the caller's default (user timezone).
+  A JSON null counts as absent.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ _SecondRange = tuple[int, int]
 _HHMM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NAIVE_EPOCH = datetime(1970, 1, 1)
-_from_timestamp = datetime.fromtimestamp
 _EPOCH_ORDINAL = _NAIVE_EPOCH.toordinal()
+_from_timestamp = datetime.fromtimestamp
 _KNOWN_KEYS = frozenset({"timezone", "weekly", "overrides"})
 _OVERRIDE_KEYS = frozenset({"date", "intervals"})
 
@@ -162,6 +163,8 @@ class WorkingHours:
             return cls.default(default_timezone or "UTC")
         if not isinstance(data, Mapping):
             raise WorkingHoursError(path, "must be an object")
+        # JSON null means "not given", like an absent key.
+        data = {key: value for key, value in data.items() if value is not None}
         for key in data:
             if key not in _KNOWN_KEYS:
                 errors.append(FieldError(f"{path}.{key}", "unknown field"))
@@ -374,7 +377,9 @@ def _load_zone(name: object, field_name: str, errors: list[FieldError]) -> ZoneI
         errors.append(FieldError(field_name, "must be an IANA time zone name such as Europe/Stockholm"))
         return ZoneInfo("UTC")
     if name not in _zone_names() and name != "UTC":
-        errors.append(FieldError(field_name, f"unknown time zone {name!r}; use an IANA name such as Europe/Stockholm"))
+        errors.append(
+            FieldError(field_name, f"unknown time zone {name!r}; use an IANA name such as Europe/Stockholm")
+        )
         return ZoneInfo("UTC")
     try:
         return ZoneInfo(name)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.api.schemas import AvailabilityIn
-from hub.availability import AvailabilityInputError, Participant, find_slots
+from hub.availability import AvailabilityInputError, Participant, find_slots, from_datetimes
 from hub.container import Hub
 from hub.problems import validation_problem
 from hub.services.directory import require_user
@@ -45,7 +45,8 @@ def availability(hub: Hub, tenant_id: str, body: AvailabilityIn) -> Availability
         res = results[p.user_id]
         if not res.ok:
             continue  # an unreadable optional participant is never offered as available
-        busy = [(int(b.start.timestamp()), int(b.end.timestamp())) for b in res.busy or []]
+        # Rounded outward: a sub-second busy edge must not shrink the busy block.
+        busy = from_datetimes([(b.start, b.end) for b in res.busy or []])
         participants.append(Participant(p.user_id, hours[p.user_id], busy, p.optional))
     try:
         slots = find_slots(start=body.start, end=body.end, participants=participants,

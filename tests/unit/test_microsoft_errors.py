@@ -1,6 +1,7 @@
 """Microsoft's error tables and the per-mailbox gate: wire bodies → kind and cause, and the
 MailboxConcurrency / Retry-After rules, without a network."""
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -90,6 +91,13 @@ class FakeClock:
         return self.now
 
 
+def run_isolated(coro):
+    """asyncio.run on a thread of its own: a session-scoped Playwright browser keeps an event
+    loop running on the main thread for the whole test session."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def test_gate_keeps_four_in_flight_per_mailbox_and_forgets_idle_ones():
     gate = MailboxGate("microsoft")
 
@@ -103,7 +111,7 @@ def test_gate_keeps_four_in_flight_per_mailbox_and_forgets_idle_ones():
         await asyncio.gather(*[one("a", seen_a) for _ in range(10)], *[one("b", seen_b) for _ in range(3)])
         return seen_a, seen_b
 
-    seen_a, seen_b = asyncio.run(main())
+    seen_a, seen_b = run_isolated(main())
     assert max(seen_a) == 4 and max(seen_b) == 3 and gate.peak_in_flight == 4
     assert gate.in_flight == {} and gate._slots == {}  # noqa: SLF001 - idle mailboxes are dropped
 
@@ -118,8 +126,8 @@ def test_gate_closes_a_mailbox_for_retry_after():
             return True
 
     with pytest.raises(ProviderError) as info:
-        asyncio.run(enter("a"))
+        run_isolated(enter("a"))
     assert (info.value.kind, info.value.retry_after) == (ErrorKind.RATE_LIMITED, 3)
-    assert asyncio.run(enter("b"))  # other mailboxes are not affected
+    assert run_isolated(enter("b"))  # other mailboxes are not affected
     clock.now += 3.01
-    assert asyncio.run(enter("a"))
+    assert run_isolated(enter("a"))

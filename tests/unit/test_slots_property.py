@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from hub.availability import DAY_NAMES, Participant, WorkingHours, find_slots
 from hub.availability.intervals import clip, intersect, merge, subtract
+from hub.availability.working_hours import _wall_to_utc  # the DST rule itself
 from tests.oracle_availability import oracle_slots
 
 ZONES = (
@@ -184,6 +185,49 @@ def test_offered_slots_respect_busy_time_window_and_notice(case):
             if case["respect_working_hours"]:
                 blocks = person.working_hours.expand(start, end)
                 assert any(b[0] <= start and end <= b[1] for b in blocks)
+
+
+@SETTINGS
+@given(scenarios(), st.integers(1, 3 * 1440), st.integers(1, 3 * 1440))
+def test_expansion_does_not_depend_on_the_window(case, cut_start, cut_end):
+    """Blocks seen through a smaller window are exactly the same blocks (same anchors): the
+    offset guesses and the look-back must not leak into the result."""
+    hours = case["participants"][0].working_hours
+    start, end = int(case["start"].timestamp()), int(case["end"].timestamp())
+    whole = hours.expand(start - 3 * 86400, end + 3 * 86400)
+    inner_start, inner_end = start - cut_start * 60, end + cut_end * 60 - 3 * 86400
+    if inner_start < inner_end:
+        inner = hours.expand(inner_start, inner_end)
+        assert inner == [b for b in whole if b[1] > inner_start and b[0] < inner_end]
+
+
+@st.composite
+def walls_near_transitions(draw) -> tuple[ZoneInfo, int, timedelta]:
+    name = draw(st.sampled_from(ZONES))
+    zone = ZoneInfo(name)
+    change = draw(st.sampled_from(transitions_2026(name) or (YEAR_START,)))
+    offsets = [(change + timedelta(hours=h)).astimezone(zone).utcoffset() for h in (-3, 3)]
+    naive_wall = (change + offsets[0]).replace(tzinfo=None) + timedelta(minutes=draw(st.integers(-150, 150)))
+    wall = int((naive_wall - datetime(1970, 1, 1)).total_seconds())
+    guess = draw(st.sampled_from(offsets + [timedelta(0), timedelta(hours=5, minutes=45)]))
+    return zone, wall, guess
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(walls_near_transitions())
+def test_wall_time_rule_is_the_earliest_instant_reading_at_least_that_time(case):
+    """The DST rule (gap -> first instant after it, repeated time -> first occurrence), for
+    any offset guess, checked by scanning minutes."""
+    zone, wall, guess = case
+    instant = wall - 18 * 3600  # reads earlier than `wall` in every zone (offsets < 18 h)
+
+    def reading(u: int) -> int:
+        local = datetime.fromtimestamp(u, zone).replace(tzinfo=None)
+        return int((local - datetime(1970, 1, 1)).total_seconds())
+
+    while reading(instant) < wall:
+        instant += 60
+    assert _wall_to_utc(zone, wall, guess)[0] == instant
 
 
 # --- interval algebra against sets of points ----------------------------------------------

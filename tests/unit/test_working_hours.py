@@ -34,7 +34,10 @@ def test_from_dict_round_trips():
     data = {
         "timezone": "Europe/Stockholm",
         "weekly": {"mon": [["09:00", "13:00"], ["14:00", "17:00"]], "sat": [], "sun": [["22:00", "02:00"]]},
-        "overrides": [{"date": "2026-03-04", "intervals": []}, {"date": "2026-03-05", "intervals": [["10:00", "24:00"]]}],
+        "overrides": [
+            {"date": "2026-03-04", "intervals": []},
+            {"date": "2026-03-05", "intervals": [["10:00", "24:00"]]},
+        ],
     }
     wh = WorkingHours.from_dict(data)
     assert wh.to_dict() == data
@@ -60,6 +63,8 @@ def test_absent_working_hours_and_absent_parts_fall_back():
     no_zone = WorkingHours.from_dict({"weekly": {"mon": [["08:00", "12:00"]]}}, "America/New_York")
     assert no_zone.timezone == "America/New_York"
     assert WorkingHours.from_dict({"weekly": {}}).weekly == {}  # explicitly no working days
+    nulls = {"timezone": None, "weekly": None, "overrides": None}
+    assert WorkingHours.from_dict(nulls, "Europe/Oslo") == WorkingHours.default("Europe/Oslo")
 
 
 def test_equal_schedules_hash_equal():
@@ -299,6 +304,15 @@ def test_expand_stockholm_fall_back_uses_first_occurrence():
     assert wh.expand(utc(2026, 10, 24), utc(2026, 10, 26)) == [
         (utc(2026, 10, 24, 23), utc(2026, 10, 25, 0, 30), utc(2026, 10, 24, 23))
     ]
+
+
+def test_expand_does_not_depend_on_where_the_window_starts_around_a_fold():
+    # Starting the window after the fall-back makes the first offset guess the later one,
+    # which first finds the *second* 02:30; the rule still picks the first.
+    wh = hours({"sun": [["02:30", "04:00"]]})
+    expected = [(utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 3), utc(2026, 10, 25, 0, 30))]
+    for window_start in (utc(2026, 10, 25, 0), utc(2026, 10, 25, 1, 45), utc(2026, 10, 25, 2, 59)):
+        assert wh.expand(window_start, utc(2026, 10, 26)) == expected
 
 
 def test_expand_lord_howe_half_hour_spring_forward():
