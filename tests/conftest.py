@@ -56,3 +56,28 @@ def sandbox_url():
     server, _thread, url = serve(create_sandbox_app(), "127.0.0.1", 0)
     yield url
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def live_hub(database_url, sandbox_url):
+    """A hub served on a loopback port, wired to the sandbox; shared by e2e and browser tests."""
+    from tests.e2e.support import start_hub
+    server, live = start_hub(database_url, sandbox_url)
+    yield live
+    server.shutdown()
+    live.hub.close()
+
+
+@pytest.fixture
+def api(live_hub):
+    """A fresh tenant per test: tenants never see each other, so tests never do either."""
+    from hub.services.directory import create_api_key
+    from tests.e2e.support import Api
+    _, key = create_api_key(live_hub.hub.db, f"tenant-{uuid.uuid4().hex[:8]}")
+    return Api(live_hub.url, key)
+
+
+@pytest.fixture
+def sandbox(sandbox_url):
+    from tests.e2e.support import Sandbox
+    return Sandbox(sandbox_url)

@@ -7,14 +7,10 @@ package is missing; `.ci/run` installs both on a fresh machine.
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
 
 import pytest
 
-from hub.services.directory import create_api_key
-from tests.e2e.conftest import start_hub
-from tests.e2e.support import Api, Sandbox
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -31,26 +27,6 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-@pytest.fixture(scope="session")
-def live_hub(browser, database_url, sandbox_url):
-    server, live = start_hub(database_url, sandbox_url)
-    yield live
-    server.shutdown()
-    live.hub.close()
-
-
-@pytest.fixture
-def api(live_hub) -> Api:
-    """A fresh tenant per test, as in tests/e2e."""
-    _, key = create_api_key(live_hub.hub.db, f"tenant-{uuid.uuid4().hex[:8]}")
-    return Api(live_hub.url, key)
-
-
-@pytest.fixture
-def sandbox(sandbox_url) -> Sandbox:
-    return Sandbox(sandbox_url)
 
 
 @pytest.fixture

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+import threading
+
 import requests
+from werkzeug.serving import make_server
 
 
 @dataclass
@@ -123,3 +126,20 @@ def connect(api: Api, user_id: str, provider: str, account: str, *, decision: st
         params = {k: v[0] for k, v in parse_qs(urlsplit(final).query).items()}
         return ConsentResult(params.get("status", ""), params, final)
     return ConsentResult("page", {"status_code": str(callback.status_code), "body": callback.text}, callback.url)
+
+
+def start_hub(database_url: str, sandbox_url: str, **overrides):
+    """A hub served on a free port; its public URL is known only once the port is bound."""
+    server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    from hub.app import create_app  # late: keeps this helper module cheap to import
+    from oauth.vault import TokenVault
+
+    settings = {"database_url": database_url, "sandbox_url": sandbox_url, "public_url": url,
+                "encryption_keys": TokenVault.generate_key_spec("e2e"), "log_json": False,
+                "refresh_margin_seconds": 60, **overrides}
+    app = create_app(settings)
+    server.app = app
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, LiveHub(url, sandbox_url, app)

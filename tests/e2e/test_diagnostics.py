@@ -26,7 +26,7 @@ from hub.storage.models import Connection
 from oauth.registry import FLOWS
 from oauth.tokens import access_binding, refresh_binding
 from providers.registry import PROVIDERS
-from tests.e2e.conftest import start_hub
+from tests.e2e.support import start_hub
 from tests.e2e.support import Api, LiveHub, Sandbox, connect
 
 DAY = "2026-03-02"

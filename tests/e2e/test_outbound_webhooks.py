@@ -26,7 +26,7 @@ from werkzeug.wrappers import Request
 
 from hub.services.directory import create_api_key
 from hub.storage.models import Connection, WebhookDelivery, WebhookEndpoint
-from tests.e2e.conftest import start_hub
+from tests.e2e.support import start_hub
 from tests.e2e.support import Api, connect
 from tests.unit.test_webhook_signing import spec_verify
 from webhooks.outbound.delivery import DeliveryWorker

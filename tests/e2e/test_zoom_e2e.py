@@ -20,7 +20,7 @@ from hub.storage.models import Connection
 from oauth.flows import OAuthFlow
 from oauth.registry import FLOWS
 from providers.registry import PROVIDERS
-from tests.e2e.conftest import start_hub
+from tests.e2e.support import start_hub
 from tests.e2e.support import Api
 from tests.e2e.zoom_support import (DAY, book_in_own_process, connect_zoom_login, event_body, log_mark, meetings,
                                     person, refreshes_since)
