@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from flask import Blueprint, Response, jsonify, request
 
+from providers.emulator_kit.wire import bearer_token, json_object
+
 from . import emulator_errors as errors
 from .emulator_discovery import rpc_method_name
 
@@ -26,18 +28,8 @@ API_ROOT = "/calendar/v3"
 _SEND_UPDATES = ("all", "externalOnly", "none")
 
 
-def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
-    return header[7:].strip() if header[:7].lower() == "bearer " else None
 
 
-def _json_body() -> dict[str, Any]:
-    if not request.get_data(cache=True):
-        return {}
-    body = request.get_json(silent=True, force=True)
-    if not isinstance(body, dict):
-        raise errors.parse_error()
-    return body
 
 
 def _conference_version() -> int:
@@ -78,7 +70,7 @@ def register_calendar_api(bp: Blueprint, emulator: "GoogleEmulator") -> None:
         def decorate(view: Callable[..., Any]) -> Callable[..., Response]:
             @functools.wraps(view)
             def wrapper(**kwargs: Any) -> Response:
-                presented = _bearer()
+                presented = bearer_token()
                 token = emulator.oauth.validate_access_token(presented)
                 if token is None:
                     return errors.auth_error(token_presented=presented is not None)
@@ -125,7 +117,7 @@ def register_calendar_api(bp: Blueprint, emulator: "GoogleEmulator") -> None:
 
     @route("/freeBusy", "calendar.freebusy.query", "POST")
     def free_busy(caller: "Account"):
-        return store.free_busy(caller, _json_body())
+        return store.free_busy(caller, json_object(errors.parse_error))
 
     @route("/calendars/<calendar_id>/events", "calendar.events.list", "GET")
     def events_list(caller: "Account", calendar_id: str):
@@ -134,7 +126,7 @@ def register_calendar_api(bp: Blueprint, emulator: "GoogleEmulator") -> None:
     @route("/calendars/<calendar_id>/events", "calendar.events.insert", "POST")
     def events_insert(caller: "Account", calendar_id: str):
         _check_send_updates()
-        return store.insert_event(store.resolve(caller, calendar_id), _json_body(), _conference_version())
+        return store.insert_event(store.resolve(caller, calendar_id), json_object(errors.parse_error), _conference_version())
 
     @route("/calendars/<calendar_id>/events/<event_id>", "calendar.events.get", "GET")
     def events_get(caller: "Account", calendar_id: str, event_id: str):
@@ -143,12 +135,12 @@ def register_calendar_api(bp: Blueprint, emulator: "GoogleEmulator") -> None:
     @route("/calendars/<calendar_id>/events/<event_id>", "calendar.events.patch", "PATCH")
     def events_patch(caller: "Account", calendar_id: str, event_id: str):
         _check_send_updates()
-        return store.patch_event(store.resolve(caller, calendar_id), event_id, _json_body(), _conference_version())
+        return store.patch_event(store.resolve(caller, calendar_id), event_id, json_object(errors.parse_error), _conference_version())
 
     @route("/calendars/<calendar_id>/events/<event_id>", "calendar.events.update", "PUT")
     def events_update(caller: "Account", calendar_id: str, event_id: str):
         _check_send_updates()
-        return store.update_event(store.resolve(caller, calendar_id), event_id, _json_body(), _conference_version())
+        return store.update_event(store.resolve(caller, calendar_id), event_id, json_object(errors.parse_error), _conference_version())
 
     @route("/calendars/<calendar_id>/events/<event_id>", "calendar.events.delete", "DELETE")
     def events_delete(caller: "Account", calendar_id: str, event_id: str):
@@ -158,11 +150,11 @@ def register_calendar_api(bp: Blueprint, emulator: "GoogleEmulator") -> None:
 
     @route("/calendars/<calendar_id>/events/watch", "calendar.events.watch", "POST")
     def events_watch(caller: "Account", calendar_id: str):
-        return store.watch(store.resolve(caller, calendar_id), _json_body(), emulator.require_https_webhooks)
+        return store.watch(store.resolve(caller, calendar_id), json_object(errors.parse_error), emulator.require_https_webhooks)
 
     @route("/channels/stop", "calendar.channels.stop", "POST")
     def channels_stop(caller: "Account"):
-        store.stop_channel(_json_body())
+        store.stop_channel(json_object(errors.parse_error))
         return None
 
     @bp.route(API_ROOT + "/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

@@ -26,6 +26,7 @@ from providers.emulator_kit.oauth_dialect import (
     OAuthErrorKind,
 )
 from providers.emulator_kit.signing import token_hash
+from providers.emulator_kit.wire import bearer_token
 
 if TYPE_CHECKING:
     from providers.emulator_kit.accounts import Account
@@ -207,16 +208,13 @@ def openid_configuration(base: str) -> dict[str, Any]:
     }
 
 
-def _bearer() -> str | None:
-    auth = request.headers.get("Authorization", "")
-    return auth[7:].strip() if auth[:7].lower() == "bearer " else None
 
 
 def userinfo_endpoint(emulator: "ProviderEmulator"):
     """OpenID userinfo (what the hub's identity probe reads)."""
 
     def view() -> Response | tuple[Response, int]:
-        token = emulator.oauth.validate_access_token(_bearer())
+        token = emulator.oauth.validate_access_token(bearer_token())
         if token is None or not {"openid", USERINFO_EMAIL, USERINFO_PROFILE} & set(token.scopes):
             response = jsonify({"error": "invalid_request", "error_description": "Invalid Credentials"})
             response.headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/", error="invalid_token"'
@@ -236,7 +234,7 @@ def tokeninfo_endpoint(emulator: "ProviderEmulator"):
     """``/tokeninfo?access_token=`` — how a support tool sees which scopes a token holds."""
 
     def view() -> Response | tuple[Response, int]:
-        value = request.values.get("access_token") or _bearer()
+        value = request.values.get("access_token") or bearer_token()
         token = emulator.oauth.validate_access_token(value)
         if token is None:
             return jsonify({"error": "invalid_token", "error_description": "Invalid Value"}), 400

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 from flask import Blueprint, Response, jsonify, request
 
 from providers.emulator_kit.accounts import normalise_email
+from providers.emulator_kit.wire import bearer_token
 
 from . import emulator_errors as errors
 from . import emulator_events as events
@@ -39,9 +40,6 @@ MAILBOX_SETTINGS = frozenset({"MailboxSettings.Read", "MailboxSettings.ReadWrite
 MAX_SCHEDULES = 20  # [?] PROVIDERS.md; Microsoft does not publish the limit
 
 
-def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
-    return header[7:].strip() if header[:7].lower() == "bearer " else None
 
 
 def _json() -> dict[str, Any]:
@@ -83,7 +81,7 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
             @functools.wraps(view)
             def inner(**kwargs: Any) -> Response:
                 try:
-                    bearer = _bearer()
+                    bearer = bearer_token()
                     if not bearer:
                         raise errors.token_empty()
                     token = emulator.oauth.validate_access_token(bearer)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Callable
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
+
+from providers.emulator_kit.wire import bearer_token, json_object
 
 from . import emulator_errors as errors
 
@@ -27,18 +29,8 @@ READ_MEETING = frozenset({"meeting:read", "meeting:write", "meeting:read:admin",
 WRITE_MEETING = frozenset({"meeting:write", "meeting:write:admin"})
 
 
-def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
-    return header[7:].strip() if header[:7].lower() == "bearer " else None
 
 
-def _json_body() -> dict[str, Any]:
-    if not request.get_data(cache=True):
-        return {}
-    body = request.get_json(silent=True, force=True)
-    if not isinstance(body, dict):
-        raise errors.bad_json()
-    return body
 
 
 def register_api(bp: Blueprint, emulator: "ZoomEmulator") -> None:
@@ -57,7 +49,7 @@ def register_api(bp: Blueprint, emulator: "ZoomEmulator") -> None:
         def decorate(view: Callable[..., Any]) -> Callable[..., Response]:
             @functools.wraps(view)
             def wrapper(**kwargs: Any) -> Response:
-                token = emulator.oauth.validate_access_token(_bearer())
+                token = emulator.oauth.validate_access_token(bearer_token())
                 try:
                     if token is None:
                         raise errors.invalid_token()
@@ -94,7 +86,7 @@ def register_api(bp: Blueprint, emulator: "ZoomEmulator") -> None:
     @route("/users/<user_id>/meetings", "meetings_create", "POST", WRITE_MEETING)
     def meetings_create(caller: "Account", user_id: str):
         host = store.resolve_user(caller, user_id)
-        return 201, store.create(host, _json_body())
+        return 201, store.create(host, json_object(errors.bad_json))
 
     @route("/users/<user_id>/meetings", "meetings_list", "GET", READ_MEETING)
     def meetings_list(caller: "Account", user_id: str):
@@ -106,7 +98,7 @@ def register_api(bp: Blueprint, emulator: "ZoomEmulator") -> None:
 
     @route("/meetings/<meeting_id>", "meetings_update", "PATCH", WRITE_MEETING)
     def meetings_update(caller: "Account", meeting_id: str):
-        store.patch(caller, meeting_id, _json_body())
+        store.patch(caller, meeting_id, json_object(errors.bad_json))
         return None
 
     @route("/meetings/<meeting_id>", "meetings_delete", "DELETE", WRITE_MEETING)
