@@ -134,6 +134,17 @@ def shared_login(provider: str, knocked_out: bool) -> Callable[[Desk], str]:
     return arrange
 
 
+def teams_link_lost(desk: Desk) -> str:
+    """Teams is allowed, but an event comes back without a join URL (inactive account):
+    the booking fails, and diagnostics must still name it afterwards from the health record."""
+    user_id, _, email = calendar_user(desk, "microsoft")
+    desk.sandbox.fault("microsoft", "teams_link_missing", email, times=1)
+    r = desk.api.post("/v1/events", json={"organizer": user_id, "title": "x", "conferencing": "teams",
+                                          "start": "2026-03-02T09:00:00Z", "end": "2026-03-02T09:30:00Z"})
+    assert r.status_code == 502 and r.json()["cause"] == "teams_link_not_generated", r.text
+    return user_id
+
+
 def no_calendar(desk: Desk) -> str:
     return desk.person()
 
@@ -187,6 +198,7 @@ SCENARIOS = [
     Scenario("microsoft", "shared_mailbox", calendar_fault("microsoft", "shared_mailbox")),
     Scenario("microsoft", "mailbox_unlicensed", calendar_fault("microsoft", "mailbox_unlicensed")),
     Scenario("microsoft", "teams_unavailable", calendar_fault("microsoft", "teams_unavailable")),
+    Scenario("microsoft", "teams_link_not_generated", teams_link_lost),
     Scenario("microsoft", "rate_limited", calendar_fault("microsoft", "rate_limit", params={"retry_after": 2})),
     Scenario("microsoft", "provider_unavailable", calendar_fault("microsoft", "server_error")),
     # Zoom
