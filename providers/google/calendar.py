@@ -50,28 +50,38 @@ class GoogleCalendar:
         self.api_base = api_base if api_base.endswith("/") else api_base + "/"
         self.timeout = timeout
         self._sleep = sleep
-        self._document: str | None = None
+        self._document: dict[str, Any] | None = None
         self._doc_lock = threading.Lock()
+        # A built service and an httplib2 connection are not thread-safe, so each thread gets its
+        # own, built once: building per call re-parses the discovery document (~ms) and a fresh
+        # Http per call would open a new TCP connection every time.
+        self._local = threading.local()
 
     # --- plumbing -------------------------------------------------------------------------
-    def _service(self, token: str):
-        with self._doc_lock:
-            if self._document is None:
-                self._document = _DISCOVERY.read_text()
-        # refresh_status_codes=(): the hub refreshes (single-flight, persisted); google-auth must
-        # not try on its own with credentials that hold no refresh token.
-        http = AuthorizedHttp(Credentials(token), http=httplib2.Http(timeout=self.timeout),
-                              refresh_status_codes=())
-        return build_from_document(self._document, http=http,
-                                   client_options={"api_endpoint": self.api_base})
+    def _thread_service(self):
+        local = self._local
+        if getattr(local, "service", None) is None:
+            with self._doc_lock:
+                if self._document is None:
+                    self._document = json.loads(_DISCOVERY.read_text())
+                document = json.dumps(self._document)
+            local.http = httplib2.Http(timeout=self.timeout)
+            local.service = build_from_document(document, http=local.http,
+                                                client_options={"api_endpoint": self.api_base})
+        return local.service, local.http
 
     def _call(self, token: str, request_of: Callable[[Any], Any]) -> Any:
-        service = self._service(token)
+        service, transport = self._thread_service()
+        # The token travels per request; refresh_status_codes=(): the hub refreshes (single-flight,
+        # persisted) — google-auth must not try on its own with credentials that hold no refresh token.
+        http = AuthorizedHttp(Credentials(token), http=transport, refresh_status_codes=())
         try:
-            return request_of(service).execute(num_retries=0)
+            return request_of(service).execute(http=http, num_retries=0)
         except HttpError as exc:
             raise _from_http_error(exc) from None
         except (httplib2.HttpLib2Error, socket.timeout, OSError) as exc:
+            # A broken keep-alive connection must not poison this thread's next call.
+            self._local.service = None
             raise ProviderError(ErrorKind.PROVIDER_DOWN, f"Google unreachable: {type(exc).__name__}",
                                 provider=PROVIDER, cause="provider_unavailable") from None
 
