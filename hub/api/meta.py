@@ -1,7 +1,7 @@
 """Operational endpoints: liveness, readiness, metrics, the OpenAPI document and its page."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, render_template
+from flask import Blueprint, Response, current_app, jsonify, render_template
 
 from hub.api.context import hub
 from hub.api.openapi import build_document
@@ -31,7 +31,7 @@ def metrics():
 
 
 def openapi_document():
-    from flask import current_app
+    # Built once per app: the routes and schemas do not change while it runs.
     cache = current_app.extensions.setdefault("hub_openapi", {})
     if "doc" not in cache:
         cache["doc"] = build_document(current_app, VERSION)
