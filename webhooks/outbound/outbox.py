@@ -24,6 +24,12 @@ EVENT_TYPES = (
     "event.created",
     "event.updated",
     "event.cancelled",
+    "scheduling_request.booked",
+    "scheduling_request.declined",
+    "scheduling_request.rescheduled",
+    "scheduling_request.cancelled",
+    "scheduling_request.completed",
+    "scheduling_request.expired",
 )
 ALL_EVENTS = "*"
 ENABLED = "enabled"
