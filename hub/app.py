@@ -81,6 +81,8 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
     app.register_blueprint(diagnostics_api.bp)
     from hub.api import webhook_endpoints
     app.register_blueprint(webhook_endpoints.bp)
+    from hub.api import scheduling as scheduling_api
+    app.register_blueprint(scheduling_api.bp)
     # Outbound webhooks leave from this process's background thread unless settings say
     # another process (or a test driving deliver_due) sends them. Started last: a failed
     # create_app leaves no thread behind.
