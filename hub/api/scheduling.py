@@ -7,9 +7,21 @@ from flask import Blueprint, Response, jsonify, request
 from hub.api.auth import require_api_key
 from hub.api.context import hub, services, tenant_id
 from hub.api.routing import operation
-from hub.api.scheduling_schemas import (BookIn, BookingOut, CandidateOut, CandidateSlotsOut, ReasonIn, RequestIn,
-                                        RequestOut, RequestPatch, RequestsOut, RescheduleIn, TemplateIn, TemplateOut,
-                                        TemplatesOut)
+from hub.api.scheduling_schemas import (
+    BookIn,
+    BookingOut,
+    CandidateOut,
+    CandidateSlotsOut,
+    ReasonIn,
+    RequestIn,
+    RequestOut,
+    RequestPatch,
+    RequestsOut,
+    RescheduleIn,
+    TemplateIn,
+    TemplateOut,
+    TemplatesOut,
+)
 from hub.api.schemas import USER_ID, _check_zone
 from hub.api.v1 import IDEMPOTENCY_HEADER, hub_json
 from hub.problems import Problem

@@ -6,7 +6,14 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from hub.api.schemas import ConferencingChoice, EventOut, Strict, Window, _check_zone
 from hub.services.scheduling.texts import PLACEHOLDERS, unknown_placeholders

@@ -18,13 +18,33 @@ from sqlalchemy import select
 from hub.services.scheduling import holds as hold_ops
 from hub.services.scheduling.checks import busy_conflicts
 from hub.services.scheduling.errors import SchedulingError, invalid
-from hub.services.scheduling.grid import Interval, grid_slots, local, odd_hour, placement_error
+from hub.services.scheduling.grid import (
+    Interval,
+    grid_slots,
+    local,
+    odd_hour,
+    placement_error,
+)
 from hub.services.scheduling.offers import SchedulingService
 from hub.services.scheduling.ports import InterviewSpec
-from hub.services.scheduling.records import (candidates_of, holds_of, is_claimed, load_candidate, load_request,
-                                             require_open, slots_of, token_hash, windows_of)
+from hub.services.scheduling.records import (
+    candidates_of,
+    holds_of,
+    is_claimed,
+    load_candidate,
+    load_request,
+    require_open,
+    slots_of,
+    token_hash,
+    windows_of,
+)
 from hub.services.scheduling.texts import render, uses
-from hub.storage.models import Event, SchedulingCandidate, SchedulingRequest, SchedulingSlot
+from hub.storage.models import (
+    Event,
+    SchedulingCandidate,
+    SchedulingRequest,
+    SchedulingSlot,
+)
 from webhooks.outbound.outbox import enqueue
 
 LEASE = timedelta(minutes=2)  # longer than a live re-check plus an event creation
@@ -269,7 +289,9 @@ class CandidateActions:
             cand.odd_hour = None
             self._announce(session, req, cand, slot, status, reason=reason.strip(), event_id=event_id)
             self._maybe_complete(session, req, now)
-            return self.offers.views.candidate(cand, None)
+            out = self.offers.views.candidate(cand, None)
+        hold_ops.release_pending(self.hub, request_id=request_id)
+        return out
 
     # --- bookkeeping --------------------------------------------------------------------------
     @staticmethod

@@ -14,10 +14,10 @@ class Interval:
     start: datetime
     end: datetime
 
-    def overlaps(self, other: "Interval") -> bool:
+    def overlaps(self, other: Interval) -> bool:
         return self.start < other.end and other.start < self.end
 
-    def widened(self, before: timedelta, after: timedelta) -> "Interval":
+    def widened(self, before: timedelta, after: timedelta) -> Interval:
         return Interval(self.start - before, self.end + after)
 
 

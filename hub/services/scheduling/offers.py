@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -16,11 +17,26 @@ from hub.services.scheduling.checks import busy_conflicts, calendars, require_us
 from hub.services.scheduling.errors import SchedulingError, invalid
 from hub.services.scheduling.grid import DEFAULT_CANDIDATE_HOURS, Interval, grid_slots
 from hub.services.scheduling.ports import Interviews
-from hub.services.scheduling.records import (ENDED, LIVE_HOLDS, Views, candidates_of, holds_of, load_request,
-                                             slots_of, token_binding, token_hash, windows_of)
+from hub.services.scheduling.records import (
+    ENDED,
+    LIVE_HOLDS,
+    Views,
+    candidates_of,
+    holds_of,
+    load_request,
+    slots_of,
+    token_binding,
+    token_hash,
+)
 from hub.services.scheduling.texts import unknown_placeholders
-from hub.storage.models import (InterviewTemplate, SchedulingCandidate, SchedulingHold, SchedulingRequest,
-                                SchedulingSlot, new_id)
+from hub.storage.models import (
+    InterviewTemplate,
+    SchedulingCandidate,
+    SchedulingHold,
+    SchedulingRequest,
+    SchedulingSlot,
+    new_id,
+)
 from webhooks.outbound.outbox import enqueue
 
 # Fields a request takes from its template when the body leaves them out.

@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.services.scheduling.errors import SchedulingError
 from hub.services.scheduling.grid import Interval
-from hub.storage.models import (SchedulingCandidate, SchedulingHold, SchedulingRequest, SchedulingSlot)
+from hub.storage.models import (
+    SchedulingCandidate,
+    SchedulingHold,
+    SchedulingRequest,
+    SchedulingSlot,
+)
 from oauth.vault import Binding, TokenVault
 
 ENDED = ("cancelled", "expired")

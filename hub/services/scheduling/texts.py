@@ -3,7 +3,7 @@ filled in when an interview is created."""
 from __future__ import annotations
 
 import string
-from typing import Mapping
+from collections.abc import Mapping
 
 PLACEHOLDERS = ("candidate_name", "candidate_email", "organizer_name", "join_url", "reschedule_url", "cancel_url")
 
