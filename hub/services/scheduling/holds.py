@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.container import Hub
@@ -62,7 +62,8 @@ def mark_releasing(session: Session, holds: list[SchedulingHold], now: datetime)
 
 
 def release_pending(hub: Hub, *, request_id: str | None = None, now: datetime | None = None) -> int:
-    """Delete the due `releasing` holds at their providers; returns how many are still waiting.
+    """Delete the due `releasing` holds at their providers; returns how many still wait (due or
+    not).
     Safe to run from several places at once: deleting an event twice is harmless."""
     now = now or hub.clock()
     with hub.db.session() as session:
@@ -74,7 +75,6 @@ def release_pending(hub: Hub, *, request_id: str | None = None, now: datetime | 
         due = [(h.id, h.connection_id, h.provider, h.provider_event_id) for h in session.execute(query).scalars()]
     futures = {hold_id: hub.executor.submit(_delete_one, hub, conn, provider, event_id)
                for hold_id, conn, provider, event_id in due}
-    waiting = 0
     for hold_id, future in futures.items():
         error = future.result()
         with hub.db.session() as session:
@@ -85,11 +85,14 @@ def release_pending(hub: Hub, *, request_id: str | None = None, now: datetime | 
                 hold.status = "released"
                 hold.last_error = None
             else:
-                waiting += 1
                 hold.attempts += 1
                 hold.last_error = f"{error.kind.value}: {error.message}"
                 hold.next_attempt_at = now + min(RETRY_BASE * 2 ** min(hold.attempts - 1, 10), RETRY_MAX)
-    return waiting
+    with hub.db.session() as session:
+        query = select(func.count()).select_from(SchedulingHold).where(SchedulingHold.status == "releasing")
+        if request_id is not None:
+            query = query.where(SchedulingHold.request_id == request_id)
+        return session.execute(query).scalar_one()
 
 
 def _delete_one(hub: Hub, connection_id: str, provider: str, event_id: str | None) -> ProviderError | None:
