@@ -2,10 +2,19 @@
 release driven through the service functions the background jobs call, with a fake clock."""
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 from datetime import timedelta
 
+import pytest
+import requests
+
 from hub.storage.models import SchedulingHold
+from tests.e2e.support import Api
 from tests.e2e.scheduling_support import at, holds_at_provider, interviewer, slot
 
 
@@ -74,3 +83,39 @@ def test_expiry_releases_holds_and_a_failed_release_is_retried(api, sandbox, liv
     book = api.post(f"/v1/scheduling-requests/{request['id']}/candidates/{request['candidates'][0]['id']}/book",
                     json={"slot_id": request["slots"][0]["id"]})
     assert book.status_code == 410 and book.json()["code"] == "request_ended"
+
+
+@pytest.mark.postgres_only
+def test_one_winner_across_gunicorn_workers(api, sandbox, live_hub, database_url):
+    """Several gunicorn worker processes on PostgreSQL: the request row lock, not a process
+    lock, keeps it to one booking."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("processes share the one-winner rule through PostgreSQL row locks; SQLite runs one process")
+    people = [interviewer(api, sandbox, "google", "gun"), interviewer(api, sandbox, "microsoft", "nic")]
+    request = _offer(api, people, 6, [slot(h) for h in range(8, 14)])
+    settings = live_hub.hub.settings
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "HUB_DATABASE_URL": database_url, "HUB_SANDBOX_URL": settings.sandbox_url,
+           "HUB_PUBLIC_URL": settings.public_url, "HUB_ENCRYPTION_KEYS": settings.encryption_keys,
+           "HUB_WEBHOOK_WORKER": "false", "HUB_LOG_LEVEL": "WARNING", "HUB_LOG_JSON": "false"}
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "4", "-b", f"127.0.0.1:{port}",
+                               "hub.wsgi:create()"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(base + "/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening or still booting
+                time.sleep(0.2)
+        workers = Api(base, api.key)
+        results = race(workers, request, request["slots"][0]["id"])
+    finally:
+        server.terminate()
+        server.wait(30)
+    assert sorted(results) == [(200, None)] + [(409, "slot_taken")] * 5, results
+    interviews = [e for e in sandbox.events("google", people[0]["email"]) if e.get("summary") == "Race"]
+    assert len(interviews) == 1
