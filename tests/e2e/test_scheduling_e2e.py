@@ -154,3 +154,55 @@ def test_webhooks_are_queued_with_the_change(api, sandbox, panel, live_hub):
     booked = next(b for b in bodies if b["type"] == "scheduling_request.booked")["data"]
     assert booked["request_id"] == req["id"] and booked["odd_hour"] is True  # 00:00 in Sydney
     assert booked["slot"]["start"] == iso(at(13)) and booked["event_id"]
+
+
+def test_templates_crud_placeholders_and_a_request_from_one(api, sandbox, panel):
+    body = {"name": "Phone screen", "duration_minutes": 45, "conferencing": "none", "interval_minutes": 15,
+            "title": "Screen: {candidate_name} with {organizer_name}",
+            "description": "Hi {candidate_name}, move it here: {reschedule_url} or cancel: {cancel_url}",
+            "candidate_hours": {"start": "09:00", "end": "18:00"}, "expires_after_days": 7}
+    created = api.put("/v1/interview-templates/screen", json=body)
+    assert created.status_code == 201, created.text
+    assert api.put("/v1/interview-templates/screen", json=body).status_code == 200
+    bad = api.put("/v1/interview-templates/bad", json={**body, "description": "Join at {zoom_link}"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "description"
+    assert [t["template_id"] for t in api.get("/v1/interview-templates").json()["templates"]] == ["screen"]
+
+    r = api.post("/v1/scheduling-requests", json={
+        "organizer": panel[0]["user_id"], "template_id": "screen", "candidates": [{"email": "e@cand.example",
+                                                                                  "name": "Eve"}],
+        "slots": [slot(16, minutes=45)]})
+    assert r.status_code == 201, r.text
+    req = r.json()
+    assert (req["duration_minutes"], req["interval_minutes"], req["template_id"]) == (45, 15, "screen")
+    assert req["candidate_hours"] == {"start": "09:00", "end": "18:00"}
+    cand = req["candidates"][0]
+    booked = api.post(f"/v1/scheduling-requests/{req['id']}/candidates/{cand['id']}/book",
+                      json={"slot_id": req["slots"][0]["id"]}).json()
+    assert booked["event"]["title"].startswith("Screen: Eve with ")
+    assert booked["event"]["description"].count(cand["booking_url"]) == 2  # placeholders used, nothing appended
+    assert api.delete("/v1/interview-templates/screen").status_code == 204
+    assert api.get("/v1/interview-templates/screen").json()["code"] == "template_not_found"
+    assert api.get(f"/v1/scheduling-requests/{req['id']}").json()["duration_minutes"] == 45  # kept
+
+
+def test_edit_a_pending_offer_moves_its_holds(api, sandbox, panel):
+    req = offer(api, panel, [{"email": "f@cand.example"}], [slot(9), slot(10)]).json()
+    cid = req["candidates"][0]["id"]
+    api.post(f"/v1/scheduling-requests/{req['id']}/candidates/{cid}/book", json={"slot_id": req["slots"][0]["id"]})
+    refused = api.patch(f"/v1/scheduling-requests/{req['id']}", json={"slots": [slot(10), slot(11)]})
+    assert refused.status_code == 409 and refused.json()["code"] == "request_not_pending"  # everyone answered
+
+    req = offer(api, panel, [{"email": "g@cand.example"}, {"email": "h@cand.example"}], [slot(12), slot(13)]).json()
+    cid = req["candidates"][0]["id"]
+    api.post(f"/v1/scheduling-requests/{req['id']}/candidates/{cid}/book", json={"slot_id": req["slots"][0]["id"]})
+    booked_gone = api.patch(f"/v1/scheduling-requests/{req['id']}", json={"slots": [slot(13), slot(14)]})
+    assert booked_gone.status_code == 422 and booked_gone.json()["code"] == "slot_booked"
+    edited = api.patch(f"/v1/scheduling-requests/{req['id']}", json={"slots": [slot(12), slot(14), slot(15)]})
+    assert edited.status_code == 200, edited.text
+    assert [(s["start"], s["status"]) for s in edited.json()["slots"]] == [
+        (iso(at(12)), "booked"), (iso(at(14)), "held"), (iso(at(15)), "held")]
+    for person in panel:
+        starts = sorted(e["start"].get("dateTime", "") if isinstance(e.get("start"), dict) else "" for e in
+                        holds_at_provider(sandbox, person))
+        assert len(starts) == 2  # 13:00 released, 14:00 and 15:00 held
