@@ -14,13 +14,13 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import live_stack  # noqa: E402
-from tests.e2e.support import Api, Sandbox, connect  # noqa: E402
+from bench.common import live_stack
+from tests.e2e.support import Api, Sandbox, connect
 
 SLOTS, PANEL = 10, 3
 
@@ -38,7 +38,7 @@ def main(latency_ms: int, repeats: int) -> None:
             users.append(f"b{i}")
         for provider in ("google", "microsoft"):
             sandbox.fault(provider, "latency", params={"ms": latency_ms})
-        base = (datetime.now(timezone.utc) + timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
+        base = (datetime.now(UTC) + timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
 
         def day(n: int) -> datetime:
             return base + timedelta(days=n)

@@ -130,7 +130,7 @@ def list_requests():
     if status and status not in ("pending", "completed", "cancelled", "expired"):
         raise Problem(422, "validation_failed", "The request is not valid", "Unknown status.",
                       errors=[{"field": "status", "message": "pending, completed, cancelled or expired"}])
-    found = services().scheduling.list(tenant_id(), status=status, candidate_email=request.args.get("candidate_email"),
+    found = services().scheduling.search(tenant_id(), status=status, candidate_email=request.args.get("candidate_email"),
                                        organizer=request.args.get("organizer"), limit=limit)
     return jsonify({"scheduling_requests": found})
 

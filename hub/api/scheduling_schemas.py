@@ -19,7 +19,8 @@ from hub.api.schemas import ConferencingChoice, EventOut, Strict, Window, _check
 from hub.services.scheduling.texts import PLACEHOLDERS, unknown_placeholders
 
 CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-TEXT_HELP = "May use " + ", ".join("{%s}" % p for p in PLACEHOLDERS) + "."
+NAMES = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+TEXT_HELP = f"May use {NAMES}."
 
 
 class CandidateHours(Strict):
@@ -43,7 +44,7 @@ class CandidateHours(Strict):
 def _placeholders(value: str | None) -> str | None:
     bad = unknown_placeholders(value)
     if bad:
-        raise ValueError(f"unknown placeholder {bad[0]!r}; use {', '.join('{%s}' % p for p in PLACEHOLDERS)}")
+        raise ValueError(f"unknown placeholder {bad[0]!r}; use {NAMES}")
     return value
 
 

@@ -114,7 +114,7 @@ class GoogleCalendar:
         blocks: list[BusyBlock] = []
         page_token: str | None = None
         while True:
-            page = self._call(token, lambda s: s.events().list(
+            page = self._call(token, lambda s, page_token=page_token: s.events().list(
                 calendarId="primary", timeMin=_rfc3339(start), timeMax=_rfc3339(end), singleEvents=True,
                 maxResults=250, pageToken=page_token))
             for item in page.get("items") or ():

@@ -152,7 +152,7 @@ class MicrosoftCalendar:
             next_link = page.odata_next_link
             if not next_link:
                 break
-            page = self.graph.call(token, lambda c: c.me.calendar_view.with_url(next_link).get(
+            page = self.graph.call(token, lambda c, next_link=next_link: c.me.calendar_view.with_url(next_link).get(
                 request_configuration=self._config()))
         return blocks
 

@@ -2,7 +2,7 @@
 in the candidate's zone, and placeholder checks."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hub.services.scheduling.grid import Interval, grid_slots, odd_hour, placement_error
 from hub.services.scheduling.texts import render, unknown_placeholders
 
-T0 = datetime(2027, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2027, 3, 1, tzinfo=UTC)
 minutes = st.integers(min_value=0, max_value=3 * 24 * 60)
 windows_st = st.lists(st.tuples(minutes, st.integers(min_value=1, max_value=600)), min_size=1, max_size=4).map(
     lambda pairs: [Interval(T0 + timedelta(minutes=a), T0 + timedelta(minutes=a + n)) for a, n in pairs])
@@ -29,12 +29,12 @@ def test_grid_and_placement_agree(windows, duration, interval, probe):
 
 
 def test_odd_hours_are_judged_in_the_candidates_zone():
-    nine_utc = Interval(datetime(2027, 1, 12, 9, tzinfo=timezone.utc), datetime(2027, 1, 12, 9, 30, tzinfo=timezone.utc))
+    nine_utc = Interval(datetime(2027, 1, 12, 9, tzinfo=UTC), datetime(2027, 1, 12, 9, 30, tzinfo=UTC))
     assert odd_hour(nine_utc, "Europe/Stockholm", None) is False  # 10:00
     assert odd_hour(nine_utc, "America/Los_Angeles", None) is True  # 01:00
     assert odd_hour(nine_utc, "Asia/Tokyo", None) is False  # 18:00
     assert odd_hour(nine_utc, "Asia/Tokyo", {"start": "08:00", "end": "18:00"}) is True  # ends 18:30
-    late = Interval(datetime(2027, 1, 12, 22, 30, tzinfo=timezone.utc), datetime(2027, 1, 12, 23, tzinfo=timezone.utc))
+    late = Interval(datetime(2027, 1, 12, 22, 30, tzinfo=UTC), datetime(2027, 1, 12, 23, tzinfo=UTC))
     assert odd_hour(late, "UTC", {"start": "00:00", "end": "23:30"}) is False
 
 

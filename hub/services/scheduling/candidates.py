@@ -72,7 +72,7 @@ class CandidateActions:
                 SchedulingCandidate.token_hash == token_hash(token))).scalar_one_or_none()
             if cand is None:
                 raise SchedulingError("booking_link_unknown", "This booking link is not valid.")
-            req = session.get(SchedulingRequest, cand.request_id)
+            req = session.get_one(SchedulingRequest, cand.request_id)
             require_open(req, self.hub.clock())
             return req.tenant_id, req.id, cand.id
 
@@ -88,6 +88,7 @@ class CandidateActions:
             taken = [Interval(s.start, s.end) for s in slots_of(session, req.id)
                      if is_claimed(s, now) and s.candidate_id != cand.id]
             earliest = now + timedelta(minutes=settings["minimum_notice_minutes"])
+            offered: list[tuple[str | None, Interval]]
             if req.windows:
                 offered = [(None, s) for s in grid_slots(windows_of(req), timedelta(minutes=settings["duration_minutes"]),
                                                         timedelta(minutes=settings["interval_minutes"]))
@@ -99,8 +100,8 @@ class CandidateActions:
             own = {h.provider_event_id for h in holds_of(session, req.id) if h.provider_event_id}
         if req.windows and offered:
             # Windows carry no holds: leave out the times an interviewer has filled since.
-            busy = busy_conflicts(self.hub, tenant_id, settings["interviewers"], [s for _, s in offered],
-                                  exclude=own, **self.offers._buffers(settings))
+            busy = busy_conflicts(self.hub, tenant_id, settings["interviewers"], [s for _, s in offered], settings,
+                                  exclude=own)
             offered = [(i, s) for i, s in offered if s not in busy]
         hours = settings["candidate_hours"]
         return {"timezone": zone, "slots": [
@@ -132,6 +133,7 @@ class CandidateActions:
             req = load_request(session, tenant_id, request_id)
             cand = load_candidate(session, req, candidate_id)
             event_id, settings = cand.event_id, req.settings
+            assert event_id is not None  # booked (checked by the claim) means there is an interview
             event = session.get(Event, event_id) if event_id else None
             provider_event = event.provider_event_id if event else None
         try:
@@ -174,17 +176,19 @@ class CandidateActions:
                 if any(is_claimed(s, now) and s.candidate_id != cand.id and wanted.overlaps(Interval(s.start, s.end))
                        for s in slots):
                     raise _taken()
-                row = SchedulingSlot(request_id=req.id, start=wanted.start, end=wanted.end, status="booking",
+                new = SchedulingSlot(request_id=req.id, start=wanted.start, end=wanted.end, status="booking",
                                      candidate_id=cand.id, claimed_until=now + LEASE, from_window=True)
-                session.add(row)
+                session.add(new)
+                row = new
                 previous = "new"
             else:
                 if slot_id is None:
                     raise invalid("slot_id", "required: this request offers explicit slots")
-                row = next((s for s in slots if s.id == slot_id and s.status != "removed"), None)
-                if row is None:
+                found = next((s for s in slots if s.id == slot_id and s.status != "removed"), None)
+                if found is None:
                     raise SchedulingError("slot_not_found", f"No slot {slot_id!r} is offered in this request.",
                                           errors=[{"field": "slot_id", "message": "not offered"}])
+                row = found
                 if is_claimed(row, now):
                     raise _taken()
                 if row.status == "unavailable":
@@ -211,8 +215,7 @@ class CandidateActions:
             own = {h.provider_event_id for h in holds_of(session, request_id) if h.provider_event_id}
         if exclude_event:
             own.add(exclude_event)
-        busy = busy_conflicts(self.hub, tenant_id, settings["interviewers"], [claim.interval], exclude=own,
-                              **self.offers._buffers(settings))
+        busy = busy_conflicts(self.hub, tenant_id, settings["interviewers"], [claim.interval], settings, exclude=own)
         if busy:
             users = busy[claim.interval]
             with self.hub.db.session() as session:
@@ -242,7 +245,7 @@ class CandidateActions:
         with self.hub.db.session() as session:
             req = load_request(session, tenant_id, request_id, lock=True)
             cand = load_candidate(session, req, candidate_id)
-            row = session.get(SchedulingSlot, claim.slot_id)
+            row = session.get_one(SchedulingSlot, claim.slot_id)
             if cand.slot_id and cand.slot_id != row.id:
                 self._free_slot(session, session.get(SchedulingSlot, cand.slot_id))
             row.status, row.candidate_id, row.claimed_until = "booked", cand.id, None
@@ -339,8 +342,8 @@ class CandidateActions:
                   "reschedule_url": reschedule_url, "cancel_url": cancel_url}
         description = render(settings.get("description"), values)
         if not (uses(settings.get("description"), "reschedule_url") and uses(settings.get("description"), "cancel_url")):
-            description = "\n\n".join(filter(None, [description, f"Need another time? Reschedule: {reschedule_url}\n"
-                                                                 f"Can't make it? Cancel: {cancel_url}"]))
+            links = f"Need another time? Reschedule: {reschedule_url}\nCan't make it? Cancel: {cancel_url}"
+            description = "\n\n".join(filter(None, [description, links]))
         zone = cand.timezone if cand.timezone and ZoneInfo(cand.timezone) else None
         attendees = tuple((uid_email, None) for uid_email in settings.get("interviewer_emails", []))
         return InterviewSpec(organizer=settings["organizer"], title=render(settings["title"], values),

@@ -14,12 +14,14 @@ from hub.container import Hub
 from hub.services.directory import calendar_connection, find_user, record_outcome
 from hub.services.scheduling.errors import SchedulingError
 from hub.services.scheduling.grid import Interval
+from hub.storage.models import User
 from providers.base import BusyBlock, ProviderError
 
 
-def require_users(session: Session, tenant_id: str, user_ids: list[str]) -> dict[str, object]:
-    users = {uid: find_user(session, tenant_id, uid) for uid in user_ids}
-    unknown = [uid for uid, user in users.items() if user is None]
+def require_users(session: Session, tenant_id: str, user_ids: list[str]) -> dict[str, User]:
+    found = {uid: find_user(session, tenant_id, uid) for uid in user_ids}
+    users = {uid: user for uid, user in found.items() if user is not None}
+    unknown = [uid for uid in user_ids if uid not in users]
     if unknown:
         raise SchedulingError("unknown_users", f"No user {', '.join(map(repr, unknown))} exists for this API key; "
                               "create them with PUT /v1/users/{user_id}.", unknown=unknown,
@@ -44,13 +46,14 @@ def calendars(hub: Hub, tenant_id: str, user_ids: list[str]) -> dict[str, tuple[
     return out
 
 
-def busy_conflicts(hub: Hub, tenant_id: str, user_ids: list[str], slots: list[Interval], *,
-                   exclude: set[str] = frozenset(), before: timedelta = timedelta(0),
-                   after: timedelta = timedelta(0)) -> dict[Interval, list[str]]:
+def busy_conflicts(hub: Hub, tenant_id: str, user_ids: list[str], slots: list[Interval], settings: dict,
+                   *, exclude: set[str] | frozenset[str] = frozenset()) -> dict[Interval, list[str]]:
     """Slot → the interviewers busy during it (widened by the buffers), read live; events whose
-    ids are in `exclude` do not count. A calendar that cannot be read is an error, never a guess."""
+    ids are in `exclude` do not count. The request's buffers widen each slot. A calendar that cannot be read is an error, never a guess."""
     if not slots:
         return {}
+    before = timedelta(minutes=settings["buffer_before_minutes"])
+    after = timedelta(minutes=settings["buffer_after_minutes"])
     cals = calendars(hub, tenant_id, user_ids)
     start = min(s.start for s in slots) - before
     end = max(s.end for s in slots) + after

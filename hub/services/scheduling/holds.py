@@ -89,10 +89,10 @@ def release_pending(hub: Hub, *, request_id: str | None = None, now: datetime | 
                 hold.last_error = f"{error.kind.value}: {error.message}"
                 hold.next_attempt_at = now + min(RETRY_BASE * 2 ** min(hold.attempts - 1, 10), RETRY_MAX)
     with hub.db.session() as session:
-        query = select(func.count()).select_from(SchedulingHold).where(SchedulingHold.status == "releasing")
+        count = select(func.count()).select_from(SchedulingHold).where(SchedulingHold.status == "releasing")
         if request_id is not None:
-            query = query.where(SchedulingHold.request_id == request_id)
-        return session.execute(query).scalar_one()
+            count = count.where(SchedulingHold.request_id == request_id)
+        return int(session.execute(count).scalar_one())
 
 
 def _delete_one(hub: Hub, connection_id: str, provider: str, event_id: str | None) -> ProviderError | None:

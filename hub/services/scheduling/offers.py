@@ -71,7 +71,7 @@ class SchedulingService:
     def put_template(self, tenant_id: str, template_id: str, settings: dict[str, Any]) -> tuple[dict, bool]:
         check_texts(settings)
         with self.hub.db.session() as session:
-            row = self._template(session, tenant_id, template_id, required=False)
+            row = self._find_template(session, tenant_id, template_id)
             created = row is None
             if row is None:
                 row = InterviewTemplate(tenant_id=tenant_id, template_id=template_id, settings=settings)
@@ -96,14 +96,18 @@ class SchedulingService:
             session.delete(self._template(session, tenant_id, template_id))
 
     @staticmethod
-    def _template(session, tenant_id: str, template_id: str, required: bool = True) -> InterviewTemplate | None:
-        row = session.execute(select(InterviewTemplate).where(InterviewTemplate.tenant_id == tenant_id,
-                                                              InterviewTemplate.template_id == template_id)
-                              ).scalar_one_or_none()
-        if row is None and required:
+    def _template(session, tenant_id: str, template_id: str) -> InterviewTemplate:
+        row = SchedulingService._find_template(session, tenant_id, template_id)
+        if row is None:
             raise SchedulingError("template_not_found", f"No interview template {template_id!r} exists for this "
                                   "API key.")
         return row
+
+    @staticmethod
+    def _find_template(session, tenant_id: str, template_id: str) -> InterviewTemplate | None:
+        return session.execute(select(InterviewTemplate).where(InterviewTemplate.tenant_id == tenant_id,
+                                                              InterviewTemplate.template_id == template_id)
+                              ).scalar_one_or_none()
 
     # --- create -------------------------------------------------------------------------------
     def create(self, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +127,7 @@ class SchedulingService:
         self._check_slots(slots, duration, now, len(body["candidates"]), field="slots")
         if windows:
             self._check_windows(windows, settings, now)
-        busy = busy_conflicts(self.hub, tenant_id, users, slots, **self._buffers(settings))
+        busy = busy_conflicts(self.hub, tenant_id, users, slots, settings)
         if busy:
             raise slot_busy(busy)
         last_end = max(i.end for i in (slots or windows))
@@ -203,11 +207,6 @@ class SchedulingService:
             raise SchedulingError("not_enough_slots", "No duration_minutes slot fits inside the windows.",
                                   errors=[{"field": "windows", "message": "too short for duration_minutes"}])
 
-    @staticmethod
-    def _buffers(settings: dict[str, Any]) -> dict[str, timedelta]:
-        return {"before": timedelta(minutes=settings["buffer_before_minutes"]),
-                "after": timedelta(minutes=settings["buffer_after_minutes"])}
-
     # --- holds --------------------------------------------------------------------------------
     def _hold_rows(self, session, req: SchedulingRequest, slots: list[SchedulingSlot],
                    cals: dict[str, tuple[str, str]]) -> list[hold_ops.HoldPlan]:
@@ -230,7 +229,7 @@ class SchedulingService:
         failed = {}
         with self.hub.db.session() as session:
             for hold_id, result in results.items():
-                hold = session.get(SchedulingHold, hold_id)
+                hold = session.get_one(SchedulingHold, hold_id)
                 if isinstance(result, str):
                     hold.provider_event_id = result
                     hold.status = "active"
@@ -244,18 +243,18 @@ class SchedulingService:
         """Undo a request whose holds could not all be placed: remove the placed ones, then the rows."""
         with self.hub.db.session() as session:
             hold_ops.mark_releasing(session, holds_of(session, request_id), self.hub.clock())
-            session.get(SchedulingRequest, request_id).status = "cancelled"
+            session.get_one(SchedulingRequest, request_id).status = "cancelled"
         hold_ops.release_pending(self.hub, request_id=request_id)
         with self.hub.db.session() as session:
             if not [h for h in holds_of(session, request_id) if h.status in LIVE_HOLDS]:
-                session.delete(session.get(SchedulingRequest, request_id))
+                session.delete(session.get_one(SchedulingRequest, request_id))
 
     # --- read ---------------------------------------------------------------------------------
     def get(self, tenant_id: str, request_id: str) -> dict[str, Any]:
         with self.hub.db.session() as session:
             return self.views.request(session, load_request(session, tenant_id, request_id))
 
-    def list(self, tenant_id: str, *, status: str | None = None, candidate_email: str | None = None,
+    def search(self, tenant_id: str, *, status: str | None = None, candidate_email: str | None = None,
              organizer: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         with self.hub.db.session() as session:
             query = select(SchedulingRequest).where(SchedulingRequest.tenant_id == tenant_id)
@@ -307,15 +306,14 @@ class SchedulingService:
                                       "slots.", candidates=candidates, slots=len(set(wanted)))
             with self.hub.db.session() as session:
                 own = {h.provider_event_id for h in holds_of(session, request_id) if h.provider_event_id}
-            busy = busy_conflicts(self.hub, tenant_id, settings["interviewers"], added, exclude=own,
-                                  **self._buffers(settings))
+            busy = busy_conflicts(self.hub, tenant_id, settings["interviewers"], added, settings, exclude=own)
             if busy:
                 raise slot_busy(busy)
             cals = calendars(self.hub, tenant_id, settings["interviewers"]) if settings["hold"] and added else {}
             with self.hub.db.session() as session:
                 req = load_request(session, tenant_id, request_id, lock=True)
                 for slot in removed:
-                    row = session.get(SchedulingSlot, slot.id)
+                    row = session.get_one(SchedulingSlot, slot.id)
                     row.status = "removed"
                     hold_ops.mark_releasing(session, holds_of(session, req.id, row.id), now)
                 rows = [SchedulingSlot(request_id=req.id, start=a.start, end=a.end, status="open") for a in added]
@@ -405,7 +403,7 @@ class SchedulingService:
 
 
 def slot_busy(busy: dict[Interval, list[str]]) -> SchedulingError:
-    items = [{"start": s.start, "end": s.end, "users": users} for s, users in sorted(busy.items(),
+    items: list[dict[str, Any]] = [{"start": s.start, "end": s.end, "users": users} for s, users in sorted(busy.items(),
                                                                                      key=lambda kv: kv[0].start)]
     return SchedulingError("slot_busy", f"{len(items)} slot(s) clash with an interviewer's calendar.", busy=items,
                            errors=[{"field": "slots", "message": f"{i['start'].isoformat()} busy for "
