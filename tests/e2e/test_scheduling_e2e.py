@@ -206,3 +206,68 @@ def test_edit_a_pending_offer_moves_its_holds(api, sandbox, panel):
         starts = sorted(e["start"].get("dateTime", "") if isinstance(e.get("start"), dict) else "" for e in
                         holds_at_provider(sandbox, person))
         assert len(starts) == 2  # 13:00 released, 14:00 and 15:00 held
+
+
+class RefusesSecondHold:
+    """The real Google adapter, except that the second hold it is asked for fails as Google's
+    backendError would: a provider failure in the middle of placing holds."""
+
+    def __init__(self, real):
+        self.real, self.holds = real, 0
+        self.name = real.name
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def create_event(self, token, draft):
+        from providers.base import ErrorKind, ProviderError
+        if draft.show_as == "tentative":
+            self.holds += 1
+            if self.holds == 2:
+                raise ProviderError(ErrorKind.PROVIDER_DOWN, "backendError", provider="google", http_status=500)
+        return self.real.create_event(token, draft)
+
+
+def test_a_failed_hold_offers_nothing_and_leaves_nothing(api, sandbox, panel, live_hub):
+    hub = live_hub.hub
+    real = hub.calendar("google")
+    hub.use("calendar", "google", RefusesSecondHold(real))
+    try:
+        r = offer(api, panel, [{"email": "k@cand.example"}], [slot(9), slot(10), slot(11)])
+    finally:
+        hub.use("calendar", "google", real)
+    assert r.status_code == 502 and r.json()["code"] == "hold_failed", r.text
+    assert r.json()["users"] == [panel[0]["user_id"]]
+    assert [holds_at_provider(sandbox, p) for p in panel] == [[], []]  # the placed ones were removed
+    assert api.get("/v1/scheduling-requests").json()["scheduling_requests"] == []
+
+
+def test_idempotent_create_and_times_checked_at_booking(api, sandbox, panel, live_hub):
+    key = {"Idempotency-Key": "offer-1"}
+    body = {"organizer": panel[0]["user_id"], "title": "Idem", "duration_minutes": 30, "conferencing": "none",
+            "minimum_notice_minutes": 120, "candidates": [{"email": "m@cand.example"}], "slots": [slot(9), slot(12)]}
+    first = api.post("/v1/scheduling-requests", json=body, headers=key)
+    again = api.post("/v1/scheduling-requests", json=body, headers=key)
+    assert first.status_code == again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert len(holds_at_provider(sandbox, panel[0])) == 2
+    req = first.json()
+    base = f"/v1/scheduling-requests/{req['id']}/candidates/{req['candidates'][0]['id']}"
+    hub = live_hub.hub
+    real_clock = hub.clock
+    hub.clock = lambda: at(9, 10)  # the candidate comes back after the first slot started
+    try:
+        past = api.post(base + "/book", json={"slot_id": req["slots"][0]["id"]})
+        hub.clock = lambda: at(10, 30)  # 90 minutes before 12:00, inside the 120-minute notice
+        too_soon = api.post(base + "/book", json={"slot_id": req["slots"][1]["id"]})
+        listed = api.get(base + "/slots").json()["slots"]
+        hub.clock = lambda: at(9, 50)
+        fine = api.post(base + "/book", json={"slot_id": req["slots"][1]["id"]})
+    finally:
+        hub.clock = real_clock
+    assert (past.status_code, past.json()["code"]) == (422, "slot_in_past")
+    assert (too_soon.status_code, too_soon.json()["code"]) == (422, "slot_too_soon")
+    assert listed == []  # nothing is offered inside the notice
+    assert fine.status_code == 200, fine.text  # the bad attempts lost nothing
+    state = api.get(f"/v1/scheduling-requests/{req['id']}").json()
+    assert [s["status"] for s in state["slots"]] == ["open", "booked"]  # nothing lost by the bad attempt
