@@ -271,3 +271,44 @@ def test_idempotent_create_and_times_checked_at_booking(api, sandbox, panel, liv
     assert fine.status_code == 200, fine.text  # the bad attempts lost nothing
     state = api.get(f"/v1/scheduling-requests/{req['id']}").json()
     assert [s["status"] for s in state["slots"]] == ["open", "booked"]  # nothing lost by the bad attempt
+
+
+def test_cancel_then_book_again_then_decline_frees_the_slot(api, sandbox, panel, live_hub):
+    req = offer(api, panel, [{"email": "n@cand.example"}, {"email": "o@cand.example"}],
+                [slot(9), slot(10), slot(11)]).json()
+    cid = req["candidates"][0]["id"]
+    base = f"/v1/scheduling-requests/{req['id']}/candidates/{cid}"
+    first = api.post(base + "/book", json={"slot_id": req["slots"][0]["id"]}).json()
+    no_reason = api.post(base + "/cancel", json={"reason": "  "})
+    assert no_reason.status_code == 422 and no_reason.json()["code"] == "reason_required"
+    cancelled = api.post(base + "/cancel", json={"reason": "Sick"})
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert api.get(f"/v1/events/{first['event_id']}").json()["status"] == "cancelled"
+    gone = [e for e in sandbox.events("google", panel[0]["email"]) if e["id"] == first["event"]["calendar"]["event_id"]]
+    assert gone == [] or gone[0]["status"] == "cancelled"
+    state = api.get(f"/v1/scheduling-requests/{req['id']}").json()
+    assert state["slots"][0]["status"] == "open"  # offered again
+    again = api.post(base + "/book", json={"slot_id": req["slots"][1]["id"]})
+    assert again.status_code == 200, again.text
+    moved = api.post(base + "/reschedule", json={"slot_id": req["slots"][0]["id"]})
+    assert moved.status_code == 200 and moved.json()["event"]["start"] == iso(at(9))
+    assert moved.json()["event_id"] == again.json()["event_id"]  # the same interview, moved
+    state = api.get(f"/v1/scheduling-requests/{req['id']}").json()
+    # The old slot is offered again (its holds went when it was booked; the interview held the time).
+    assert [s["status"] for s in state["slots"]] == ["booked", "open", "held"]
+    declined = api.post(base + "/decline", json={"reason": "Accepted elsewhere"})
+    assert declined.status_code == 200 and declined.json()["status"] == "declined"
+    assert api.get(f"/v1/events/{again.json()['event_id']}").json()["status"] == "cancelled"
+
+    # Tokens: the booking page finds the candidate by its link; an ended request answers request_ended.
+    from hub.services.scheduling.errors import SchedulingError
+    actions = live_hub.app.extensions["hub_services"].candidates
+    token = req["candidates"][1]["booking_url"].rsplit("/", 1)[1]
+    assert actions.resolve_token(token)[1:] == (req["id"], req["candidates"][1]["id"])
+    with pytest.raises(SchedulingError) as unknown:
+        actions.resolve_token(token[:-2] + "xx")
+    assert unknown.value.code == "booking_link_unknown"
+    api.delete(f"/v1/scheduling-requests/{req['id']}")
+    with pytest.raises(SchedulingError) as ended:
+        actions.resolve_token(token)
+    assert ended.value.code == "request_ended"

@@ -8,6 +8,7 @@ webhook in one transaction. The claim is a short lease, so the slow provider cal
 any transaction and a crashed booking frees its slot again."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -111,7 +112,7 @@ class CandidateActions:
     # --- book / reschedule --------------------------------------------------------------------
     def book(self, tenant_id: str, request_id: str, candidate_id: str, *, slot_id: str | None = None,
              start: datetime | None = None) -> dict[str, Any]:
-        claim, cand_view = self._claim(tenant_id, request_id, candidate_id, slot_id, start, rescheduling=False)
+        claim = self._claim(tenant_id, request_id, candidate_id, slot_id, start, rescheduling=False)
         with self.hub.db.session() as session:
             req = load_request(session, tenant_id, request_id)
             cand = load_candidate(session, req, candidate_id)
@@ -124,29 +125,32 @@ class CandidateActions:
         except BaseException:
             self._release(claim)
             raise
-        return self._settle(tenant_id, request_id, candidate_id, claim, event["id"], "booked", cand_view)
+        return self._settle(tenant_id, request_id, candidate_id, claim, event["id"], "booked",
+                            lambda: self.offers.interviews.cancel(tenant_id, event["id"]))
 
     def reschedule(self, tenant_id: str, request_id: str, candidate_id: str, *, slot_id: str | None = None,
                    start: datetime | None = None, reason: str | None = None) -> dict[str, Any]:
-        claim, cand_view = self._claim(tenant_id, request_id, candidate_id, slot_id, start, rescheduling=True)
+        claim = self._claim(tenant_id, request_id, candidate_id, slot_id, start, rescheduling=True)
         with self.hub.db.session() as session:
             req = load_request(session, tenant_id, request_id)
             cand = load_candidate(session, req, candidate_id)
             event_id, settings = cand.event_id, req.settings
-            assert event_id is not None  # booked (checked by the claim) means there is an interview
             event = session.get(Event, event_id) if event_id else None
-            provider_event = event.provider_event_id if event else None
+        if event is None or event_id is None:  # declined or cancelled since the claim
+            self._release(claim)
+            raise SchedulingError("not_booked", "There is no booked interview to move any more.")
+        provider_event, old = event.provider_event_id, (event.start, event.end)
         try:
             self._recheck(tenant_id, request_id, settings, claim, exclude_event=provider_event)
             self.offers.interviews.move(tenant_id, event_id, claim.interval.start, claim.interval.end)
         except BaseException:
             self._release(claim)
             raise
-        return self._settle(tenant_id, request_id, candidate_id, claim, event_id, "rescheduled", cand_view,
-                            reason=reason)
+        return self._settle(tenant_id, request_id, candidate_id, claim, event_id, "rescheduled",
+                            lambda: self.offers.interviews.move(tenant_id, event_id, *old), reason=reason)
 
     def _claim(self, tenant_id: str, request_id: str, candidate_id: str, slot_id: str | None,
-               start: datetime | None, *, rescheduling: bool) -> tuple[Claim, str]:
+               start: datetime | None, *, rescheduling: bool) -> Claim:
         now = self.hub.clock()
         with self.offers.serial(), self.hub.db.session() as session:
             req = load_request(session, tenant_id, request_id, lock=True)
@@ -198,7 +202,7 @@ class CandidateActions:
                 row.status, row.candidate_id, row.claimed_until = "booking", cand.id, now + LEASE
             cand.bookings += 1
             session.flush()
-            return Claim(row.id, Interval(row.start, row.end), previous), cand.status
+            return Claim(row.id, Interval(row.start, row.end), previous)
 
     @staticmethod
     def _check_time(slot: Interval, now: datetime, earliest: datetime) -> None:
@@ -240,22 +244,35 @@ class CandidateActions:
                 row.status, row.candidate_id, row.claimed_until = claim.previous, None, None
 
     def _settle(self, tenant_id: str, request_id: str, candidate_id: str, claim: Claim, event_id: str,
-                kind: str, previous_status: str, reason: str | None = None) -> dict[str, Any]:
+                kind: str, undo: Callable[[], object], reason: str | None = None) -> dict[str, Any]:
         now = self.hub.clock()
-        with self.hub.db.session() as session:
+        with self.offers.serial(), self.hub.db.session() as session:
             req = load_request(session, tenant_id, request_id, lock=True)
             cand = load_candidate(session, req, candidate_id)
             row = session.get_one(SchedulingSlot, claim.slot_id)
-            if cand.slot_id and cand.slot_id != row.id:
-                self._free_slot(session, session.get(SchedulingSlot, cand.slot_id))
-            row.status, row.candidate_id, row.claimed_until = "booked", cand.id, None
-            hold_ops.mark_releasing(session, holds_of(session, req.id, row.id), now)  # the interview replaces them
-            cand.status, cand.slot_id, cand.event_id = "booked", row.id, event_id
-            cand.decline_reason = None
-            cand.odd_hour = odd_hour(claim.interval, cand.timezone or "UTC", req.settings["candidate_hours"])
-            self._announce(session, req, cand, row, kind, reason=reason)
-            self._maybe_complete(session, req, now)
-            out = self.offers.views.candidate(cand, row)
+            # While the calendars were being written the request may have been cancelled, or a
+            # lease outlived by a very slow provider may have let someone else in: undo ours.
+            lost = None
+            if req.status == "cancelled":
+                lost = SchedulingError("request_ended", "This scheduling request was cancelled meanwhile.",
+                                       request_status="cancelled")
+            elif row.status != "booking" or row.candidate_id != cand.id:
+                lost = _taken()
+            if lost is None:
+                if cand.slot_id and cand.slot_id != row.id:
+                    self._free_slot(session, session.get(SchedulingSlot, cand.slot_id))
+                row.status, row.candidate_id, row.claimed_until = "booked", cand.id, None
+                hold_ops.mark_releasing(session, holds_of(session, req.id, row.id), now)  # the interview replaces them
+                cand.status, cand.slot_id, cand.event_id = "booked", row.id, event_id
+                cand.decline_reason = None
+                cand.odd_hour = odd_hour(claim.interval, cand.timezone or "UTC", req.settings["candidate_hours"])
+                self._announce(session, req, cand, row, kind, reason=reason)
+                self._maybe_complete(session, req, now)
+                out = self.offers.views.candidate(cand, row)
+        if lost is not None:
+            self._release(claim)
+            undo()
+            raise lost
         hold_ops.release_pending(self.hub, request_id=request_id)
         return out
 
