@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.services.scheduling.grid import Interval, grid_slots, odd_hour, placement_error
@@ -16,6 +16,7 @@ windows_st = st.lists(st.tuples(minutes, st.integers(min_value=1, max_value=600)
     lambda pairs: [Interval(T0 + timedelta(minutes=a), T0 + timedelta(minutes=a + n)) for a, n in pairs])
 
 
+@settings(max_examples=300, deadline=None, database=None)  # no wall-clock deadline on a shared machine
 @given(windows_st, st.sampled_from([15, 30, 45, 60]), st.sampled_from([5, 15, 30]), minutes)
 def test_grid_and_placement_agree(windows, duration, interval, probe):
     d, i = timedelta(minutes=duration), timedelta(minutes=interval)
