@@ -5,13 +5,14 @@ offering a time that might clash is worse than offering none.
 """
 from __future__ import annotations
 
+from hub.errors import invalid_fields
+
 from dataclasses import dataclass
 from typing import Any
 
 from hub.api.schemas import AvailabilityIn
 from hub.availability import AvailabilityInputError, Participant, find_slots, from_datetimes
 from hub.container import Hub
-from hub.problems import validation_problem
 from hub.services.directory import require_user
 from hub.services.freebusy import check_window, read_busy, resolve_readers
 from hub.services.working_hours import working_hours_of
@@ -56,5 +57,5 @@ def availability(hub: Hub, tenant_id: str, body: AvailabilityIn) -> Availability
                            minimum_notice_minutes=body.minimum_notice_minutes,
                            respect_working_hours=body.respect_working_hours, max_results=body.max_results)
     except AvailabilityInputError as exc:
-        raise validation_problem(exc.as_problem_errors()) from None
+        raise invalid_fields(exc.as_problem_errors()) from None
     return AvailabilityResult(True, slots, statuses)

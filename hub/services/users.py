@@ -1,10 +1,11 @@
 """Users: the people whose calendars the hub reads. Creating, updating, deleting."""
 from __future__ import annotations
 
+from hub.errors import NotFound, invalid_fields
+
 from typing import Callable
 
 from hub.api.schemas import UserIn
-from hub.problems import Problem, validation_problem
 from hub.services.directory import find_user, require_user, user_connections
 from hub.storage.db import Database
 from hub.storage.models import User
@@ -27,7 +28,7 @@ def upsert_user(db: Database, tenant_id: str, user_id: str, body: UserIn,
         except ValueError as exc:
             errors = (exc.as_problem_errors() if hasattr(exc, "as_problem_errors")
                       else [{"field": "working_hours", "message": str(exc)}])
-            raise validation_problem(errors) from None
+            raise invalid_fields(errors) from None
     with db.session() as session:
         user = find_user(session, tenant_id, user_id)
         created = user is None
@@ -65,5 +66,5 @@ def delete_user(db: Database, tenant_id: str, user_id: str,
     with db.session() as session:
         user = find_user(session, tenant_id, user_id)
         if user is None:
-            raise Problem(404, "user_not_found", "User not found", "The user was deleted meanwhile.")
+            raise NotFound("user_not_found", "User not found", "The user was deleted meanwhile.")
         session.delete(user)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from hub.config import Settings
-from oauth.registry import FLOWS
+from providers.base import OAuthConnect
 from providers.registry import PROVIDERS
 from tests.e2e.support import Sandbox
 
@@ -63,9 +63,11 @@ def consent_token(flow, email: str) -> str:
 
 
 def calendar_under_test(provider: str, sandbox_url: str) -> CalendarUnderTest:
-    settings = Settings(sandbox_url=sandbox_url, public_url="http://127.0.0.1:9")
+    settings = Settings.from_env({}, sandbox_url=sandbox_url, public_url="http://127.0.0.1:9")
     sandbox = Sandbox(sandbox_url)
     email = f"contract.{uuid.uuid4().hex[:8]}@example.com"
     sandbox.account(provider, email, timezone="UTC")
-    token = consent_token(FLOWS[provider](settings), email)
-    return CalendarUnderTest(provider, PROVIDERS[provider].calendar(settings), token, email, sandbox, TRAITS[provider])
+    spec, config = PROVIDERS[provider], settings.provider(provider)
+    assert spec.calendar is not None and isinstance(spec.connect, OAuthConnect)
+    token = consent_token(spec.connect.flow(config), email)
+    return CalendarUnderTest(provider, spec.calendar(config), token, email, sandbox, TRAITS[provider])
