@@ -93,11 +93,6 @@ class Settings:
                               public_url=self.public_url, timeout=self.provider_timeout_seconds)
 
 
-def settings_table() -> list[tuple[str, str, str]]:
-    """(variable, default, meaning) of every provider's own settings, for the README and `hub config`."""
-    return [(s.env_name(spec.name), s.default, s.help) for spec in registry.SPECS for s in spec.settings]
-
-
 def _coerce(type_name: Any, raw: str) -> Any:
     kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "str")
     if kind == "bool":

@@ -5,17 +5,36 @@ offering a time that might clash is worse than offering none.
 """
 from __future__ import annotations
 
-from hub.errors import invalid_fields
-
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol, Sequence
 
-from hub.api.schemas import AvailabilityIn
+from hub.errors import invalid_fields
 from hub.availability import AvailabilityInputError, Participant, find_slots, from_datetimes
 from hub.container import Hub
 from hub.services.directory import require_user
 from hub.services.freebusy import check_window, read_busy, resolve_readers
 from hub.services.working_hours import working_hours_of
+
+
+class Wanted(Protocol):
+    user_id: str
+    optional: bool
+
+
+class AvailabilityQuery(Protocol):
+    """What is asked (the API's validated body satisfies it; so can a job's or a test's)."""
+
+    participants: Sequence[Wanted]
+    start: datetime
+    end: datetime
+    duration_minutes: int
+    interval_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    minimum_notice_minutes: int
+    respect_working_hours: bool
+    max_results: int
 
 
 @dataclass(frozen=True)
@@ -25,7 +44,7 @@ class AvailabilityResult:
     participants: dict[str, dict[str, Any]]
 
 
-def availability(hub: Hub, tenant_id: str, body: AvailabilityIn) -> AvailabilityResult:
+def availability(hub: Hub, tenant_id: str, body: AvailabilityQuery) -> AvailabilityResult:
     check_window(body.start, body.end)
     ids = [p.user_id for p in body.participants]
     with hub.db.session() as session:

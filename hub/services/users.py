@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from hub.errors import NotFound, invalid_fields
 
-from typing import Callable
+from typing import Any, Callable, Protocol
 
-from hub.api.schemas import UserIn
 from hub.services.directory import find_user, require_user, user_connections
 from hub.storage.db import Database
 from hub.storage.models import User
@@ -18,7 +17,19 @@ log = get_logger(__name__)
 WorkingHoursParser = Callable[[dict, str], dict]
 
 
-def upsert_user(db: Database, tenant_id: str, user_id: str, body: UserIn,
+class UserFields(Protocol):
+    """A person's details as given (the API's validated body satisfies it). `model_fields_set`
+    names the fields the caller set, so an update leaves the others alone."""
+
+    email: Any
+    name: str | None
+    timezone: str | None
+    working_hours: dict | None
+    default_conferencing: str | None
+    model_fields_set: set[str]
+
+
+def upsert_user(db: Database, tenant_id: str, user_id: str, body: UserFields,
                 parse_working_hours: WorkingHoursParser) -> tuple[User, bool]:
     fields = body.model_fields_set
     working_hours = None
