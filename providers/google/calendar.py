@@ -170,8 +170,8 @@ class GoogleCalendar:
                 break
             self._sleep(0.2 * (attempt + 1))
             event_id = event["id"]
-            event = self._call(token, lambda s: s.events().get(calendarId="primary",  # noqa: B023 - called at once
-                                                               eventId=event_id))
+            # Called at once, inside this iteration: the loop variable cannot change under it.
+            event = self._call(token, lambda s: s.events().get(calendarId="primary", eventId=event_id))  # noqa: B023
         raise ProviderError(ErrorKind.PROVIDER_DOWN,
                             "Google created the event but no Meet link (conference "
                             f"status {status or 'missing'})", provider=PROVIDER,
