@@ -170,7 +170,7 @@ def create_control_blueprint(ctx: SandboxContext, emulators: Mapping[str, Provid
         params = data.get("params") or {}
         if not isinstance(params, dict):
             raise _invalid("params", "An object.")
-        fault = ctx.faults.add(emulator.name, scenario, email, times, params)
+        fault = ctx.faults.add(emulator.name, str(scenario), email, times, params)
         applied = emulator.apply_fault(fault)
         if applied or scenario in IMMEDIATE_SCENARIOS:
             ctx.faults.remove(fault.id)

@@ -70,7 +70,7 @@ class MicrosoftCalendar:
     def _config(self):
         from kiota_abstractions.base_request_configuration import RequestConfiguration
 
-        config = RequestConfiguration()
+        config: RequestConfiguration[Any] = RequestConfiguration()
         config.headers.add("Prefer", UTC_PREFERENCE)
         return config
 
@@ -89,8 +89,10 @@ class MicrosoftCalendar:
                     if isinstance(blocks, ProviderError):
                         result[email] = blocks
                     else:
-                        seen = set(result[email])  # an event spanning two windows is reported twice
-                        result[email] = result[email] + [b for b in blocks if b not in seen]  # type: ignore[operator]
+                        earlier = result[email]
+                        assert isinstance(earlier, list)  # an error for this email was `continue`d above
+                        seen = set(earlier)  # an event spanning two windows is reported twice
+                        result[email] = earlier + [b for b in blocks if b not in seen]
             window_start = window_end
         return {e: (sorted(v, key=lambda b: (b.start, b.end)) if isinstance(v, list) else v)
                 for e, v in result.items()}
