@@ -1,5 +1,5 @@
 """/v1/interview-templates and /v1/scheduling-requests. Parse → service → JSON; the services'
-`SchedulingError` codes become problem+json here."""
+domain errors become problem+json in hub/app.py like every other blueprint's."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
@@ -26,7 +26,6 @@ from hub.api.schemas import USER_ID, _check_zone
 from hub.api.v1 import IDEMPOTENCY_HEADER, hub_json
 from hub.problems import Problem
 from hub.services.idempotency import request_hash
-from hub.services.scheduling.errors import SchedulingError
 
 bp = Blueprint("scheduling", __name__, url_prefix="/v1")
 bp.before_request(require_api_key)
@@ -34,22 +33,6 @@ bp.before_request(require_api_key)
 TEMPLATES = ("Interview templates",)
 REQUESTS = ("Scheduling requests",)
 CANDIDATES = ("Scheduling requests: candidate actions",)
-
-STATUS = {"scheduling_request_not_found": 404, "template_not_found": 404, "candidate_not_found": 404,
-          "slot_not_found": 404, "booking_link_unknown": 404, "request_ended": 410, "slot_taken": 409,
-          "slot_unavailable": 409, "already_booked": 409, "not_booked": 409, "request_not_pending": 409,
-          "calendar_unavailable": 409, "hold_failed": 502}
-TITLES = {"not_enough_slots": "Not enough slots", "slot_busy": "A slot is busy", "slot_in_past": "A slot is in the past",
-          "slot_taken": "The slot was just taken", "slot_unavailable": "The slot is no longer free",
-          "request_ended": "The scheduling request has ended", "reason_required": "A reason is required",
-          "unknown_users": "Unknown users", "calendar_unavailable": "A calendar cannot be used"}
-
-
-@bp.errorhandler(SchedulingError)
-def _scheduling_problem(err: SchedulingError):
-    return Problem(STATUS.get(err.code, 422), err.code, TITLES.get(err.code, err.code.replace("_", " ").capitalize()),
-                   err.detail, errors=err.errors, **hub_json(err.extra)).response()
-
 
 def _template_id(template_id: str) -> str:
     if not USER_ID.match(template_id):

@@ -114,9 +114,9 @@ class GoogleCalendar:
         blocks: list[BusyBlock] = []
         page_token: str | None = None
         while True:
-            page = self._call(token, lambda s, page_token=page_token: s.events().list(
-                calendarId="primary", timeMin=_rfc3339(start), timeMax=_rfc3339(end), singleEvents=True,
-                maxResults=250, pageToken=page_token))
+            query = {"calendarId": "primary", "timeMin": _rfc3339(start), "timeMax": _rfc3339(end),
+                     "singleEvents": True, "maxResults": 250, "pageToken": page_token}
+            page = self._call(token, lambda s: s.events().list(**query))  # noqa: B023 - called at once
             for item in page.get("items") or ():
                 # All-day events carry `date`, not `dateTime`; they do not block a timed slot.
                 if (item.get("status") == "cancelled" or item.get("transparency") == "transparent"

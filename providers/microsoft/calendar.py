@@ -154,7 +154,7 @@ class MicrosoftCalendar:
             next_link = page.odata_next_link
             if not next_link:
                 break
-            page = self.graph.call(token, lambda c, next_link=next_link: c.me.calendar_view.with_url(next_link).get(
+            page = self.graph.call(token, lambda c: c.me.calendar_view.with_url(next_link).get(  # noqa: B023 - runs at once
                 request_configuration=self._config()))
         return blocks
 

@@ -12,13 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import Session
 from sqlalchemy import select
 
+from hub.errors import HubError
 from hub.services.scheduling import holds as hold_ops
 from hub.services.scheduling.checks import busy_conflicts
-from hub.services.scheduling.errors import SchedulingError, invalid
+from hub.services.scheduling.errors import fail, invalid
 from hub.services.scheduling.grid import (
     Interval,
     grid_slots,
@@ -27,7 +28,8 @@ from hub.services.scheduling.grid import (
     placement_error,
 )
 from hub.services.scheduling.offers import SchedulingService
-from hub.services.scheduling.ports import InterviewSpec
+from hub.services.events import EventUpdate, NewEvent
+from providers.base import Attendee
 from hub.services.scheduling.records import (
     candidates_of,
     holds_of,
@@ -72,7 +74,7 @@ class CandidateActions:
             cand = session.execute(select(SchedulingCandidate).where(
                 SchedulingCandidate.token_hash == token_hash(token))).scalar_one_or_none()
             if cand is None:
-                raise SchedulingError("booking_link_unknown", "This booking link is not valid.")
+                raise fail("booking_link_unknown", "This booking link is not valid.")
             req = session.get_one(SchedulingRequest, cand.request_id)
             require_open(req, self.hub.clock())
             return req.tenant_id, req.id, cand.id
@@ -121,12 +123,12 @@ class CandidateActions:
             spec = self._spec(settings, cand, claim.interval, url)
         try:
             self._recheck(tenant_id, request_id, settings, claim, exclude_event=None)
-            event = self.offers.interviews.create(tenant_id, spec, handle)
+            event = self.offers.events.create(tenant_id, spec, handle)
         except BaseException:
             self._release(claim)
             raise
         return self._settle(tenant_id, request_id, candidate_id, claim, event["id"], "booked",
-                            lambda: self.offers.interviews.cancel(tenant_id, event["id"]))
+                            lambda: self.offers.events.cancel(tenant_id, event["id"]))
 
     def reschedule(self, tenant_id: str, request_id: str, candidate_id: str, *, slot_id: str | None = None,
                    start: datetime | None = None, reason: str | None = None) -> dict[str, Any]:
@@ -138,16 +140,16 @@ class CandidateActions:
             event = session.get(Event, event_id) if event_id else None
         if event is None or event_id is None:  # declined or cancelled since the claim
             self._release(claim)
-            raise SchedulingError("not_booked", "There is no booked interview to move any more.")
+            raise fail("not_booked", "There is no booked interview to move any more.")
         provider_event, old = event.provider_event_id, (event.start, event.end)
         try:
             self._recheck(tenant_id, request_id, settings, claim, exclude_event=provider_event)
-            self.offers.interviews.move(tenant_id, event_id, claim.interval.start, claim.interval.end)
+            self._move(tenant_id, event_id, claim.interval.start, claim.interval.end)
         except BaseException:
             self._release(claim)
             raise
         return self._settle(tenant_id, request_id, candidate_id, claim, event_id, "rescheduled",
-                            lambda: self.offers.interviews.move(tenant_id, event_id, *old), reason=reason)
+                            lambda: self._move(tenant_id, event_id, *old), reason=reason)
 
     def _claim(self, tenant_id: str, request_id: str, candidate_id: str, slot_id: str | None,
                start: datetime | None, *, rescheduling: bool) -> Claim:
@@ -157,9 +159,9 @@ class CandidateActions:
             cand = load_candidate(session, req, candidate_id)
             require_open(req, now)
             if rescheduling and cand.status != "booked":
-                raise SchedulingError("not_booked", "Only a booked interview can be rescheduled; book a slot instead.")
+                raise fail("not_booked", "Only a booked interview can be rescheduled; book a slot instead.")
             if not rescheduling and cand.status == "booked":
-                raise SchedulingError("already_booked", "This candidate has booked already; reschedule instead.")
+                raise fail("already_booked", "This candidate has booked already; reschedule instead.")
             settings = req.settings
             duration = timedelta(minutes=settings["duration_minutes"])
             earliest = now + timedelta(minutes=settings["minimum_notice_minutes"])
@@ -172,7 +174,7 @@ class CandidateActions:
                 problem = placement_error(start, windows_of(req), duration,
                                           timedelta(minutes=settings["interval_minutes"]))
                 if problem:
-                    raise SchedulingError(problem, "That time is not one of the offered slots: "
+                    raise fail(problem, "That time is not one of the offered slots: "
                                           + ("it lies outside the windows." if problem == "slot_outside_windows"
                                              else f"slots start every {settings['interval_minutes']} minutes "
                                                   "from the start of a window."),
@@ -190,7 +192,7 @@ class CandidateActions:
                     raise invalid("slot_id", "required: this request offers explicit slots")
                 found = next((s for s in slots if s.id == slot_id and s.status != "removed"), None)
                 if found is None:
-                    raise SchedulingError("slot_not_found", f"No slot {slot_id!r} is offered in this request.",
+                    raise fail("slot_not_found", f"No slot {slot_id!r} is offered in this request.",
                                           errors=[{"field": "slot_id", "message": "not offered"}])
                 row = found
                 if is_claimed(row, now):
@@ -207,10 +209,10 @@ class CandidateActions:
     @staticmethod
     def _check_time(slot: Interval, now: datetime, earliest: datetime) -> None:
         if slot.start < now:
-            raise SchedulingError("slot_in_past", "That slot has already started.",
+            raise fail("slot_in_past", "That slot has already started.",
                                   errors=[{"field": "start", "message": "in the past"}])
         if slot.start < earliest:
-            raise SchedulingError("slot_too_soon", "That slot is inside the minimum notice.",
+            raise fail("slot_too_soon", "That slot is inside the minimum notice.",
                                   errors=[{"field": "start", "message": "inside the minimum notice"}])
 
     def _recheck(self, tenant_id: str, request_id: str, settings: dict[str, Any], claim: Claim,
@@ -254,7 +256,7 @@ class CandidateActions:
             # lease outlived by a very slow provider may have let someone else in: undo ours.
             lost = None
             if req.status == "cancelled":
-                lost = SchedulingError("request_ended", "This scheduling request was cancelled meanwhile.",
+                lost = fail("request_ended", "This scheduling request was cancelled meanwhile.",
                                        request_status="cancelled")
             elif row.status != "booking" or row.candidate_id != cand.id:
                 lost = _taken()
@@ -286,7 +288,7 @@ class CandidateActions:
     def _withdraw(self, tenant_id: str, request_id: str, candidate_id: str, reason: str, status: str
                   ) -> dict[str, Any]:
         if not reason or not reason.strip():
-            raise SchedulingError("reason_required", "Say why (1–1,000 characters).",
+            raise fail("reason_required", "Say why (1–1,000 characters).",
                                   errors=[{"field": "reason", "message": "required"}])
         now = self.hub.clock()
         with self.hub.db.session() as session:
@@ -294,10 +296,10 @@ class CandidateActions:
             cand = load_candidate(session, req, candidate_id)
             require_open(req, now)
             if status == "cancelled" and cand.status != "booked":
-                raise SchedulingError("not_booked", "There is no booked interview to cancel; decline instead.")
+                raise fail("not_booked", "There is no booked interview to cancel; decline instead.")
             event_id = cand.event_id if cand.status == "booked" else None
         if event_id:  # the interview goes first: if the calendar refuses, nothing changes here
-            self.offers.interviews.cancel(tenant_id, event_id)
+            self.offers.events.cancel(tenant_id, event_id)
         with self.offers.serial(), self.hub.db.session() as session:
             req = load_request(session, tenant_id, request_id, lock=True)
             cand = load_candidate(session, req, candidate_id)
@@ -315,7 +317,7 @@ class CandidateActions:
 
     # --- bookkeeping --------------------------------------------------------------------------
     @staticmethod
-    def _free_slot(session, slot: SchedulingSlot | None) -> None:
+    def _free_slot(session: Session, slot: SchedulingSlot | None) -> None:
         """A slot given up is offered again (its holds were released when it was booked)."""
         if slot is None:
             return
@@ -324,7 +326,7 @@ class CandidateActions:
         else:
             slot.status, slot.candidate_id, slot.claimed_until = "open", None, None
 
-    def _announce(self, session, req: SchedulingRequest, cand: SchedulingCandidate, slot: SchedulingSlot | None,
+    def _announce(self, session: Session, req: SchedulingRequest, cand: SchedulingCandidate, slot: SchedulingSlot | None,
                   kind: str, *, reason: str | None = None, event_id: str | None = None) -> None:
         data: dict[str, Any] = {"request_id": req.id, "candidate": self.offers.views.candidate(cand, slot)}
         if slot is not None:
@@ -337,7 +339,7 @@ class CandidateActions:
             data["reason"] = reason
         enqueue(session, req.tenant_id, f"scheduling_request.{kind}", data, now=self.hub.clock())
 
-    def _maybe_complete(self, session, req: SchedulingRequest, now: datetime) -> None:
+    def _maybe_complete(self, session: Session, req: SchedulingRequest, now: datetime) -> None:
         if req.status != "pending":
             return
         candidates = candidates_of(session, req.id)
@@ -351,7 +353,7 @@ class CandidateActions:
                     {"request_id": req.id, "status": "completed",
                      "candidates": [self.offers.views.candidate(c, None) for c in candidates]}, now=now)
 
-    def _spec(self, settings: dict[str, Any], cand: SchedulingCandidate, slot: Interval, url: str) -> InterviewSpec:
+    def _spec(self, settings: dict[str, Any], cand: SchedulingCandidate, slot: Interval, url: str) -> NewEvent:
         reschedule_url, cancel_url = f"{url}?action=reschedule", f"{url}?action=cancel"
         values = {"candidate_name": cand.name or cand.email, "candidate_email": cand.email,
                   "organizer_name": settings.get("organizer_name") or settings["organizer"],
@@ -361,18 +363,23 @@ class CandidateActions:
         if not (uses(settings.get("description"), "reschedule_url") and uses(settings.get("description"), "cancel_url")):
             links = f"Need another time? Reschedule: {reschedule_url}\nCan't make it? Cancel: {cancel_url}"
             description = "\n\n".join(filter(None, [description, links]))
-        zone = cand.timezone if cand.timezone and ZoneInfo(cand.timezone) else None
-        attendees = tuple((uid_email, None) for uid_email in settings.get("interviewer_emails", []))
-        return InterviewSpec(organizer=settings["organizer"], title=render(settings["title"], values),
-                             description=description, start=slot.start, end=slot.end, timezone=zone,
-                             attendees=attendees + ((cand.email, cand.name),),
-                             conferencing=settings["conferencing"])
+        interviewers = tuple(Attendee(email) for email in settings.get("interviewer_emails", []))
+        # The event lives on the organizer's calendar: it is shown in the organizer's zone.
+        return NewEvent(organizer=settings["organizer"], title=render(settings["title"], values),
+                        description=description, start=slot.start, end=slot.end,
+                        timezone=settings.get("organizer_timezone"),
+                        attendees=(*interviewers, Attendee(cand.email, cand.name)),
+                        conferencing=settings["conferencing"])
+
+    def _move(self, tenant_id: str, event_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+        return self.offers.events.update(tenant_id, event_id,
+                                         EventUpdate(given=frozenset({"start", "end"}), start=start, end=end))
 
 
-def _taken() -> SchedulingError:
-    return SchedulingError("slot_taken", "Another candidate has just taken that slot; pick another.")
+def _taken() -> HubError:
+    return fail("slot_taken", "Another candidate has just taken that slot; pick another.")
 
 
-def _unavailable(users: list[str]) -> SchedulingError:
-    return SchedulingError("slot_unavailable", "That time is no longer free on an interviewer's calendar; "
-                           "pick another.", users=users)
+def _unavailable(users: list[str]) -> HubError:
+    return fail("slot_unavailable", "That time is no longer free on an interviewer's calendar; pick another.",
+                users=users)

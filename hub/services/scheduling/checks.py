@@ -5,14 +5,16 @@ free/busy merges a hold with a real meeting at the same time into one block, whi
 the meeting."""
 from __future__ import annotations
 
+from typing import Any
+
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from hub.container import Hub
 from hub.services.directory import calendar_connection, find_user, record_outcome
-from hub.services.scheduling.errors import SchedulingError
+from hub.services.scheduling.errors import fail
 from hub.services.scheduling.grid import Interval
 from hub.storage.models import User
 from providers.base import BusyBlock, ProviderError
@@ -23,7 +25,7 @@ def require_users(session: Session, tenant_id: str, user_ids: list[str]) -> dict
     users = {uid: user for uid, user in found.items() if user is not None}
     unknown = [uid for uid in user_ids if uid not in users]
     if unknown:
-        raise SchedulingError("unknown_users", f"No user {', '.join(map(repr, unknown))} exists for this API key; "
+        raise fail("unknown_users", f"No user {', '.join(map(repr, unknown))} exists for this API key; "
                               "create them with PUT /v1/users/{user_id}.", unknown=unknown,
                               errors=[{"field": "interviewers", "message": f"unknown user {u}"} for u in unknown])
     return users
@@ -41,15 +43,16 @@ def calendars(hub: Hub, tenant_id: str, user_ids: list[str]) -> dict[str, tuple[
             else:
                 out[uid] = (conn.id, conn.provider)
     if missing:
-        raise SchedulingError("calendar_unavailable", f"{', '.join(missing)} must connect a working calendar "
+        raise fail("calendar_unavailable", f"{', '.join(missing)} must connect a working calendar "
                               "before times can be offered or held.", users=missing, cause="organizer_not_connected")
     return out
 
 
-def busy_conflicts(hub: Hub, tenant_id: str, user_ids: list[str], slots: list[Interval], settings: dict,
+def busy_conflicts(hub: Hub, tenant_id: str, user_ids: list[str], slots: list[Interval], settings: dict[str, Any],
                    *, exclude: set[str] | frozenset[str] = frozenset()) -> dict[Interval, list[str]]:
     """Slot → the interviewers busy during it (widened by the buffers), read live; events whose
-    ids are in `exclude` do not count. The request's buffers widen each slot. A calendar that cannot be read is an error, never a guess."""
+    ids are in `exclude` do not count. The request's buffers widen each slot. A calendar that
+    cannot be read is an error, never a guess."""
     if not slots:
         return {}
     before = timedelta(minutes=settings["buffer_before_minutes"])
@@ -60,7 +63,7 @@ def busy_conflicts(hub: Hub, tenant_id: str, user_ids: list[str], slots: list[In
     futures = {uid: hub.executor.submit(_read, hub, conn, provider, start, end)
                for uid, (conn, provider) in cals.items()}
     busy: dict[str, list[BusyBlock]] = {}
-    failed: dict[str, dict] = {}
+    failed: dict[str, dict[str, Any]] = {}
     for uid, future in futures.items():
         try:
             result = future.result(timeout=hub.settings.provider_timeout_seconds + 5)
@@ -72,7 +75,7 @@ def busy_conflicts(hub: Hub, tenant_id: str, user_ids: list[str], slots: list[In
         else:
             busy[uid] = [b for b in result if b.event_id not in exclude]
     if failed:
-        raise SchedulingError("calendar_unavailable", "An interviewer's calendar could not be read, so the time "
+        raise fail("calendar_unavailable", "An interviewer's calendar could not be read, so the time "
                               "cannot be confirmed free.", users=sorted(failed), provider_errors=failed)
     out: dict[Interval, list[str]] = {}
     for slot in slots:
@@ -83,7 +86,7 @@ def busy_conflicts(hub: Hub, tenant_id: str, user_ids: list[str], slots: list[In
     return out
 
 
-def _read(hub: Hub, connection_id: str, provider: str, start, end) -> list[BusyBlock] | ProviderError:
+def _read(hub: Hub, connection_id: str, provider: str, start: datetime, end: datetime) -> list[BusyBlock] | ProviderError:
     calendar = hub.calendar(provider)
     try:
         blocks = hub.tokens.call(connection_id, lambda token: calendar.busy_events(token, start, end))

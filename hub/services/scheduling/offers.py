@@ -5,18 +5,20 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
 from sqlalchemy import func, select
 
 from hub.container import Hub
+from hub.services.events import EventService
+from hub.errors import HubError
 from hub.services.scheduling import holds as hold_ops
 from hub.services.scheduling.checks import busy_conflicts, calendars, require_users
-from hub.services.scheduling.errors import SchedulingError, invalid
+from hub.services.scheduling.errors import fail, invalid
 from hub.services.scheduling.grid import DEFAULT_CANDIDATE_HOURS, Interval, grid_slots
-from hub.services.scheduling.ports import Interviews
 from hub.services.scheduling.records import (
     ENDED,
     LIVE_HOLDS,
@@ -51,24 +53,26 @@ def check_texts(settings: dict[str, Any]) -> None:
     errors = [{"field": f, "message": f"unknown placeholder {name!r}"}
               for f in ("title", "description") for name in unknown_placeholders(settings.get(f))]
     if errors:
-        raise SchedulingError("unknown_placeholder", "Only {candidate_name}, {candidate_email}, {organizer_name}, "
+        raise fail("unknown_placeholder", "Only {candidate_name}, {candidate_email}, {organizer_name}, "
                               "{join_url}, {reschedule_url} and {cancel_url} may be used.", errors=errors)
 
 
 class SchedulingService:
-    def __init__(self, hub: Hub, interviews: Interviews, booking_url: Callable[[str], str]) -> None:
+    def __init__(self, hub: Hub, events: EventService, booking_url: Callable[[str], str]) -> None:
         self.hub = hub
-        self.interviews = interviews
+        # Interviews are made, moved and cancelled exactly as /v1/events does it (conferencing,
+        # Zoom undo, provider idempotency handles).
+        self.events = events
         self.views = Views(hub.vault, booking_url)
         self._claims = threading.Lock()
 
-    def serial(self):
+    def serial(self) -> AbstractContextManager[object]:
         """The one-winner rule: on PostgreSQL the request row lock (SELECT … FOR UPDATE) decides;
         SQLite has no row locks, so claims in this process take turns."""
         return self._claims if self.hub.db.is_sqlite else nullcontext()
 
     # --- templates ----------------------------------------------------------------------------
-    def put_template(self, tenant_id: str, template_id: str, settings: dict[str, Any]) -> tuple[dict, bool]:
+    def put_template(self, tenant_id: str, template_id: str, settings: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         check_texts(settings)
         with self.hub.db.session() as session:
             row = self._find_template(session, tenant_id, template_id)
@@ -81,11 +85,11 @@ class SchedulingService:
             session.flush()
             return template_out(row), created
 
-    def get_template(self, tenant_id: str, template_id: str) -> dict:
+    def get_template(self, tenant_id: str, template_id: str) -> dict[str, Any]:
         with self.hub.db.session() as session:
             return template_out(self._template(session, tenant_id, template_id))
 
-    def list_templates(self, tenant_id: str) -> list[dict]:
+    def list_templates(self, tenant_id: str) -> list[dict[str, Any]]:
         with self.hub.db.session() as session:
             rows = session.execute(select(InterviewTemplate).where(InterviewTemplate.tenant_id == tenant_id)
                                    .order_by(InterviewTemplate.template_id)).scalars()
@@ -96,18 +100,19 @@ class SchedulingService:
             session.delete(self._template(session, tenant_id, template_id))
 
     @staticmethod
-    def _template(session, tenant_id: str, template_id: str) -> InterviewTemplate:
+    def _template(session: Session, tenant_id: str, template_id: str) -> InterviewTemplate:
         row = SchedulingService._find_template(session, tenant_id, template_id)
         if row is None:
-            raise SchedulingError("template_not_found", f"No interview template {template_id!r} exists for this "
+            raise fail("template_not_found", f"No interview template {template_id!r} exists for this "
                                   "API key.")
         return row
 
     @staticmethod
-    def _find_template(session, tenant_id: str, template_id: str) -> InterviewTemplate | None:
-        return session.execute(select(InterviewTemplate).where(InterviewTemplate.tenant_id == tenant_id,
-                                                              InterviewTemplate.template_id == template_id)
-                              ).scalar_one_or_none()
+    def _find_template(session: Session, tenant_id: str, template_id: str) -> InterviewTemplate | None:
+        query = select(InterviewTemplate).where(InterviewTemplate.tenant_id == tenant_id,
+                                                InterviewTemplate.template_id == template_id)
+        found: InterviewTemplate | None = session.execute(query).scalar_one_or_none()
+        return found
 
     # --- create -------------------------------------------------------------------------------
     def create(self, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -120,6 +125,7 @@ class SchedulingService:
             organizer_pk = found[settings["organizer"]].id
             settings["organizer_name"] = found[settings["organizer"]].name or settings["organizer"]
             settings["interviewer_emails"] = [found[u].email for u in users if u != settings["organizer"]]
+            settings["organizer_timezone"] = found[settings["organizer"]].timezone
         cals = calendars(self.hub, tenant_id, users)
         duration = timedelta(minutes=settings["duration_minutes"])
         slots = [Interval(s["start"], s["end"]) for s in body.get("slots") or []]
@@ -155,7 +161,7 @@ class SchedulingService:
             plans = self._hold_rows(session, req, rows, cals) if settings["hold"] else []
         try:
             self._place(plans)
-        except SchedulingError:
+        except HubError:
             self._discard(request_id)
             raise
         return self.get(tenant_id, request_id)
@@ -172,7 +178,7 @@ class SchedulingService:
             settings["duration_minutes"] = int((first["end"] - first["start"]).total_seconds() // 60)
         missing = [f for f in ("title", "duration_minutes") if not settings.get(f)]
         if missing:
-            raise SchedulingError("validation_failed", f"Give {' and '.join(missing)} in the body or a template.",
+            raise fail("validation_failed", f"Give {' and '.join(missing)} in the body or a template.",
                                   errors=[{"field": f, "message": "required (no template gives it)"} for f in missing])
         settings["interval_minutes"] = settings.get("interval_minutes") or settings["duration_minutes"]
         settings.update(organizer=body["organizer"], interviewers=list(body.get("interviewers") or []),
@@ -186,29 +192,30 @@ class SchedulingService:
         errors = []
         for i, s in enumerate(slots):
             if s.end - s.start != duration:
-                errors.append({"field": f"{field}[{i}]", "message": f"must be {duration.seconds // 60 + duration.days * 1440} minutes long"})
+                length = int(duration.total_seconds() // 60)
+                errors.append({"field": f"{field}[{i}]", "message": f"must be {length} minutes long"})
             if s.start < now:
                 errors.append({"field": f"{field}[{i}]", "message": "is in the past"})
         if any(e["message"] == "is in the past" for e in errors):
-            raise SchedulingError("slot_in_past", "Slots must start in the future.", errors=errors)
+            raise fail("slot_in_past", "Slots must start in the future.", errors=errors)
         if errors:
-            raise SchedulingError("slot_length_mismatch", "Every slot must be duration_minutes long.", errors=errors)
+            raise fail("slot_length_mismatch", "Every slot must be duration_minutes long.", errors=errors)
         if slots and len(set(slots)) < candidates:
-            raise SchedulingError("not_enough_slots", f"{candidates} candidates need at least {candidates} slots; "
+            raise fail("not_enough_slots", f"{candidates} candidates need at least {candidates} slots; "
                                   f"{len(set(slots))} were given.", candidates=candidates, slots=len(set(slots)))
 
     def _check_windows(self, windows: list[Interval], settings: dict[str, Any], now: datetime) -> None:
         future = [w for w in windows if w.end > now]
         if not future:
-            raise SchedulingError("slot_in_past", "Every window has ended.",
+            raise fail("slot_in_past", "Every window has ended.",
                                   errors=[{"field": "windows", "message": "all in the past"}])
         if not grid_slots(windows, timedelta(minutes=settings["duration_minutes"]),
                           timedelta(minutes=settings["interval_minutes"])):
-            raise SchedulingError("not_enough_slots", "No duration_minutes slot fits inside the windows.",
+            raise fail("not_enough_slots", "No duration_minutes slot fits inside the windows.",
                                   errors=[{"field": "windows", "message": "too short for duration_minutes"}])
 
     # --- holds --------------------------------------------------------------------------------
-    def _hold_rows(self, session, req: SchedulingRequest, slots: list[SchedulingSlot],
+    def _hold_rows(self, session: Session, req: SchedulingRequest, slots: list[SchedulingSlot],
                    cals: dict[str, tuple[str, str]]) -> list[hold_ops.HoldPlan]:
         """Hold rows written before the provider calls (see holds.py)."""
         plans = []
@@ -226,7 +233,7 @@ class SchedulingService:
 
     def _place(self, plans: list[hold_ops.HoldPlan]) -> None:
         results = hold_ops.place(self.hub, plans)
-        failed = {}
+        failed: dict[str, dict[str, Any]] = {}
         with self.hub.db.session() as session:
             for hold_id, result in results.items():
                 hold = session.get_one(SchedulingHold, hold_id)
@@ -236,7 +243,7 @@ class SchedulingService:
                 else:
                     failed[hold.user_id] = result.as_dict()
         if failed:
-            raise SchedulingError("hold_failed", "A hold could not be put on an interviewer's calendar; nothing "
+            raise fail("hold_failed", "A hold could not be put on an interviewer's calendar; nothing "
                                   "was offered.", users=sorted(failed), provider_errors=failed)
 
     def _discard(self, request_id: str) -> None:
@@ -281,7 +288,7 @@ class SchedulingService:
         with self.hub.db.session() as session:
             req = load_request(session, tenant_id, request_id)
             if req.status != "pending" or now >= req.expires_at:
-                raise SchedulingError("request_not_pending", f"Only a pending offer can be edited; this one is "
+                raise fail("request_not_pending", f"Only a pending offer can be edited; this one is "
                                       f"{req.status}.", request_status=req.status)
             settings = dict(req.settings)
             current = [s for s in slots_of(session, req.id) if s.status != "removed" and not s.from_window]
@@ -297,12 +304,12 @@ class SchedulingService:
             removed = [s for s in current if Interval(s.start, s.end) not in set(wanted)]
             booked = [s for s in removed if s.status in ("booked", "booking")]
             if booked:
-                raise SchedulingError("slot_booked", "A booked slot cannot be removed; cancel that booking first.",
+                raise fail("slot_booked", "A booked slot cannot be removed; cancel that booking first.",
                                       errors=[{"field": "slots", "message": f"{s.start.isoformat()} is booked"}
                                               for s in booked])
             self._check_slots(added, timedelta(minutes=settings["duration_minutes"]), now, 0, field="slots")
             if len(set(wanted)) < candidates:
-                raise SchedulingError("not_enough_slots", f"{candidates} candidates need at least {candidates} "
+                raise fail("not_enough_slots", f"{candidates} candidates need at least {candidates} "
                                       "slots.", candidates=candidates, slots=len(set(wanted)))
             with self.hub.db.session() as session:
                 own = {h.provider_event_id for h in holds_of(session, request_id) if h.provider_event_id}
@@ -354,7 +361,7 @@ class SchedulingService:
         failed = []
         for event_id in events:
             try:
-                self.interviews.cancel(tenant_id, event_id)
+                self.events.cancel(tenant_id, event_id)
             except Exception:  # noqa: BLE001 - reported in the answer; the request is cancelled regardless
                 failed.append(event_id)
         hold_ops.release_pending(self.hub, request_id=request_id)
@@ -363,7 +370,7 @@ class SchedulingService:
             out["interviews_not_cancelled"] = failed
         return out
 
-    def _end(self, session, req: SchedulingRequest, status: str, now: datetime) -> list[str]:
+    def _end(self, session: Session, req: SchedulingRequest, status: str, now: datetime) -> list[str]:
         """Mark the request ended in one transaction with its webhook and its holds' release;
         returns the interviews to cancel (only a cancel cancels them; expiry keeps bookings)."""
         req.status = status
@@ -402,10 +409,10 @@ class SchedulingService:
         return hold_ops.release_pending(self.hub, now=now)
 
 
-def slot_busy(busy: dict[Interval, list[str]]) -> SchedulingError:
+def slot_busy(busy: dict[Interval, list[str]]) -> HubError:
     items: list[dict[str, Any]] = [{"start": s.start, "end": s.end, "users": users} for s, users in sorted(busy.items(),
                                                                                      key=lambda kv: kv[0].start)]
-    return SchedulingError("slot_busy", f"{len(items)} slot(s) clash with an interviewer's calendar.", busy=items,
+    return fail("slot_busy", f"{len(items)} slot(s) clash with an interviewer's calendar.", busy=items,
                            errors=[{"field": "slots", "message": f"{i['start'].isoformat()} busy for "
                                                                  f"{', '.join(i['users'])}"} for i in items])
 

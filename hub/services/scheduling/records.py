@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.services.scheduling.errors import SchedulingError
+from hub.services.scheduling.errors import fail
 from hub.services.scheduling.grid import Interval
 from hub.storage.models import (
     SchedulingCandidate,
@@ -39,7 +39,7 @@ def load_request(session: Session, tenant_id: str, request_id: str, *, lock: boo
         query = query.with_for_update()
     req = session.execute(query).scalar_one_or_none()
     if req is None:
-        raise SchedulingError("scheduling_request_not_found", f"No scheduling request {request_id!r} exists for "
+        raise fail("scheduling_request_not_found", f"No scheduling request {request_id!r} exists for "
                               "this API key.")
     return req
 
@@ -47,14 +47,14 @@ def load_request(session: Session, tenant_id: str, request_id: str, *, lock: boo
 def load_candidate(session: Session, req: SchedulingRequest, candidate_id: str) -> SchedulingCandidate:
     cand = session.get(SchedulingCandidate, candidate_id)
     if cand is None or cand.request_id != req.id:
-        raise SchedulingError("candidate_not_found", f"No candidate {candidate_id!r} in request {req.id!r}.")
+        raise fail("candidate_not_found", f"No candidate {candidate_id!r} in request {req.id!r}.")
     return cand
 
 
 def require_open(req: SchedulingRequest, now: datetime) -> None:
     if req.status in ENDED or now >= req.expires_at:
         status = req.status if req.status in ENDED else "expired"
-        raise SchedulingError("request_ended", f"This scheduling request has {status}; nothing can be booked "
+        raise fail("request_ended", f"This scheduling request has {status}; nothing can be booked "
                               "or changed any more.", request_status=status)
 
 
