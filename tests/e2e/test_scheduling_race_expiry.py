@@ -120,3 +120,22 @@ def test_one_winner_across_gunicorn_workers(api, sandbox, live_hub, database_url
     assert sorted(results) == [(200, None)] + [(409, "slot_taken")] * 5, results
     interviews = [e for e in sandbox.events("google", people[0]["email"]) if e.get("summary") == "Race"]
     assert len(interviews) == 1
+
+
+def test_a_hold_whose_id_was_never_recorded_is_found_by_its_handle_and_removed(api, sandbox, live_hub):
+    """As after a crash between the provider's answer and the commit: the row is `placing` with
+    no event id. The periodic release finds the event by re-sending its idempotency handle."""
+    people = [interviewer(api, sandbox, "google", "lost"), interviewer(api, sandbox, "microsoft", "lena")]
+    request = _offer(api, people, 1, [slot(16)])
+    assert [len(holds_at_provider(sandbox, p)) for p in people] == [1, 1]
+    hub = live_hub.hub
+    with hub.db.session() as session:
+        for hold in session.query(SchedulingHold).filter_by(request_id=request["id"]):
+            hold.status, hold.provider_event_id = "placing", None
+    scheduling = live_hub.app.extensions["hub_services"].scheduling
+    assert scheduling.release_pending_holds(hub.clock() + timedelta(minutes=1)) >= 0  # not stale yet
+    assert [len(holds_at_provider(sandbox, p)) for p in people] == [1, 1]
+    scheduling.release_pending_holds(hub.clock() + timedelta(minutes=11))
+    assert [holds_at_provider(sandbox, p) for p in people] == [[], []]
+    with hub.db.session() as session:
+        assert {h.status for h in session.query(SchedulingHold).filter_by(request_id=request["id"])} == {"released"}

@@ -39,6 +39,7 @@ from hub.storage.models import (
     SchedulingSlot,
     new_id,
 )
+from providers.base import ProviderError
 from webhooks.outbound.outbox import enqueue
 
 # Fields a request takes from its template when the body leaves them out.
@@ -223,11 +224,10 @@ class SchedulingService:
             for uid in req.settings["interviewers"]:
                 conn, provider = cals[uid]
                 hold = SchedulingHold(id=new_id("hld"), request_id=req.id, slot_id=slot.id, user_id=uid,
-                                      connection_id=conn, provider=provider, status="placing")
+                                      connection_id=conn, provider=provider, status="placing",
+                                      created_at=self.hub.clock())
                 session.add(hold)
-                draft = hold_ops.hold_draft(req.settings["title"].replace("{", "").replace("}", ""), slot.start,
-                                            slot.end, f"{req.tenant_id}:hold:{hold.id}")
-                plans.append(hold_ops.HoldPlan(hold.id, conn, provider, draft))
+                plans.append(hold_ops.HoldPlan(hold.id, conn, provider, hold_ops.hold_draft(hold, req, slot)))
             slot.status = "held"
         return plans
 
@@ -237,10 +237,8 @@ class SchedulingService:
         with self.hub.db.session() as session:
             for hold_id, result in results.items():
                 hold = session.get_one(SchedulingHold, hold_id)
-                if isinstance(result, str):
-                    hold.provider_event_id = result
-                    hold.status = "active"
-                else:
+                hold_ops.record_placed(hold, result)
+                if isinstance(result, ProviderError):
                     failed[hold.user_id] = result.as_dict()
         if failed:
             raise fail("hold_failed", "A hold could not be put on an interviewer's calendar; nothing "
