@@ -312,3 +312,26 @@ def test_cancel_then_book_again_then_decline_frees_the_slot(api, sandbox, panel,
     with pytest.raises(HubError) as ended:
         actions.resolve_token(token)
     assert ended.value.code == "request_ended"
+
+
+def test_windows_edited_until_confirmed_and_listed_by_organizer(api, sandbox, panel):
+    body = {"organizer": panel[0]["user_id"], "title": "Clora", "duration_minutes": 30, "conferencing": "none",
+            "hold": False, "candidates": [{"email": "w@cand.example"}], "windows": [slot(9, minutes=60)]}
+    req = api.post("/v1/scheduling-requests", json=body).json()
+    assert req["hold"] is False and req["expires_at"] == iso(at(10))
+    edited = api.patch(f"/v1/scheduling-requests/{req['id']}",
+                       json={"windows": [slot(13, minutes=90)], "expires_at": iso(at(12))})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["windows"] == [{"start": iso(at(13)), "end": iso(at(14, 30))}]
+    assert edited.json()["expires_at"] == iso(at(12))
+    wrong_kind = api.patch(f"/v1/scheduling-requests/{req['id']}", json={"slots": [slot(9)]})
+    assert wrong_kind.status_code == 422 and wrong_kind.json()["errors"][0]["field"] == "slots"
+    cid = req["candidates"][0]["id"]
+    picks = api.get(f"/v1/scheduling-requests/{req['id']}/candidates/{cid}/slots").json()["slots"]
+    assert [p["start"] for p in picks] == [iso(at(13)), iso(at(13, 30)), iso(at(14))]
+    mine = api.get("/v1/scheduling-requests", params={"organizer": panel[0]["user_id"], "status": "pending"}).json()
+    assert [r["id"] for r in mine["scheduling_requests"]] == [req["id"]]
+    assert api.get("/v1/scheduling-requests", params={"organizer": "nobody"}).json()["scheduling_requests"] == []
+    api.post(f"/v1/scheduling-requests/{req['id']}/candidates/{cid}/book", json={"start": iso(at(13, 30))})
+    frozen = api.patch(f"/v1/scheduling-requests/{req['id']}", json={"expires_at": iso(at(12, 30))})
+    assert frozen.status_code == 409 and frozen.json()["code"] == "request_not_pending"  # confirmed: no more edits

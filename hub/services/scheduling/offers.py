@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy import func, select
 
 from hub.container import Hub
+from hub.services.directory import find_user
 from hub.services.events import EventService
 from hub.errors import HubError
 from hub.services.scheduling import holds as hold_ops
@@ -269,16 +270,14 @@ class SchedulingService:
                 query = query.where(SchedulingRequest.id.in_(
                     select(SchedulingCandidate.request_id).where(
                         func.lower(SchedulingCandidate.email) == candidate_email.lower())))
+            if organizer:
+                user = find_user(session, tenant_id, organizer)
+                if user is None:
+                    return []
+                query = query.where(SchedulingRequest.organizer_id == user.id)
             rows = session.execute(query.order_by(SchedulingRequest.created_at.desc(), SchedulingRequest.id.desc())
-                                   ).scalars()
-            out = []
-            for req in rows:
-                if organizer and req.settings.get("organizer") != organizer:
-                    continue
-                out.append(self.views.request(session, req))
-                if len(out) >= limit:
-                    break
-            return out
+                                   .limit(limit)).scalars()
+            return [self.views.request(session, req) for req in rows]
 
     # --- edit ---------------------------------------------------------------------------------
     def edit(self, tenant_id: str, request_id: str, changes: dict[str, Any]) -> dict[str, Any]:
