@@ -384,22 +384,26 @@ class SchedulingService:
         return events
 
     def expire_due(self, now: datetime | None = None) -> list[str]:
-        """Expire every request whose `expires_at` has passed (the expiry job calls this);
-        returns their ids. Each is ended under its row lock, so two runners expire it once."""
+        """Expire every request whose `expires_at` has passed (the safety-net sweep); returns
+        their ids."""
         now = now or self.hub.clock()
         with self.hub.db.session() as session:
-            due = list(session.execute(select(SchedulingRequest.id, SchedulingRequest.tenant_id).where(
-                SchedulingRequest.status.in_(("pending", "completed")), SchedulingRequest.expires_at <= now)).all())
-        expired = []
-        for request_id, tenant_id in due:
-            with self.serial(), self.hub.db.session() as session:
-                req = load_request(session, tenant_id, request_id, lock=True)
-                if req.status in ENDED or req.expires_at > now:
-                    continue
-                self._end(session, req, "expired", now)
-                expired.append(request_id)
-            hold_ops.release_pending(self.hub, request_id=request_id, now=now)
-        return expired
+            due = list(session.execute(select(SchedulingRequest.id).where(
+                SchedulingRequest.status.in_(("pending", "completed")), SchedulingRequest.expires_at <= now)).scalars())
+        return [request_id for request_id in due if self.expire(request_id, now)]
+
+    def expire(self, request_id: str, now: datetime | None = None) -> bool:
+        """Expire one request if its `expires_at` has passed (the job scheduled at `expires_at`
+        calls this; a job left over from before an edit of `expires_at` finds it not due and
+        does nothing). Ended under the row lock, so two runners expire it once."""
+        now = now or self.hub.clock()
+        with self.serial(), self.hub.db.session() as session:
+            req = session.get(SchedulingRequest, request_id, with_for_update=True)
+            if req is None or req.status in ENDED or req.expires_at > now:
+                return False
+            self._end(session, req, "expired", now)
+        hold_ops.release_pending(self.hub, request_id=request_id, now=now)
+        return True
 
     def release_pending_holds(self, now: datetime | None = None) -> int:
         """Retry every hold removal that is due; returns how many still wait (the retry job)."""
