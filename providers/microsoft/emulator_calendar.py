@@ -153,6 +153,6 @@ class CalendarStore:
             "workingHours": {
                 "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
                 "startTime": "08:00:00.0000000", "endTime": "17:00:00.0000000",
-                "timeZone": {"name": account.timezone},
+                "timeZone": {"name": events.mailbox_zone_name(account)},
             },
         }

@@ -123,7 +123,7 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
     def mailbox_settings(account: "Account"):
         return {
             "@odata.context": f"{CONTEXT}#users('{quote(account.email)}')/mailboxSettings",
-            "archiveFolder": events.new_event_id()[:60], "timeZone": account.timezone,
+            "archiveFolder": events.new_event_id()[:60], "timeZone": events.mailbox_zone_name(account),
             "delegateMeetingMessageDeliveryOptions": "sendToDelegateOnly", "dateFormat": "yyyy-MM-dd",
             "timeFormat": "HH:mm", "userPurpose": emulator.user_purpose(account),
             "automaticRepliesSetting": {"status": "disabled", "externalAudience": "all",
@@ -131,7 +131,7 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
             "language": {"locale": "en-US", "displayName": "English (United States)"},
             "workingHours": {"daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
                              "startTime": "08:00:00.0000000", "endTime": "17:00:00.0000000",
-                             "timeZone": {"name": account.timezone}},
+                             "timeZone": {"name": events.mailbox_zone_name(account)}},
         }
 
     @graph_call(CALENDAR_READ)
@@ -178,7 +178,7 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
             raise errors.invalid_request("AvailabilityViewInterval must be an integer.") from None
         if not 5 <= interval <= 1440:
             raise errors.invalid_request("AvailabilityViewInterval must be between 5 and 1440.")
-        zone_name, tz = events.preferred_zone()
+        zone_name, tz = events.preferred_zone(account)
         value = []
         for schedule_id in schedules:
             entry = emulator.schedule_error(schedule_id)
@@ -200,7 +200,7 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
         end = _instant(args.get("enddatetime"), "endDateTime")
         top = max(1, min(int(args.get("$top") or 10), 1000))
         skip = max(0, int(args.get("$skip") or 0))
-        zone_name, tz = events.preferred_zone()
+        zone_name, tz = events.preferred_zone(account)
         found = store.overlapping(account.email, start, end)
         page = [events.wire(e, zone_name, tz) for e in found[skip:skip + top]]
         body: dict[str, Any] = {"@odata.context": f"{CONTEXT}#users('{quote(account.email)}')/calendarView", "value": page}
@@ -216,18 +216,18 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
     @graph_call(CALENDAR_WRITE)
     def create_event(account: "Account"):
         event = store.create(account, _json())
-        zone_name, tz = events.preferred_zone()
+        zone_name, tz = events.preferred_zone(account)
         context = f"{CONTEXT}#users('{quote(account.email)}')/events/$entity"
         return {"@odata.context": context, **events.wire(event, zone_name, tz)}, 201
 
     @graph_call(CALENDAR_READ)
     def get_event(account: "Account", event_id: str):
-        zone_name, tz = events.preferred_zone()
+        zone_name, tz = events.preferred_zone(account)
         return events.wire(store.get(account.email, event_id), zone_name, tz)
 
     @graph_call(CALENDAR_WRITE)
     def patch_event(account: "Account", event_id: str):
-        zone_name, tz = events.preferred_zone()
+        zone_name, tz = events.preferred_zone(account)
         return events.wire(store.patch(account, event_id, _json()), zone_name, tz)
 
     @graph_call(CALENDAR_WRITE)
