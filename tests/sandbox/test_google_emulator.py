@@ -966,6 +966,7 @@ def test_control_accounts(control):
         "subject": created["subject"],
         "kind": "room",
         "timezone": "Europe/Stockholm",
+        "timezone_style": "iana",
         "teams_enabled": True,
         "meet_enabled": False,
         "zoom_can_host": True,
@@ -975,6 +976,7 @@ def test_control_accounts(control):
     for bad in (
         {"provider": "google", "email": "x@example.com", "kind": "robot"},
         {"provider": "google", "email": "x@example.com", "timezone": "Mars/Base"},
+        {"provider": "microsoft", "email": "x@example.com", "timezone_style": "posix"},
         {"provider": "google", "email": "not-an-email"},
         {"provider": "myspace", "email": "x@example.com"},
     ):
