@@ -21,7 +21,9 @@ Shapes (JSON; collections are returned as bare lists, oldest first):
   ``DELETE /_control/requests`` clears the log
 - ``POST /_control/reset`` → 204: accounts, calendars, tokens, faults and log are forgotten
 - ``GET /_control/clients`` → {provider: {"client_id","client_secret","redirect_uris",
-  "allow_loopback_redirects","endpoints":{...}}}
+  "allow_loopback_redirects","require_pkce","endpoints":{...},"other_clients":[client]}}: the
+  first is the hub's registration (PKCE required); ``other_clients`` are further apps the
+  provider knows (``sandbox-<provider>-app``, PKCE optional as at the real providers)
 - ``GET /_control/providers`` → {provider: {"prefix","scenarios":{name: description}}}
 """
 
@@ -218,7 +220,9 @@ def create_control_blueprint(ctx: SandboxContext, emulators: Mapping[str, Provid
     def clients():
         return jsonify(
             {
-                name: {**emulator.client.to_dict(), "endpoints": emulator.endpoints(base_url())}
+                name: {**emulator.client.to_dict(), "endpoints": emulator.endpoints(base_url()),
+                       "other_clients": [c.to_dict() for c in emulator.oauth.clients.values()
+                                         if c.client_id != emulator.client.client_id]}
                 for name, emulator in emulators.items()
             }
         )
