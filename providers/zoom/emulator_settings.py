@@ -111,7 +111,7 @@ def merged_settings(current: Mapping[str, Any] | None, given: Any) -> dict[str, 
     if not isinstance(given, Mapping):
         raise errors.validation_failed("settings")
     for key, value in given.items():
-        if key not in DEFAULTS:
+        if key not in DEFAULTS or value is None:  # null leaves the setting as it is [?]
             continue
         if not _valid(key, value):
             raise errors.validation_failed(f"settings.{key}")
