@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ import pytest
 import requests
 
 from providers.sandbox import create_sandbox_app, serve
-from tests.schemas.published import violations
+from tests.schemas.published import figures, violations
 
 REDIRECT_URI = "http://127.0.0.1:5999/oauth/google/callback"
 CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
@@ -47,6 +48,7 @@ class ResponseRecorder:
         content_type = dict((k.lower(), v) for k, v in captured.get("headers", [])).get("content-type", "")
         if content_type.startswith("application/json"):
             with self.lock:
+                self.total += 1
                 self.seen.append((environ["REQUEST_METHOD"], environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"],
                                   captured["status"], b"".join(chunks)))
 
@@ -65,6 +67,8 @@ def sandbox_server():
     running.server.recorder = recorder  # type: ignore[attr-defined]
     yield running
     running.shutdown()
+    if os.environ.get("HUB_SCHEMA_FIGURES"):
+        print(f"\nschema check: {recorder.total} JSON responses, values compared per provider: {figures()}")
 
 
 @pytest.fixture(autouse=True)
