@@ -119,7 +119,10 @@ class MicrosoftCalendar:
             if info.error is not None and (info.error.response_code or info.error.message):
                 out[email] = classify_schedule_error(email, info.error.response_code, info.error.message)
             else:
-                out[email] = self._blocks(info, start)
+                try:
+                    out[email] = self._blocks(info, start)
+                except ProviderError as err:  # e.g. a time zone we cannot map: this person only
+                    out[email] = err
         for email in emails:
             out.setdefault(email, ProviderError(ErrorKind.NOT_FOUND, f"Microsoft did not report a schedule for {email}",
                                                 provider=PROVIDER))
