@@ -17,6 +17,7 @@ See ``providers/emulator_kit/__init__.py`` for how a new provider plugs in.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any, ClassVar, Mapping
 
@@ -59,7 +60,8 @@ class ProviderEmulator:
 
     def __init__(self, ctx: SandboxContext) -> None:
         self.ctx = ctx
-        self.client: OAuthClient = ctx.config.client_for(self.name)
+        # The hub's registration always requires PKCE (config.require_pkce=False relaxes it).
+        self.client: OAuthClient = dataclasses.replace(ctx.config.client_for(self.name), require_pkce=True)
         self.oauth = AuthorizationServer(
             dialect=self.create_dialect(),
             client=self.client,
