@@ -1,9 +1,10 @@
 """`hub demo`: the hub and the sandbox side by side, ready to click through with no credentials."""
 from __future__ import annotations
 
+import json
 import os
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 import requests
@@ -25,7 +26,7 @@ def demo_settings(host: str, port: int) -> Settings:
 
 
 def tomorrow() -> datetime:
-    return datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
 
 
 def seed(settings: Settings, api_key: str, instance: DemoInstance, restored: bool = False) -> None:
@@ -82,12 +83,12 @@ def run_demo(host: str, port: int) -> None:
                f"{'state restored from' if restored else 'state kept in'} {instance.sandbox_file})")
     click.echo(f"tenant   {DEMO_TENANT}")
     click.echo(f"API key  {api_key}   (kept in {instance.root}/demo-api-key)")
-    click.echo("try:     curl -s -X POST http://%s:%d/v1/users/alice/connect-links -H 'Authorization: Bearer %s' "
-               "-H 'Content-Type: application/json' -d '{\"provider\":\"google\"}'" % (host, port, api_key))
-    click.echo("then:    curl -s -X POST http://%s:%d/v1/freebusy -H 'Authorization: Bearer %s' "
-               "-H 'Content-Type: application/json' -d '{\"users\":[\"alice\"],\"start\":\"%s\",\"end\":\"%s\"}'"
-               % (host, port, api_key, day.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  (day + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    curl = f"curl -s -X POST http://{host}:{port}/v1"
+    auth = f"-H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json'"
+    window = {"users": ["alice"], "start": day.strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "end": (day + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    click.echo(f"""try:     {curl}/users/alice/connect-links {auth} -d '{{"provider":"google"}}'""")
+    click.echo(f"then:    {curl}/freebusy {auth} -d '{json.dumps(window, separators=(',', ':'))}'")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

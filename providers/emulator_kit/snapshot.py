@@ -40,7 +40,7 @@ def snapshot(app: Flask) -> bytes:
 
 def restore(app: Flask, blob: bytes) -> bool:
     """Put a snapshot back; False (and nothing changed) when it is from another format."""
-    data = pickle.loads(blob)  # noqa: S301 - our own file, see the module docstring
+    data = pickle.loads(blob)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return False
     ctx, emulators = _parts(app)

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -39,7 +39,7 @@ def clean_env() -> dict[str, str]:
 
 
 def hub_cli(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hub.cli", *args], cwd=folder, env=clean_env(),
+    return subprocess.run([sys.executable, "-m", "hub.cli", *args], check=False, cwd=folder, env=clean_env(),
                           capture_output=True, text=True, timeout=120)
 
 
@@ -78,7 +78,7 @@ def folder(tmp_path):
 
 
 def tomorrow_window() -> dict[str, str]:
-    day = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     return {"start": day.strftime("%Y-%m-%dT%H:%M:%SZ"), "end": (day + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
