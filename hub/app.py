@@ -61,6 +61,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
 
     _register_errors(app)
     _register_metrics(app, hub.metrics)
+    app.after_request(_no_body_no_type)
     # msgraph-sdk imports ~1,200 model modules on its first answer (1-4 s): pay that on a
     # background thread at start-up, never on a user's first Microsoft request.
     if "microsoft" in registry.PROVIDERS:
@@ -133,6 +134,13 @@ def _register_errors(app: Flask) -> None:
         return Problem(500, "internal_error", "Internal error",
                        "The hub failed unexpectedly; nothing was changed by this request "
                        "unless a provider had already accepted it.").response()
+
+
+def _no_body_no_type(resp):
+    # Flask gives every Response a text/html type; a 204 has no body to describe.
+    if resp.status_code == 204:
+        resp.headers.pop("Content-Type", None)
+    return resp
 
 
 def _register_metrics(app: Flask, metrics: Metrics) -> None:

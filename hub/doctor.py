@@ -100,4 +100,5 @@ def _when(value: Any) -> str:
 
 
 def _iso(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else value
+    from hub.app import HubJSON  # the API's own time format (`…Z`)
+    return HubJSON.default(value)

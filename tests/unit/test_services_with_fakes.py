@@ -197,3 +197,41 @@ def test_openapi_lists_every_v1_route_with_schemas(env):
     assert body.endswith("/EventIn") and "EventIn" in doc["components"]["schemas"]
     page = client.get("/docs")
     assert page.status_code == 200 and b"/v1/availability" in page.data and b"cdn" not in page.data.lower()
+
+
+# --- contract details a first run trips over ---------------------------------------------------
+@pytest.mark.parametrize("body,field,needle", [
+    ({"users": ["x"], "start": 123, "end": "2026-03-02T11:00:00Z"}, "start", "RFC 3339"),
+    ({"users": ["x"], "start": "2026-03-02T10:00:00Z", "end": 1772449200.0}, "end", "RFC 3339"),
+])
+def test_a_number_is_not_a_time(env, body, field, needle):
+    client, headers, fake, person = env
+    r = client.post("/v1/freebusy", headers=headers, json=body)
+    assert r.status_code == 422, r.json
+    assert [(e["field"], needle in e["message"]) for e in r.json["errors"]] == [(field, True)]
+
+
+def test_validation_messages_name_no_internal_class(env):
+    client, headers, fake, person = env
+    r = client.post("/v1/availability", headers=headers, json={
+        "participants": ["bob"], "start": "2026-03-02T09:00:00Z", "end": "2026-03-02T17:00:00Z"})
+    assert r.status_code == 422
+    assert r.json["errors"] == [{"field": "participants[0]", "message": "expected an object"}]
+    assert "ParticipantIn" not in r.get_data(as_text=True)
+
+
+def test_no_content_has_no_content_type(env):
+    client, headers, fake, person = env
+    person("gone")
+    r = client.delete("/v1/users/gone", headers=headers)
+    assert r.status_code == 204 and r.data == b"" and "Content-Type" not in r.headers
+
+
+def test_times_in_health_records_leave_as_z(env):
+    client, headers, fake, person = env
+    email = person("sick")
+    fake.busy[email] = ProviderError(ErrorKind.PROVIDER_DOWN, "down", provider="google", cause="provider_unavailable")
+    client.post("/v1/freebusy", headers=headers, json={
+        "users": ["sick"], "start": "2026-03-02T09:00:00Z", "end": "2026-03-02T17:00:00Z"})
+    conn = client.get("/v1/users/sick/connections", headers=headers).json["connections"][0]
+    assert conn["last_error"]["at"] == "2026-03-01T12:00:00Z"
