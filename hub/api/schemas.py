@@ -130,6 +130,8 @@ class ParticipantError(BaseModel):
     kind: str
     cause: str | None
     message: str
+    # Seconds the provider asked the hub to wait before asking again (rate limits, outages).
+    retry_after: float | None = None
 
 
 class FreeBusyUserOut(BaseModel):

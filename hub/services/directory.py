@@ -84,15 +84,16 @@ def user_connections(session: Session, user: User) -> list[Connection]:
 def calendar_connection(session: Session, user: User) -> Connection | None:
     """The connection whose calendar the hub reads and writes for this user: the newest active
     calendar connection, else the newest broken one (so its error can be reported in place)."""
-    candidates = [c for c in user_connections(session, user)
-                  if Capability.CALENDAR.value in (c.capabilities or [])]
-    active = [c for c in candidates if c.status == "active"]
-    pool = active or candidates
-    return max(pool, key=lambda c: c.connected_at) if pool else None
+    return newest_offering(user_connections(session, user), Capability.CALENDAR.value)
 
 
 def connection_of(session: Session, user: User, capability: str) -> Connection | None:
-    candidates = [c for c in user_connections(session, user) if capability in (c.capabilities or [])]
+    return newest_offering(user_connections(session, user), capability)
+
+
+def newest_offering(connections: list[Connection], capability: str) -> Connection | None:
+    """Among connections offering `capability`: the newest active one, else the newest broken one."""
+    candidates = [c for c in connections if capability in (c.capabilities or [])]
     active = [c for c in candidates if c.status == "active"]
     pool = active or candidates
     return max(pool, key=lambda c: c.connected_at) if pool else None

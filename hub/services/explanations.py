@@ -130,6 +130,10 @@ CAUSES: dict[str, Explanation] = {e.code: e for e in (
        "This Zoom user cannot host meetings (a basic or deactivated Zoom user).",
        "Ask your Zoom administrator for a licensed user, then reconnect Zoom.", CONTACT_ADMIN,
        "Ask your Zoom administrator to make you a licensed user.", "Then reconnect Zoom."),
+    _e("credentials_unreadable",
+       "The hub can no longer read the saved sign-in for this account (the key that protected it "
+       "was changed or removed).",
+       "Reconnect the account.", RECONNECT, *_REVOKED_STEPS),
     _e("zoom_token_revoked",
        "Zoom no longer lets the hub in: the app was removed from your Zoom account, or the sign-in "
        "ran out.",
