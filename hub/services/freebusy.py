@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from hub.container import Hub
 from hub.problems import Problem
@@ -71,36 +71,45 @@ def check_window(start: datetime, end: datetime) -> None:
                       errors=[{"field": "end", "message": "at most 62 days after start"}])
 
 
+# Every requested user with each of their connections, built once (bound per call): one
+# indexed read for the whole request, columns only — no ORM objects to build and track.
+_READERS = (
+    select(User.external_id, User.timezone, User.working_hours, Connection.id, Connection.provider,
+           Connection.account_email, Connection.status, Connection.capabilities, Connection.connected_at,
+           Connection.access_token_enc, Connection.access_expires_at, Connection.last_used_at,
+           Connection.last_error)
+    .outerjoin(Connection, (Connection.user_id == User.id) & (Connection.tenant_id == User.tenant_id))
+    .where(User.tenant_id == bindparam("tenant_id"), User.external_id.in_(bindparam("user_ids", expanding=True))))
+
+
 def resolve_readers(hub: Hub, tenant_id: str, user_ids: list[str]) -> list[Reader]:
     """Every requested user with their calendar connection, in one query; an unknown id is a
     reader that reports `user_not_found` in place."""
     wanted = list(dict.fromkeys(user_ids))
-    with hub.db.session() as session:
-        rows = session.execute(
-            select(User, Connection).outerjoin(Connection, (Connection.user_id == User.id)
-                                               & (Connection.tenant_id == User.tenant_id))
-            .where(User.tenant_id == tenant_id, User.external_id.in_(wanted))).all()
-        users: dict[str, User] = {}
-        conns: dict[str, list[Connection]] = {}
-        for row_user, row_conn in rows:
-            users[row_user.external_id] = row_user
-            bucket = conns.setdefault(row_user.external_id, [])
-            if row_conn is not None:
-                bucket.append(row_conn)
-        readers = []
-        for user_id in wanted:
-            found = users.get(user_id)
-            if found is None:
-                readers.append(Reader(user_id, None, None, None, found=False))
-                continue
-            user = found
-            conn = newest_offering(conns[user_id], Capability.CALENDAR.value)
-            readers.append(Reader(
-                user_id, conn.id if conn else None, conn.provider if conn else None,
-                conn.account_email if conn else None, timezone=user.timezone, working_hours=user.working_hours,
-                access=StoredAccess.of(conn) if conn else None, last_used_at=conn.last_used_at if conn else None,
-                last_error=conn.last_error if conn else None))
-        session.expunge_all()
+    with hub.db.read() as db:
+        rows = db.execute(_READERS, {"tenant_id": tenant_id, "user_ids": wanted}).all()
+    users: dict[str, Any] = {}
+    conns: dict[str, list[Any]] = {}
+    for row in rows:
+        users[row.external_id] = row
+        bucket = conns.setdefault(row.external_id, [])
+        if row.id is not None:
+            bucket.append(row)
+    readers = []
+    for user_id in wanted:
+        user = users.get(user_id)
+        if user is None:
+            readers.append(Reader(user_id, None, None, None, found=False))
+            continue
+        conn = newest_offering(conns[user_id], Capability.CALENDAR.value)
+        if conn is None:
+            readers.append(Reader(user_id, None, None, None, timezone=user.timezone, working_hours=user.working_hours))
+            continue
+        readers.append(Reader(
+            user_id, conn.id, conn.provider, conn.account_email, timezone=user.timezone,
+            working_hours=user.working_hours,
+            access=StoredAccess(conn.id, conn.status, conn.access_token_enc, conn.access_expires_at),
+            last_used_at=conn.last_used_at, last_error=conn.last_error))
     return readers
 
 
