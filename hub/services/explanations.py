@@ -106,6 +106,10 @@ CAUSES: dict[str, Explanation] = {e.code: e for e in (
        "This is a shared mailbox — connect your own account.",
        "Connect the account you sign in with yourself, not a shared or team mailbox.",
        CONNECT_OWN_ACCOUNT, "Choose Connect.", "Sign in with your personal work account."),
+    _e("credentials_unreadable",
+       "The hub can no longer read the saved sign-in for this account (the key that protected it "
+       "was changed or removed).",
+       "Reconnect the account.", RECONNECT, *_REVOKED_STEPS),
     # {provider}, not "Zoom": diagnostics also finds two people on one Google or Microsoft login.
     _e("credentials_shared",
        "Someone else uses the same {provider} account. With shared credentials two people cannot be in "
@@ -131,6 +135,13 @@ CAUSES: dict[str, Explanation] = {e.code: e for e in (
     _e("provider_unavailable",
        "{provider} is having trouble or did not answer in time.",
        "Nothing to do on your side: the hub tries again. Check again in a few minutes.", WAIT),
+    _e("unknown_time_zone",
+       "{provider} reported a time zone the hub does not recognise, so it cannot place those "
+       "times correctly.",
+       "Contact support and name the time zone shown in the details; setting your mailbox's "
+       "time zone to another city nearby works meanwhile.", CONTACT_SUPPORT,
+       "Contact support with the time zone named in the details.",
+       "Meanwhile, pick a nearby city's time zone in your mailbox settings."),
 )}
 
 CAUSES.update({c.code: Explanation(c.code, c.summary, c.fix, c.action, c.steps)

@@ -50,7 +50,12 @@ def _parse_dtz(value: Any) -> datetime:
     read too, in case a proxy or tenant policy ignores the Prefer header)."""
     text = (value.date_time or "").replace("Z", "")
     local = datetime.fromisoformat(text)
-    tz = zone_named(value.time_zone) or timezone.utc
+    tz = zone_named(value.time_zone or "UTC")
+    if tz is None:
+        # Reading an unknown zone as UTC would move the time by hours without anyone noticing.
+        raise ProviderError(ErrorKind.UNKNOWN, f"Microsoft reported a time zone the hub does not know: "
+                            f"{value.time_zone!r}", provider=PROVIDER, cause="unknown_time_zone",
+                            provider_code=value.time_zone)
     return local.replace(tzinfo=tz).astimezone(timezone.utc)
 
 
@@ -116,7 +121,10 @@ class MicrosoftCalendar:
             if info.error is not None and (info.error.response_code or info.error.message):
                 out[email] = classify_schedule_error(email, info.error.response_code, info.error.message)
             else:
-                out[email] = self._blocks(info, start)
+                try:
+                    out[email] = self._blocks(info, start)
+                except ProviderError as err:  # e.g. a time zone we cannot map: this person only
+                    out[email] = err
         for email in emails:
             out.setdefault(email, ProviderError(ErrorKind.NOT_FOUND, f"Microsoft did not report a schedule for {email}",
                                                 provider=PROVIDER))
