@@ -34,6 +34,7 @@ EMULATORS: dict[str, str] = {
     "google": "providers.google.emulator:GoogleEmulator",
     "microsoft": "providers.microsoft.emulator:MicrosoftEmulator",
     "zoom": "providers.zoom.emulator:ZoomEmulator",
+    "caldav": "providers.caldav.emulator:CalDAVEmulator",
 }
 
 

@@ -81,6 +81,10 @@ class ProviderEmulator:
         provider's own wire format. Raise ValueError for a status the provider cannot show."""
         raise NotImplementedError(f"{self.name} has no calendar")
 
+    def account_created(self, account: Account, data: Mapping[str, Any]) -> None:
+        """POST /_control/accounts made or updated `account`; `data` is the whole request body,
+        for provider-only fields (CalDAV's ``password``)."""
+
     def control_events(self, account: Account) -> list[dict[str, Any]]:
         """What is on the account's calendar now, in wire format (GET /_control/events)."""
         return []
