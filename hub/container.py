@@ -12,7 +12,8 @@ from hub.metrics import Metrics
 from hub.storage.db import Database
 from hub.storage.models import Connection, User
 from oauth.connect import ConnectService
-from oauth.flows import Grant, OAuthFlow
+from oauth.credential_form import ConnectMethod
+from oauth.flows import Grant
 from oauth.registry import FLOWS
 from oauth.tokens import TokenManager
 from oauth.vault import TokenVault
@@ -90,7 +91,7 @@ class Hub:
         with self._lock:
             self._instances[(kind, provider)] = instance
 
-    def flow(self, provider: str) -> OAuthFlow:
+    def flow(self, provider: str) -> ConnectMethod:
         return self._cached("flow", provider, lambda: FLOWS[provider](self.settings))
 
     def calendar(self, provider: str) -> CalendarProvider:

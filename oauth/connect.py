@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from hub.storage.db import Database
 from hub.storage.models import ConnectAttempt, Connection, User
-from oauth.credential_form import CredentialForm
+from oauth.credential_form import ConnectMethod, CredentialForm
 from oauth.flows import Grant, OAuthFlow
 from oauth.tokens import TokenManager
 from oauth.vault import Binding, TokenVault
@@ -109,7 +109,7 @@ ConnectedListener = Callable[[object, Connection, "str | None"], None]
 
 class ConnectService:
     def __init__(self, db: Database, vault: TokenVault, tokens: TokenManager,
-                 flow_for: Callable[[str], OAuthFlow], public_url: str,
+                 flow_for: Callable[[str], ConnectMethod], public_url: str,
                  probe: CapabilityProbe, clock: Callable[[], datetime], ttl_seconds: int = 900,
                  on_connected: ConnectedListener | None = None) -> None:
         self.db = db
@@ -169,7 +169,7 @@ class ConnectService:
             attempt.code_verifier_enc = self.vault.encrypt(verifier, verifier_binding(attempt.id))
             attempt.nonce = nonce
             provider, hint = attempt.provider, attempt.login_hint
-        return self.flow_for(provider).authorization_url(
+        return self._oauth(provider).authorization_url(
             redirect_uri=self.redirect_uri(provider), state=state, code_verifier=verifier,
             nonce=nonce, login_hint=hint)
 
@@ -190,22 +190,29 @@ class ConnectService:
                 raise LinkProblem("state_invalid", "This form is out of date; open the connect link again.",
                                   attempt.return_url)
             next_state = self._new_form_state(attempt)
-            base = dict(return_url=attempt.return_url, provider=attempt.provider,
-                        tenant_id=attempt.tenant_id, user_id=attempt.user_id)
+            provider, tenant_id, user_id = attempt.provider, attempt.tenant_id, attempt.user_id
+            attempt_return_url = attempt.return_url
+            base = dict(return_url=attempt.return_url, provider=provider, tenant_id=tenant_id, user_id=user_id)
             attempt_id = attempt.id
         values = method.values(submitted)
         try:
             grant = method.verify(values)
         except ProviderError as err:
             kept = {f.name: values[f.name] for f in method.fields if f.kind != "password"}
-            return FormStep(method, next_state, base["return_url"], kept, err)
+            return FormStep(method, next_state, attempt_return_url, kept, err)
         with self.db.session() as session:
             attempt = session.execute(select(ConnectAttempt).where(
                 ConnectAttempt.id == attempt_id).with_for_update()).scalar_one()
             if attempt.completed_at is not None:
                 raise LinkProblem("state_used", "This sign-in was already completed.", attempt.return_url)
             attempt.completed_at = self.clock()
-        return self._store(attempt_id, base["tenant_id"], base["user_id"], base["provider"], grant, base)
+        return self._store(attempt_id, tenant_id, user_id, provider, grant, base)
+
+    def _oauth(self, provider: str) -> OAuthFlow:
+        method = self.flow_for(provider)
+        if isinstance(method, CredentialForm):  # guarded by the callers: a form has no consent
+            raise LinkProblem("link_invalid", "This provider connects with a form, not a consent.")
+        return method
 
     def _usable_form_attempt(self, attempt: ConnectAttempt) -> None:
         if attempt.completed_at is not None:
@@ -246,7 +253,7 @@ class ConnectService:
             nonce = attempt.nonce or ""
             tenant_id, user_id = attempt.tenant_id, attempt.user_id
             attempt_id = attempt.id
-        flow = self.flow_for(provider)
+        flow = self._oauth(provider)
         try:
             grant = flow.exchange(code=code, redirect_uri=self.redirect_uri(provider),
                                   code_verifier=verifier, nonce=nonce)

@@ -9,10 +9,10 @@ served at the connect link itself and posted back to it (oauth/connect.py, hub/w
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
-from oauth.flows import Grant
+from oauth.flows import Grant, OAuthFlow
 from providers.base import ErrorKind, ProviderError
 
 
@@ -31,6 +31,8 @@ class CredentialForm:
     intro: str
     fields: tuple[FormField, ...]
     verify: Callable[[Mapping[str, str]], Grant]
+    # cause -> what to do, in this provider's terms; shown under the form after a refusal.
+    fixes: Mapping[str, str] = field(default_factory=dict)
     # What the token manager and the connect service ask of every connect method:
     required_scopes: tuple[str, ...] = ()
     new_grant_revokes_previous: bool = False
@@ -38,9 +40,16 @@ class CredentialForm:
     def values(self, form: Mapping[str, str]) -> dict[str, str]:
         return {f.name: str(form.get(f.name) or "") for f in self.fields}
 
+    def fix_for(self, error: ProviderError | None) -> str | None:
+        return self.fixes.get(error.cause or "") if error is not None else None
+
     def refresh(self, refresh_token: str) -> Grant:
         raise ProviderError(ErrorKind.AUTH_REVOKED, "a form credential cannot be refreshed",
                             provider=self.provider, cause="credentials_invalid")
 
     def revoke(self, token: str) -> None:
         """Nothing to revoke at the provider: the person removes the app password there."""
+
+
+# What connects a provider: an OAuth consent, or this form.
+ConnectMethod = OAuthFlow | CredentialForm

@@ -1,8 +1,10 @@
-"""Which OAuth flow connects which provider: one line per provider, imported lazily."""
+"""Which connect method (an OAuth flow, or a credential form) connects which provider: one line
+per provider, imported lazily."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+from oauth.credential_form import ConnectMethod, CredentialForm
 from oauth.flows import OAuthFlow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,8 +26,14 @@ def _microsoft(settings: "Settings") -> OAuthFlow:
     return microsoft_flow(settings.microsoft(), settings.microsoft_tenant, timeout=settings.provider_timeout_seconds)
 
 
-FLOWS: dict[str, Callable[["Settings"], OAuthFlow]] = {
+def _caldav(settings: "Settings") -> CredentialForm:
+    from providers.caldav.connect import credential_form
+    return credential_form(settings)
+
+
+FLOWS: dict[str, Callable[["Settings"], ConnectMethod]] = {
     "google": _google,
     "microsoft": _microsoft,
     "zoom": _zoom,
+    "caldav": _caldav,
 }

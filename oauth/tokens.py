@@ -24,7 +24,8 @@ from sqlalchemy import select
 
 from hub.storage.db import Database
 from hub.storage.models import Connection
-from oauth.flows import Grant, OAuthFlow
+from oauth.credential_form import ConnectMethod
+from oauth.flows import Grant
 from oauth.vault import Binding, TokenVault
 from providers.base import ErrorKind, ProviderError
 
@@ -47,7 +48,7 @@ StatusListener = Callable[[object, Connection, str, ProviderError | None], None]
 
 
 class TokenManager:
-    def __init__(self, db: Database, vault: TokenVault, flow_for: Callable[[str], OAuthFlow],
+    def __init__(self, db: Database, vault: TokenVault, flow_for: Callable[[str], ConnectMethod],
                  margin_seconds: int = 300,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  on_status_change: StatusListener | None = None) -> None:
@@ -88,16 +89,14 @@ class TokenManager:
         """A usable access token. `stale` is a token the provider just refused (`refused` says
         how, when known): refresh unless another thread already replaced it."""
         with self.db.session() as session:
-            conn = session.get(Connection, connection_id)
-            _require_active(conn, connection_id)
+            conn = _require_active(session.get(Connection, connection_id), connection_id)
             token = self._current(conn)
             if self._usable(conn, token, stale, refused):
                 return token  # type: ignore[return-value]  # _fresh implies a stored token
         with self._lock(connection_id):
             with self.db.session() as session:
-                conn = session.execute(select(Connection).where(Connection.id == connection_id)
-                                       .with_for_update()).scalar_one_or_none()
-                _require_active(conn, connection_id)
+                conn = _require_active(session.execute(select(Connection).where(Connection.id == connection_id)
+                                                       .with_for_update()).scalar_one_or_none(), connection_id)
                 token = self._current(conn)
                 if self._usable(conn, token, stale, refused):
                     return token  # type: ignore[return-value]
@@ -173,7 +172,7 @@ def _static(conn: Connection) -> bool:
     return conn.access_expires_at is None and conn.refresh_token_enc is None
 
 
-def _require_active(conn: Connection | None, connection_id: str) -> None:
+def _require_active(conn: Connection | None, connection_id: str) -> Connection:
     if conn is None:
         raise ProviderError(ErrorKind.NOT_FOUND, f"connection {connection_id} is gone",
                             provider="hub")
@@ -182,6 +181,7 @@ def _require_active(conn: Connection | None, connection_id: str) -> None:
         raise ConnectionUnusable(ErrorKind(last.get("kind") or "auth_revoked"),
                                  last.get("message") or "the connection needs to be reconnected",
                                  provider=conn.provider, cause=last.get("cause") or "token_revoked")
+    return conn
 
 
 def _error_record(err: ProviderError, at: datetime) -> dict:

@@ -41,12 +41,19 @@ def _microsoft_calendar(settings: "Settings") -> CalendarProvider:
     return MicrosoftCalendar(settings.microsoft().api_base, timeout=settings.provider_timeout_seconds)
 
 
+def _caldav_calendar(settings: "Settings") -> CalendarProvider:
+    from providers.caldav.calendar import calendar_for
+    return calendar_for(settings)
+
+
 PROVIDERS: dict[str, ProviderSpec] = {
     "google": ProviderSpec("google", "Google Calendar", frozenset({Capability.CALENDAR, Capability.GOOGLE_MEET}),
                            Capability.GOOGLE_MEET, calendar=_google_calendar),
     "microsoft": ProviderSpec("microsoft", "Microsoft 365", frozenset({Capability.CALENDAR, Capability.TEAMS}),
                               Capability.TEAMS, calendar=_microsoft_calendar),
     "zoom": ProviderSpec("zoom", "Zoom", frozenset({Capability.ZOOM}), None, conferencing=_zoom_meetings),
+    "caldav": ProviderSpec("caldav", "CalDAV calendar", frozenset({Capability.CALENDAR}), None,
+                           calendar=_caldav_calendar),
 }
 
 

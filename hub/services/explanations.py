@@ -152,6 +152,22 @@ CAUSES: dict[str, Explanation] = {e.code: e for e in (
        "causes this.",
        "Tell the team that runs the hub; reconnecting will not help until they fix it.",
        CONTACT_SUPPORT, "Tell the team that runs the hub (mention: client_misconfigured)."),
+    _e("credentials_invalid",
+       "{provider} refused the user name or password the hub has for this account (the password "
+       "was changed or removed, or it was mistyped).",
+       "Reconnect with a new app-specific password.", RECONNECT,
+       "Create a new app-specific password in the account's security settings.",
+       "Choose Reconnect and enter it."),
+    _e("app_password_required",
+       "{provider} accepts only an app-specific password for calendar apps, not the account's own "
+       "password.",
+       "Create an app-specific password and reconnect with it.", RECONNECT,
+       "Create an app-specific password in the account's security settings.",
+       "Choose Reconnect and enter it instead of the account password."),
+    _e("calendar_not_found",
+       "The calendar the hub was using is no longer there (it was deleted or moved).",
+       "Create or restore the calendar, then reconnect.", RECONNECT,
+       "Create a calendar in the account, or restore the deleted one.", "Choose Reconnect."),
     _e("rate_limited",
        "{provider} is briefly limiting how often the hub may ask. The hub slows down and retries "
        "by itself.",

@@ -46,9 +46,7 @@ def _link_problem(problem: LinkProblem):
 
 
 def _form(step: FormStep, status: int = 200):
-    from hub.services.explanations import explain_cause  # the words the settings page uses
-    help_text = explain_cause(step.error.cause, step.form.title) if step.error and step.error.cause else None
-    response = render_template("connect_form.html", step=step, help=help_text)
+    response = render_template("connect_form.html", step=step, fix=step.form.fix_for(step.error))
     # The form holds a CSRF state and asks for a password: never cached, never framed.
     return response, status, {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                               "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",

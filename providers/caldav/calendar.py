@@ -12,19 +12,37 @@ DESCRIPTION like any other text. Only ProviderError leaves this module.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timezone
-from typing import Any, Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import icalendar
-import recurring_ical_events
-from caldav import Calendar, DAVClient
+import recurring_ical_events  # type: ignore[import-untyped]
+from caldav.calendarobjectresource import CalendarObjectResource, FreeBusy
+from caldav.collection import Calendar
+from caldav.davclient import DAVClient
 from caldav.elements import dav
 from caldav.lib import error as dav_error
 
-from providers.base import (Attendee, BusyBlock, CalendarEvent, ErrorKind, EventChanges, EventDraft,
-                            ProviderError)
-from providers.caldav.credential import ClientOptions, Credential, make_client
+from providers.base import (
+    Attendee,
+    BusyBlock,
+    CalendarEvent,
+    ErrorKind,
+    EventChanges,
+    EventDraft,
+    ProviderError,
+)
+from providers.caldav.credential import (
+    ClientOptions,
+    Credential,
+    client_options,
+    make_client,
+)
 from providers.caldav.errors import PROVIDER, classify_exception, classify_status
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hub.config import Settings
 
 T = TypeVar("T")
 # UIDs made from idempotency handles: same handle, same UID, same URL.
@@ -49,7 +67,7 @@ class CalDAVCalendar:
                                  self.options, cred.auth_type)
             with client:
                 return action(cred, client, Calendar(client=client, url=cred.calendar_url))
-        except Exception as exc:  # the caldav library and its HTTP library raise many types
+        except Exception as exc:  # noqa: BLE001 — the caldav library and its HTTP library raise many types
             raise classify_exception(exc, cred.server_url) from None
 
     # -- free/busy -----------------------------------------------------------------------------
@@ -66,7 +84,7 @@ class CalDAVCalendar:
 
     def _busy(self, cal: Calendar, start: datetime, end: datetime) -> list[BusyBlock]:
         try:
-            answer = cal.freebusy_request(start, end)
+            answer = cast(FreeBusy, cal.freebusy_request(start, end))
         except dav_error.DAVError as exc:
             if exc.status not in FREE_BUSY_UNSUPPORTED:
                 raise
@@ -75,7 +93,7 @@ class CalDAVCalendar:
         return fb if fb is not None else self._busy_from_events(cal, start, end)
 
     def _busy_from_events(self, cal: Calendar, start: datetime, end: datetime) -> list[BusyBlock]:
-        found = cal.search(start=start, end=end, event=True, expand=False)
+        found = cast(list[CalendarObjectResource], cal.search(start=start, end=end, event=True, expand=False))
         return busy_from_calendars([obj.icalendar_instance for obj in found], start, end)
 
     # -- events --------------------------------------------------------------------------------
@@ -129,8 +147,12 @@ class CalDAVCalendar:
         self._call(token, lambda _c, _client, cal: check_calendar(cal))
 
 
+def calendar_for(settings: Settings) -> CalDAVCalendar:
+    return CalDAVCalendar(client_options(settings))
+
+
 def check_calendar(cal: Calendar) -> None:
-    props = cal.get_properties([dav.ResourceType()])
+    props = cast(dict[str, Any], cal.get_properties([dav.ResourceType()]))
     kinds = str(props.get(dav.ResourceType.tag, ""))
     if "calendar" not in kinds:
         raise ProviderError(ErrorKind.NOT_FOUND, "The stored URL is no longer a calendar.", provider=PROVIDER,
@@ -159,7 +181,7 @@ def _text(raw: Any) -> str:
 
 # -- iCalendar ---------------------------------------------------------------------------------
 def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _attendee(person: Attendee) -> icalendar.vCalAddress:
@@ -184,7 +206,7 @@ def new_event_ical(uid: str, draft: EventDraft, *, organizer: str) -> str:
     cal.add("version", "2.0")
     event = icalendar.Event()
     event.add("uid", uid)
-    event.add("dtstamp", datetime.now(timezone.utc))
+    event.add("dtstamp", datetime.now(UTC))
     event.add("dtstart", _utc(draft.start))
     event.add("dtend", _utc(draft.end))
     event.add("summary", draft.title)
@@ -204,7 +226,7 @@ def new_event_ical(uid: str, draft: EventDraft, *, organizer: str) -> str:
 
 def changed_event_ical(text: str, changes: EventChanges) -> str:
     cal = icalendar.Calendar.from_ical(text)
-    event = next(iter(cal.walk("VEVENT")))
+    event = cast(icalendar.Event, next(iter(cal.walk("VEVENT"))))
     for name, value in (("summary", changes.title), ("description", changes.description),
                         ("location", changes.location)):
         if value is not None:
@@ -221,14 +243,14 @@ def changed_event_ical(text: str, changes: EventChanges) -> str:
     event.pop("SEQUENCE", None)
     event.add("sequence", sequence)
     event.pop("DTSTAMP", None)
-    event.add("dtstamp", datetime.now(timezone.utc))
+    event.add("dtstamp", datetime.now(UTC))
     return cal.to_ical().decode()
 
 
 def _as_utc(value: date | datetime) -> datetime:
     if isinstance(value, datetime):
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else _utc(value)
-    return datetime.combine(value, time.min, tzinfo=timezone.utc)  # all-day: floating, read as UTC
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else _utc(value)
+    return datetime.combine(value, time.min, tzinfo=UTC)  # all-day: floating, read as UTC
 
 
 def busy_from_calendars(calendars: Iterable[icalendar.Calendar], start: datetime, end: datetime

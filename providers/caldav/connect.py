@@ -8,15 +8,32 @@ credential the adapter can use; failure a ProviderError whose cause says what to
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
+from functools import partial
+from typing import TYPE_CHECKING
 
-from caldav import DAVClient
+from caldav.davclient import DAVClient
+from caldav.lib import error as dav_error
 
-from oauth.credential_form import FormField
+from oauth.credential_form import CredentialForm, FormField
 from oauth.flows import Grant, Identity
 from providers.base import ErrorKind, ProviderError
-from providers.caldav.credential import ClientOptions, Credential, make_client
-from providers.caldav.errors import CALENDAR_NOT_FOUND, CLIENT_MISCONFIGURED, PROVIDER, classify_exception
+from providers.caldav.credential import (
+    ClientOptions,
+    Credential,
+    client_options,
+    make_client,
+)
+from providers.caldav.errors import (
+    CALENDAR_NOT_FOUND,
+    CLIENT_MISCONFIGURED,
+    PROVIDER,
+    classify_exception,
+)
+from providers.caldav.texts import FIXES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hub.config import Settings
 
 FIELDS = (
     FormField("server_url", "Server URL", "url",
@@ -26,8 +43,13 @@ FIELDS = (
               "Create one in your account's security settings; your account password will not work "
               "where two-step sign-in is on."),
 )
+TITLE = "CalDAV calendar"
 INTRO = ("Connect a calendar that speaks CalDAV (iCloud, Fastmail, Nextcloud and others). The password "
          "is stored encrypted and never shown again.")
+
+
+def credential_form(settings: Settings) -> CredentialForm:
+    return CredentialForm(PROVIDER, TITLE, INTRO, FIELDS, partial(verify, client_options(settings)), FIXES)
 
 
 def verify(options: ClientOptions, values: Mapping[str, str]) -> Grant:
@@ -43,7 +65,7 @@ def verify(options: ClientOptions, values: Mapping[str, str]) -> Grant:
         client = make_client(server_url, username, password, options, auth_type=None)
         with client:
             return _discover(client, server_url, username, password)
-    except Exception as exc:  # the caldav library and its HTTP library raise many types
+    except Exception as exc:  # noqa: BLE001 — the caldav library and its HTTP library raise many types
         raise classify_exception(exc, server_url) from None
 
 
@@ -66,7 +88,7 @@ def _discover(client: DAVClient, server_url: str, username: str, password: str) 
 def _holds_events(calendar) -> bool:
     try:
         components = calendar.get_supported_components()
-    except Exception:  # servers that do not publish the set hold VEVENTs (RFC 4791 §5.2.3)
+    except dav_error.DAVError:  # servers that do not publish the set hold VEVENTs (RFC 4791 §5.2.3)
         return True
     return not components or "VEVENT" in components
 
@@ -74,5 +96,5 @@ def _holds_events(calendar) -> bool:
 def _addresses(principal) -> list:
     try:
         return list(principal.calendar_user_address_set() or [])
-    except Exception:  # optional (RFC 6638 §2.4.1): a server without scheduling has none
+    except dav_error.DAVError:  # optional (RFC 6638 §2.4.1): a server without scheduling has none
         return []

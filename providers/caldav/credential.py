@@ -12,12 +12,16 @@ import ipaddress
 import json
 import socket
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from caldav import DAVClient
+from caldav.davclient import DAVClient
 
 from providers.base import ErrorKind, ProviderError
 from providers.caldav.errors import CLIENT_MISCONFIGURED, CREDENTIALS_INVALID, PROVIDER
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hub.config import Settings
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class Credential:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
-    def decode(cls, token: str) -> "Credential":
+    def decode(cls, token: str) -> Credential:
         """A stored credential; anything else is a credential the server would refuse."""
         try:
             data = json.loads(token)
@@ -89,3 +93,9 @@ def make_client(url: str, username: str, password: str, options: ClientOptions,
                        rate_limit_handle=False)  # a 429 is reported with Retry-After, never slept on
     client.session.trust_env = False  # no proxy from the environment sees the password
     return client
+
+
+def client_options(settings: Settings) -> ClientOptions:
+    """Private addresses are allowed only next to a sandbox (`HUB_SANDBOX_URL`), where the CalDAV
+    server is the sandbox's own Radicale on loopback."""
+    return ClientOptions(timeout=settings.provider_timeout_seconds, allow_private_urls=bool(settings.sandbox_url))

@@ -26,9 +26,10 @@ import tempfile
 import threading
 import uuid
 import weakref
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import icalendar
@@ -203,9 +204,9 @@ class CalDAVEmulator(ProviderEmulator):
         cal.add("version", "2.0")
         event = icalendar.Event()
         event.add("uid", uid)
-        event.add("dtstamp", datetime.now(timezone.utc))
-        event.add("dtstart", start.astimezone(timezone.utc))
-        event.add("dtend", end.astimezone(timezone.utc))
+        event.add("dtstamp", datetime.now(UTC))
+        event.add("dtstart", start.astimezone(UTC))
+        event.add("dtend", end.astimezone(UTC))
         event.add("summary", subject or "Busy")
         event.add("transp", transp)
         event.add("status", ical_status)
@@ -235,7 +236,7 @@ def event_json(href_name: str, text: str) -> dict[str, Any]:
         if value is None:
             return None
         dt = value.dt
-        return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if isinstance(dt, datetime) \
+        return dt.astimezone(UTC).isoformat().replace("+00:00", "Z") if isinstance(dt, datetime) \
             else dt.isoformat()
 
     def text_of(name: str) -> str | None:
@@ -256,13 +257,17 @@ def event_json(href_name: str, text: str) -> dict[str, Any]:
         "status": text_of("status"),
         "transp": text_of("transp"),
         "sequence": int(event.get("sequence", 0)) if event is not None else 0,
-        "rrule": event["rrule"].to_ical().decode() if event is not None and "rrule" in event else None,
+        "rrule": _ical_text(event["rrule"].to_ical()) if event is not None and "rrule" in event else None,
         "organizer": str(event.get("organizer")) if event is not None and event.get("organizer") else None,
         "attendees": [{"email": str(a).removeprefix("mailto:").removeprefix("MAILTO:"),
                        "name": a.params.get("CN"), "role": a.params.get("ROLE"),
                        "partstat": a.params.get("PARTSTAT")} for a in attendees],
         "ics": text,
     }
+
+
+def _ical_text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _fault_response(scenario: str, fault: Fault) -> Response:

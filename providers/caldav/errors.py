@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from caldav.lib import error as dav_error
 from caldav.lib.http_sync import requests as http
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 from providers.base import ErrorKind, ProviderError
 
