@@ -79,7 +79,7 @@ class RadicaleServer:
                      "htpasswd_encryption": "plain", "delay": "0", "cache_logins": "False"},
             "rights": {"type": "owner_only"},
             "storage": {"filesystem_folder": str(self.collections)},
-            "logging": {"level": "warning", "mask_passwords": "True"},
+            "logging": {"level": "error", "mask_passwords": "True"},
             "web": {"type": "none"},
         }, "sandbox", privileged=True)
         self.app = radicale.Application(configuration)

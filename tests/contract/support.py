@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from hub.config import Settings
+from oauth.credential_form import CredentialForm
 from oauth.registry import FLOWS
 from providers.registry import PROVIDERS
 from tests.e2e.support import Sandbox
@@ -19,13 +20,18 @@ REDIRECT_URI = "http://127.0.0.1:9/oauth/callback/contract"
 
 @dataclass(frozen=True)
 class ProviderTraits:
-    conferencing_off_scenario: str
+    # None for a calendar without conferencing of its own (its spec's native_conferencing).
+    conferencing_off_scenario: str | None
     event_title: Callable[[dict[str, Any]], str | None]
+    # Fields of the credential form, for providers that connect with one instead of OAuth.
+    form_values: Callable[[str, str], dict[str, str]] | None = None
 
 
 TRAITS: dict[str, ProviderTraits] = {
     "google": ProviderTraits("meet_unavailable", lambda e: e.get("summary")),
     "microsoft": ProviderTraits("teams_unavailable", lambda e: e.get("subject")),
+    "caldav": ProviderTraits(None, lambda e: e.get("summary"), lambda sandbox_url, email: {
+        "server_url": f"{sandbox_url}/caldav/", "username": email, "password": "app-password"}),
 }
 CALENDAR_PROVIDERS = [name for name, spec in PROVIDERS.items() if spec.calendar is not None and name in TRAITS]
 
@@ -40,8 +46,12 @@ class CalendarUnderTest:
     traits: ProviderTraits
 
     @property
-    def conferencing_off_scenario(self) -> str:
+    def conferencing_off_scenario(self) -> str | None:
         return self.traits.conferencing_off_scenario
+
+    @property
+    def has_native_conferencing(self) -> bool:
+        return PROVIDERS[self.provider].native_conferencing is not None
 
     def event_title(self, event: dict[str, Any]) -> str | None:
         return self.traits.event_title(event)
@@ -67,5 +77,11 @@ def calendar_under_test(provider: str, sandbox_url: str) -> CalendarUnderTest:
     sandbox = Sandbox(sandbox_url)
     email = f"contract.{uuid.uuid4().hex[:8]}@example.com"
     sandbox.account(provider, email, timezone="UTC")
-    token = consent_token(FLOWS[provider](settings), email)
+    method = FLOWS[provider](settings)
+    traits = TRAITS[provider]
+    if isinstance(method, CredentialForm):
+        assert traits.form_values is not None
+        token = method.verify(traits.form_values(sandbox_url, email)).access_token
+    else:
+        token = consent_token(method, email)
     return CalendarUnderTest(provider, PROVIDERS[provider].calendar(settings), token, email, sandbox, TRAITS[provider])
