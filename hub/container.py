@@ -14,11 +14,10 @@ from hub.storage.models import Connection, User
 from oauth.connect import ConnectService
 from oauth.credential_form import ConnectMethod
 from oauth.flows import Grant
-from oauth.registry import FLOWS
 from oauth.tokens import TokenManager
 from oauth.vault import TokenVault
 from providers import registry
-from providers.base import CalendarProvider, ConferencingProvider, ProviderError
+from providers.base import CalendarProvider, ConferencingProvider, FormConnect, ProviderError
 from webhooks.outbound import connection_events
 from webhooks.outbound.delivery import DeliveryWorker
 
@@ -92,19 +91,23 @@ class Hub:
             self._instances[(kind, provider)] = instance
 
     def flow(self, provider: str) -> ConnectMethod:
-        return self._cached("flow", provider, lambda: FLOWS[provider](self.settings))
+        """How the provider is connected: its OAuth flow, or its credential form."""
+        connect = registry.get(provider).connect
+        if isinstance(connect, FormConnect):
+            return self._cached("flow", provider, lambda: connect.form(self.settings.provider(provider)))
+        return self._cached("flow", provider, lambda: connect.flow(self.settings.provider(provider)))
 
     def calendar(self, provider: str) -> CalendarProvider:
-        spec = registry.get(provider)
-        if spec.calendar is None:
+        make = registry.get(provider).calendar
+        if make is None:
             raise KeyError(f"{provider} is not a calendar provider")
-        return self._cached("calendar", provider, lambda: spec.calendar(self.settings))
+        return self._cached("calendar", provider, lambda: make(self.settings.provider(provider)))
 
     def conferencing(self, provider: str) -> ConferencingProvider:
-        spec = registry.get(provider)
-        if spec.conferencing is None:
+        make = registry.get(provider).conferencing
+        if make is None:
             raise KeyError(f"{provider} is not a conferencing provider")
-        return self._cached("conferencing", provider, lambda: spec.conferencing(self.settings))
+        return self._cached("conferencing", provider, lambda: make(self.settings.provider(provider)))
 
     def close(self) -> None:
         self.webhooks.stop()

@@ -14,7 +14,7 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from providers.base import ErrorKind, ProviderError
+from providers.base import ErrorKind, OAuthEndpoints, ProviderError
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class OAuthFlow(Protocol):
 
     def revoke(self, token: str) -> None: ...
 
+
+__all__ = ["AuthlibFlow", "Grant", "Identity", "OAuthEndpoints", "OAuthFlow"]
 
 TokenErrorClassifier = Callable[[int | None, dict[str, Any]], ProviderError]
 IdentityResolver = Callable[[dict[str, Any], str], Identity]

@@ -31,7 +31,7 @@ def _setup(state) -> None:
 @bp.post("/webhooks/zoom")
 def receive():
     hub = current_app.extensions["hub"]
-    secret = hub.settings.zoom_webhook_secret
+    secret = hub.settings.provider("zoom").get("webhook_secret")
     if not secret:
         raise Problem(503, "webhook_not_configured", "Zoom webhooks are not configured",
                       "Set HUB_ZOOM_WEBHOOK_SECRET to the app's secret token to receive Zoom events.")

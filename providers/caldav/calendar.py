@@ -42,7 +42,7 @@ from providers.caldav.credential import (
 from providers.caldav.errors import PROVIDER, classify_exception, classify_status
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hub.config import Settings
+    from providers.base import ProviderConfig
 
 T = TypeVar("T")
 # UIDs made from idempotency handles: same handle, same UID, same URL.
@@ -142,13 +142,22 @@ class CalDAVCalendar:
     def conferencing_allowed(self, token: str) -> bool:
         return False  # CalDAV has no conferencing of its own; Zoom links go into the event text
 
+    def principal_url(self, token: str) -> str:
+        """Who the server says the credential is (RFC 5397 current-user-principal), asked at
+        the server URL the person typed: proves the password and that it is a CalDAV server."""
+        def ask(cred: Credential, _client: DAVClient, _cal: Calendar) -> str:
+            with make_client(cred.server_url, cred.username, cred.password, self.options, cred.auth_type) as client:
+                return str(client.principal().url)
+
+        return self._call(token, ask)
+
     def verify_mailbox(self, token: str) -> None:
         """The stored calendar is still there and is a calendar."""
         self._call(token, lambda _c, _client, cal: check_calendar(cal))
 
 
-def calendar_for(settings: Settings) -> CalDAVCalendar:
-    return CalDAVCalendar(client_options(settings))
+def calendar_for(config: ProviderConfig) -> CalDAVCalendar:
+    return CalDAVCalendar(client_options(config))
 
 
 def check_calendar(cal: Calendar) -> None:

@@ -33,7 +33,7 @@ from providers.caldav.errors import (
 from providers.caldav.texts import FIXES
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hub.config import Settings
+    from providers.base import ProviderConfig
 
 FIELDS = (
     FormField("server_url", "Server URL", "url",
@@ -48,8 +48,8 @@ INTRO = ("Connect a calendar that speaks CalDAV (iCloud, Fastmail, Nextcloud and
          "is stored encrypted and never shown again.")
 
 
-def credential_form(settings: Settings) -> CredentialForm:
-    return CredentialForm(PROVIDER, TITLE, INTRO, FIELDS, partial(verify, client_options(settings)), FIXES)
+def credential_form(config: ProviderConfig) -> CredentialForm:
+    return CredentialForm(PROVIDER, TITLE, INTRO, FIELDS, partial(verify, client_options(config)), FIXES)
 
 
 def verify(options: ClientOptions, values: Mapping[str, str]) -> Grant:

@@ -12,16 +12,13 @@ import ipaddress
 import json
 import socket
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from caldav.davclient import DAVClient
 
-from providers.base import ErrorKind, ProviderError
+from providers.base import ErrorKind, ProviderConfig, ProviderError
 from providers.caldav.errors import CLIENT_MISCONFIGURED, CREDENTIALS_INVALID, PROVIDER
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hub.config import Settings
 
 
 @dataclass(frozen=True)
@@ -95,7 +92,8 @@ def make_client(url: str, username: str, password: str, options: ClientOptions,
     return client
 
 
-def client_options(settings: Settings) -> ClientOptions:
-    """Private addresses are allowed only next to a sandbox (`HUB_SANDBOX_URL`), where the CalDAV
-    server is the sandbox's own Radicale on loopback."""
-    return ClientOptions(timeout=settings.provider_timeout_seconds, allow_private_urls=bool(settings.sandbox_url))
+def client_options(config: ProviderConfig) -> ClientOptions:
+    """Private addresses are allowed next to a sandbox (`HUB_SANDBOX_URL`: its CalDAV server is the
+    sandbox's own Radicale on loopback) or when `HUB_CALDAV_ALLOW_PRIVATE_URLS=true`."""
+    allow = bool(config.sandbox_url) or config.get("allow_private_urls").strip().lower() in ("1", "true", "yes")
+    return ClientOptions(timeout=config.timeout, allow_private_urls=allow)

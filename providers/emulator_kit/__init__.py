@@ -53,9 +53,8 @@ Plugging in a provider (Microsoft, Zoom)
    echo the nonce, add ``tid``/``oid``; return None for no id_token) and ``error_response``
    (AADSTS bodies; read ``error.grant.revoked_reason["params"]`` to answer with the AADSTS code
    a test armed, e.g. ``{"aadsts": 700082}``).
-3. Add one line to ``EMULATORS`` in ``providers/sandbox.py``::
-
-       "zoom": "providers.zoom.emulator:ZoomEmulator",
+3. Point the provider's spec at it (``ProviderSpec.emulator`` in
+   ``providers/<name>/__init__.py``); the sandbox mounts every spec's emulator at ``/<name>``.
 
 msal insists on an https authority: ``providers.sandbox.serve(app, host, port,
 ssl_context=(cert, key))`` serves the whole sandbox over TLS with a self-signed pair.

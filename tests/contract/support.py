@@ -1,4 +1,7 @@
-"""Everything the contract suite needs about each provider, in one table."""
+"""Everything the contract suites need about each provider.
+
+The suites are parametrized over the registry and fail closed: a registered calendar provider
+without traits here fails its contract tests instead of being skipped silently."""
 from __future__ import annotations
 
 import secrets
@@ -7,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 
 from hub.config import Settings
-from oauth.credential_form import CredentialForm
-from oauth.registry import FLOWS
-from providers.registry import PROVIDERS
+from providers.base import FormConnect, OAuthConnect
+from providers.registry import PROVIDERS, SPECS
 from tests.e2e.support import Sandbox
 
 REDIRECT_URI = "http://127.0.0.1:9/oauth/callback/contract"
@@ -20,20 +23,21 @@ REDIRECT_URI = "http://127.0.0.1:9/oauth/callback/contract"
 
 @dataclass(frozen=True)
 class ProviderTraits:
-    # None for a calendar without conferencing of its own (its spec's native_conferencing).
-    conferencing_off_scenario: str | None
+    # Where the sandbox's `GET /_control/events` puts an event's title for this provider.
     event_title: Callable[[dict[str, Any]], str | None]
-    # Fields of the credential form, for providers that connect with one instead of OAuth.
+    # For a provider connected with a credential form: what a person types, given the sandbox
+    # URL and the account's email.
     form_values: Callable[[str, str], dict[str, str]] | None = None
 
 
 TRAITS: dict[str, ProviderTraits] = {
-    "google": ProviderTraits("meet_unavailable", lambda e: e.get("summary")),
-    "microsoft": ProviderTraits("teams_unavailable", lambda e: e.get("subject")),
-    "caldav": ProviderTraits(None, lambda e: e.get("summary"), lambda sandbox_url, email: {
+    "google": ProviderTraits(lambda e: e.get("summary")),
+    "microsoft": ProviderTraits(lambda e: e.get("subject")),
+    "caldav": ProviderTraits(lambda e: e.get("summary"), lambda sandbox_url, email: {
         "server_url": f"{sandbox_url}/caldav/", "username": email, "password": "app-password"}),
 }
-CALENDAR_PROVIDERS = [name for name, spec in PROVIDERS.items() if spec.calendar is not None and name in TRAITS]
+CALENDAR_PROVIDERS = [spec.name for spec in SPECS if spec.calendar is not None]
+CONFERENCING_PROVIDERS = [spec.name for spec in SPECS if spec.conferencing is not None]
 
 
 @dataclass
@@ -46,12 +50,16 @@ class CalendarUnderTest:
     traits: ProviderTraits
 
     @property
-    def conferencing_off_scenario(self) -> str | None:
-        return self.traits.conferencing_off_scenario
+    def native(self) -> bool:
+        return PROVIDERS[self.provider].native_conferencing is not None
 
     @property
-    def has_native_conferencing(self) -> bool:
-        return PROVIDERS[self.provider].native_conferencing is not None
+    def conferencing_off_scenario(self) -> str:
+        """The sandbox fault that switches the calendar's own meetings off: named after the
+        cause the provider reports for it."""
+        meetings = PROVIDERS[self.provider].meetings
+        assert meetings is not None
+        return meetings.unavailable_cause
 
     def event_title(self, event: dict[str, Any]) -> str | None:
         return self.traits.event_title(event)
@@ -72,16 +80,30 @@ def consent_token(flow, email: str) -> str:
     return grant.access_token
 
 
+def traits_of(provider: str) -> ProviderTraits:
+    if provider not in TRAITS:
+        pytest.fail(f"{provider} is registered but has no contract traits: add it to TRAITS in "
+                    "tests/contract/support.py", pytrace=False)
+    return TRAITS[provider]
+
+
+def oauth_token(provider: str, settings: Settings, email: str) -> str:
+    connect = PROVIDERS[provider].connect
+    if isinstance(connect, FormConnect):  # signs in with a form: what a person would type
+        values = traits_of(provider).form_values
+        assert values is not None, f"{provider}: add form_values to its TRAITS"
+        return connect.form(settings.provider(provider)).verify(values(settings.sandbox_url, email)).access_token
+    assert isinstance(connect, OAuthConnect), f"{provider}: no OAuth flow to consent through"
+    return consent_token(connect.flow(settings.provider(provider)), email)
+
+
 def calendar_under_test(provider: str, sandbox_url: str) -> CalendarUnderTest:
-    settings = Settings(sandbox_url=sandbox_url, public_url="http://127.0.0.1:9")
+    traits = traits_of(provider)
+    settings = Settings.from_env({}, sandbox_url=sandbox_url, public_url="http://127.0.0.1:9")
     sandbox = Sandbox(sandbox_url)
     email = f"contract.{uuid.uuid4().hex[:8]}@example.com"
     sandbox.account(provider, email, timezone="UTC")
-    method = FLOWS[provider](settings)
-    traits = TRAITS[provider]
-    if isinstance(method, CredentialForm):
-        assert traits.form_values is not None
-        token = method.verify(traits.form_values(sandbox_url, email)).access_token
-    else:
-        token = consent_token(method, email)
-    return CalendarUnderTest(provider, PROVIDERS[provider].calendar(settings), token, email, sandbox, TRAITS[provider])
+    spec = PROVIDERS[provider]
+    assert spec.calendar is not None
+    token = oauth_token(provider, settings, email)
+    return CalendarUnderTest(provider, spec.calendar(settings.provider(provider)), token, email, sandbox, traits)

@@ -26,9 +26,13 @@ def account(sandbox_url):
     email = f"cal.{uuid.uuid4().hex[:8]}@example.com"
     sandbox = Sandbox(sandbox_url)
     sandbox.account("caldav", email)
-    settings = Settings(sandbox_url=sandbox_url, provider_timeout_seconds=5)
+    settings = Settings(sandbox_url=sandbox_url, provider_timeout_seconds=5).provider("caldav")
     token = credential_form(settings).verify(form(sandbox_url, email)).access_token
     return email, token, calendar_for(settings), sandbox
+
+
+def caldav_config(sandbox_url: str):
+    return Settings(sandbox_url=sandbox_url).provider("caldav")
 
 
 def form(sandbox_url: str, email: str, password: str = PASSWORD, path: str = "/caldav/") -> dict[str, str]:
@@ -69,7 +73,7 @@ def test_connect_finds_the_calendar_and_who_it_is(account, sandbox_url):
     cred = Credential.decode(token)
     assert cred.email == email and cred.password == PASSWORD
     assert cred.calendar_url.endswith(f"/caldav/{email}/calendar/")
-    grant = credential_form(Settings(sandbox_url=sandbox_url)).verify(form(sandbox_url, email))
+    grant = credential_form(caldav_config(sandbox_url)).verify(form(sandbox_url, email))
     assert grant.expires_at is None and grant.refresh_token is None
     assert grant.identity is not None and grant.identity.email == email
 
@@ -151,7 +155,7 @@ def test_deleted_calendar_is_calendar_not_found_everywhere(account):
 def test_wrong_password_is_credentials_invalid(account, sandbox_url):
     email, token, cal, _sb = account
     with pytest.raises(ProviderError) as info:
-        credential_form(Settings(sandbox_url=sandbox_url)).verify(form(sandbox_url, email, "wrong"))
+        credential_form(caldav_config(sandbox_url)).verify(form(sandbox_url, email, "wrong"))
     assert info.value.cause == "credentials_invalid"
     stale = Credential(**{**Credential.decode(token).__dict__, "password": "wrong"}).encode()
     with pytest.raises(ProviderError) as info:
@@ -163,7 +167,7 @@ def test_wrong_password_is_credentials_invalid(account, sandbox_url):
 def test_a_url_that_is_not_caldav_is_client_misconfigured(sandbox_url, path):
     email = f"cal.{uuid.uuid4().hex[:8]}@example.com"
     with pytest.raises(ProviderError) as info:
-        credential_form(Settings(sandbox_url=sandbox_url)).verify(form(sandbox_url, email, path=path))
+        credential_form(caldav_config(sandbox_url)).verify(form(sandbox_url, email, path=path))
     assert info.value.cause == "client_misconfigured", info.value.message
 
 
@@ -178,16 +182,16 @@ def test_a_server_that_times_out_is_provider_unavailable(account, sandbox_url):
 
 def test_private_addresses_are_refused_without_a_sandbox(sandbox_url):
     with pytest.raises(ProviderError) as info:
-        credential_form(Settings()).verify(form(sandbox_url, "a@example.com"))
+        credential_form(caldav_config("")).verify(form(sandbox_url, "a@example.com"))
     assert info.value.cause == "client_misconfigured"
     with pytest.raises(ProviderError) as info:
-        credential_form(Settings()).verify({"server_url": "https://10.0.0.1/dav/", "username": "a", "password": "b"})
+        credential_form(caldav_config("")).verify({"server_url": "https://10.0.0.1/dav/", "username": "a", "password": "b"})
     assert "private network" in info.value.message
 
 
 def test_empty_form_fields_are_refused():
     with pytest.raises(ProviderError) as info:
-        credential_form(Settings()).verify({"server_url": "", "username": "a", "password": ""})
+        credential_form(caldav_config("")).verify({"server_url": "", "username": "a", "password": ""})
     assert info.value.kind is ErrorKind.INVALID_REQUEST
 
 

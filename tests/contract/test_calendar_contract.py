@@ -1,6 +1,6 @@
 """The calendar contract: one suite every calendar adapter passes, through its sandbox emulator
-with the real SDK. A new provider adds itself to TRAITS (support.py) and nothing else; whether
-it has native conferencing comes from its registry spec."""
+with the real SDK. Every calendar provider in the registry runs it; one without contract traits
+fails (tests/contract/support.py)."""
 from __future__ import annotations
 
 import uuid
@@ -38,17 +38,14 @@ def test_unknown_calendar_is_an_error_in_place(cal):
 
 
 def test_create_with_native_conferencing_is_idempotent(cal):
-    """Native conferencing (Meet, Teams) where the provider has it; a calendar without (CalDAV)
-    is never asked for it and must not invent a link."""
     handle = f"tenant:{uuid.uuid4().hex}"
     draft = EventDraft(title="Contract interview", start=T0, end=T0 + timedelta(minutes=45),
                        attendees=(Attendee("cand@example.com", "Cand"),), description="d",
-                       timezone="Europe/Stockholm", native_conferencing=cal.has_native_conferencing,
-                       idempotency_handle=handle)
+                       timezone="Europe/Stockholm", native_conferencing=cal.native, idempotency_handle=handle)
     first = cal.adapter.create_event(cal.token, draft)
     second = cal.adapter.create_event(cal.token, draft)
     assert first.event_id == second.event_id
-    if cal.has_native_conferencing:
+    if cal.native:
         assert first.conference is not None and first.conference.join_url.startswith("https://")
     else:
         assert first.conference is None
@@ -76,7 +73,7 @@ def test_bad_token_is_auth_expired(cal):
 
 
 def test_conferencing_availability_is_reported(cal):
-    if not cal.has_native_conferencing:
+    if not cal.native:  # a calendar without meetings of its own never claims them
         assert cal.adapter.conferencing_allowed(cal.token) is False
         return
     assert cal.adapter.conferencing_allowed(cal.token) is True

@@ -19,9 +19,7 @@ from hub.services.diagnostics.model import Check, ConnectionState, Report, UserS
 from hub.services.diagnostics.providers import ProviderFacts, provider_facts, title
 from hub.services.directory import require_connection, require_user, user_connections
 from hub.storage.models import Connection, User
-from oauth.registry import FLOWS
 from providers import registry
-from providers.base import Capability
 from providers.probes import FAIL, WARN, Subject
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -148,12 +146,10 @@ class DiagnosticsService:
             return state.provider, None if own_account else state.account_email
         if check.cause == "conferencing_not_connected":
             wanted = check.wants
-            offering = [n for n, spec in registry.PROVIDERS.items()
-                        if n in FLOWS and any(c.value == wanted for c in spec.capabilities)]
-            return (offering[0] if offering else None), None
+            bringing = registry.bringing(wanted or "")
+            return (bringing.name if bringing else None), None
         if check.cause == "organizer_not_connected":
-            calendars = [n for n, spec in registry.PROVIDERS.items()
-                         if n in FLOWS and Capability.CALENDAR in spec.capabilities]
+            calendars = [s.name for s in registry.SPECS if s.calendar is not None]
             # One calendar provider: link to it. Several: the person must choose, so no link.
             return (calendars[0] if len(calendars) == 1 else None), None
         return None, None

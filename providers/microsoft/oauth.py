@@ -31,8 +31,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from hub.config import OAuthEndpoints
-from oauth.flows import Grant, Identity
+from oauth.flows import Grant, Identity, OAuthEndpoints
 from providers.base import ErrorKind, ProviderError
 from providers.microsoft.errors import PROVIDER, classify_token_error
 
