@@ -22,6 +22,7 @@ class FormField:
     label: str
     kind: str  # url | text | password — the HTML input type
     help: str = ""
+    default: str = ""  # shown filled in (never for a password)
 
 
 @dataclass(frozen=True)

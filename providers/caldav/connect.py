@@ -9,6 +9,7 @@ credential the adapter can use; failure a ProviderError whose cause says what to
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -49,7 +50,10 @@ INTRO = ("Connect a calendar that speaks CalDAV (iCloud, Fastmail, Nextcloud and
 
 
 def credential_form(config: ProviderConfig) -> CredentialForm:
-    return CredentialForm(PROVIDER, TITLE, INTRO, FIELDS, partial(verify, client_options(config)), FIXES)
+    fields = FIELDS
+    if config.sandbox:  # next to a sandbox its Radicale is the server: the demo needs only the account
+        fields = (replace(FIELDS[0], default=config.sandbox + "/"), *FIELDS[1:])
+    return CredentialForm(PROVIDER, TITLE, INTRO, fields, partial(verify, client_options(config)), FIXES)
 
 
 def verify(options: ClientOptions, values: Mapping[str, str]) -> Grant:
