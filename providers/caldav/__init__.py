@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from providers.base import Capability, FormConnect, ProviderConfig, ProviderSpec, Setting
+from providers.base import (
+    Capability,
+    FormConnect,
+    ProviderConfig,
+    ProviderSpec,
+    Setting,
+)
 from providers.caldav.texts import CAUSES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -13,12 +19,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from providers.base import CalendarProvider
 
 
-def _form(config: ProviderConfig) -> "CredentialForm":
+def _form(config: ProviderConfig) -> CredentialForm:
     from providers.caldav.connect import credential_form
     return credential_form(config)
 
 
-def _calendar(config: ProviderConfig) -> "CalendarProvider":
+def _calendar(config: ProviderConfig) -> CalendarProvider:
     from providers.caldav.calendar import calendar_for
     return calendar_for(config)
 

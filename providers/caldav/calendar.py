@@ -37,6 +37,7 @@ from providers.caldav.credential import (
     ClientOptions,
     Credential,
     client_options,
+    find_principal,
     make_client,
 )
 from providers.caldav.errors import PROVIDER, classify_exception, classify_status
@@ -147,7 +148,7 @@ class CalDAVCalendar:
         the server URL the person typed: proves the password and that it is a CalDAV server."""
         def ask(cred: Credential, _client: DAVClient, _cal: Calendar) -> str:
             with make_client(cred.server_url, cred.username, cred.password, self.options, cred.auth_type) as client:
-                return str(client.principal().url)
+                return str(find_principal(client).url)
 
         return self._call(token, ask)
 

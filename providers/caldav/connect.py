@@ -23,6 +23,7 @@ from providers.caldav.credential import (
     ClientOptions,
     Credential,
     client_options,
+    find_principal,
     make_client,
 )
 from providers.caldav.errors import (
@@ -74,15 +75,7 @@ def verify(options: ClientOptions, values: Mapping[str, str]) -> Grant:
 
 
 def _discover(client: DAVClient, server_url: str, username: str, password: str) -> Grant:
-    try:
-        principal = client.principal()
-    except dav_error.DAVError as exc:
-        if exc.status in (None, 404, 405, 501):  # no WebDAV principal at that URL: not a CalDAV server
-            raise ProviderError(ErrorKind.INVALID_REQUEST, "The server URL is not a CalDAV server (no "
-                                f"calendar account found there{f', HTTP {exc.status}' if exc.status else ''}).",
-                                provider=PROVIDER, cause=CLIENT_MISCONFIGURED, http_status=exc.status,
-                                provider_code=str(exc.status) if exc.status else None) from None
-        raise
+    principal = find_principal(client)
     calendars = [c for c in principal.calendars() if _holds_events(c)]
     if not calendars:
         raise ProviderError(ErrorKind.NOT_FOUND, "This account has no calendar for events on that server.",

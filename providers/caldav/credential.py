@@ -14,11 +14,12 @@ import socket
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
+from caldav.collection import Principal
 from caldav.davclient import DAVClient
+from caldav.lib import error as dav_error
 
 from providers.base import ErrorKind, ProviderConfig, ProviderError
 from providers.caldav.errors import CLIENT_MISCONFIGURED, CREDENTIALS_INVALID, PROVIDER
-
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,21 @@ def make_client(url: str, username: str, password: str, options: ClientOptions,
                        rate_limit_handle=False)  # a 429 is reported with Retry-After, never slept on
     client.session.trust_env = False  # no proxy from the environment sees the password
     return client
+
+
+def find_principal(client: DAVClient) -> Principal:
+    """The signed-in account's principal (RFC 5397 current-user-principal). A URL without one
+    answers 404/405/501 or no WebDAV at all: that is not a CalDAV server."""
+    try:
+        return client.principal()
+    except dav_error.DAVError as exc:
+        if exc.status in (None, 404, 405, 501) and not isinstance(exc, dav_error.AuthorizationError):
+            where = f", HTTP {exc.status}" if exc.status else ""
+            raise ProviderError(ErrorKind.INVALID_REQUEST, "The server URL is not a CalDAV server (no calendar "
+                                f"account found there{where}).", provider=PROVIDER, cause=CLIENT_MISCONFIGURED,
+                                http_status=exc.status, provider_code=str(exc.status) if exc.status else None
+                                ) from None
+        raise
 
 
 def client_options(config: ProviderConfig) -> ClientOptions:

@@ -16,11 +16,24 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from providers.base import CalendarProvider, ConferencingProvider, ProviderConfig, ProviderError
+from providers.base import (
+    CalendarProvider,
+    ConferencingProvider,
+    ProviderConfig,
+    ProviderError,
+)
 from providers.caldav.credential import Credential
 from providers.caldav.errors import PROVIDER, classify_status
 from providers.caldav.texts import fix_for
-from providers.probes import CALENDAR, IDENTITY, Explained, Finding, Probe, Subject, body_mapping
+from providers.probes import (
+    CALENDAR,
+    IDENTITY,
+    Explained,
+    Finding,
+    Probe,
+    Subject,
+    body_mapping,
+)
 
 # An app password does not expire from disuse or age; only its owner revokes it.
 INACTIVITY_LIMIT: timedelta | None = None

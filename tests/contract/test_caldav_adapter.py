@@ -4,7 +4,7 @@ free/busy paths, and every bad input a person can type or a server can do."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import icalendar
 import pytest
@@ -17,7 +17,7 @@ from providers.caldav.credential import ClientOptions, Credential
 from providers.caldav.errors import classify_status
 from tests.e2e.support import Sandbox
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 PASSWORD = "app-password"
 
 
@@ -132,7 +132,7 @@ def test_event_carries_attendees_and_moves_with_a_new_sequence(account):
 
 
 def test_moving_a_deleted_event_is_not_found_without_blaming_the_calendar(account):
-    email, token, cal, _sb = account
+    _email, token, cal, _sb = account
     created = cal.create_event(token, EventDraft("x", T0, T0 + timedelta(hours=1)))
     cal.cancel_event(token, created.event_id)
     with pytest.raises(ProviderError) as info:
