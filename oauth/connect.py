@@ -145,22 +145,14 @@ class ConnectService:
     def open_link(self, token: str) -> str | FormStep:
         """The provider's consent URL to redirect to, or for a credential-form provider the form."""
         with self.db.session() as session:
-            attempt = session.execute(select(ConnectAttempt).where(
-                ConnectAttempt.link_hash == digest(token)).with_for_update()).scalar_one_or_none()
-            if attempt is None:
-                raise LinkProblem("link_invalid", "This connect link is not valid.")
+            attempt = self._link_attempt(session, token)
             method = self.flow_for(attempt.provider)
             if isinstance(method, CredentialForm):
                 # A form may be shown again (reload, a typo) until it is submitted successfully.
-                self._usable_form_attempt(attempt)
+                self._check_link(attempt, used=attempt.completed_at is not None)
                 attempt.opened_at = attempt.opened_at or self.clock()
                 return FormStep(method, self._new_form_state(attempt), attempt.return_url)
-            if attempt.opened_at is not None:
-                raise LinkProblem("link_used", "This connect link was already used. Ask for a new one.",
-                                  attempt.return_url)
-            if attempt.expires_at <= self.clock():
-                raise LinkProblem("link_expired", "This connect link has expired. Ask for a new one.",
-                                  attempt.return_url)
+            self._check_link(attempt, used=attempt.opened_at is not None)
             state = secrets.token_urlsafe(32)
             verifier = secrets.token_urlsafe(64)
             nonce = secrets.token_urlsafe(16)
@@ -178,21 +170,18 @@ class ConnectService:
         used up here, so a double submit cannot connect twice); a credential the provider
         refuses gives the form again with the cause; one it accepts is stored like a grant."""
         with self.db.session() as session:
-            attempt = session.execute(select(ConnectAttempt).where(
-                ConnectAttempt.link_hash == digest(token)).with_for_update()).scalar_one_or_none()
-            if attempt is None:
-                raise LinkProblem("link_invalid", "This connect link is not valid.")
+            attempt = self._link_attempt(session, token)
             method = self.flow_for(attempt.provider)
             if not isinstance(method, CredentialForm):
                 raise LinkProblem("link_invalid", "This connect link does not take a form.")
-            self._usable_form_attempt(attempt)
+            self._check_link(attempt, used=attempt.completed_at is not None)
             if not state or attempt.state_hash != digest(state):
                 raise LinkProblem("state_invalid", "This form is out of date; open the connect link again.",
                                   attempt.return_url)
             next_state = self._new_form_state(attempt)
             provider, tenant_id, user_id = attempt.provider, attempt.tenant_id, attempt.user_id
             attempt_return_url = attempt.return_url
-            base = dict(return_url=attempt.return_url, provider=provider, tenant_id=tenant_id, user_id=user_id)
+            base = dict(return_url=attempt_return_url, provider=provider, tenant_id=tenant_id, user_id=user_id)
             attempt_id = attempt.id
         values = method.values(submitted)
         try:
@@ -214,8 +203,17 @@ class ConnectService:
             raise LinkProblem("link_invalid", "This provider connects with a form, not a consent.")
         return method
 
-    def _usable_form_attempt(self, attempt: ConnectAttempt) -> None:
-        if attempt.completed_at is not None:
+    @staticmethod
+    def _link_attempt(session: Session, token: str) -> ConnectAttempt:
+        """The attempt behind a connect link, locked for this transaction."""
+        attempt = session.execute(select(ConnectAttempt).where(
+            ConnectAttempt.link_hash == digest(token)).with_for_update()).scalar_one_or_none()
+        if attempt is None:
+            raise LinkProblem("link_invalid", "This connect link is not valid.")
+        return attempt
+
+    def _check_link(self, attempt: ConnectAttempt, *, used: bool) -> None:
+        if used:
             raise LinkProblem("link_used", "This connect link was already used. Ask for a new one.",
                               attempt.return_url)
         if attempt.expires_at <= self.clock():

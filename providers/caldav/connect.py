@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from caldav.collection import Calendar
 from caldav.davclient import DAVClient
 from caldav.lib import error as dav_error
 
@@ -76,7 +77,7 @@ def verify(options: ClientOptions, values: Mapping[str, str]) -> Grant:
 
 def _discover(client: DAVClient, server_url: str, username: str, password: str) -> Grant:
     principal = find_principal(client)
-    calendars = [c for c in principal.calendars() if _holds_events(c)]
+    calendars = [c for c in cast(list[Calendar], principal.calendars()) if _holds_events(c)]
     if not calendars:
         raise ProviderError(ErrorKind.NOT_FOUND, "This account has no calendar for events on that server.",
                             provider=PROVIDER, cause=CALENDAR_NOT_FOUND)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import shutil
 import tempfile
 import threading
@@ -87,7 +88,13 @@ class RadicaleServer:
     def set_user(self, username: str, password: str) -> None:
         with self._lock:
             self._passwords[username] = password
-            self.htpasswd.write_text("".join(f"{u}:{p}\n" for u, p in self._passwords.items()))
+            self._write_htpasswd()
+
+    def _write_htpasswd(self) -> None:
+        # Radicale reads the file on every login: replace it whole, never let it see half a file.
+        staged = self.htpasswd.with_suffix(".new")
+        staged.write_text("".join(f"{u}:{p}\n" for u, p in self._passwords.items()))
+        os.replace(staged, self.htpasswd)
 
     def password(self, username: str) -> str | None:
         with self._lock:
@@ -106,7 +113,7 @@ class RadicaleServer:
     def reset(self) -> None:
         with self._lock:
             self._passwords.clear()
-            self.htpasswd.write_text("")
+            self._write_htpasswd()
             shutil.rmtree(self.collections, ignore_errors=True)
 
 

@@ -37,11 +37,8 @@ class RotatingFlow:
         return Grant(f"a{n}", f"r{n}", datetime.now(timezone.utc) + timedelta(hours=1), ())
 
 
-@pytest.fixture
-def setup(database, unique):
-    vault = TokenVault.from_config(TokenVault.generate_key_spec("t"))
-    flow = RotatingFlow()
-    tm = TokenManager(database, vault, lambda p: flow)
+def stored_connection(database, unique: str, tm: TokenManager, grant: Grant) -> str:
+    """A tenant, a user and one connection holding `grant`; returns the connection id."""
     with database.session() as s:
         t = Tenant(name=f"t-{unique}")
         s.add(t)
@@ -49,12 +46,20 @@ def setup(database, unique):
         u = User(tenant_id=t.id, external_id="u", email="u@example.com")
         s.add(u)
         s.flush()
-        c = Connection(tenant_id=t.id, user_id=u.id, provider="fake", provider_account_id=unique,
-                       access_expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+        c = Connection(tenant_id=t.id, user_id=u.id, provider="fake", provider_account_id=unique)
         s.add(c)
         s.flush()
-        tm.store_grant(c, Grant("a0", "r0", datetime.now(timezone.utc) - timedelta(seconds=1), ()))
-        cid = c.id
+        tm.store_grant(c, grant)
+        return c.id
+
+
+@pytest.fixture
+def setup(database, unique):
+    vault = TokenVault.from_config(TokenVault.generate_key_spec("t"))
+    flow = RotatingFlow()
+    tm = TokenManager(database, vault, lambda p: flow)
+    cid = stored_connection(database, unique, tm,
+                            Grant("a0", "r0", datetime.now(timezone.utc) - timedelta(seconds=1), ()))
     return tm, flow, cid
 
 
@@ -128,18 +133,7 @@ def static_credential(database, unique):
     changes: list[tuple[str, str | None]] = []
     tm = TokenManager(database, vault, lambda p: flow,
                       on_status_change=lambda s, conn, old, err: changes.append((old, err.cause if err else None)))
-    with database.session() as s:
-        t = Tenant(name=f"t-{unique}")
-        s.add(t)
-        s.flush()
-        u = User(tenant_id=t.id, external_id="u", email="u@example.com")
-        s.add(u)
-        s.flush()
-        c = Connection(tenant_id=t.id, user_id=u.id, provider="fake", provider_account_id=unique)
-        s.add(c)
-        s.flush()
-        tm.store_grant(c, Grant('{"password":"p"}', None, None, ()))
-        cid = c.id
+    cid = stored_connection(database, unique, tm, Grant('{"password":"p"}', None, None, ()))
     return tm, flow, cid, changes
 
 
