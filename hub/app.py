@@ -131,8 +131,9 @@ def _register_errors(app: Flask) -> None:
         detail = exc.description if exc.code != 404 else f"No route for {request.method} {request.path}."
         problem = Problem(exc.code or 500, code, exc.name, detail)
         resp = problem.response()
-        if exc.code == 405 and getattr(exc, "valid_methods", None):
-            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+        allowed = getattr(exc, "valid_methods", None)  # on 405 only
+        if exc.code == 405 and allowed:
+            resp.headers["Allow"] = ", ".join(allowed)
         return resp
 
     @app.errorhandler(Exception)

@@ -67,12 +67,12 @@ class Settings:
                 raw = env.get(setting.env_name(spec.name))
                 own[setting.key] = setting.default if raw is None else raw
         field_names = {f.name for f in fields(cls)}
-        for name, value in list(overrides.items()):
+        for name in list(overrides):
             if name in field_names:
                 continue
             provider, _, key = name.partition("_")
-            spec = registry.PROVIDERS.get(provider)
-            if spec is None or key not in {s.key for s in spec.settings}:
+            found = registry.PROVIDERS.get(provider)
+            if found is None or key not in {s.key for s in found.settings}:
                 raise TypeError(f"unknown setting {name!r}")
             provider_values[provider][key] = str(overrides.pop(name))
         for provider, given in dict(overrides.pop("providers", None) or {}).items():

@@ -3,10 +3,10 @@ README's provider table holds (a test keeps the two equal)."""
 from __future__ import annotations
 
 from providers import registry
-from providers.base import OAuthConnect
+from providers.base import OAuthConnect, ProviderSpec
 
 
-def connect_method(spec: registry.ProviderSpec) -> str:
+def connect_method(spec: ProviderSpec) -> str:
     return "OAuth consent" if isinstance(spec.connect, OAuthConnect) else "credential form"
 
 

@@ -102,7 +102,7 @@ class AuthlibFlow:
             params["login_hint"] = login_hint
         url, _ = self._session(redirect_uri).create_authorization_url(
             self.authorize_endpoint, state=state, code_verifier=code_verifier, **params)
-        return url
+        return str(url)
 
     def exchange(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str) -> Grant:
         body = self._call(lambda s: s.fetch_token(self.token_endpoint, code=code,

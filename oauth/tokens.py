@@ -91,15 +91,15 @@ class TokenManager:
         with self.db.session() as session:
             conn = _require_active(session.get(Connection, connection_id), connection_id)
             token = self._current(conn)
-            if self._usable(conn, token, stale, refused):
-                return token  # type: ignore[return-value]  # _fresh implies a stored token
+            if token is not None and self._usable(conn, token, stale, refused):
+                return token
         with self._lock(connection_id):
             with self.db.session() as session:
                 conn = _require_active(session.execute(select(Connection).where(Connection.id == connection_id)
                                                        .with_for_update()).scalar_one_or_none(), connection_id)
                 token = self._current(conn)
-                if self._usable(conn, token, stale, refused):
-                    return token  # type: ignore[return-value]
+                if token is not None and self._usable(conn, token, stale, refused):
+                    return token
                 grant = self._refresh(session, conn, refused)
             return grant.access_token
 
@@ -129,7 +129,7 @@ class TokenManager:
             conn.refresh_failures += 1
             conn.last_error = _error_record(err, now)
             if err.kind is ErrorKind.AUTH_REVOKED:
-                raise self._mark_dead(session, conn, err)
+                raise self._mark_dead(session, conn, err) from None
             session.commit()
             raise
         self.store_grant(conn, grant)

@@ -75,7 +75,7 @@ class ProviderError(Exception):
         self.http_status = http_status
         self.retry_after = retry_after
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind.value, "cause": self.cause, "message": self.message}
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
@@ -102,10 +102,10 @@ class ConferenceLink:
     join_url: str
     meeting_id: str | None = None
     passcode: str | None = None
-    dial_in: list[dict] = field(default_factory=list)
+    dial_in: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
-        out = {"provider": self.provider, "join_url": self.join_url}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"provider": self.provider, "join_url": self.join_url}
         if self.meeting_id:
             out["meeting_id"] = self.meeting_id
         if self.passcode:

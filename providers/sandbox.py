@@ -40,7 +40,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     ctx = SandboxContext.create(config or SandboxConfig())
     emulators = {name: cls(ctx) for name, cls in emulated().items()}
     app = Flask(__name__, static_folder=None)
-    app.json.sort_keys = False  # keep provider field order as the real services send it
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep provider field order as the real services send it
     for name, emulator in emulators.items():
         app.register_blueprint(emulator.blueprint(), url_prefix=f"/{name}")
     app.register_blueprint(create_control_blueprint(ctx, emulators), url_prefix="/_control")

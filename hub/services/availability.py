@@ -18,23 +18,35 @@ from hub.services.working_hours import working_hours_of
 
 
 class Wanted(Protocol):
-    user_id: str
-    optional: bool
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def optional(self) -> bool: ...
 
 
 class AvailabilityQuery(Protocol):
     """What is asked (the API's validated body satisfies it; so can a job's or a test's)."""
 
-    participants: Sequence[Wanted]
-    start: datetime
-    end: datetime
-    duration_minutes: int
-    interval_minutes: int
-    buffer_before_minutes: int
-    buffer_after_minutes: int
-    minimum_notice_minutes: int
-    respect_working_hours: bool
-    max_results: int
+    @property
+    def participants(self) -> Sequence[Wanted]: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def duration_minutes(self) -> int: ...
+    @property
+    def interval_minutes(self) -> int: ...
+    @property
+    def buffer_before_minutes(self) -> int: ...
+    @property
+    def buffer_after_minutes(self) -> int: ...
+    @property
+    def minimum_notice_minutes(self) -> int: ...
+    @property
+    def respect_working_hours(self) -> bool: ...
+    @property
+    def max_results(self) -> int: ...
 
 
 @dataclass(frozen=True)

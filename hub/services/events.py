@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
+from sqlalchemy.orm import Session
+
 from hub.container import Hub
 from hub.errors import Conflict, HubError, Invalid, NotFound, ProviderFailed
 from hub.services.directory import (calendar_connection, connection_of, record_outcome,
@@ -99,7 +101,7 @@ class EventService:
                 choice = self._default_choice(session, user, cal)
             return user, self._check_choice(session, tenant_id, user, cal, choice)
 
-    def _default_choice(self, session, user: User, cal: Connection) -> str:
+    def _default_choice(self, session: Session, user: User, cal: Connection) -> str:
         """The calendar's own meetings when it has them, else the first external conferencing
         this person has working, else none."""
         native = registry.get(cal.provider).native_conferencing
@@ -114,7 +116,7 @@ class EventService:
                 return wanted.value
         return NONE
 
-    def _check_choice(self, session, tenant_id: str, user: User, cal: Connection, choice: str) -> Plan:
+    def _check_choice(self, session: Session, tenant_id: str, user: User, cal: Connection, choice: str) -> Plan:
         if choice == NONE:
             return Plan(cal, NONE)
         organizer = user.external_id
@@ -281,8 +283,8 @@ class EventService:
             pass  # reported through the original failure; the orphan is logged by the adapter
 
     # --- read / move / cancel ---------------------------------------------------------------
-    def _load(self, session, tenant_id: str, event_id: str) -> Event:
-        event = session.get(Event, event_id)
+    def _load(self, session: Session, tenant_id: str, event_id: str) -> Event:
+        event: Event | None = session.get(Event, event_id)
         if event is None or event.tenant_id != tenant_id:
             raise NotFound("event_not_found", "Event not found", f"No event {event_id!r} exists for this API key.")
         return event
@@ -385,7 +387,7 @@ _CONFERENCING_CAUSES = frozenset(
     for cause in (spec.meetings.unavailable_cause, spec.meetings.link_missing_cause))
 
 
-def _offering(session, user: User, capability: str) -> Connection | None:
+def _offering(session: Session, user: User, capability: str) -> Connection | None:
     """The newest connection to a provider that offers `capability`, whether or not this
     account can use it: "connected but may not" is its own cause, not "not connected"."""
     spec = registry.bringing(capability)
@@ -424,7 +426,7 @@ def with_join_text(description: str | None, conference: dict[str, Any] | None) -
     return "\n\n".join(filter(None, [description, "\n".join(lines)]))
 
 
-def _organizer_id(session, event: Event) -> str:
+def _organizer_id(session: Session, event: Event) -> str:
     user = session.get(User, event.organizer_id)
     return user.external_id if user else ""
 

@@ -131,6 +131,13 @@ CAUSES: dict[str, Explanation] = {e.code: e for e in (
     _e("provider_unavailable",
        "{provider} is having trouble or did not answer in time.",
        "Nothing to do on your side: the hub tries again. Check again in a few minutes.", WAIT),
+    _e("unknown_time_zone",
+       "{provider} reported a time zone the hub does not recognise, so it cannot place those "
+       "times correctly.",
+       "Contact support and name the time zone shown in the details; setting your mailbox's "
+       "time zone to another city nearby works meanwhile.", CONTACT_SUPPORT,
+       "Contact support with the time zone named in the details.",
+       "Meanwhile, pick a nearby city's time zone in your mailbox settings."),
 )}
 
 CAUSES.update({c.code: Explanation(c.code, c.summary, c.fix, c.action, c.steps)

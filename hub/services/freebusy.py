@@ -69,7 +69,7 @@ def read_busy(hub: Hub, readers: list[Reader], start: datetime, end: datetime) -
 
 
 def _read_one(hub: Hub, reader: Reader, start: datetime, end: datetime) -> UserBusy:
-    if reader.connection_id is None:
+    if reader.connection_id is None or reader.provider is None:
         return UserBusy(None, ProviderError(ErrorKind.NOT_FOUND, "this user has not connected a calendar",
                                             provider="hub", cause="calendar_not_connected"))
     calendar = hub.calendar(reader.provider)

@@ -14,19 +14,25 @@ log = get_logger(__name__)
 
 # (working_hours dict, default zone) -> normalised dict; raises ValueError subclasses carrying
 # `.field` and `.message`. Injected so this module does not depend on the engine's internals.
-WorkingHoursParser = Callable[[dict, str], dict]
+WorkingHoursParser = Callable[[dict[str, Any], str], dict[str, Any]]
 
 
 class UserFields(Protocol):
     """A person's details as given (the API's validated body satisfies it). `model_fields_set`
     names the fields the caller set, so an update leaves the others alone."""
 
-    email: Any
-    name: str | None
-    timezone: str | None
-    working_hours: dict | None
-    default_conferencing: str | None
-    model_fields_set: set[str]
+    @property
+    def email(self) -> Any: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def timezone(self) -> str | None: ...
+    @property
+    def working_hours(self) -> dict[str, Any] | None: ...
+    @property
+    def default_conferencing(self) -> str | None: ...
+    @property
+    def model_fields_set(self) -> set[str]: ...
 
 
 def upsert_user(db: Database, tenant_id: str, user_id: str, body: UserFields,
@@ -75,7 +81,7 @@ def delete_user(db: Database, tenant_id: str, user_id: str,
     for connection_id in connection_ids:
         disconnect(connection_id)
     with db.session() as session:
-        user = find_user(session, tenant_id, user_id)
-        if user is None:
+        gone = find_user(session, tenant_id, user_id)
+        if gone is None:
             raise NotFound("user_not_found", "User not found", "The user was deleted meanwhile.")
-        session.delete(user)
+        session.delete(gone)

@@ -25,6 +25,7 @@ from flask import (
 )
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hub.api.context import hub, services
 from hub.api.routing import validation_errors
@@ -114,7 +115,7 @@ def _https() -> bool:
     return request.is_secure or hub().settings.public_url.startswith("https://")
 
 
-def _no_referrer(resp: Response) -> Response:
+def _no_referrer(resp: WerkzeugResponse) -> WerkzeugResponse:
     # The entry URL is a credential until it is spent: never leak it in a Referer header.
     resp.headers["Referrer-Policy"] = "no-referrer"
     return resp

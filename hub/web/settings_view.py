@@ -72,11 +72,11 @@ def connection_view(conn: Connection, title: str, native: Capability | None) -> 
     last = conn.last_error or {}
     caps = list(conn.capabilities or [])
     if conn.status != "active":
-        problem = explain(last.get("cause"), last.get("kind") or "auth_revoked", title)
+        dead = explain(last.get("cause"), last.get("kind") or "auth_revoked", title)
         return ConnectionView(conn.id, conn.account_email, False, "Needs reconnecting",
                               [label(c) for c in caps], conn.connected_at, conn.last_used_at,
-                              problem, True, True)
-    problem = None
+                              dead, True, True)
+    problem: Explanation | None = None
     if last:
         # Active but the last call failed (rate limit, outage, a Teams link not made): a warning.
         problem = explain(last.get("cause"), last.get("kind"), title)

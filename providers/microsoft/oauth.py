@@ -109,7 +109,8 @@ def _s256(verifier: str) -> str:
 
 class MicrosoftFlow:
     provider = PROVIDER
-    required_scopes = REQUIRED_SCOPES
+    required_scopes: tuple[str, ...] = REQUIRED_SCOPES
+    new_grant_revokes_previous = False  # a new consent leaves the account's other grants alive
 
     def __init__(self, endpoints: OAuthEndpoints, tenant: str = "common", timeout: float = 20.0) -> None:
         self.client_id = endpoints.client_id

@@ -20,6 +20,7 @@ from providers.emulator_kit.state import SandboxState
 from providers.emulator_kit.timefmt import format_rfc3339, from_epoch, zone_or_none
 
 from . import emulator_errors as errors
+from .emulator_settings import merged_settings
 
 PROVIDER = "zoom"
 WEB_HOST = "https://us05web.zoom.us"  # the join host Zoom hands out for the us05 cluster
@@ -134,7 +135,7 @@ class ZoomMeetingStore:
                 "h323_password": "".join(c for c in password if c.isdigit()) or "000000",
                 "pstn_password": "".join(c for c in password if c.isdigit()) or "000000",
                 "encrypted_password": encrypted,
-                "settings": _settings(body.get("settings")),
+                "settings": merged_settings(None, body.get("settings")),
                 "pre_schedule": False,
             }
             index[meeting_id] = host.email
@@ -160,13 +161,14 @@ class ZoomMeetingStore:
             meeting = self._owned(caller, meeting_id)
             if not self.can_host(caller, True):
                 raise errors.cannot_host()
+            settings = merged_settings(meeting["settings"], body["settings"]) if "settings" in body else None
             for key in ("topic", "type", "duration", "agenda", "timezone"):
                 if key in fields:
                     meeting[key] = fields[key]
             if "start" in fields:
                 meeting["start_time"] = format_rfc3339(fields["start"].astimezone(timezone.utc))
-            if isinstance(body.get("settings"), Mapping):
-                meeting["settings"] = {**meeting["settings"], **_settings(body["settings"])}
+            if settings is not None:
+                meeting["settings"] = settings
 
     def delete(self, caller: Account, meeting_id: str) -> None:
         with self.state.lock:
@@ -228,15 +230,6 @@ def _start_time(value: Any, zone_name: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone_or_none(zone_name) or timezone.utc)
     return parsed
-
-
-def _settings(given: Any) -> dict[str, Any]:
-    settings: dict[str, Any] = {"host_video": False, "participant_video": False, "join_before_host": False,
-                                "mute_upon_entry": False, "waiting_room": True, "approval_type": 2,
-                                "audio": "voip", "auto_recording": "none", "meeting_authentication": False}
-    if isinstance(given, Mapping):
-        settings.update({k: v for k, v in given.items() if k in settings})
-    return settings
 
 
 def _new_meeting_id(index: Mapping[str, str]) -> str:

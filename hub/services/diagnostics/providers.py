@@ -11,8 +11,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Sequence
 
 from providers import registry
-from providers.base import CalendarProvider, ConferencingProvider, ProviderError
-from providers.probes import CALENDAR, CONFERENCING, MAILBOX, Finding, Probe
+from providers.base import CalendarProvider, ConferencingProvider, ProviderError, ProviderSpec
+from providers.probes import CALENDAR, CONFERENCING, MAILBOX, Finding, Probe, Subject
 
 if TYPE_CHECKING:  # pragma: no cover
     from hub.container import Hub
@@ -59,21 +59,21 @@ def provider_facts(hub: "Hub", provider: str) -> ProviderFacts:
         required_scopes=required, inactivity_limit=inactivity, consent_lifetime=lifetime, probes=probes)
 
 
-def port_probes(spec: registry.ProviderSpec, calendar: CalendarProvider | None,
+def port_probes(spec: ProviderSpec, calendar: CalendarProvider | None,
                 conferencing: ConferencingProvider | None) -> Sequence[Probe]:
     """Probes any adapter supports through its ports alone."""
     provider, native = spec.name, spec.native_conferencing
     hosted = spec.external_conferencing
     out: list[Probe] = []
     if calendar is not None:
-        def mailbox(token: str, subject) -> list[Finding]:
+        def mailbox(token: str, subject: Subject) -> list[Finding]:
             try:
                 calendar.verify_mailbox(token)
             except ProviderError as err:
                 return [Finding.from_error(MAILBOX, err, "Checking the mailbox")]
             return [Finding.passed(MAILBOX, "The account has a calendar of its own.")]
 
-        def native_conferencing(token: str, subject) -> list[Finding]:
+        def native_conferencing(token: str, subject: Subject) -> list[Finding]:
             try:
                 allowed = calendar.conferencing_allowed(token)
             except ProviderError as err:
@@ -90,7 +90,7 @@ def port_probes(spec: registry.ProviderSpec, calendar: CalendarProvider | None,
         out += [Probe(f"{provider}.mailbox", (MAILBOX,), mailbox),
                 Probe(f"{provider}.calendar", (CALENDAR, CONFERENCING), native_conferencing)]
     if conferencing is not None:
-        def host(token: str, subject) -> list[Finding]:
+        def host(token: str, subject: Subject) -> list[Finding]:
             try:
                 ok = conferencing.can_host(token)
             except ProviderError as err:

@@ -54,6 +54,7 @@ class DiagnosticsService:
         with self.hub.db.session() as session:
             conn = require_connection(session, tenant_id, connection_id)
             user = session.get(User, conn.user_id)
+            assert user is not None  # a connection belongs to a user (ON DELETE CASCADE)
             states = [ConnectionState.of(conn)]
         return self._diagnose(tenant_id, user, states, user_level=False)
 
@@ -117,7 +118,7 @@ class DiagnosticsService:
                 .where(Connection.tenant_id == tenant_id, Connection.provider == state.provider,
                        Connection.provider_account_id == state.provider_account_id,
                        Connection.user_id != state.user_id)).all()
-        return [tuple(r) for r in rows]
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     # --- words and fixes ------------------------------------------------------------------
     def _explain(self, check: Check, tenant_id: str, user: User, states: Sequence[ConnectionState],
