@@ -178,12 +178,14 @@ class AuthorizationServer:
     # -- token endpoint ----------------------------------------------------------------------
     def authenticate_client(self, form: Mapping[str, str], basic: tuple[str, str] | None) -> OAuthClient:
         methods = self.dialect.client_auth_methods
+        secret: str | None
         if basic is not None:
             if "client_secret_basic" not in methods:
                 raise OAuthError(OAuthErrorKind.CLIENT_AUTH_METHOD, "HTTP Basic client authentication is not accepted.")
             client_id, secret = basic
         else:
-            client_id, secret = form.get("client_id", ""), form.get("client_secret")
+            client_id = form.get("client_id", "")
+            secret = form.get("client_secret")
             if secret is not None and "client_secret_post" not in methods:
                 raise OAuthError(OAuthErrorKind.CLIENT_AUTH_METHOD, "Send the client credentials with HTTP Basic.")
         client = self.clients.get(client_id)

@@ -15,7 +15,7 @@ import json
 import secrets
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -429,11 +429,12 @@ class GoogleCalendarStore:
             raise errors.time_range_empty()
         if time_max - time_min > FREEBUSY_MAX_RANGE:
             raise errors.time_range_too_long()
-        zone = timezone.utc
+        zone: tzinfo = timezone.utc
         if body.get("timeZone"):
-            zone = zone_or_none(body["timeZone"])
-            if zone is None:
+            named = zone_or_none(body["timeZone"])
+            if named is None:
                 raise errors.invalid("Invalid time zone definition.", "timeZone")
+            zone = named
         items = body.get("items") or []
         if not isinstance(items, list):
             raise errors.invalid("Invalid value for: items")

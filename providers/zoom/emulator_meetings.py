@@ -9,6 +9,7 @@ someone else answers 3001 as it would for a user-level token.
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 import secrets
 import string
@@ -112,7 +113,8 @@ class ZoomMeetingStore:
         with self.state.lock:
             index = self._index()
             meeting_id = _new_meeting_id(index)
-            password = body.get("password") if isinstance(body.get("password"), str) else _passcode()
+            given = body.get("password")
+            password = given if isinstance(given, str) else _passcode()
             encrypted = base64.urlsafe_b64encode(hashlib.sha256(f"{meeting_id}:{password}".encode()).digest()
                                                  ).decode().rstrip("=")[:32]
             start = fields.get("start") or now
@@ -184,7 +186,7 @@ class ZoomMeetingStore:
             items = [{k: m[k] for k in summary_keys} for m in meetings]
         return {"page_size": 30, "total_records": len(items), "next_page_token": "", "meetings": items}
 
-    def all_for(self, host: Account) -> list[dict[str, Any]]:
+    def all_for(self, host: Account) -> "builtins.list[dict[str, Any]]":
         with self.state.lock:
             return [dict(m) for m in sorted(self._meetings(host).values(), key=lambda m: m["created_at"])]
 

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from hub.config import Settings
-from oauth.microsoft import LOGIN, LoginSession
+from providers.microsoft import endpoints as microsoft_endpoints
+from providers.microsoft.oauth import LOGIN, LoginSession
 from providers.base import ProviderError
 from providers.microsoft.calendar import MicrosoftCalendar, _parse_dtz
 from providers.microsoft.timezones import iana_name, windows_name, zone_named
@@ -33,7 +34,7 @@ def ms(base_url, http, control) -> MicrosoftSession:
 
 @pytest.fixture
 def adapter(base_url):
-    calendar = MicrosoftCalendar(Settings(sandbox_url=base_url).microsoft().api_base, timeout=10)
+    calendar = MicrosoftCalendar(microsoft_endpoints(Settings.from_env({}, sandbox_url=base_url).provider("microsoft")).api_base, timeout=10)
     yield calendar
     calendar.graph.close()
 
