@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import os
 import shutil
 import tempfile
@@ -84,6 +85,9 @@ class RadicaleServer:
             "web": {"type": "none"},
         }, "sandbox", privileged=True)
         self.app = radicale.Application(configuration)
+        # Radicale logs every request at INFO through the host's logging: keep the sandbox quiet
+        # but for refused logins and errors.
+        logging.getLogger("radicale").setLevel(logging.WARNING)
 
     def set_user(self, username: str, password: str) -> None:
         with self._lock:
