@@ -212,3 +212,14 @@ def test_a_server_that_times_out(impatient_hub, sandbox):
     assert fb["users"][user_id]["error"]["cause"] == "provider_unavailable"
     [conn] = api.get(f"/v1/users/{user_id}/connections").json()["connections"]
     assert conn["status"] == "active", "a slow server is not a dead credential"
+
+
+def test_report_reads_well_and_disconnect_is_clean(api, sandbox):
+    user_id, email, connection_id = connected(api, sandbox)
+    report = api.get(f"/v1/diagnostics/users/{user_id}").json()
+    assert report["healthy"] is True, report
+    [grant] = [c for c in report["checks"] if c["id"] == "caldav.token_refresh"]
+    assert "does not expire" in grant["summary"], grant
+    assert api.delete(f"/v1/connections/{connection_id}").status_code == 204
+    assert api.get(f"/v1/users/{user_id}/connections").json()["connections"] == []
+    assert sandbox.events("caldav", email) == []  # the calendar itself is the person's: untouched
