@@ -12,6 +12,7 @@ import ipaddress
 import json
 import socket
 from dataclasses import asdict, dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from caldav.collection import Principal
@@ -90,7 +91,20 @@ def make_client(url: str, username: str, password: str, options: ClientOptions,
                        enable_rfc6764=False,  # the URL is given: no DNS SRV discovery elsewhere
                        rate_limit_handle=False)  # a 429 is reported with Retry-After, never slept on
     client.session.trust_env = False  # no proxy from the environment sees the password
+    _guard_every_hop(client, options)
     return client
+
+
+def _guard_every_hop(client: DAVClient, options: ClientOptions) -> None:
+    """Check every request the session sends — redirects, and URLs a server names in its
+    answers (a calendar home on another host) — not only the URL the person typed."""
+    send = client.session.send
+
+    def checked_send(request: Any, **kwargs: Any) -> Any:
+        check_url(str(request.url), options)
+        return send(request, **kwargs)
+
+    client.session.send = checked_send  # type: ignore[method-assign]
 
 
 def find_principal(client: DAVClient) -> Principal:

@@ -189,6 +189,18 @@ def test_private_addresses_are_refused_without_a_sandbox(sandbox_url):
     assert "private network" in info.value.message
 
 
+def test_every_hop_is_checked_not_only_the_typed_url():
+    """A public server that redirects (or points its calendar home) into a private network."""
+    from caldav.lib.http_sync import requests as http
+
+    from providers.caldav.credential import make_client
+    client = make_client("https://93.184.216.34/dav/", "a", "b", ClientOptions())  # a public address: allowed
+    hop = http.Request("PROPFIND", "http://169.254.169.254/latest/meta-data/").prepare()
+    with pytest.raises(ProviderError) as info:
+        client.session.send(hop)
+    assert info.value.cause == "client_misconfigured"
+
+
 def test_empty_form_fields_are_refused():
     with pytest.raises(ProviderError) as info:
         credential_form(caldav_config("")).verify({"server_url": "", "username": "a", "password": ""})
