@@ -189,6 +189,8 @@ class EventService:
                             fix={"action": "reconnect", "url": self.reconnect_link(tenant_id, user_id, conn.provider)},
                             cause=err.cause, connection_id=conn.id)
         if err.cause in _CONFERENCING_CAUSES:
+            # The provider's own text ("Invalid conference type value.") stays in `detail`;
+            # the steps are the ones diagnostics gives for the same cause.
             return self._unavailable(err.cause, err.cause, f"{title}: {err.message}", self._explained_fix(err.cause))
         return ProviderFailed("provider_error", f"{title} refused the request", err.message,
                               provider=conn.provider, kind=err.kind.value, cause=err.cause,
@@ -254,7 +256,7 @@ class EventService:
             assert spec.meetings is not None
             cause = spec.meetings.link_missing_cause
             message = (f"{spec.title} returned no {spec.meetings.label} link, so the calendar event was "
-                       "removed again and nobody was invited.")
+                       "deleted again; nothing was booked.")
             record_outcome(self.hub.db, plan.calendar.id, self.hub.clock(),
                            ProviderError(ErrorKind.UNKNOWN, message, provider=plan.calendar.provider, cause=cause))
             raise ProviderFailed("provider_error", "The meeting link was not generated", message,
