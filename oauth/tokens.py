@@ -200,11 +200,6 @@ class TokenManager:
         return action(self.access_token(connection_id, stale=token, refused=refused))
 
 
-def _static(conn: Connection) -> bool:
-    """A credential without expiry or refresh token (an app password): valid until refused."""
-    return conn.access_expires_at is None and conn.refresh_token_enc is None
-
-
     def _known_token(self, known: StoredAccess) -> str | None:
         """The caller's token when it is active and fresh; None sends it the long way (which
         also marks an unreadable or dead connection)."""
@@ -215,6 +210,11 @@ def _static(conn: Connection) -> bool:
             return self.vault.decrypt(known.access_token_enc, access_binding(known.connection_id))
         except VaultError:
             return None
+
+
+def _static(conn: Connection) -> bool:
+    """A credential without expiry or refresh token (an app password): valid until refused."""
+    return conn.access_expires_at is None and conn.refresh_token_enc is None
 
 
 def _require_active(conn: Connection | None, connection_id: str) -> Connection:
