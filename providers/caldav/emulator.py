@@ -120,6 +120,26 @@ class RadicaleServer:
             self._write_htpasswd()
             shutil.rmtree(self.collections, ignore_errors=True)
 
+    def export(self) -> dict[str, Any]:
+        """Users and stored collections (not Radicale's caches and locks), for a snapshot."""
+        with self._lock:
+            files = {str(p.relative_to(self.collections)): p.read_bytes()
+                     for p in self.collections.rglob("*")
+                     if p.is_file() and not any(part in (".Radicale.cache", ".Radicale.lock") for part in p.parts)}
+            return {"passwords": dict(self._passwords), "files": files}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.reset()
+        with self._lock:
+            for relative, blob in state.get("files", {}).items():
+                target = (self.collections / relative).resolve()
+                if self.collections.resolve() not in target.parents:
+                    continue  # only ever inside the storage folder
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(blob)
+            self._passwords.update(state.get("passwords", {}))
+            self._write_htpasswd()
+
 
 def calendar_path(email: str) -> str:
     return f"/{quote(email, safe='@')}/{CALENDAR}/"
@@ -202,6 +222,13 @@ class CalDAVEmulator(ProviderEmulator):
 
     def reset(self) -> None:
         self.server.reset()
+
+    def export_state(self) -> dict[str, Any]:
+        return self.server.export()
+
+    def import_state(self, state: Any) -> None:
+        if isinstance(state, dict):
+            self.server.restore(state)
 
     # -- control: calendars -------------------------------------------------------------------
     def create_control_event(self, account: Account, start: datetime, end: datetime, status: str,
