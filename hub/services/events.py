@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 
 from hub.container import Hub
 from hub.errors import Conflict, HubError, Invalid, NotFound, ProviderFailed
-from hub.services.directory import (calendar_connection, connection_of, record_outcome,
+from hub.services.directory import (LAST_USED_RESOLUTION, calendar_connection, connection_of, record_outcome,
                                     require_user, user_connections)
 from hub.services.explanations import explain
 from hub.storage.models import Connection, Event, User
 from providers import registry
 from providers.base import (Attendee, CalendarEvent, ErrorKind, EventChanges, EventDraft, Meeting,
                             MeetingDraft, ProviderError, ProviderSpec)
+from oauth.tokens import StoredAccess
 from webhooks.outbound.outbox import enqueue
 
 # (tenant_id, user_id, provider) -> a fresh connect link URL for a "reconnect" fix.
@@ -174,11 +175,16 @@ class EventService:
     # --- provider calls with health bookkeeping ---------------------------------------------
     def _with(self, tenant_id: str, user_id: str, conn: Connection, action: Callable[[str], Any]) -> Any:
         try:
-            result = self.hub.tokens.call(conn.id, action)
+            # The row as planning read it: a fresh token there is used without reading it again.
+            result = self.hub.tokens.call(conn.id, action, known=StoredAccess.of(conn))
         except ProviderError as err:
             record_outcome(self.hub.db, conn.id, self.hub.clock(), err)
             raise self._provider_problem(tenant_id, user_id, conn, err) from None
-        record_outcome(self.hub.db, conn.id, self.hub.clock(), None)
+        now = self.hub.clock()
+        # A healthy connection used within the last minute has nothing new to record: no write.
+        if (conn.last_error is not None or conn.last_used_at is None
+                or now - conn.last_used_at >= LAST_USED_RESOLUTION):
+            record_outcome(self.hub.db, conn.id, now, None)
         return result
 
     def _provider_problem(self, tenant_id: str, user_id: str, conn: Connection, err: ProviderError) -> HubError:
