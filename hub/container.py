@@ -12,11 +12,12 @@ from hub.metrics import Metrics
 from hub.storage.db import Database
 from hub.storage.models import Connection, User
 from oauth.connect import ConnectService
-from oauth.flows import Grant, OAuthFlow
+from oauth.credential_form import ConnectMethod
+from oauth.flows import Grant
 from oauth.tokens import TokenManager
 from oauth.vault import TokenVault
 from providers import registry
-from providers.base import CalendarProvider, ConferencingProvider, OAuthConnect, ProviderError
+from providers.base import CalendarProvider, ConferencingProvider, FormConnect, ProviderError
 from webhooks.outbound import connection_events
 from webhooks.outbound.delivery import DeliveryWorker
 
@@ -89,10 +90,11 @@ class Hub:
         with self._lock:
             self._instances[(kind, provider)] = instance
 
-    def flow(self, provider: str) -> OAuthFlow:
+    def flow(self, provider: str) -> ConnectMethod:
+        """How the provider is connected: its OAuth flow, or its credential form."""
         connect = registry.get(provider).connect
-        if not isinstance(connect, OAuthConnect):
-            raise KeyError(f"{provider} is not connected through OAuth")
+        if isinstance(connect, FormConnect):
+            return self._cached("flow", provider, lambda: connect.form(self.settings.provider(provider)))
         return self._cached("flow", provider, lambda: connect.flow(self.settings.provider(provider)))
 
     def calendar(self, provider: str) -> CalendarProvider:

@@ -18,6 +18,8 @@ DEMO_ACCOUNTS = (
     ("google", "bob@demo.example", "Bob Recruiter", (11,)),
     ("microsoft", "carol@demo.example", "Carol Hiring Manager", (9, 15)),
     ("zoom", "alice@demo.example", "Alice Interviewer", ()),
+    # CalDAV: the sandbox's Radicale; connect with the password `app-password`.
+    ("caldav", "dave@demo.example", "Dave Engineer", (13,)),
 )
 
 

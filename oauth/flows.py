@@ -28,11 +28,12 @@ class Identity:
 @dataclass(frozen=True)
 class Grant:
     """Tokens from a code exchange or a refresh. `refresh_token` is None when the provider did
-    not send a new one (Google never rotates); keep the old one then."""
+    not send a new one (Google never rotates); keep the old one then. `expires_at` is None for
+    a credential that does not expire (a CalDAV app password)."""
 
     access_token: str
     refresh_token: str | None
-    expires_at: datetime
+    expires_at: datetime | None
     scopes: tuple[str, ...]
     identity: Identity | None = None
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_chec
 if TYPE_CHECKING:  # pragma: no cover - only for annotations; nothing here imports at runtime
     from flask import Blueprint
 
+    from oauth.credential_form import CredentialForm
     from oauth.flows import OAuthFlow
     from providers.emulator_kit.emulator import ProviderEmulator
     from providers.probes import ProviderDiagnostics
@@ -281,6 +282,14 @@ class OAuthConnect:
 
 
 @dataclass(frozen=True)
+class FormConnect:
+    """Connected with a credential form the hub shows at the connect link (CalDAV's server URL,
+    user name and app-specific password); see oauth/credential_form.py."""
+
+    form: Callable[[ProviderConfig], "CredentialForm"]
+
+
+@dataclass(frozen=True)
 class CauseText:
     """Plain words for a cause only this provider produces (hub/services/explanations.py holds
     the provider-neutral ones). `{provider}` is replaced by the provider's title."""
@@ -306,7 +315,7 @@ class ProviderSpec:
     title: str
     # What a fully consented connection to this provider can do.
     capabilities: frozenset[Capability]
-    connect: OAuthConnect
+    connect: OAuthConnect | FormConnect
     settings: tuple[Setting, ...] = ()
     calendar: Callable[[ProviderConfig], CalendarProvider] | None = None
     conferencing: Callable[[ProviderConfig], "ConferencingProvider"] | None = None

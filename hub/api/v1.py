@@ -82,7 +82,13 @@ def delete_user(user_id: str):
 
 @bp.post("/users/<user_id>/connect-links")
 @operation("Create a single-use link that starts the provider's consent", tags=CONNECTIONS,
-           body=ConnectLinkIn, responses={201: LinkOut}, problems=(400, 404, 422))
+           body=ConnectLinkIn, responses={201: LinkOut}, problems=(400, 404, 422),
+           description="OAuth providers: the link redirects to the provider's consent (PKCE S256 + state). "
+                       "Providers connected with a credential form (`caldav`): the link opens a form on the "
+                       "hub (`server_url`, `username`, app-specific `password`) that posts back to the same "
+                       "URL; a refused credential shows the form again with its cause, and the end is the "
+                       "same redirect to `return_url?status=connected&connection_id=…` (or "
+                       "`?status=error&code=…`). The password is stored encrypted and never returned.")
 def create_connect_link(user_id: str, body: ConnectLinkIn):
     if body.provider not in hub_providers():
         raise Problem(422, "provider_unavailable", "Provider not available",

@@ -98,6 +98,7 @@ def create_control_blueprint(ctx: SandboxContext, emulators: Mapping[str, Provid
         if "name" in attributes and not isinstance(attributes["name"], str):
             raise _invalid("name", "A string.")
         account, _created = ctx.state.upsert_account(emulator.name, email, **attributes)
+        emulator.account_created(account, data)
         # 201 whether created or updated (API.md): arranging a test is idempotent.
         return jsonify(account.to_dict()), 201
 

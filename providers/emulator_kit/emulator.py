@@ -93,6 +93,18 @@ class ProviderEmulator:
         provider's own wire format. Raise ValueError for a status the provider cannot show."""
         raise NotImplementedError(f"{self.name} has no calendar")
 
+    def export_state(self) -> Any:
+        """State kept outside SandboxState and the authorization server, for the demo's snapshot
+        (providers/emulator_kit/snapshot.py); None when there is none."""
+        return None
+
+    def import_state(self, state: Any) -> None:
+        """Put back what `export_state` returned."""
+
+    def account_created(self, account: Account, data: Mapping[str, Any]) -> None:
+        """POST /_control/accounts made or updated `account`; `data` is the whole request body,
+        for provider-only fields (CalDAV's ``password``)."""
+
     def control_events(self, account: Account) -> list[dict[str, Any]]:
         """What is on the account's calendar now, in wire format (GET /_control/events)."""
         return []
