@@ -16,7 +16,8 @@ from oauth.flows import Grant, OAuthFlow
 from oauth.tokens import TokenManager
 from oauth.vault import TokenVault
 from providers import registry
-from providers.base import CalendarProvider, ConferencingProvider, OAuthConnect, ProviderError
+from providers.base import (AttendanceReader, CalendarProvider, ConferencingProvider, OAuthConnect,
+                            ProviderError)
 from webhooks.outbound import connection_events
 from webhooks.outbound.delivery import DeliveryWorker
 
@@ -106,6 +107,12 @@ class Hub:
         if make is None:
             raise KeyError(f"{provider} is not a conferencing provider")
         return self._cached("conferencing", provider, lambda: make(self.settings.provider(provider)))
+
+    def attendance(self, provider: str) -> AttendanceReader:
+        make = registry.get(provider).attendance
+        if make is None:
+            raise KeyError(f"{provider} cannot report meeting attendance")
+        return self._cached("attendance", provider, lambda: make(self.settings.provider(provider)))
 
     def close(self) -> None:
         self.webhooks.stop()
