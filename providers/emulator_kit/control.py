@@ -10,6 +10,10 @@ Shapes (JSON; collections are returned as bare lists, oldest first):
   → 201 the event in the provider's wire format; ``GET /_control/events?provider=&email=`` →
   [event] (what is on the calendar now, conference data included)
 - ``GET /_control/meetings?email=&provider=zoom`` → [meeting] ([] until a Zoom emulator exists)
+- ``POST /_control/meetings/{provider}/{id}/participants`` ``{"email"?,"name","joined_at"?,
+  "left_at"?}`` → 201: someone joins a meeting (Zoom also sends its webhooks);
+  ``POST /_control/webhooks`` ``{"provider","url","secret"}`` → 201: where the provider sends
+  its signed notifications
 - ``POST /_control/faults`` ``{"provider","scenario","email"?,"times"?,"params"?}`` → 201
   ``{"id","provider","scenario","email","times","params","applied"}``; ``applied: true`` means
   it acted at once (invalid_grant, expire_access_tokens) and is not kept armed. Unknown
@@ -144,6 +148,32 @@ def create_control_blueprint(ctx: SandboxContext, emulators: Mapping[str, Provid
         email = required_email(request.args.get("email"))
         account = ctx.state.account(emulator.name, email) if emulator else None
         return jsonify(emulator.control_meetings(account) if emulator and account else [])
+
+    @bp.post("/meetings/<provider>/<meeting_id>/participants")
+    def record_participant(provider: str, meeting_id: str):
+        emulator = emulator_for(provider)
+        try:
+            return jsonify(emulator.record_participant(meeting_id, body())), 201
+        except NotImplementedError as err:
+            raise ControlError(422, {"error": "not_supported", "message": str(err)}) from None
+        except ValueError as err:  # the emulator's refusal, with its status and body
+            raise ControlError(getattr(err, "status", 422), getattr(err, "body", {"error": "invalid",
+                                                                                  "message": str(err)})) from None
+
+    @bp.post("/webhooks")
+    def set_webhook():
+        data = body()
+        emulator = emulator_for(data.get("provider"))
+        url, secret = data.get("url"), data.get("secret")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise _invalid("url", "An absolute http(s) URL.")
+        if not isinstance(secret, str) or not secret:
+            raise _invalid("secret", "The webhook secret token.")
+        try:
+            emulator.set_webhook(url, secret)
+        except NotImplementedError as err:
+            raise ControlError(422, {"error": "not_supported", "message": str(err)}) from None
+        return jsonify({"provider": emulator.name, "url": url}), 201
 
     # -- faults ------------------------------------------------------------------------------
     @bp.post("/faults")
