@@ -408,7 +408,7 @@ def _candidate_state(joined: datetime | None, late_at: datetime, now: datetime, 
         return "on_time" if joined <= late_at else "late"
     if no_show:
         return "no_show"
-    return "late" if now > late_at else "unknown"
+    return "late" if now >= late_at else "unknown"
 
 
 def _time(value: Any) -> datetime | None:

@@ -1,0 +1,247 @@
+"""Attendance on Zoom, end to end: a backend books an interview with attendance over HTTP, people
+join the meeting in the sandbox's Zoom (which sends its signed participant webhooks to the hub
+and serves the participants API), and the deadline timers run on a fake clock — never a sleep.
+What the backend would receive is read from the outbox, one row per webhook."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from hub.services.directory import create_api_key
+from hub.storage.models import WebhookDelivery
+from tests.e2e.support import Api, start_hub
+from tests.e2e.zoom_support import Person, person
+
+SECRET = "zoom-webhook-secret-attendance"
+START = datetime(2026, 3, 2, 13, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START - timedelta(hours=1)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(scope="module")
+def hub_live(database_url, sandbox_url, clock):
+    server, live = start_hub(database_url, sandbox_url, zoom_webhook_secret=SECRET, webhook_worker=False)
+    live.hub.clock = clock
+    yield live
+    server.shutdown()
+    live.hub.close()
+
+
+@pytest.fixture
+def tenant(hub_live, sandbox, clock):
+    clock.now = START - timedelta(hours=1)
+    r = sandbox.http.post(f"{sandbox.base}/_control/webhooks", timeout=10,
+                          json={"provider": "zoom", "url": f"{hub_live.url}/webhooks/zoom", "secret": SECRET})
+    assert r.status_code == 201, r.text
+    tenant_id, key = create_api_key(hub_live.hub.db, f"att-{uuid.uuid4().hex[:8]}")
+    api = Api(hub_live.url, key)
+    r = api.post("/v1/webhook-endpoints", json={"url": "https://backend.example/hooks", "events": ["*"]})
+    assert r.status_code == 201, r.text
+    return tenant_id, api
+
+
+def book(api: Api, who: Person, *, candidate_name: str = "Grace Hopper", start: datetime = START,
+         **attendance) -> dict:
+    body = {"organizer": who.user_id, "title": "Interview: Grace", "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(), "conferencing": "zoom",
+            "attendees": [{"email": "grace@candidates.example", "name": candidate_name}],
+            "attendance": {"grace_minutes": 10, "late_after_minutes": 3, **attendance}}
+    r = api.post("/v1/events", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def join(sandbox, event: dict, name: str, minute: float, email: str | None = None, **extra) -> dict:
+    body = {"name": name, "joined_at": (START + timedelta(minutes=minute)).isoformat(), **extra}
+    if email is not None:
+        body["email"] = email
+    r = sandbox.http.post(f"{sandbox.base}/_control/meetings/zoom/{event['conferencing']['meeting_id']}/participants",
+                          json=body, timeout=30)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def at(hub_live, clock: Clock, event: dict, minute: float) -> None:
+    """Time passes to start + `minute`, and the timer job runs."""
+    clock.now = START + timedelta(minutes=minute)
+    hub_live.app.extensions["hub_services"].attendance.check(event["id"], clock.now)
+
+
+def sent(hub_live, tenant_id: str) -> list[tuple[str, str]]:
+    import json
+    with hub_live.hub.db.session() as s:
+        rows = s.execute(select(WebhookDelivery).where(WebhookDelivery.tenant_id == tenant_id,
+                                                       WebhookDelivery.event_type.like("attendance.%"))
+                         .order_by(WebhookDelivery.created_at, WebhookDelivery.id)).scalars()
+        return [(r.event_type, json.loads(r.payload)["data"].get("source")) for r in rows]
+
+
+def types(hub_live, tenant_id: str) -> list[str]:
+    return [t for t, _ in sent(hub_live, tenant_id)]
+
+
+def test_on_time_candidate_is_reported_at_once_and_nothing_else(hub_live, tenant, sandbox, clock):
+    tenant_id, api = tenant
+    who = person(api, sandbox)
+    event = book(api, who)
+    assert api.get(f"/v1/events/{event['id']}/attendance").json()["status"] == "scheduled"
+    join(sandbox, event, "Ada Lovelace", -2, who.zoom_email)
+    clock.now = START + timedelta(minutes=1)
+    delivered = join(sandbox, event, "Grace Hopper", 1, "grace@candidates.example")
+    assert [w["status"] for w in delivered["webhooks"]] == [200]  # signed, verified, recorded
+    assert sent(hub_live, tenant_id) == [("attendance.candidate_joined", "zoom_webhooks")]
+    at(hub_live, clock, event, 3)
+    at(hub_live, clock, event, 10)
+    assert types(hub_live, tenant_id) == ["attendance.candidate_joined"]
+    report = api.get(f"/v1/events/{event['id']}/attendance").json()
+    assert (report["status"], report["candidate"], report["source"]) == ("in_progress", "on_time", "zoom_api")
+    roles = {p["role"]: p for p in report["participants"]}
+    assert roles["candidate"]["email"] == "grace@candidates.example" and roles["candidate"]["minutes_late"] == 1
+    assert roles["interviewer"]["email"] == who.calendar_email
+    assert [d["status"] for d in report["deadlines"]] == ["done", "done"]
+
+
+def test_late_candidate(hub_live, tenant, sandbox, clock):
+    tenant_id, api = tenant
+    who = person(api, sandbox)
+    event = book(api, who)
+    join(sandbox, event, "Ada Lovelace", 0, who.zoom_email)
+    at(hub_live, clock, event, 3)
+    assert types(hub_live, tenant_id) == ["attendance.candidate_late"]
+    assert api.get(f"/v1/events/{event['id']}/attendance").json()["candidate"] == "late"
+    clock.now = START + timedelta(minutes=5)
+    join(sandbox, event, "Grace Hopper", 5, "grace@candidates.example")
+    at(hub_live, clock, event, 10)
+    assert types(hub_live, tenant_id) == ["attendance.candidate_late", "attendance.candidate_joined"]
+    assert api.get(f"/v1/events/{event['id']}/attendance").json()["candidate"] == "late"
+
+
+def test_no_show_is_confirmed_by_reading_zoom(hub_live, tenant, sandbox, clock):
+    tenant_id, api = tenant
+    who = person(api, sandbox)
+    event = book(api, who)
+    join(sandbox, event, "Ada Lovelace", 0, who.zoom_email)
+    at(hub_live, clock, event, 3)
+    at(hub_live, clock, event, 10)
+    assert types(hub_live, tenant_id) == ["attendance.candidate_late", "attendance.no_show"]
+    reads = sandbox.requests_log("zoom", f"/zoom/v2/metrics/meetings/{event['conferencing']['meeting_id']}")
+    assert len(reads) == 2  # each deadline read the live participant list
+    report = api.get(f"/v1/events/{event['id']}/attendance").json()
+    assert (report["candidate"], report["status"]) == ("no_show", "waiting")
+    at(hub_live, clock, event, 11)  # the timers ran once: nothing is sent twice
+    hub_live.app.extensions["hub_services"].attendance.evaluate_due(START + timedelta(minutes=12))
+    assert types(hub_live, tenant_id) == ["attendance.candidate_late", "attendance.no_show"]
+
+
+def test_candidate_joining_at_minute_nine_is_not_a_no_show(hub_live, tenant, sandbox, clock):
+    tenant_id, api = tenant
+    who = person(api, sandbox)
+    event = book(api, who)
+    join(sandbox, event, "Ada Lovelace", 0, who.zoom_email)
+    at(hub_live, clock, event, 3)
+    clock.now = START + timedelta(minutes=9)
+    join(sandbox, event, "Grace Hopper", 9, "grace@candidates.example")
+    at(hub_live, clock, event, 10)
+    assert types(hub_live, tenant_id) == ["attendance.candidate_late", "attendance.candidate_joined"]
+
+
+def test_lost_webhook_is_caught_by_the_deadline_poll(hub_live, tenant, sandbox, clock):
+    tenant_id, api = tenant
+    who = person(api, sandbox)
+    event = book(api, who)
+    sandbox.fault("zoom", "webhook_lost", who.zoom_email)  # every delivery of this host is lost
+    join(sandbox, event, "Ada Lovelace", 0, who.zoom_email)
+    clock.now = START + timedelta(minutes=2)
+    lost = join(sandbox, event, "Grace Hopper", 2, "grace@candidates.example")
+    assert [w["status"] for w in lost["webhooks"]] == ["lost"]
+    assert types(hub_live, tenant_id) == []
+    at(hub_live, clock, event, 3)
+    assert sent(hub_live, tenant_id) == [("attendance.candidate_joined", "zoom_api")]
+    at(hub_live, clock, event, 10)
+    assert types(hub_live, tenant_id) == ["attendance.candidate_joined"]
+    sandbox.http.delete(f"{sandbox.base}/_control/faults", params={"provider": "zoom"}, timeout=10)
+
+
+def test_missing_interviewer_is_reported(hub_live, tenant, sandbox, clock):
+    tenant_id, api = tenant
+    who = person(api, sandbox)
+    event = book(api, who)
+    join(sandbox, event, "Grace Hopper", 0, "grace@candidates.example")
+    at(hub_live, clock, event, 3)
+    at(hub_live, clock, event, 10)
+    assert types(hub_live, tenant_id) == ["attendance.candidate_joined", "attendance.interviewer_no_show"]
+    with hub_live.hub.db.session() as s:
+        row = s.execute(select(WebhookDelivery).where(
+            WebhookDelivery.tenant_id == tenant_id,
+            WebhookDelivery.event_type == "attendance.interviewer_no_show")).scalar_one()
+    assert who.calendar_email in row.payload
+
+
+def test_guest_with_empty_email_is_matched_by_name(hub_live, tenant, sandbox, clock):
+    tenant_id, api = tenant
+    who = person(api, sandbox)
+    event = book(api, who)
+    join(sandbox, event, "Ada Lovelace", 0, who.zoom_email)
+    join(sandbox, event, "grace  HOPPER", 1, "")  # Zoom guests often come without an email
+    at(hub_live, clock, event, 10)
+    assert "attendance.no_show" not in types(hub_live, tenant_id)
+    report = api.get(f"/v1/events/{event['id']}/attendance").json()
+    assert report["candidate"] == "on_time"
+    assert {p["role"] for p in report["participants"]} == {"candidate", "interviewer"}
+
+
+def test_rescheduled_event_moves_the_deadlines(hub_live, tenant, sandbox, clock):
+    tenant_id, api = tenant
+    who = person(api, sandbox)
+    event = book(api, who)
+    later = START + timedelta(days=1)
+    r = api.patch(f"/v1/events/{event['id']}", json={"start": later.isoformat(),
+                                                     "end": (later + timedelta(hours=1)).isoformat()})
+    assert r.status_code == 200, r.text
+    deadlines = api.get(f"/v1/events/{event['id']}/attendance").json()["deadlines"]
+    assert sorted(d["due_at"] for d in deadlines) == ["2026-03-03T13:03:00Z", "2026-03-03T13:10:00Z"]
+    at(hub_live, clock, event, 11)  # the old time passes: nothing is due
+    assert types(hub_live, tenant_id) == []
+    at(hub_live, clock, event, 24 * 60 + 10)
+    assert types(hub_live, tenant_id) == ["attendance.candidate_late", "attendance.no_show",
+                                          "attendance.interviewer_no_show"]
+
+
+def test_cancelled_event_stops_the_timers(hub_live, tenant, sandbox, clock):
+    tenant_id, api = tenant
+    who = person(api, sandbox)
+    event = book(api, who)
+    assert api.delete(f"/v1/events/{event['id']}").status_code == 204
+    at(hub_live, clock, event, 11)
+    assert types(hub_live, tenant_id) == []
+    report = api.get(f"/v1/events/{event['id']}/attendance").json()
+    assert report["status"] == "cancelled" and {d["status"] for d in report["deadlines"]} == {"cancelled"}
+
+
+def test_attendance_needs_a_meeting_and_a_candidate(hub_live, tenant, sandbox):
+    _, api = tenant
+    who = person(api, sandbox)
+    body = {"organizer": who.user_id, "title": "No link", "start": START.isoformat(),
+            "end": (START + timedelta(hours=1)).isoformat(), "conferencing": "none",
+            "attendees": [{"email": "grace@candidates.example"}], "attendance": {}}
+    r = api.post("/v1/events", json=body)
+    assert (r.status_code, r.json()["code"]) == (422, "attendance_unavailable")
+    r = api.post("/v1/events", json={**body, "conferencing": "zoom", "attendees": []})
+    assert (r.status_code, r.json()["code"]) == (422, "attendance_candidate_missing")
+    r = api.post("/v1/events", json={**body, "attendance": {"grace_minutes": 0}})
+    assert r.status_code == 422 and r.json()["code"] == "validation_failed"
+    assert not [m for m in sandbox.events("google", who.calendar_email) if m.get("summary") == "No link"]
