@@ -48,6 +48,9 @@ RETRY_REPORT = timedelta(minutes=5)
 GIVE_UP_AFTER_END = timedelta(hours=24)
 # Sightings this long before the start belong to another occurrence, not to this interview.
 EARLY_JOIN = timedelta(minutes=60)
+# Provider clocks run a little ahead of ours at times; a join further ahead than this is not
+# counted yet.
+CLOCK_SKEW = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,7 @@ class AttendanceService:
                 source: str) -> None:
         people = _people(event, watch)
         candidate = people[0]
-        seen = lines(self._sightings(session, event, watch), people)
+        seen = lines([s for s in self._sightings(session, event, watch) if s.at <= now + CLOCK_SKEW], people)
         joined = first_join(seen, candidate)
         late_at = event.start + timedelta(minutes=watch.late_after_minutes)
         grace_at = event.start + timedelta(minutes=watch.grace_minutes)

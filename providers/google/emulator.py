@@ -31,6 +31,7 @@ from providers.emulator_kit.oauth_views import (
 
 from .emulator_api import API_ROOT, register_calendar_api
 from .emulator_calendar import GoogleCalendarStore, MeetPolicy
+from .emulator_meet_records import MeetRecords, register_meet_api
 from .emulator_discovery import api_scopes, calendar_discovery, method_scopes
 from .emulator_oauth import (
     GoogleOAuthDialect,
@@ -119,6 +120,14 @@ class GoogleEmulator(ProviderEmulator):
             lambda: jsonify(openid_configuration(request.host_url.rstrip("/") + request.script_root + "/google")),
         )
         register_calendar_api(bp, self)
+        register_meet_api(bp, self, self.meet_records)
+
+    @property
+    def meet_records(self) -> MeetRecords:
+        return MeetRecords(self)  # stateless over the sandbox state
+
+    def record_participant(self, meeting_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.meet_records.record(meeting_id, body)
 
     def endpoints(self, base_url: str) -> dict[str, str]:
         base = f"{base_url}/{self.name}"

@@ -245,3 +245,51 @@ def test_attendance_needs_a_meeting_and_a_candidate(hub_live, tenant, sandbox):
     r = api.post("/v1/events", json={**body, "attendance": {"grace_minutes": 0}})
     assert r.status_code == 422 and r.json()["code"] == "validation_failed"
     assert not [m for m in sandbox.events("google", who.calendar_email) if m.get("summary") == "No link"]
+
+
+def meet_join(sandbox, event: dict, name: str, minute: float, email: str | None = None) -> dict:
+    body = {"name": name, "joined_at": (START + timedelta(minutes=minute)).isoformat()}
+    if email:
+        body["email"] = email
+    code = event["conferencing"]["join_url"].rsplit("/", 1)[1]
+    r = sandbox.http.post(f"{sandbox.base}/_control/meetings/google/{code}/participants", json=body, timeout=30)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_meet_attendance_comes_from_conference_records(hub_live, tenant, sandbox, clock):
+    tenant_id, api = tenant
+    who = person(api, sandbox, connect_zoom=False)
+    body = {"organizer": who.user_id, "title": "Interview on Meet", "start": START.isoformat(),
+            "end": (START + timedelta(hours=1)).isoformat(), "conferencing": "google_meet",
+            "attendees": [{"email": "grace@candidates.example", "name": "Grace Hopper"}],
+            "attendance": {"grace_minutes": 10, "late_after_minutes": 3}}
+    r = api.post("/v1/events", json=body)
+    assert r.status_code == 201, r.text
+    event = r.json()
+    # The interviewer is signed in to Google (recognised by account id); the candidate is a guest.
+    joined = meet_join(sandbox, event, "Ada L.", -1, who.calendar_email)
+    assert "signedinUser" in joined["participant"]
+    at(hub_live, clock, event, 3)
+    clock.now = START + timedelta(minutes=4)
+    meet_join(sandbox, event, "Grace Hopper", 4)
+    at(hub_live, clock, event, 10)
+    assert sent(hub_live, tenant_id) == [("attendance.candidate_late", "meet_api"),
+                                         ("attendance.candidate_joined", "meet_api")]
+    report = api.get(f"/v1/events/{event['id']}/attendance").json()
+    assert (report["source"], report["candidate"]) == ("meet_api", "late")
+    assert {p["role"] for p in report["participants"]} == {"candidate", "interviewer"}
+    assert sandbox.requests_log("google", "/google/meet/v2/conferenceRecords")
+
+
+def test_meet_no_show(hub_live, tenant, sandbox, clock):
+    tenant_id, api = tenant
+    who = person(api, sandbox, connect_zoom=False)
+    body = {"organizer": who.user_id, "title": "Interview on Meet", "start": START.isoformat(),
+            "end": (START + timedelta(hours=1)).isoformat(), "conferencing": "google_meet",
+            "attendees": [{"email": "grace@candidates.example", "name": "Grace Hopper"}], "attendance": {}}
+    event = api.post("/v1/events", json=body).json()
+    meet_join(sandbox, event, "Ada", 0, who.calendar_email)
+    at(hub_live, clock, event, 3)
+    at(hub_live, clock, event, 10)
+    assert types(hub_live, tenant_id) == ["attendance.candidate_late", "attendance.no_show"]
