@@ -72,7 +72,7 @@ def _instant(value: str | None, name: str) -> datetime:
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
-def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
+def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> tuple[Callable[..., Any], Callable[..., None]]:
     store = emulator.calendar
 
     def graph_call(scopes: frozenset[str], *, mailbox: bool = True,
@@ -240,3 +240,5 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
         route(prefix + "/<event_id>", f"graph_{name}_get", get_event, ["GET"])
         route(prefix + "/<event_id>", f"graph_{name}_patch", patch_event, ["PATCH"])
         route(prefix + "/<event_id>", f"graph_{name}_delete", delete_event, ["DELETE"])
+
+    return graph_call, route  # more Graph routes register through these (emulator_attendance.py)

@@ -293,3 +293,53 @@ def test_meet_no_show(hub_live, tenant, sandbox, clock):
     at(hub_live, clock, event, 3)
     at(hub_live, clock, event, 10)
     assert types(hub_live, tenant_id) == ["attendance.candidate_late", "attendance.no_show"]
+
+
+def teams_event(api: Api, who: Person, start: datetime = START) -> dict:
+    body = {"organizer": who.user_id, "title": "Interview on Teams", "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(), "conferencing": "teams",
+            "attendees": [{"email": "grace@candidates.example", "name": "Grace Hopper"}],
+            "attendance": {"grace_minutes": 10, "late_after_minutes": 3}}
+    r = api.post("/v1/events", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def teams_join(sandbox, event: dict, name: str, minute: float, email: str = "") -> None:
+    r = sandbox.http.post(f"{sandbox.base}/_control/meetings/microsoft/{event['calendar']['event_id']}/participants",
+                          json={"name": name, "email": email, "joined_at": (START + timedelta(minutes=minute)).isoformat(),
+                                "left_at": (START + timedelta(minutes=50)).isoformat()}, timeout=30)
+    assert r.status_code == 201, r.text
+
+
+def test_teams_attendance_comes_from_the_report_after_the_meeting(hub_live, tenant, sandbox, clock):
+    tenant_id, api = tenant
+    who = person(api, sandbox, "microsoft", connect_zoom=False)
+    event = teams_event(api, who)
+    report = api.get(f"/v1/events/{event['id']}/attendance").json()
+    assert report["live"] is False and report["source"] == "teams_report"
+    assert {d["due_at"] for d in report["deadlines"]} == {"2026-03-02T14:00:00Z"}  # the meeting's end
+    teams_join(sandbox, event, "Ada Lovelace", 0, who.calendar_email)
+    teams_join(sandbox, event, "Grace Hopper", 5, "grace@candidates.example")
+    at(hub_live, clock, event, 10)
+    assert types(hub_live, tenant_id) == []  # Teams says nothing before the end
+    at(hub_live, clock, event, 60)
+    assert sent(hub_live, tenant_id) == [("attendance.candidate_joined", "teams_report"),
+                                         ("attendance.candidate_late", "teams_report")]
+    report = api.get(f"/v1/events/{event['id']}/attendance").json()
+    assert (report["status"], report["candidate"]) == ("ended", "late")
+    assert sandbox.requests_log("microsoft", "/microsoft/v1.0/me/onlineMeetings")
+
+
+def test_teams_report_not_written_yet_is_asked_again_later(hub_live, tenant, sandbox, clock):
+    tenant_id, api = tenant
+    who = person(api, sandbox, "microsoft", connect_zoom=False)
+    future = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=30)
+    event = teams_event(api, who, future)
+    clock.now = future + timedelta(hours=1)
+    services = hub_live.app.extensions["hub_services"]
+    services.attendance.check(event["id"], clock.now)  # the sandbox's Teams has no report yet
+    assert types(hub_live, tenant_id) == []
+    deadlines = api.get(f"/v1/events/{event['id']}/attendance").json()["deadlines"]
+    assert {d["status"] for d in deadlines} == {"pending"}
+    assert min(d["due_at"] for d in deadlines) > (future + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
