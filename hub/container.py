@@ -39,6 +39,7 @@ class Hub:
     webhooks: DeliveryWorker = field(init=False)
     _instances: dict[tuple[str, str], Any] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _closing: list[Callable[[], None]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.executor = ThreadPoolExecutor(max_workers=self.settings.provider_concurrency,
@@ -114,7 +115,13 @@ class Hub:
             raise KeyError(f"{provider} cannot report meeting attendance")
         return self._cached("attendance", provider, lambda: make(self.settings.provider(provider)))
 
+    def on_close(self, stop: Callable[[], None]) -> None:
+        """Something to stop when the hub closes (background threads started by create_app)."""
+        self._closing.append(stop)
+
     def close(self) -> None:
+        for stop in self._closing:
+            stop()
         self.webhooks.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.db.dispose()

@@ -34,8 +34,14 @@ def demo_settings(host: str, port: int) -> Settings:
     if not secret_file.exists():
         secret_file.write_text(secrets.token_hex(32))
         secret_file.chmod(0o600)
+    zoom_secret_file = INSTANCE / "demo-zoom-webhook.key"
+    if not zoom_secret_file.exists():
+        zoom_secret_file.write_text(secrets.token_urlsafe(24))
+        zoom_secret_file.chmod(0o600)
     env = dict(os.environ)
     return Settings.from_env(env, **{
+        # The sandbox's Zoom signs its participant webhooks with this (attendance).
+        "zoom_webhook_secret": env.get("HUB_ZOOM_WEBHOOK_SECRET") or zoom_secret_file.read_text().strip(),
         "database_url": env.get("HUB_DATABASE_URL") or f"sqlite:///{(INSTANCE / 'demo.sqlite3').resolve()}",
         "encryption_keys": env.get("HUB_ENCRYPTION_KEYS") or key_file.read_text().strip(),
         "secret_key": env.get("HUB_SECRET_KEY") or secret_file.read_text().strip(),
@@ -51,6 +57,10 @@ def seed(settings: Settings, api_key: str) -> None:
     sandbox, hub = settings.sandbox_url, settings.public_url
     today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     headers = {"Authorization": f"Bearer {api_key}"}
+    # The sandbox's Zoom sends meeting and participant webhooks to the hub, signed as Zoom does.
+    requests.post(f"{sandbox}/_control/webhooks", timeout=5, json={
+        "provider": "zoom", "url": f"{hub}/webhooks/zoom",
+        "secret": settings.provider("zoom").get("webhook_secret")}).raise_for_status()
     for provider, email, name, busy_hours in DEMO_ACCOUNTS:
         requests.post(f"{sandbox}/_control/accounts", json={"provider": provider, "email": email, "name": name},
                       timeout=5).raise_for_status()
