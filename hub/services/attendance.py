@@ -199,7 +199,8 @@ class AttendanceService:
         reader = self.reader(provider)
         if connection_id is None:
             raise ProviderError(ErrorKind.NOT_FOUND, "The meeting's connection is gone.", provider=provider)
-        return self.call(connection_id, lambda token: reader.participants(token, conference))
+        read: AttendanceRead = self.call(connection_id, lambda token: reader.participants(token, conference))
+        return read
 
     def _retry(self, check_id: int, now: datetime, end: datetime, wait: timedelta, error: dict[str, Any] | None
                ) -> None:

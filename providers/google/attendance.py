@@ -10,7 +10,6 @@ https://developers.google.com/meet/api/reference/rest/v2/conferenceRecords.parti
 """
 from __future__ import annotations
 
-import json
 import re
 import socket
 import threading

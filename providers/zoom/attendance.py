@@ -11,6 +11,7 @@ https://developers.zoom.us/docs/api/meetings/#tag/meetings/GET/past_meetings/{me
 """
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
@@ -61,7 +62,7 @@ class ZoomAttendance:
         rows: list[dict[str, Any]] = []
         page = ""
         for _ in range(MAX_PAGES):
-            body = _json(self._zoom._call(lambda: fetch(page), (200,)))
+            body = _json(self._zoom._call(functools.partial(fetch, page), (200,)))
             rows.extend(r for r in body.get("participants") or [] if isinstance(r, dict))
             page = str(body.get("next_page_token") or "")
             if not page:
