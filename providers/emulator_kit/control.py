@@ -38,6 +38,7 @@ from flask import Blueprint, Response, jsonify, request
 from .accounts import ACCOUNT_KINDS, SETTABLE_ATTRIBUTES
 from .context import SandboxContext
 from .emulator import IMMEDIATE_SCENARIOS, ProviderEmulator
+from .participants import ControlRefusal
 from .timefmt import parse_rfc3339, zone_or_none
 
 
@@ -156,9 +157,8 @@ def create_control_blueprint(ctx: SandboxContext, emulators: Mapping[str, Provid
             return jsonify(emulator.record_participant(meeting_id, body())), 201
         except NotImplementedError as err:
             raise ControlError(422, {"error": "not_supported", "message": str(err)}) from None
-        except ValueError as err:  # the emulator's refusal, with its status and body
-            raise ControlError(getattr(err, "status", 422), getattr(err, "body", {"error": "invalid",
-                                                                                  "message": str(err)})) from None
+        except ControlRefusal as err:
+            raise ControlError(err.status, err.body) from None
 
     @bp.post("/webhooks")
     def set_webhook():

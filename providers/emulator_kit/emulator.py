@@ -91,8 +91,8 @@ class ProviderEmulator:
 
     def record_participant(self, meeting_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Someone joins (or leaves) one of the provider's meetings
-        (POST /_control/meetings/{provider}/{id}/participants). Raise ValueError with `status`
-        and `body` attributes for a refusal."""
+        (POST /_control/meetings/{provider}/{id}/participants); raise `ControlRefusal` to refuse
+        (providers/emulator_kit/participants.py)."""
         raise NotImplementedError(f"{self.name} has no meeting participants")
 
     def set_webhook(self, url: str, secret: str) -> None:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
 from flask import Blueprint, Response, jsonify, request
 
-from providers.emulator_kit.timefmt import format_rfc3339, from_epoch, parse_rfc3339
+from providers.emulator_kit.participants import not_found, participant_fields
+from providers.emulator_kit.timefmt import format_rfc3339
 from providers.emulator_kit.wire import bearer_token
 
 from . import emulator_errors as errors
@@ -31,13 +31,6 @@ if TYPE_CHECKING:
 
 PROVIDER = "google"
 _FILTER = re.compile(r'^\s*space\.meeting_code\s*=\s*"([a-z]{3}-[a-z]{4}-[a-z]{3})"\s*$')
-
-
-class MeetRecordError(ValueError):
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(body.get("message", ""))
-        self.status = status
-        self.body = body
 
 
 class MeetRecords:
@@ -58,15 +51,10 @@ class MeetRecords:
         return None
 
     def record(self, code: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        name = body.get("name")
-        if not isinstance(name, str) or not name:
-            raise MeetRecordError(422, {"error": "validation_error", "field": "name", "message": "A name."})
+        name, email, joined, left = participant_fields(body, self.emulator.ctx.now())
         organizer = self._organizer(code)
         if organizer is None:
-            raise MeetRecordError(404, {"error": "not_found", "message": f"No Meet {code} on any calendar."})
-        joined = _moment(body, "joined_at") or from_epoch(self.emulator.ctx.now())
-        left = _moment(body, "left_at")
-        email = str(body.get("email") or "").lower()
+            raise not_found(f"No Meet {code} on any calendar.")
         account = self.state.account(PROVIDER, email) if email else None
         with self.state.lock:
             entry = self._records().get(code)
@@ -129,14 +117,3 @@ def register_meet_api(bp: Blueprint, emulator: "GoogleEmulator", records: MeetRe
             return jsonify(records.list_participants(who, record_id))
         except errors.GoogleApiError as err:
             return err.response()
-
-
-def _moment(body: Mapping[str, Any], field: str):
-    value = body.get(field)
-    if value in (None, ""):
-        return None
-    try:
-        return parse_rfc3339(value).astimezone(timezone.utc)
-    except ValueError:
-        raise MeetRecordError(422, {"error": "validation_error", "field": field,
-                                    "message": "An RFC 3339 date-time with offset."}) from None

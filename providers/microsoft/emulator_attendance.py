@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from flask import request
 
+from providers.emulator_kit.participants import not_found, participant_fields
 from providers.emulator_kit.timefmt import format_rfc3339, from_epoch, parse_rfc3339
 
 from . import emulator_errors as errors
@@ -36,13 +37,6 @@ CONTEXT = "https://graph.microsoft.com/v1.0/$metadata"
 # read its own meetings' reports (the hub does not ask for the artifact scope yet).
 ARTIFACTS = frozenset({"OnlineMeetingArtifact.Read.All", "Calendars.Read", "Calendars.ReadWrite"})
 _FILTER = re.compile(r"^\s*JoinWebUrl\s+eq\s+'(.+)'\s*$", re.IGNORECASE)
-
-
-class AttendanceError(ValueError):
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(body.get("message", ""))
-        self.status = status
-        self.body = body
 
 
 def meeting_id_of(join_url: str) -> str:
@@ -72,16 +66,12 @@ class TeamsAttendanceStore:
         return None
 
     def record(self, event_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        name = body.get("name")
-        if not isinstance(name, str) or not name:
-            raise AttendanceError(422, {"error": "validation_error", "field": "name", "message": "A name."})
+        name, email, joined, left = participant_fields(body, self.emulator.ctx.now())
         found = self._event(event_id)
         if found is None:
-            raise AttendanceError(404, {"error": "not_found", "message": f"No Teams meeting on event {event_id}."})
-        joined = _moment(body, "joined_at") or from_epoch(self.emulator.ctx.now())
-        left = _moment(body, "left_at")
+            raise not_found(f"No Teams meeting on event {event_id}.")
         join_url = found[1]["onlineMeeting"]["joinUrl"]
-        entry = {"email": str(body.get("email") or ""), "name": name, "join": format_rfc3339(joined),
+        entry = {"email": email, "name": name, "join": format_rfc3339(joined),
                  "leave": format_rfc3339(left) if left else None}
         with self.state.lock:
             self._attendance().setdefault(meeting_id_of(join_url), []).append(entry)
@@ -159,14 +149,3 @@ def _end(event: dict[str, Any]) -> datetime:
 
 def _parse(value: str) -> datetime:
     return parse_rfc3339(value).astimezone(timezone.utc)
-
-
-def _moment(body: Mapping[str, Any], field: str):
-    value = body.get(field)
-    if value in (None, ""):
-        return None
-    try:
-        return _parse(value)
-    except ValueError:
-        raise AttendanceError(422, {"error": "validation_error", "field": field,
-                                    "message": "An RFC 3339 date-time with offset."}) from None

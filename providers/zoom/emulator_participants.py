@@ -18,12 +18,13 @@ import hashlib
 import hmac
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import requests
 
-from providers.emulator_kit.timefmt import format_rfc3339, from_epoch, parse_rfc3339
+from providers.emulator_kit.participants import not_found, participant_fields
+from providers.emulator_kit.timefmt import format_rfc3339
 
 from . import emulator_errors as errors
 from .emulator_meetings import PROVIDER, zoom_account_id, zoom_user_id
@@ -32,13 +33,6 @@ if TYPE_CHECKING:
     from .emulator import ZoomEmulator
 
 WEBHOOK_LOST = "webhook_lost"
-
-
-class ParticipantError(ValueError):
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(body.get("message", ""))
-        self.status = status
-        self.body = body
 
 
 class ZoomParticipants:
@@ -60,7 +54,7 @@ class ZoomParticipants:
             host = self._data().get("meeting_hosts", {}).get(meeting_id)
             meeting = self.state.collection(PROVIDER, host, "meetings").get(meeting_id) if host else None
         if meeting is None:
-            raise ParticipantError(404, {"error": "not_found", "message": f"No Zoom meeting {meeting_id}."})
+            raise not_found(f"No Zoom meeting {meeting_id}.")
         return meeting
 
     def _participants(self, meeting_id: str) -> list[dict[str, Any]]:
@@ -68,12 +62,7 @@ class ZoomParticipants:
 
     # -- control -----------------------------------------------------------------------------
     def record(self, meeting_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        name = body.get("name")
-        if not isinstance(name, str) or not name:
-            raise ParticipantError(422, {"error": "validation_error", "field": "name", "message": "A name."})
-        now = from_epoch(self.emulator.ctx.now())
-        joined = _moment(body, "joined_at") or now
-        left = _moment(body, "left_at")
+        name, email, joined, left = participant_fields(body, self.emulator.ctx.now())
         meeting = self._meeting(meeting_id)
         host = self.emulator.account(meeting["host_email"])
         with self.state.lock:
@@ -81,7 +70,7 @@ class ZoomParticipants:
             meeting["status"] = "started"
             person = {"id": secrets.token_hex(8), "user_id": str(16778240 + len(self._participants(meeting_id))),
                       "participant_uuid": secrets.token_hex(16).upper(), "user_name": name,
-                      "email": str(body.get("email") or ""), "join_time": format_rfc3339(joined),
+                      "email": email, "join_time": format_rfc3339(joined),
                       "leave_time": format_rfc3339(left) if left else "",
                       "customer_key": str(body.get("customer_key") or "")}
             self._participants(meeting_id).append(person)
@@ -158,17 +147,6 @@ def _wire(person: Mapping[str, Any], when: str) -> dict[str, Any]:
 def _page(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"page_count": 1, "page_size": 300, "total_records": len(rows), "next_page_token": "",
             "participants": rows}
-
-
-def _moment(body: Mapping[str, Any], field: str) -> datetime | None:
-    value = body.get(field)
-    if value in (None, ""):
-        return None
-    try:
-        return parse_rfc3339(value).astimezone(timezone.utc)
-    except ValueError:
-        raise ParticipantError(422, {"error": "validation_error", "field": field,
-                                     "message": "An RFC 3339 date-time with offset."}) from None
 
 
 def _post(url: str, raw: bytes, headers: dict[str, str]) -> int | str:
