@@ -10,7 +10,7 @@ from typing import Any, Callable
 from hub.config import Settings
 from hub.metrics import Metrics
 from hub.storage.db import Database
-from hub.storage.models import Connection, User
+from hub.storage.models import Connection, Tenant, User
 from oauth.connect import ConnectService
 from oauth.flows import Grant, OAuthFlow
 from oauth.tokens import TokenManager
@@ -55,7 +55,7 @@ class Hub:
         self.connect = ConnectService(self.db, self.vault, self.tokens, self.flow, self.settings.public_url,
                                       probe=self._probe_capabilities, clock=lambda: self.clock(),
                                       ttl_seconds=self.settings.connect_link_ttl_seconds,
-                                      on_connected=self._connected)
+                                      on_connected=self._connected, extra_scopes=self._feature_scopes)
         # Built, not started: create_app starts it when Settings.webhook_worker says so.
         self.webhooks = DeliveryWorker(self.db, self.vault, clock=lambda: self.clock())
 
@@ -75,6 +75,17 @@ class Hub:
         link = self.connect.create_link(conn.tenant_id, user, conn.provider, None, None, session=session,
                                         ttl=timedelta(hours=self.settings.webhook_link_ttl_hours))
         connection_events.needs_reauth(session, conn, err, link.url, now=self.clock())
+
+    def _feature_scopes(self, tenant_id: str, provider: str) -> tuple[str, ...]:
+        """Scopes of the tenant's optional features: attendance reads meeting participants, which
+        needs more than calendars (Meet's meetings.space.readonly); asked only where the tenant
+        turned attendance on, so nobody else sees a bigger consent screen."""
+        spec = registry.get(provider)
+        if not spec.attendance_scopes or not spec.attendance_scopes_in_consent:
+            return ()
+        with self.db.session() as session:
+            tenant = session.get(Tenant, tenant_id)
+            return spec.attendance_scopes if tenant is not None and tenant.attendance_enabled else ()
 
     def _connected(self, session, conn: Connection, old_status: str | None) -> None:
         connection_events.connected(session, conn, old_status, now=self.clock())

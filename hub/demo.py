@@ -89,6 +89,8 @@ def run_demo(host: str, port: int) -> None:
     app = create_app(settings)
     hub = app.extensions["hub"]
     _, api_key = create_api_key(hub.db, DEMO_TENANT, os.environ.get("HUB_DEMO_API_KEY") or None)
+    from hub.services.tenants import set_attendance
+    set_attendance(hub.db, DEMO_TENANT, True)  # the demo shows attendance on Meet too
     server = make_server(host, port, app, threaded=True)
     threading.Thread(target=lambda: seed(settings, api_key), daemon=True).start()
     click.echo(f"hub      http://{host}:{port}   (API docs at /docs)")

@@ -362,6 +362,10 @@ class ProviderSpec:
     # connect flow for tenants that enable attendance.
     attendance: Callable[[ProviderConfig], AttendanceReader] | None = None
     attendance_scopes: tuple[str, ...] = ()
+    # Whether its connect flow can ask for them yet. Microsoft cannot: msal requests a fixed
+    # scope list on code redemption and refresh, so the artifact scope would not reach the
+    # access token (a per-connection scope list in the token manager is needed first).
+    attendance_scopes_in_consent: bool = True
     # Work worth doing once at start-up, off the request path (msgraph's model imports).
     warm_up: Callable[[Any], None] | None = None
 

@@ -95,6 +95,12 @@ class AttendanceService:
                           f"Attendance needs a meeting the hub can read participants of ({', '.join(offered)}); "
                           f"this event's conferencing is {conferencing!r}.",
                           errors=[{"field": "attendance", "message": "needs zoom, google_meet or teams"}])
+        missing = [s for s in spec.attendance_scopes if s not in (meeting_connection.scopes or [])]
+        if missing and spec.attendance_scopes_in_consent:
+            raise Invalid("attendance_unavailable", "Attendance cannot be read from this connection",
+                          f"{spec.title} did not grant {', '.join(missing)}: turn attendance on for the tenant "
+                          "(`hub tenants attendance NAME --on`) and have the organizer reconnect.",
+                          cause="scopes_missing", fix={"action": "reconnect"})
         attendees = list(attendees)
         hub_users = {u.email.lower(): u for u in session.execute(
             select(User).where(User.tenant_id == tenant_id)).scalars()}

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from .emulator import GoogleEmulator
 
 PROVIDER = "google"
+# Scopes that may list conference records (the discovery document's list for the method).
+MEET_READ = frozenset({"https://www.googleapis.com/auth/meetings.space.readonly",
+                       "https://www.googleapis.com/auth/meetings.space.created"})
 _FILTER = re.compile(r'^\s*space\.meeting_code\s*=\s*"([a-z]{3}-[a-z]{4}-[a-z]{3})"\s*$')
 
 
@@ -96,7 +99,12 @@ def register_meet_api(bp: Blueprint, emulator: "GoogleEmulator", records: MeetRe
     def caller() -> str | Response:
         presented = bearer_token()
         token = emulator.oauth.validate_access_token(presented)
-        return token.email if token is not None else errors.auth_error(bool(presented))
+        if token is None:
+            return errors.auth_error(bool(presented))
+        if not MEET_READ & set(token.scopes):
+            return errors.insufficient_scopes("google.apps.meet.v2.ConferenceRecordsService.ListConferenceRecords",
+                                              MEET_READ).response()
+        return token.email
 
     @bp.get("/meet/v2/conferenceRecords")
     def meet_records():

@@ -257,8 +257,35 @@ def meet_join(sandbox, event: dict, name: str, minute: float, email: str | None 
     return r.json()
 
 
+def attendance_on(hub_live, tenant_id: str) -> None:
+    from hub.services.tenants import set_attendance
+    from hub.storage.models import Tenant
+    with hub_live.hub.db.session() as s:
+        name = s.get(Tenant, tenant_id).name
+    set_attendance(hub_live.hub.db, name, True)
+
+
+def test_meet_attendance_needs_the_tenant_to_turn_it_on(hub_live, tenant, sandbox):
+    tenant_id, api = tenant
+    who = person(api, sandbox, connect_zoom=False)
+    body = {"organizer": who.user_id, "title": "Interview on Meet", "start": START.isoformat(),
+            "end": (START + timedelta(hours=1)).isoformat(), "conferencing": "google_meet",
+            "attendees": [{"email": "grace@candidates.example"}], "attendance": {}}
+    r = api.post("/v1/events", json=body)
+    assert (r.status_code, r.json()["code"], r.json()["cause"]) == (422, "attendance_unavailable", "scopes_missing")
+    consents = sandbox.requests_log("google", "/google/o/oauth2/v2/auth")
+    assert not any("meetings.space" in str(e["query"]) for e in consents if who.calendar_email in str(e["query"]))
+    attendance_on(hub_live, tenant_id)
+    again = person(api, sandbox, connect_zoom=False)  # connects after: the consent asks for Meet
+    assert any("meetings.space.readonly" in str(e["query"]) for e in sandbox.requests_log(
+        "google", "/google/o/oauth2/v2/auth") if again.calendar_email in str(e["query"]))
+    r = api.post("/v1/events", json={**body, "organizer": again.user_id})
+    assert r.status_code == 201, r.text
+
+
 def test_meet_attendance_comes_from_conference_records(hub_live, tenant, sandbox, clock):
     tenant_id, api = tenant
+    attendance_on(hub_live, tenant_id)
     who = person(api, sandbox, connect_zoom=False)
     body = {"organizer": who.user_id, "title": "Interview on Meet", "start": START.isoformat(),
             "end": (START + timedelta(hours=1)).isoformat(), "conferencing": "google_meet",
@@ -284,6 +311,7 @@ def test_meet_attendance_comes_from_conference_records(hub_live, tenant, sandbox
 
 def test_meet_no_show(hub_live, tenant, sandbox, clock):
     tenant_id, api = tenant
+    attendance_on(hub_live, tenant_id)
     who = person(api, sandbox, connect_zoom=False)
     body = {"organizer": who.user_id, "title": "Interview on Meet", "start": START.isoformat(),
             "end": (START + timedelta(hours=1)).isoformat(), "conferencing": "google_meet",

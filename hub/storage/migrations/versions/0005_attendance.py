@@ -15,6 +15,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('tenants', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('attendance_enabled', sa.Boolean(), nullable=False,
+                                      server_default=sa.false()))
     with op.batch_alter_table('zoom_webhook_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('participant_key', sa.String(length=64), nullable=True))
     op.create_table('attendance_watches',
@@ -87,3 +90,5 @@ def downgrade() -> None:
     op.drop_table('attendance_watches')
     with op.batch_alter_table('zoom_webhook_events', schema=None) as batch_op:
         batch_op.drop_column('participant_key')
+    with op.batch_alter_table('tenants', schema=None) as batch_op:
+        batch_op.drop_column('attendance_enabled')
