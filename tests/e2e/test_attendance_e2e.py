@@ -371,3 +371,22 @@ def test_teams_report_not_written_yet_is_asked_again_later(hub_live, tenant, san
     deadlines = api.get(f"/v1/events/{event['id']}/attendance").json()["deadlines"]
     assert {d["status"] for d in deadlines} == {"pending"}
     assert min(d["due_at"] for d in deadlines) > (future + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_timers_running_at_once_send_each_webhook_once(hub_live, tenant, sandbox, clock):
+    """Two job runners (or a runner and a retry) reach the same deadline together: the notice's
+    unique key lets one message out."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tenant_id, api = tenant
+    who = person(api, sandbox)
+    event = book(api, who)
+    join(sandbox, event, "Ada Lovelace", 0, who.zoom_email)
+    clock.now = START + timedelta(minutes=10)
+    service = hub_live.app.extensions["hub_services"].attendance
+    with hub_live.hub.db.session() as s:
+        from hub.storage.models import AttendanceCheck
+        ids = list(s.execute(select(AttendanceCheck.id).where(AttendanceCheck.event_id == event["id"])).scalars())
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: service.run_check(i, clock.now), ids * 3))
+    assert sorted(types(hub_live, tenant_id)) == ["attendance.candidate_late", "attendance.no_show"]
