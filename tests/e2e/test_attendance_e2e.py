@@ -390,3 +390,19 @@ def test_timers_running_at_once_send_each_webhook_once(hub_live, tenant, sandbox
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda i: service.run_check(i, clock.now), ids * 3))
     assert sorted(types(hub_live, tenant_id)) == ["attendance.candidate_late", "attendance.no_show"]
+
+
+def test_a_failed_read_never_declares_a_no_show_and_is_retried(hub_live, tenant, sandbox, clock):
+    tenant_id, api = tenant
+    who = person(api, sandbox)
+    event = book(api, who, late_after_minutes=10)
+    join(sandbox, event, "Ada Lovelace", 0, who.zoom_email)
+    sandbox.fault("zoom", "server_error", who.zoom_email, times=2, params={"status": 503})
+    at(hub_live, clock, event, 10)
+    assert types(hub_live, tenant_id) == []  # Zoom did not answer: nobody is called a no-show
+    report = api.get(f"/v1/events/{event['id']}/attendance").json()
+    assert report["error"]["kind"] == "provider_down"
+    assert {d["due_at"] for d in report["deadlines"]} == {"2026-03-02T13:11:00Z"}
+    at(hub_live, clock, event, 11)  # both deadlines used up the two failures; Zoom answers now
+    assert sorted(types(hub_live, tenant_id)) == ["attendance.candidate_late", "attendance.no_show"]
+    assert api.get(f"/v1/events/{event['id']}/attendance").json()["error"] is None
