@@ -244,6 +244,8 @@ class AttendanceDeadlineOut(BaseModel):
 class WatchedOut(BaseModel):
     email: str
     name: str | None = None
+    key: str = Field(description="The candidate's join key: a Zoom Meeting SDK join that passes it as "
+                                 "customerKey is matched by it (Zoom reports guests without an email)")
 
 
 class AttendanceOut(BaseModel):

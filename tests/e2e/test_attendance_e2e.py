@@ -197,6 +197,8 @@ def test_guest_with_empty_email_is_matched_by_name(hub_live, tenant, sandbox, cl
     event = book(api, who)
     join(sandbox, event, "Ada Lovelace", 0, who.zoom_email)
     join(sandbox, event, "grace  HOPPER", 1, "")  # Zoom guests often come without an email
+    key = api.get(f"/v1/events/{event['id']}/attendance").json()["watching"]["key"]
+    join(sandbox, event, "Guest 7", 2, "", customer_key=key)  # a second device, with the hub's key
     at(hub_live, clock, event, 10)
     assert "attendance.no_show" not in types(hub_live, tenant_id)
     report = api.get(f"/v1/events/{event['id']}/attendance").json()
