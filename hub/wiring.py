@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from hub.container import Hub
+from hub.services.attendance import AttendanceService
 from hub.services.directory import require_user
 from hub.services.events import EventService
 from hub.services.idempotency import IdempotencyStore
@@ -17,6 +18,7 @@ class Services:
     connect: ConnectService
     events: EventService
     idempotency: IdempotencyStore
+    attendance: AttendanceService
 
     @staticmethod
     def build(hub: Hub) -> "Services":
@@ -27,9 +29,11 @@ class Services:
                 user = require_user(session, tenant_id, user_id)
             return connect.create_link(tenant_id, user, provider, None, None).url
 
+        attendance = AttendanceService(hub.db, hub.attendance, hub.tokens.call, lambda: hub.clock())
         return Services(
             connect=connect,
-            events=EventService(hub, reconnect_link),
+            events=EventService(hub, reconnect_link, attendance),
+            attendance=attendance,
             idempotency=IdempotencyStore(hub.db, timedelta(hours=hub.settings.idempotency_ttl_hours)),
         )
 

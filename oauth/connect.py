@@ -111,7 +111,8 @@ class ConnectService:
     def __init__(self, db: Database, vault: TokenVault, tokens: TokenManager,
                  flow_for: Callable[[str], ConnectMethod], public_url: str,
                  probe: CapabilityProbe, clock: Callable[[], datetime], ttl_seconds: int = 900,
-                 on_connected: ConnectedListener | None = None) -> None:
+                 on_connected: ConnectedListener | None = None,
+                 extra_scopes: Callable[[str, str], tuple[str, ...]] | None = None) -> None:
         self.db = db
         self.vault = vault
         self.tokens = tokens
@@ -121,6 +122,8 @@ class ConnectService:
         self.clock = clock
         self.ttl = timedelta(seconds=ttl_seconds)
         self.on_connected = on_connected
+        # (tenant_id, provider) -> scopes of the tenant's optional features (attendance).
+        self.extra_scopes = extra_scopes
 
     def redirect_uri(self, provider: str) -> str:
         return f"{self.public_url}/oauth/callback/{provider}"
@@ -160,10 +163,14 @@ class ConnectService:
             attempt.state_hash = digest(state)
             attempt.code_verifier_enc = self.vault.encrypt(verifier, verifier_binding(attempt.id))
             attempt.nonce = nonce
-            provider, hint = attempt.provider, attempt.login_hint
-        return self._oauth(provider).authorization_url(
-            redirect_uri=self.redirect_uri(provider), state=state, code_verifier=verifier,
-            nonce=nonce, login_hint=hint)
+            provider, hint, tenant_id = attempt.provider, attempt.login_hint, attempt.tenant_id
+        extra = self.extra_scopes(tenant_id, provider) if self.extra_scopes is not None else ()
+        flow = self._oauth(provider)
+        if extra:  # only flows that take more scopes on the consent are asked to
+            return flow.authorization_url(redirect_uri=self.redirect_uri(provider), state=state,
+                                          code_verifier=verifier, nonce=nonce, login_hint=hint, extra_scopes=extra)
+        return flow.authorization_url(redirect_uri=self.redirect_uri(provider), state=state,
+                                      code_verifier=verifier, nonce=nonce, login_hint=hint)
 
     def submit_form(self, token: str, state: str | None, submitted: dict[str, str]) -> ConnectOutcome | FormStep:
         """Check a posted credential form: the CSRF state must be the one last handed out (it is

@@ -46,7 +46,8 @@ class OAuthFlow(Protocol):
     new_grant_revokes_previous: bool
 
     def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str,
-                          nonce: str, login_hint: str | None) -> str: ...
+                          nonce: str, login_hint: str | None, extra_scopes: tuple[str, ...] = ()) -> str:
+        """`extra_scopes`: asked for on top of the flow's own (a tenant's optional features)."""
 
     def exchange(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str) -> Grant: ...
 
@@ -94,8 +95,10 @@ class AuthlibFlow:
         return session
 
     def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str,
-                          nonce: str, login_hint: str | None) -> str:
+                          nonce: str, login_hint: str | None, extra_scopes: tuple[str, ...] = ()) -> str:
         params = dict(self.authorize_params)
+        if extra_scopes:
+            params["scope"] = " ".join(dict.fromkeys(self.scopes + extra_scopes))
         if "openid" in self.scopes:
             params["nonce"] = nonce
         if login_hint:

@@ -113,6 +113,16 @@ class ProviderEmulator:
         """The account's meetings (GET /_control/meetings): Zoom overrides this."""
         return []
 
+    def record_participant(self, meeting_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Someone joins (or leaves) one of the provider's meetings
+        (POST /_control/meetings/{provider}/{id}/participants); raise `ControlRefusal` to refuse
+        (providers/emulator_kit/participants.py)."""
+        raise NotImplementedError(f"{self.name} has no meeting participants")
+
+    def set_webhook(self, url: str, secret: str) -> None:
+        """Where the provider sends its signed notifications (POST /_control/webhooks)."""
+        raise NotImplementedError(f"{self.name} sends no configurable webhooks")
+
     def extra_grant(self, grant_type: str, client: OAuthClient, form: Mapping[str, str]) -> IssuedTokens:
         """Grant types beyond code and refresh listed in the dialect's ``grant_types``
         (e.g. Zoom's account_credentials)."""

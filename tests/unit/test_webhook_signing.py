@@ -103,7 +103,9 @@ def test_body_is_compact_json_with_utc_times():
 
 def test_event_types_are_the_contract():
     assert set(EVENT_TYPES) == {"connection.created", "connection.needs_reauth", "connection.restored",
-                                "connection.deleted", "event.created", "event.updated", "event.cancelled"}
+                                "connection.deleted", "event.created", "event.updated", "event.cancelled",
+                                "attendance.candidate_joined", "attendance.candidate_late", "attendance.no_show",
+                                "attendance.interviewer_no_show"}
 
 
 def test_retry_schedule_spans_about_three_days_with_jitter():

@@ -24,6 +24,10 @@ EVENT_TYPES = (
     "event.created",
     "event.updated",
     "event.cancelled",
+    "attendance.candidate_joined",
+    "attendance.candidate_late",
+    "attendance.no_show",
+    "attendance.interviewer_no_show",
 )
 ALL_EVENTS = "*"
 ENABLED = "enabled"
