@@ -94,6 +94,12 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
     # create_app leaves no thread behind.
     if hub.settings.webhook_worker:
         hub.webhooks.start()
+    if hub.settings.attendance_timer:
+        from hub.services.attendance_timer import AttendanceTimer
+        timer = AttendanceTimer(app.extensions["hub_services"].attendance.evaluate_due,
+                                hub.settings.attendance_tick_seconds)
+        hub.on_close(timer.stop)
+        timer.start()
     return app
 
 

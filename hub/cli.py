@@ -68,6 +68,27 @@ def keys_create(tenant: str) -> None:
     click.echo(key)
 
 
+@main.group()
+def tenants() -> None:
+    """Tenant-wide switches."""
+
+
+@tenants.command("attendance")
+@click.argument("tenant")
+@click.option("--on/--off", "enabled", default=True, help="Ask connect flows for attendance scopes.")
+def tenants_attendance(tenant: str, enabled: bool) -> None:
+    """Turn attendance (who joined the meeting) on or off for TENANT: connect flows then ask for
+    the extra scopes that read meeting participants (people reconnect to grant them)."""
+    from hub.errors import HubError
+    from hub.services.tenants import set_attendance
+    from hub.storage.db import Database
+    try:
+        set_attendance(Database(Settings.from_env().database_url), tenant, enabled)
+    except HubError as err:
+        raise click.ClickException(err.detail) from None
+    click.echo(f"attendance {'on' if enabled else 'off'} for {tenant}")
+
+
 @keys.command("generate-encryption-key")
 @click.option("--kid", default=None, help="Key id (alphanumeric).")
 def keys_generate(kid: str | None) -> None:

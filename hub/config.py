@@ -39,6 +39,10 @@ class Settings:
     # process on PostgreSQL (rows are claimed with SKIP LOCKED); turn off where another
     # process (or a test calling DeliveryWorker.deliver_due) does the delivering.
     webhook_worker: bool = True
+    # Run attendance deadlines (`attendance.*` webhooks) from a background thread of this
+    # process every `attendance_tick_seconds`; off where a job runner (or a test) runs them.
+    attendance_timer: bool = True
+    attendance_tick_seconds: float = 15.0
     # Connect links inside connection.needs_reauth webhooks: they must outlive the ~3 days
     # of delivery retries plus the time a person takes to act on the email.
     webhook_link_ttl_hours: int = 168

@@ -10,13 +10,14 @@ from typing import Any, Callable
 from hub.config import Settings
 from hub.metrics import Metrics
 from hub.storage.db import Database
-from hub.storage.models import Connection, User
+from hub.storage.models import Connection, Tenant, User
 from oauth.connect import ConnectService
-from oauth.flows import Grant, OAuthFlow
+from oauth.credential_form import ConnectMethod
+from oauth.flows import Grant
 from oauth.tokens import TokenManager
 from oauth.vault import TokenVault
 from providers import registry
-from providers.base import CalendarProvider, ConferencingProvider, OAuthConnect, ProviderError
+from providers.base import (AttendanceReader, CalendarProvider, ConferencingProvider, FormConnect, ProviderError)
 from webhooks.outbound import connection_events
 from webhooks.outbound.delivery import DeliveryWorker
 
@@ -38,6 +39,7 @@ class Hub:
     webhooks: DeliveryWorker = field(init=False)
     _instances: dict[tuple[str, str], Any] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _closing: list[Callable[[], None]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.executor = ThreadPoolExecutor(max_workers=self.settings.provider_concurrency,
@@ -53,7 +55,7 @@ class Hub:
         self.connect = ConnectService(self.db, self.vault, self.tokens, self.flow, self.settings.public_url,
                                       probe=self._probe_capabilities, clock=lambda: self.clock(),
                                       ttl_seconds=self.settings.connect_link_ttl_seconds,
-                                      on_connected=self._connected)
+                                      on_connected=self._connected, extra_scopes=self._feature_scopes)
         # Built, not started: create_app starts it when Settings.webhook_worker says so.
         self.webhooks = DeliveryWorker(self.db, self.vault, clock=lambda: self.clock())
 
@@ -74,6 +76,17 @@ class Hub:
                                         ttl=timedelta(hours=self.settings.webhook_link_ttl_hours))
         connection_events.needs_reauth(session, conn, err, link.url, now=self.clock())
 
+    def _feature_scopes(self, tenant_id: str, provider: str) -> tuple[str, ...]:
+        """Scopes of the tenant's optional features: attendance reads meeting participants, which
+        needs more than calendars (Meet's meetings.space.readonly); asked only where the tenant
+        turned attendance on, so nobody else sees a bigger consent screen."""
+        spec = registry.get(provider)
+        if not spec.attendance_scopes or not spec.attendance_scopes_in_consent:
+            return ()
+        with self.db.session() as session:
+            tenant = session.get(Tenant, tenant_id)
+            return spec.attendance_scopes if tenant is not None and tenant.attendance_enabled else ()
+
     def _connected(self, session, conn: Connection, old_status: str | None) -> None:
         connection_events.connected(session, conn, old_status, now=self.clock())
 
@@ -89,10 +102,11 @@ class Hub:
         with self._lock:
             self._instances[(kind, provider)] = instance
 
-    def flow(self, provider: str) -> OAuthFlow:
+    def flow(self, provider: str) -> ConnectMethod:
+        """How the provider is connected: its OAuth flow, or its credential form."""
         connect = registry.get(provider).connect
-        if not isinstance(connect, OAuthConnect):
-            raise KeyError(f"{provider} is not connected through OAuth")
+        if isinstance(connect, FormConnect):
+            return self._cached("flow", provider, lambda: connect.form(self.settings.provider(provider)))
         return self._cached("flow", provider, lambda: connect.flow(self.settings.provider(provider)))
 
     def calendar(self, provider: str) -> CalendarProvider:
@@ -107,7 +121,19 @@ class Hub:
             raise KeyError(f"{provider} is not a conferencing provider")
         return self._cached("conferencing", provider, lambda: make(self.settings.provider(provider)))
 
+    def attendance(self, provider: str) -> AttendanceReader:
+        make = registry.get(provider).attendance
+        if make is None:
+            raise KeyError(f"{provider} cannot report meeting attendance")
+        return self._cached("attendance", provider, lambda: make(self.settings.provider(provider)))
+
+    def on_close(self, stop: Callable[[], None]) -> None:
+        """Something to stop when the hub closes (background threads started by create_app)."""
+        self._closing.append(stop)
+
     def close(self) -> None:
+        for stop in self._closing:
+            stop()
         self.webhooks.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.db.dispose()

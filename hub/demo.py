@@ -18,6 +18,8 @@ DEMO_ACCOUNTS = (
     ("google", "bob@demo.example", "Bob Recruiter", (11,)),
     ("microsoft", "carol@demo.example", "Carol Hiring Manager", (9, 15)),
     ("zoom", "alice@demo.example", "Alice Interviewer", ()),
+    # CalDAV: the sandbox's Radicale; connect with the password `app-password`.
+    ("caldav", "dave@demo.example", "Dave Engineer", (13,)),
 )
 
 
@@ -37,6 +39,10 @@ def seed(settings: Settings, api_key: str, instance: DemoInstance, restored: boo
     marker = instance.root / "seeded-day"
     fresh_day = not (restored and marker.exists() and marker.read_text().strip() == day.date().isoformat())
     headers = {"Authorization": f"Bearer {api_key}"}
+    # The sandbox's Zoom sends meeting and participant webhooks to the hub, signed as Zoom does.
+    requests.post(f"{sandbox}/_control/webhooks", timeout=5, json={
+        "provider": "zoom", "url": f"{hub}/webhooks/zoom",
+        "secret": settings.provider("zoom").get("webhook_secret")}).raise_for_status()
     for provider, email, name, busy_hours in DEMO_ACCOUNTS:
         requests.post(f"{sandbox}/_control/accounts", json={"provider": provider, "email": email, "name": name},
                       timeout=5).raise_for_status()
@@ -75,6 +81,8 @@ def run_demo(host: str, port: int) -> None:
     app = create_app(settings)
     hub = app.extensions["hub"]
     _, api_key = create_api_key(hub.db, DEMO_TENANT, instance.api_key(os.environ.get("HUB_DEMO_API_KEY")))
+    from hub.services.tenants import set_attendance
+    set_attendance(hub.db, DEMO_TENANT, True)  # the demo shows attendance on Meet too
     server = make_server(host, port, app, threaded=True)
     threading.Thread(target=lambda: seed(settings, api_key, instance, restored), daemon=True).start()
     day = tomorrow()

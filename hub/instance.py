@@ -79,6 +79,9 @@ class DemoInstance:
             "encryption_keys": env.get("HUB_ENCRYPTION_KEYS")
             or self._secret("demo-encryption.key", lambda: TokenVault.generate_key_spec("demo")),
             "secret_key": env.get("HUB_SECRET_KEY") or self._secret("demo-secret.key", lambda: secrets.token_hex(32)),
+            # The sandbox's Zoom signs its meeting and participant webhooks with this (attendance).
+            "zoom_webhook_secret": env.get("HUB_ZOOM_WEBHOOK_SECRET")
+            or self._secret("demo-zoom-webhook.key", lambda: secrets.token_urlsafe(24)),
             "public_url": f"http://{host}:{port}",
             "sandbox_url": f"http://{host}:{port + 1}",
             "auto_migrate": True,

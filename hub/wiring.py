@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from hub.container import Hub
+from hub.services.attendance import AttendanceService
 from hub.services.directory import require_user
 from hub.services.events import EventService
 from hub.services.idempotency import IdempotencyStore
@@ -21,6 +22,7 @@ class Services:
     idempotency: IdempotencyStore
     scheduling: SchedulingService
     candidates: CandidateActions
+    attendance: AttendanceService
 
     @staticmethod
     def build(hub: Hub) -> "Services":
@@ -31,12 +33,14 @@ class Services:
                 user = require_user(session, tenant_id, user_id)
             return connect.create_link(tenant_id, user, provider, None, None).url
 
-        events = EventService(hub, reconnect_link)
+        attendance = AttendanceService(hub.db, hub.attendance, hub.tokens.call, lambda: hub.clock())
+        events = EventService(hub, reconnect_link, attendance)
         scheduling = SchedulingService(hub, events,
                                        lambda token: f"{hub.settings.public_url.rstrip('/')}/book/{token}")
         return Services(
             connect=connect,
             events=events,
+            attendance=attendance,
             idempotency=IdempotencyStore(hub.db, timedelta(hours=hub.settings.idempotency_ttl_hours)),
             scheduling=scheduling,
             candidates=CandidateActions(scheduling),

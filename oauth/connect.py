@@ -7,12 +7,17 @@
    scopes and the identity, and stores the tokens encrypted — replacing them in place when the
    same provider account reconnects.
 Every outcome is a `ConnectOutcome` the web layer turns into a redirect to `return_url`.
+
+Providers that sign in with a credential form (oauth/credential_form.py) take a shorter path:
+`open_link` answers a `FormStep` (the form to show, with a single-use CSRF state), and
+`submit_form` verifies what was typed at the provider and stores it like a grant; a refused
+credential shows the form again with the cause, until the link expires.
 """
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
@@ -22,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from hub.storage.db import Database
 from hub.storage.models import ConnectAttempt, Connection, User
+from oauth.credential_form import ConnectMethod, CredentialForm
 from oauth.flows import Grant, OAuthFlow
 from oauth.tokens import TokenManager
 from oauth.vault import Binding, TokenVault
@@ -70,6 +76,18 @@ class ConnectOutcome:
         return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+@dataclass(frozen=True)
+class FormStep:
+    """A credential form to show (again): `state` goes into the form as its CSRF token;
+    `values` refills what was typed (never a password); `error` says why the last try failed."""
+
+    form: CredentialForm
+    state: str
+    return_url: str | None = None
+    values: dict[str, str] = field(default_factory=dict)
+    error: ProviderError | None = None
+
+
 class LinkProblem(Exception):
     """A link or state that cannot be used (unknown, used, expired)."""
 
@@ -91,9 +109,10 @@ ConnectedListener = Callable[[object, Connection, "str | None"], None]
 
 class ConnectService:
     def __init__(self, db: Database, vault: TokenVault, tokens: TokenManager,
-                 flow_for: Callable[[str], OAuthFlow], public_url: str,
+                 flow_for: Callable[[str], ConnectMethod], public_url: str,
                  probe: CapabilityProbe, clock: Callable[[], datetime], ttl_seconds: int = 900,
-                 on_connected: ConnectedListener | None = None) -> None:
+                 on_connected: ConnectedListener | None = None,
+                 extra_scopes: Callable[[str, str], tuple[str, ...]] | None = None) -> None:
         self.db = db
         self.vault = vault
         self.tokens = tokens
@@ -103,6 +122,8 @@ class ConnectService:
         self.clock = clock
         self.ttl = timedelta(seconds=ttl_seconds)
         self.on_connected = on_connected
+        # (tenant_id, provider) -> scopes of the tenant's optional features (attendance).
+        self.extra_scopes = extra_scopes
 
     def redirect_uri(self, provider: str) -> str:
         return f"{self.public_url}/oauth/callback/{provider}"
@@ -124,18 +145,17 @@ class ConnectService:
                 own.add(attempt)
         return ConnectLink(f"{self.public_url}/connect/{token}", expires)
 
-    def open_link(self, token: str) -> str:
+    def open_link(self, token: str) -> str | FormStep:
+        """The provider's consent URL to redirect to, or for a credential-form provider the form."""
         with self.db.session() as session:
-            attempt = session.execute(select(ConnectAttempt).where(
-                ConnectAttempt.link_hash == digest(token)).with_for_update()).scalar_one_or_none()
-            if attempt is None:
-                raise LinkProblem("link_invalid", "This connect link is not valid.")
-            if attempt.opened_at is not None:
-                raise LinkProblem("link_used", "This connect link was already used. Ask for a new one.",
-                                  attempt.return_url)
-            if attempt.expires_at <= self.clock():
-                raise LinkProblem("link_expired", "This connect link has expired. Ask for a new one.",
-                                  attempt.return_url)
+            attempt = self._link_attempt(session, token)
+            method = self.flow_for(attempt.provider)
+            if isinstance(method, CredentialForm):
+                # A form may be shown again (reload, a typo) until it is submitted successfully.
+                self._check_link(attempt, used=attempt.completed_at is not None)
+                attempt.opened_at = attempt.opened_at or self.clock()
+                return FormStep(method, self._new_form_state(attempt), attempt.return_url)
+            self._check_link(attempt, used=attempt.opened_at is not None)
             state = secrets.token_urlsafe(32)
             verifier = secrets.token_urlsafe(64)
             nonce = secrets.token_urlsafe(16)
@@ -143,10 +163,75 @@ class ConnectService:
             attempt.state_hash = digest(state)
             attempt.code_verifier_enc = self.vault.encrypt(verifier, verifier_binding(attempt.id))
             attempt.nonce = nonce
-            provider, hint = attempt.provider, attempt.login_hint
-        return self.flow_for(provider).authorization_url(
-            redirect_uri=self.redirect_uri(provider), state=state, code_verifier=verifier,
-            nonce=nonce, login_hint=hint)
+            provider, hint, tenant_id = attempt.provider, attempt.login_hint, attempt.tenant_id
+        extra = self.extra_scopes(tenant_id, provider) if self.extra_scopes is not None else ()
+        flow = self._oauth(provider)
+        if extra:  # only flows that take more scopes on the consent are asked to
+            return flow.authorization_url(redirect_uri=self.redirect_uri(provider), state=state,
+                                          code_verifier=verifier, nonce=nonce, login_hint=hint, extra_scopes=extra)
+        return flow.authorization_url(redirect_uri=self.redirect_uri(provider), state=state,
+                                      code_verifier=verifier, nonce=nonce, login_hint=hint)
+
+    def submit_form(self, token: str, state: str | None, submitted: dict[str, str]) -> ConnectOutcome | FormStep:
+        """Check a posted credential form: the CSRF state must be the one last handed out (it is
+        used up here, so a double submit cannot connect twice); a credential the provider
+        refuses gives the form again with the cause; one it accepts is stored like a grant."""
+        with self.db.session() as session:
+            attempt = self._link_attempt(session, token)
+            method = self.flow_for(attempt.provider)
+            if not isinstance(method, CredentialForm):
+                raise LinkProblem("link_invalid", "This connect link does not take a form.")
+            self._check_link(attempt, used=attempt.completed_at is not None)
+            if not state or attempt.state_hash != digest(state):
+                raise LinkProblem("state_invalid", "This form is out of date; open the connect link again.",
+                                  attempt.return_url)
+            next_state = self._new_form_state(attempt)
+            provider, tenant_id, user_id = attempt.provider, attempt.tenant_id, attempt.user_id
+            attempt_return_url = attempt.return_url
+            base = dict(return_url=attempt_return_url, provider=provider, tenant_id=tenant_id, user_id=user_id)
+            attempt_id = attempt.id
+        values = method.values(submitted)
+        try:
+            grant = method.verify(values)
+        except ProviderError as err:
+            kept = {f.name: values[f.name] for f in method.fields if f.kind != "password"}
+            return FormStep(method, next_state, attempt_return_url, kept, err)
+        with self.db.session() as session:
+            attempt = session.execute(select(ConnectAttempt).where(
+                ConnectAttempt.id == attempt_id).with_for_update()).scalar_one()
+            if attempt.completed_at is not None:
+                raise LinkProblem("state_used", "This sign-in was already completed.", attempt.return_url)
+            attempt.completed_at = self.clock()
+        return self._store(attempt_id, tenant_id, user_id, provider, grant, base)
+
+    def _oauth(self, provider: str) -> OAuthFlow:
+        method = self.flow_for(provider)
+        if isinstance(method, CredentialForm):  # guarded by the callers: a form has no consent
+            raise LinkProblem("link_invalid", "This provider connects with a form, not a consent.")
+        return method
+
+    @staticmethod
+    def _link_attempt(session: Session, token: str) -> ConnectAttempt:
+        """The attempt behind a connect link, locked for this transaction."""
+        attempt = session.execute(select(ConnectAttempt).where(
+            ConnectAttempt.link_hash == digest(token)).with_for_update()).scalar_one_or_none()
+        if attempt is None:
+            raise LinkProblem("link_invalid", "This connect link is not valid.")
+        return attempt
+
+    def _check_link(self, attempt: ConnectAttempt, *, used: bool) -> None:
+        if used:
+            raise LinkProblem("link_used", "This connect link was already used. Ask for a new one.",
+                              attempt.return_url)
+        if attempt.expires_at <= self.clock():
+            raise LinkProblem("link_expired", "This connect link has expired. Ask for a new one.",
+                              attempt.return_url)
+
+    @staticmethod
+    def _new_form_state(attempt: ConnectAttempt) -> str:
+        state = secrets.token_urlsafe(32)
+        attempt.state_hash = digest(state)
+        return state
 
     def complete(self, provider: str, state: str | None, code: str | None,
                  error: str | None) -> ConnectOutcome:
@@ -155,7 +240,7 @@ class ConnectService:
         with self.db.session() as session:
             attempt = session.execute(select(ConnectAttempt).where(
                 ConnectAttempt.state_hash == digest(state)).with_for_update()).scalar_one_or_none()
-            if attempt is None or attempt.provider != provider:
+            if attempt is None or attempt.provider != provider or isinstance(self.flow_for(provider), CredentialForm):
                 raise LinkProblem("state_invalid", "This sign-in cannot be matched to a connect link.")
             if attempt.completed_at is not None:
                 raise LinkProblem("state_used", "This sign-in was already completed.", attempt.return_url)
@@ -173,7 +258,7 @@ class ConnectService:
             nonce = attempt.nonce or ""
             tenant_id, user_id = attempt.tenant_id, attempt.user_id
             attempt_id = attempt.id
-        flow = self.flow_for(provider)
+        flow = self._oauth(provider)
         try:
             grant = flow.exchange(code=code, redirect_uri=self.redirect_uri(provider),
                                   code_verifier=verifier, nonce=nonce)

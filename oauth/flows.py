@@ -28,11 +28,12 @@ class Identity:
 @dataclass(frozen=True)
 class Grant:
     """Tokens from a code exchange or a refresh. `refresh_token` is None when the provider did
-    not send a new one (Google never rotates); keep the old one then."""
+    not send a new one (Google never rotates); keep the old one then. `expires_at` is None for
+    a credential that does not expire (a CalDAV app password)."""
 
     access_token: str
     refresh_token: str | None
-    expires_at: datetime
+    expires_at: datetime | None
     scopes: tuple[str, ...]
     identity: Identity | None = None
 
@@ -45,7 +46,8 @@ class OAuthFlow(Protocol):
     new_grant_revokes_previous: bool
 
     def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str,
-                          nonce: str, login_hint: str | None) -> str: ...
+                          nonce: str, login_hint: str | None, extra_scopes: tuple[str, ...] = ()) -> str:
+        """`extra_scopes`: asked for on top of the flow's own (a tenant's optional features)."""
 
     def exchange(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str) -> Grant: ...
 
@@ -93,8 +95,10 @@ class AuthlibFlow:
         return session
 
     def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str,
-                          nonce: str, login_hint: str | None) -> str:
+                          nonce: str, login_hint: str | None, extra_scopes: tuple[str, ...] = ()) -> str:
         params = dict(self.authorize_params)
+        if extra_scopes:
+            params["scope"] = " ".join(dict.fromkeys(self.scopes + extra_scopes))
         if "openid" in self.scopes:
             params["nonce"] = nonce
         if login_hint:

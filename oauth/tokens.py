@@ -7,6 +7,11 @@ the same refresh token lose the connection (Zoom) or leave a stale token stored.
 3. after taking the locks the row is read again — someone else may have refreshed already;
 4. the new tokens are committed before the access token is handed to anyone.
 Only a refused grant (`AUTH_REVOKED`) marks the connection `needs_reauth`.
+
+A credential without expiry and without refresh token (a CalDAV app password) is always fresh:
+being asked for it again is no reason to refresh. Once the provider refuses it, nothing can
+renew it, so that refusal is the dead grant: the connection becomes `needs_reauth` with the
+provider's own cause (`credentials_invalid`, `app_password_required`).
 """
 from __future__ import annotations
 
@@ -20,7 +25,8 @@ from sqlalchemy import select
 
 from hub.storage.db import Database
 from hub.storage.models import Connection
-from oauth.flows import Grant, OAuthFlow
+from oauth.credential_form import ConnectMethod
+from oauth.flows import Grant
 from oauth.vault import Binding, TokenVault, VaultError
 from providers.base import ErrorKind, ProviderError
 
@@ -65,7 +71,7 @@ StatusListener = Callable[[object, Connection, str, ProviderError | None], None]
 
 
 class TokenManager:
-    def __init__(self, db: Database, vault: TokenVault, flow_for: Callable[[str], OAuthFlow],
+    def __init__(self, db: Database, vault: TokenVault, flow_for: Callable[[str], ConnectMethod],
                  margin_seconds: int = 300,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  on_status_change: StatusListener | None = None) -> None:
@@ -84,25 +90,40 @@ class TokenManager:
             return self._locks[connection_id]
 
     def _fresh(self, conn: Connection) -> bool:
-        return (conn.access_token_enc is not None and conn.access_expires_at is not None
-                and conn.access_expires_at - self.margin > self.clock())
+        if conn.access_token_enc is None:
+            return False
+        if conn.access_expires_at is None:
+            return _static(conn)  # no expiry and nothing to refresh with: it cannot go stale
+        return conn.access_expires_at - self.margin > self.clock()
 
-    def access_token(self, connection_id: str, stale: str | None = None) -> str:
-        """A usable access token. `stale` is a token the provider just refused: refresh unless
-        another thread already replaced it."""
+    def _usable(self, conn: Connection, token: str | None, stale: str | None,
+                refused: ProviderError | None) -> bool:
+        """Hand out the stored token? Not when it is stale by the clock, nor when it is the one
+        just refused — except that a static credential merely suspected (`stale` without a
+        `refused` error, as a diagnosis forcing a refresh) has nothing better to become."""
+        if not self._fresh(conn):
+            return False
+        if token != stale:
+            return True
+        return _static(conn) and refused is None
+
+    def access_token(self, connection_id: str, stale: str | None = None,
+                     refused: ProviderError | None = None) -> str:
+        """A usable access token. `stale` is a token the provider just refused (`refused` says
+        how, when known): refresh unless another thread already replaced it."""
         with self.db.session() as session:
             conn = _require_active(session.get(Connection, connection_id), connection_id)
             token = self._current(session, conn)
-            if token is not None and self._fresh(conn) and token != stale:
+            if token is not None and self._usable(conn, token, stale, refused):
                 return token
         with self._lock(connection_id):
             with self.db.session() as session:
                 conn = _require_active(session.execute(select(Connection).where(Connection.id == connection_id)
                                                         .with_for_update()).scalar_one_or_none(), connection_id)
                 token = self._current(session, conn)
-                if token is not None and self._fresh(conn) and token != stale:
+                if token is not None and self._usable(conn, token, stale, refused):
                     return token
-                grant = self._refresh(session, conn)
+                grant = self._refresh(session, conn, refused)
             return grant.access_token
 
     def _current(self, session, conn: Connection) -> str | None:
@@ -116,8 +137,14 @@ class TokenManager:
         except VaultError:
             raise self._mark_dead(session, conn, unreadable(conn.provider)) from None
 
-    def _refresh(self, session, conn: Connection) -> Grant:
+    def _refresh(self, session, conn: Connection, refused: ProviderError | None = None) -> Grant:
         if conn.refresh_token_enc is None:
+            if refused is not None and _static(conn):
+                # The provider refused a credential nothing can renew: that is the dead grant.
+                raise self._mark_dead(session, conn, ProviderError(
+                    ErrorKind.AUTH_REVOKED, refused.message, provider=conn.provider,
+                    cause=refused.cause or "token_revoked", provider_code=refused.provider_code,
+                    http_status=refused.http_status))
             raise self._mark_dead(session, conn, ProviderError(
                 ErrorKind.AUTH_REVOKED, "no refresh token stored", provider=conn.provider,
                 cause="token_revoked"))
@@ -169,7 +196,8 @@ class TokenManager:
         except ProviderError as err:
             if err.kind is not ErrorKind.AUTH_EXPIRED:
                 raise
-        return action(self.access_token(connection_id, stale=token))
+            refused = err
+        return action(self.access_token(connection_id, stale=token, refused=refused))
 
 
     def _known_token(self, known: StoredAccess) -> str | None:
@@ -182,6 +210,11 @@ class TokenManager:
             return self.vault.decrypt(known.access_token_enc, access_binding(known.connection_id))
         except VaultError:
             return None
+
+
+def _static(conn: Connection) -> bool:
+    """A credential without expiry or refresh token (an app password): valid until refused."""
+    return conn.access_expires_at is None and conn.refresh_token_enc is None
 
 
 def _require_active(conn: Connection | None, connection_id: str) -> Connection:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_chec
 if TYPE_CHECKING:  # pragma: no cover - only for annotations; nothing here imports at runtime
     from flask import Blueprint
 
+    from oauth.credential_form import CredentialForm
     from oauth.flows import OAuthFlow
     from providers.emulator_kit.emulator import ProviderEmulator
     from providers.probes import ProviderDiagnostics
@@ -218,6 +219,46 @@ class ConferencingProvider(Protocol):
         """Delete; a meeting already gone counts as deleted."""
 
 
+@dataclass(frozen=True)
+class MeetingParticipant:
+    """Someone the conferencing provider saw in a meeting. Providers name people differently:
+    Zoom gives an email (often empty for guests) and a name, Meet a Google account id and a
+    display name, Teams an email; `key` is a per-attendee key the hub set where the provider
+    carries one back (Zoom's `customer_key`)."""
+
+    name: str
+    joined_at: datetime
+    email: str | None = None
+    left_at: datetime | None = None
+    key: str | None = None
+    account_id: str | None = None  # the provider's account id (Meet `users/{id}` = OIDC `sub`)
+
+
+@dataclass(frozen=True)
+class AttendanceRead:
+    """One read of a meeting's participant list. `participants` is None when the provider has
+    no record yet (a Teams attendance report before the meeting ends)."""
+
+    source: str  # zoom_api | meet_api | teams_report
+    participants: tuple[MeetingParticipant, ...] | None
+
+
+@runtime_checkable
+class AttendanceReader(Protocol):
+    """Who joined a meeting, read from the provider that hosts it."""
+
+    name: str
+    # What attendance.* webhooks and GET …/attendance call this source.
+    source: str
+    # False when the provider reports only after the meeting ends (Teams): deadlines then wait
+    # for the end and the answer says so.
+    live: bool
+
+    def participants(self, token: str, conference: Mapping[str, Any]) -> AttendanceRead:
+        """Everyone who joined the meeting of `conference` (the event's conferencing: provider,
+        join_url, meeting_id). A meeting nobody started reads as no participants."""
+
+
 # --- the provider spec: everything the hub knows about one provider, in one object ----------
 
 @dataclass(frozen=True)
@@ -291,6 +332,14 @@ class OAuthConnect:
 
 
 @dataclass(frozen=True)
+class FormConnect:
+    """Connected with a credential form the hub shows at the connect link (CalDAV's server URL,
+    user name and app-specific password); see oauth/credential_form.py."""
+
+    form: Callable[[ProviderConfig], "CredentialForm"]
+
+
+@dataclass(frozen=True)
 class CauseText:
     """Plain words for a cause only this provider produces (hub/services/explanations.py holds
     the provider-neutral ones). `{provider}` is replaced by the provider's title."""
@@ -316,7 +365,7 @@ class ProviderSpec:
     title: str
     # What a fully consented connection to this provider can do.
     capabilities: frozenset[Capability]
-    connect: OAuthConnect
+    connect: OAuthConnect | FormConnect
     settings: tuple[Setting, ...] = ()
     calendar: Callable[[ProviderConfig], CalendarProvider] | None = None
     conferencing: Callable[[ProviderConfig], "ConferencingProvider"] | None = None
@@ -328,6 +377,14 @@ class ProviderSpec:
     causes: tuple[CauseText, ...] = ()
     # Inbound notifications from the provider (`/webhooks/<name>`), if it sends any.
     webhooks: Callable[[], "Blueprint"] | None = None
+    # Who joined its meetings (attendance.* webhooks); `attendance_scopes` are added to the
+    # connect flow for tenants that enable attendance.
+    attendance: Callable[[ProviderConfig], AttendanceReader] | None = None
+    attendance_scopes: tuple[str, ...] = ()
+    # Whether its connect flow can ask for them yet. Microsoft cannot: msal requests a fixed
+    # scope list on code redemption and refresh, so the artifact scope would not reach the
+    # access token (a per-connection scope list in the token manager is needed first).
+    attendance_scopes_in_consent: bool = True
     # Work worth doing once at start-up, off the request path (msgraph's model imports).
     warm_up: Callable[[Any], None] | None = None
 

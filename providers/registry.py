@@ -6,13 +6,14 @@ Everything the hub knows about a provider comes from its spec (providers/base.py
 """
 from __future__ import annotations
 
-from providers import google, microsoft, zoom
+from providers import caldav, google, microsoft, zoom
 from providers.base import Capability, ProviderSpec
 
 SPECS: tuple[ProviderSpec, ...] = (
     google.SPEC,
     microsoft.SPEC,
     zoom.SPEC,
+    caldav.SPEC,
 )
 
 PROVIDERS: dict[str, ProviderSpec] = {spec.name: spec for spec in SPECS}

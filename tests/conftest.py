@@ -11,6 +11,20 @@ from sqlalchemy import create_engine, make_url, text
 from hub.storage.db import Database
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _attendance_timer_off():
+    """Hubs built by tests run attendance deadlines only when a test says so, on its own clock:
+    a timer thread of one test's hub must not act on another test's events in the shared
+    database. tests/unit/test_attendance_timer.py runs the timer itself."""
+    previous = os.environ.get("HUB_ATTENDANCE_TIMER")
+    os.environ["HUB_ATTENDANCE_TIMER"] = "false"
+    yield
+    if previous is None:
+        os.environ.pop("HUB_ATTENDANCE_TIMER", None)
+    else:
+        os.environ["HUB_ATTENDANCE_TIMER"] = previous
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     """SQLite file by default; with HUB_TEST_DATABASE_URL (PostgreSQL) a fresh database is made

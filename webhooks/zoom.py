@@ -56,6 +56,8 @@ def receive():
         plain = str(payload.get("plainToken") or "")
         return jsonify({"plainToken": plain, "encryptedToken": encrypted_token(secret, plain)})
     outcome = zoom_events.handle(hub.db, body, hub.clock, hub.tokens.on_status_change)
+    if outcome.status == "recorded" and outcome.event_id:  # a participant joined: tell attendance at once
+        current_app.extensions["hub_services"].attendance.observed(outcome.event_id)
     log.info("zoom_webhook", zoom_event=str(body.get("event"))[:64], outcome=outcome.status,
              event_id=outcome.event_id)
     return jsonify({"status": outcome.status}), 200

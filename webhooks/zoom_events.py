@@ -80,7 +80,8 @@ def _meeting_event(db: Database, event: str, payload: Mapping[str, Any], event_t
             tenant_id=hub_event.tenant_id, event_id=hub_event.id,
             participant_id=who or None, participant_name=_str(participant.get("user_name")),
             # Zoom often sends an empty email for guests: keep None rather than "".
-            participant_email=_str(participant.get("email")))
+            participant_email=_str(participant.get("email")),
+            participant_key=_str(participant.get("customer_key")))
         event_id = hub_event.id
         if not _insert_once(session, row):
             return Outcome("duplicate", event_id)

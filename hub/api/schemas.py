@@ -160,6 +160,22 @@ class AttendeeIn(Strict):
     optional: bool = False
 
 
+class AttendanceIn(Strict):
+    """Track whether the candidate joins the meeting (Zoom, Meet or Teams)."""
+
+    grace_minutes: int = Field(default=10, ge=1, le=60,
+                               description="No-show when not joined by start + this (confirmed by the provider)")
+    late_after_minutes: int = Field(default=3, ge=0, le=30, description="Late when not joined by start + this")
+    candidate_email: EmailStr | None = Field(
+        default=None, description="Who is watched; default: the first attendee who is not a hub user")
+
+    @model_validator(mode="after")
+    def _late_before_grace(self):
+        if self.late_after_minutes > self.grace_minutes:
+            raise ValueError("late_after_minutes must not exceed grace_minutes")
+        return self
+
+
 class EventIn(Window):
     organizer: str
     title: str = Field(min_length=1, max_length=1024)
@@ -169,6 +185,7 @@ class EventIn(Window):
     conferencing: ConferencingChoice = "default"
     location: str | None = Field(default=None, max_length=1024)
     send_updates: bool = True
+    attendance: AttendanceIn | None = None
 
     _zone = field_validator("timezone")(_check_zone)
 
@@ -220,6 +237,45 @@ class EventOut(BaseModel):
     calendar: CalendarRef
     conferencing: ConferencingOut | None
     status: Literal["confirmed", "cancelled"]
+
+
+class AttendanceParticipantOut(BaseModel):
+    email: str | None = None
+    name: str
+    role: Literal["candidate", "interviewer", "other"]
+    joined_at: datetime
+    left_at: datetime | None = None
+    minutes_late: int
+
+
+class AttendanceDeadlineOut(BaseModel):
+    kind: Literal["late", "deadline"]
+    due_at: datetime
+    status: Literal["pending", "done", "cancelled", "failed"]
+
+
+class WatchedOut(BaseModel):
+    email: str
+    name: str | None = None
+    key: str = Field(description="The candidate's join key: a Zoom Meeting SDK join that passes it as "
+                                 "customerKey is matched by it (Zoom reports guests without an email)")
+
+
+class AttendanceOut(BaseModel):
+    event_id: str
+    status: Literal["scheduled", "waiting", "in_progress", "ended", "cancelled"]
+    source: Literal["zoom_webhooks", "zoom_api", "meet_api", "teams_report"] = Field(
+        description="Where the participant list came from; teams_report exists only after the meeting ends")
+    live: bool = Field(description="False when the provider reports only after the meeting (Teams)")
+    read_at: datetime | None = Field(description="Last read of the provider's participant list")
+    candidate: Literal["unknown", "on_time", "late", "no_show"]
+    watching: WatchedOut
+    grace_minutes: int
+    late_after_minutes: int
+    deadlines: list[AttendanceDeadlineOut]
+    participants: list[AttendanceParticipantOut]
+    notices: list[str] = Field(description="attendance.* webhooks queued so far (each is sent once)")
+    error: dict[str, Any] | None = Field(description="The last failed provider read, retried until it works")
 
 
 class ProblemOut(BaseModel):

@@ -10,6 +10,7 @@ from hub.api.context import hub, services, tenant_id
 from hub.api.routing import operation
 from hub.api.schemas import (
     USER_ID,
+    AttendanceOut,
     AvailabilityIn,
     AttendeeIn,
     AvailabilityOut,
@@ -28,6 +29,7 @@ from hub.problems import Problem
 from hub.services import connections as connection_service
 from hub.services import users as user_service
 from hub.services.availability import availability
+from hub.services.attendance import AttendanceRules
 from hub.services.directory import require_user
 from hub.services.events import EventUpdate, NewEvent
 from hub.services.freebusy import error_out, free_busy
@@ -82,7 +84,13 @@ def delete_user(user_id: str):
 
 @bp.post("/users/<user_id>/connect-links")
 @operation("Create a single-use link that starts the provider's consent", tags=CONNECTIONS,
-           body=ConnectLinkIn, responses={201: LinkOut}, problems=(400, 404, 422))
+           body=ConnectLinkIn, responses={201: LinkOut}, problems=(400, 404, 422),
+           description="OAuth providers: the link redirects to the provider's consent (PKCE S256 + state). "
+                       "Providers connected with a credential form (`caldav`): the link opens a form on the "
+                       "hub (`server_url`, `username`, app-specific `password`) that posts back to the same "
+                       "URL; a refused credential shows the form again with its cause, and the end is the "
+                       "same redirect to `return_url?status=connected&connection_id=…` (or "
+                       "`?status=error&code=…`). The password is stored encrypted and never returned.")
 def create_connect_link(user_id: str, body: ConnectLinkIn):
     if body.provider not in hub_providers():
         raise Problem(422, "provider_unavailable", "Provider not available",
@@ -177,7 +185,9 @@ def new_event(body: EventIn) -> NewEvent:
     return NewEvent(organizer=body.organizer, title=body.title, start=body.start, end=body.end,
                     attendees=_attendees(body.attendees), description=body.description,
                     location=body.location, timezone=body.timezone, conferencing=body.conferencing,
-                    send_updates=body.send_updates)
+                    send_updates=body.send_updates,
+                    attendance=AttendanceRules(body.attendance.grace_minutes, body.attendance.late_after_minutes,
+                                               body.attendance.candidate_email) if body.attendance else None)
 
 
 def event_update(body: EventPatch) -> EventUpdate:
@@ -210,3 +220,10 @@ def patch_event(event_id: str, body: EventPatch):
 def delete_event(event_id: str):
     services().events.cancel(tenant_id(), event_id)
     return Response(status=204)
+
+
+@bp.get("/events/<event_id>/attendance")
+@operation("Who joined the event's meeting, and whether the candidate is on time, late or a no-show",
+           tags=EVENTS, responses={200: AttendanceOut}, problems=(404,))
+def get_attendance(event_id: str):
+    return jsonify(services().attendance.report(tenant_id(), event_id))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,9 @@ from providers.base import (Attendee, CalendarEvent, ErrorKind, EventChanges, Ev
                             MeetingDraft, ProviderError, ProviderSpec)
 from oauth.tokens import StoredAccess
 from webhooks.outbound.outbox import enqueue
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hub.services.attendance import AttendanceRules, AttendanceService
 
 # (tenant_id, user_id, provider) -> a fresh connect link URL for a "reconnect" fix.
 ReconnectLink = Callable[[str, str, str], str]
@@ -46,6 +49,7 @@ class NewEvent:
     timezone: str | None = None
     conferencing: str = DEFAULT  # a capability ("google_meet", "zoom" …), "default" or "none"
     send_updates: bool = True
+    attendance: "AttendanceRules | None" = None  # track whether the candidate joins
 
     @property
     def minutes(self) -> int:
@@ -78,9 +82,11 @@ class Plan:
 
 
 class EventService:
-    def __init__(self, hub: Hub, reconnect_link: ReconnectLink) -> None:
+    def __init__(self, hub: Hub, reconnect_link: ReconnectLink,
+                 attendance: "AttendanceService | None" = None) -> None:
         self.hub = hub
         self.reconnect_link = reconnect_link
+        self.attendance = attendance
 
     # --- planning ---------------------------------------------------------------------------
     def plan(self, tenant_id: str, body: NewEvent) -> tuple[User, Plan]:
@@ -205,6 +211,7 @@ class EventService:
     # --- create -----------------------------------------------------------------------------
     def create(self, tenant_id: str, body: NewEvent, handle: str) -> dict[str, Any]:
         user, plan = self.plan(tenant_id, body)
+        watching = self._prepare_attendance(tenant_id, user, plan, body)  # refused before anything exists
         meeting_spec = registry.get(plan.external.provider) if plan.external is not None else None
         meeting: Meeting | None = None
         location, description = body.location, body.description
@@ -247,10 +254,21 @@ class EventService:
                           send_updates=body.send_updates)
             session.add(event)
             session.flush()
+            if watching is not None and self.attendance is not None:
+                self.attendance.watch(session, event, watching)
             out = event_out(event, body.organizer)
             # Queued in the transaction that stores the event: both or neither.
             enqueue(session, tenant_id, "event.created", out, now=self.hub.clock())
             return out
+
+    def _prepare_attendance(self, tenant_id: str, user: User, plan: Plan, body: NewEvent) -> Any:
+        if body.attendance is None:
+            return None
+        if self.attendance is None:
+            raise Invalid("attendance_unavailable", "Attendance is not tracked by this hub")
+        with self.hub.db.session() as session:
+            return self.attendance.prepare(session, tenant_id, session.merge(user), body.attendees,
+                                           plan.conferencing, plan.external or plan.calendar, body.attendance)
 
     def _native_conference(self, plan: Plan, created: CalendarEvent) -> dict[str, Any] | None:
         if not plan.native:
@@ -358,6 +376,8 @@ class EventService:
             if patch.attendees is not None:
                 event.attendees = _attendee_rows(patch.attendees)
             session.flush()
+            if self.attendance is not None and (patch.start or patch.end):
+                self.attendance.moved(session, event)  # the deadlines move with the event
             out = event_out(event, organizer)
             enqueue(session, tenant_id, "event.updated", out, now=self.hub.clock())  # same transaction
             return out
@@ -385,6 +405,8 @@ class EventService:
             if event.status != "cancelled":  # a concurrent cancel may have got here first: one message
                 event.status = "cancelled"
                 session.flush()
+                if self.attendance is not None:
+                    self.attendance.stopped(session, event.id)  # no deadline fires for a cancelled event
                 enqueue(session, tenant_id, "event.cancelled", event_out(event, organizer),  # same transaction
                         now=self.hub.clock())
 

@@ -28,6 +28,8 @@ class Tenant(Base):
     __tablename__ = "tenants"
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ten"))
     name: Mapped[str] = mapped_column(String(128), unique=True)
+    # Attendance asks connect flows for more scopes (reading meeting participants): opt-in.
+    attendance_enabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -202,6 +204,8 @@ class ZoomWebhookEvent(Base):
     participant_id: Mapped[str | None] = mapped_column(String(128), default=None)
     participant_name: Mapped[str | None] = mapped_column(String(256), default=None)
     participant_email: Mapped[str | None] = mapped_column(String(320), default=None)
+    # Zoom's `customer_key`: the per-attendee key the hub set, when the join carried it.
+    participant_key: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class WebhookEndpoint(Base):
@@ -347,3 +351,58 @@ class SchedulingHold(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AttendanceWatch(Base):
+    """Attendance tracking of one event: who is watched (the candidate), who is expected
+    (interviewers, with every address and account id they may join as), the thresholds, and
+    the last participant list read from the provider."""
+
+    __tablename__ = "attendance_watches"
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    grace_minutes: Mapped[int] = mapped_column(Integer)
+    late_after_minutes: Mapped[int] = mapped_column(Integer)
+    candidate_email: Mapped[str] = mapped_column(String(320))
+    candidate_name: Mapped[str | None] = mapped_column(String(256), default=None)
+    # [{"email","name","aliases":[…],"account_ids":[…]}]
+    interviewers: Mapped[list[Any]] = mapped_column(default=list)
+    provider: Mapped[str] = mapped_column(String(32))  # whose reader: zoom | google | microsoft
+    connection_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    participants: Mapped[list[Any] | None] = mapped_column(default=None)  # last provider read
+    source: Mapped[str | None] = mapped_column(String(32), default=None)
+    read_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AttendanceCheck(Base):
+    """A deadline of one event (`late` at start + late_after, `deadline` at start + grace).
+    The row is the timer: a job runner picks pending rows whose `due_at` has passed; moving an
+    event moves `due_at`, cancelling it cancels the row."""
+
+    __tablename__ = "attendance_checks"
+    __table_args__ = (UniqueConstraint("event_id", "kind"), Index("ix_attendance_checks_due", "status", "due_at"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # late | deadline
+    due_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | cancelled | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+
+
+class AttendanceNotice(Base):
+    """An attendance webhook that was queued: the unique key makes each one go out once, however
+    many timers, webhooks and polls reach the same conclusion."""
+
+    __tablename__ = "attendance_notices"
+    __table_args__ = (UniqueConstraint("event_id", "type", "subject"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(320), default="")  # the interviewer, for interviewer_no_show
+    sent_at: Mapped[datetime] = mapped_column()

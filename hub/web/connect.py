@@ -1,11 +1,12 @@
-"""Browser side of connecting: open a connect link, come back from the provider's consent."""
+"""Browser side of connecting: open a connect link, come back from the provider's consent — or,
+for providers that sign in with a credential form, fill in the form the link shows."""
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
 
 from hub.api.context import services
 from hub.logs import get_logger
-from oauth.connect import ConnectOutcome, LinkProblem
+from oauth.connect import ConnectOutcome, FormStep, LinkProblem
 from providers import registry
 
 bp = Blueprint("connect", __name__)
@@ -15,11 +16,41 @@ log = get_logger(__name__)
 @bp.get("/connect/<token>")
 def open_link(token: str):
     try:
-        url = services().connect.open_link(token)
+        step = services().connect.open_link(token)
     except LinkProblem as problem:
-        return _result(ConnectOutcome("error", problem.code, problem.message, return_url=problem.return_url),
-                       status=410 if problem.code in ("link_used", "link_expired") else 404)
-    return redirect(url, code=302)
+        return _link_problem(problem)
+    if isinstance(step, FormStep):
+        return _form(step)
+    return redirect(step, code=302)
+
+
+@bp.post("/connect/<token>")
+def submit_form(token: str):
+    try:
+        step = services().connect.submit_form(token, request.form.get("state"), request.form.to_dict())
+    except LinkProblem as problem:
+        return _link_problem(problem)
+    if isinstance(step, FormStep):
+        log.info("connect_form_refused", provider=step.form.provider,
+                 cause=step.error.cause if step.error else None)
+        return _form(step, status=422)
+    log.info("connect_finished", provider=step.provider, status=step.status, outcome=step.code,
+             connection_id=step.connection_id)
+    return _result(step)
+
+
+def _link_problem(problem: LinkProblem):
+    status = 410 if problem.code in ("link_used", "link_expired") else 404 if problem.code == "link_invalid" else 400
+    return _result(ConnectOutcome("error", problem.code, problem.message, return_url=problem.return_url),
+                   status=status)
+
+
+def _form(step: FormStep, status: int = 200):
+    response = render_template("connect_form.html", step=step, fix=step.form.fix_for(step.error))
+    # The form holds a CSRF state and asks for a password: never cached, never framed.
+    return response, status, {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+                              "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+                              "Referrer-Policy": "no-referrer"}
 
 
 @bp.get("/oauth/callback/<provider>")

@@ -10,6 +10,10 @@ Shapes (JSON; collections are returned as bare lists, oldest first):
   → 201 the event in the provider's wire format; ``GET /_control/events?provider=&email=`` →
   [event] (what is on the calendar now, conference data included)
 - ``GET /_control/meetings?email=&provider=zoom`` → [meeting] ([] until a Zoom emulator exists)
+- ``POST /_control/meetings/{provider}/{id}/participants`` ``{"email"?,"name","joined_at"?,
+  "left_at"?}`` → 201: someone joins a meeting (Zoom also sends its webhooks);
+  ``POST /_control/webhooks`` ``{"provider","url","secret"}`` → 201: where the provider sends
+  its signed notifications
 - ``POST /_control/faults`` ``{"provider","scenario","email"?,"times"?,"params"?}`` → 201
   ``{"id","provider","scenario","email","times","params","applied"}``; ``applied: true`` means
   it acted at once (invalid_grant, expire_access_tokens) and is not kept armed. Unknown
@@ -36,6 +40,7 @@ from flask import Blueprint, Response, jsonify, request
 from .accounts import ACCOUNT_KINDS, SETTABLE_ATTRIBUTES, TIMEZONE_STYLES
 from .context import SandboxContext
 from .emulator import IMMEDIATE_SCENARIOS, ProviderEmulator
+from .participants import ControlRefusal
 from .timefmt import parse_rfc3339, zone_or_none
 
 
@@ -98,6 +103,7 @@ def create_control_blueprint(ctx: SandboxContext, emulators: Mapping[str, Provid
         if "name" in attributes and not isinstance(attributes["name"], str):
             raise _invalid("name", "A string.")
         account, _created = ctx.state.upsert_account(emulator.name, email, **attributes)
+        emulator.account_created(account, data)
         # 201 whether created or updated (API.md): arranging a test is idempotent.
         return jsonify(account.to_dict()), 201
 
@@ -148,6 +154,31 @@ def create_control_blueprint(ctx: SandboxContext, emulators: Mapping[str, Provid
         email = required_email(request.args.get("email"))
         account = ctx.state.account(emulator.name, email) if emulator else None
         return jsonify(emulator.control_meetings(account) if emulator and account else [])
+
+    @bp.post("/meetings/<provider>/<meeting_id>/participants")
+    def record_participant(provider: str, meeting_id: str):
+        emulator = emulator_for(provider)
+        try:
+            return jsonify(emulator.record_participant(meeting_id, body())), 201
+        except NotImplementedError as err:
+            raise ControlError(422, {"error": "not_supported", "message": str(err)}) from None
+        except ControlRefusal as err:
+            raise ControlError(err.status, err.body) from None
+
+    @bp.post("/webhooks")
+    def set_webhook():
+        data = body()
+        emulator = emulator_for(data.get("provider"))
+        url, secret = data.get("url"), data.get("secret")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise _invalid("url", "An absolute http(s) URL.")
+        if not isinstance(secret, str) or not secret:
+            raise _invalid("secret", "The webhook secret token.")
+        try:
+            emulator.set_webhook(url, secret)
+        except NotImplementedError as err:
+            raise ControlError(422, {"error": "not_supported", "message": str(err)}) from None
+        return jsonify({"provider": emulator.name, "url": url}), 201
 
     # -- faults ------------------------------------------------------------------------------
     @bp.post("/faults")

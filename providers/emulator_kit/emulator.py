@@ -93,6 +93,18 @@ class ProviderEmulator:
         provider's own wire format. Raise ValueError for a status the provider cannot show."""
         raise NotImplementedError(f"{self.name} has no calendar")
 
+    def export_state(self) -> Any:
+        """State kept outside SandboxState and the authorization server, for the demo's snapshot
+        (providers/emulator_kit/snapshot.py); None when there is none."""
+        return None
+
+    def import_state(self, state: Any) -> None:
+        """Put back what `export_state` returned."""
+
+    def account_created(self, account: Account, data: Mapping[str, Any]) -> None:
+        """POST /_control/accounts made or updated `account`; `data` is the whole request body,
+        for provider-only fields (CalDAV's ``password``)."""
+
     def control_events(self, account: Account) -> list[dict[str, Any]]:
         """What is on the account's calendar now, in wire format (GET /_control/events)."""
         return []
@@ -100,6 +112,16 @@ class ProviderEmulator:
     def control_meetings(self, account: Account) -> list[dict[str, Any]]:
         """The account's meetings (GET /_control/meetings): Zoom overrides this."""
         return []
+
+    def record_participant(self, meeting_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Someone joins (or leaves) one of the provider's meetings
+        (POST /_control/meetings/{provider}/{id}/participants); raise `ControlRefusal` to refuse
+        (providers/emulator_kit/participants.py)."""
+        raise NotImplementedError(f"{self.name} has no meeting participants")
+
+    def set_webhook(self, url: str, secret: str) -> None:
+        """Where the provider sends its signed notifications (POST /_control/webhooks)."""
+        raise NotImplementedError(f"{self.name} sends no configurable webhooks")
 
     def extra_grant(self, grant_type: str, client: OAuthClient, form: Mapping[str, str]) -> IssuedTokens:
         """Grant types beyond code and refresh listed in the dialect's ``grant_types``

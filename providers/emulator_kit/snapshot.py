@@ -34,6 +34,8 @@ def snapshot(app: Flask) -> bytes:
             "state": ctx.state.export_state(),
             "oauth": {name: emulator.oauth.export_state() for name, emulator in emulators.items()},
             "signing_key": (ctx.signing_key.kid, ctx.signing_key.private_pem()),
+            # What an emulator keeps outside SandboxState (CalDAV: Radicale's files and users).
+            "emulators": {name: emulator.export_state() for name, emulator in emulators.items()},
         }
         return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -49,6 +51,9 @@ def restore(app: Flask, blob: bytes) -> bool:
         if name in emulators:
             emulators[name].oauth.import_state(oauth_state)
     ctx.signing_key.restore(*data["signing_key"])
+    for name, extra in (data.get("emulators") or {}).items():
+        if name in emulators and extra is not None:
+            emulators[name].import_state(extra)
     return True
 
 

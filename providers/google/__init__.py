@@ -8,7 +8,7 @@ from providers.base import (Capability, CauseText, Conferencing, OAuthConnect, O
 
 if TYPE_CHECKING:  # pragma: no cover
     from oauth.flows import OAuthFlow
-    from providers.base import CalendarProvider
+    from providers.base import AttendanceReader, CalendarProvider
 
 
 def endpoints(config: ProviderConfig) -> OAuthEndpoints:
@@ -38,6 +38,17 @@ def _calendar(config: ProviderConfig) -> "CalendarProvider":
     return GoogleCalendar(endpoints(config).api_base, timeout=config.timeout)
 
 
+def meet_base(config: ProviderConfig) -> str:
+    """The Meet REST API's root (meet.googleapis.com), or the sandbox's `/google/meet/`."""
+    sb = config.sandbox
+    return f"{sb}/meet/" if sb else "https://meet.googleapis.com/"
+
+
+def _attendance(config: ProviderConfig) -> "AttendanceReader":
+    from providers.google.attendance import MeetAttendance
+    return MeetAttendance(meet_base(config), timeout=config.timeout)
+
+
 def _emulator():
     from providers.google.emulator import GoogleEmulator
     return GoogleEmulator
@@ -63,6 +74,8 @@ SPEC = ProviderSpec(
     meetings=Conferencing(Capability.GOOGLE_MEET, "Google Meet", unavailable_cause="meet_unavailable",
                           link_missing_cause="meet_unavailable", join_label="Join with Google Meet"),
     native=True,
+    attendance=_attendance,
+    attendance_scopes=("https://www.googleapis.com/auth/meetings.space.readonly",),
     emulator=_emulator,
     diagnostics=_diagnostics,
     causes=(

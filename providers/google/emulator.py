@@ -32,7 +32,8 @@ from providers.emulator_kit.oauth_views import (
 
 from .emulator_api import API_ROOT, register_calendar_api
 from .emulator_calendar import GoogleCalendarStore, MeetPolicy
-from .emulator_discovery import api_scopes, calendar_discovery, method_scopes
+from .emulator_meet_records import MeetRecords, register_meet_api
+from .emulator_discovery import api_scopes, calendar_discovery, meet_discovery, method_scopes
 from .emulator_oauth import (
     GoogleOAuthDialect,
     openid_configuration,
@@ -73,7 +74,8 @@ class GoogleEmulator(ProviderEmulator):
     def __init__(self, ctx: SandboxContext) -> None:
         discovery = calendar_discovery()
         self.method_scopes = method_scopes(discovery)
-        self._calendar_scopes = api_scopes(discovery)
+        # Meet's scopes too: the hub asks for meetings.space.readonly where attendance is on.
+        self._calendar_scopes = {**api_scopes(discovery), **api_scopes(meet_discovery())}
         super().__init__(ctx)
         self.calendar = GoogleCalendarStore(
             ctx.state,
@@ -120,6 +122,14 @@ class GoogleEmulator(ProviderEmulator):
             lambda: jsonify(openid_configuration(request.host_url.rstrip("/") + request.script_root + "/google")),
         )
         register_calendar_api(bp, self)
+        register_meet_api(bp, self, self.meet_records)
+
+    @property
+    def meet_records(self) -> MeetRecords:
+        return MeetRecords(self)  # stateless over the sandbox state
+
+    def record_participant(self, meeting_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.meet_records.record(meeting_id, body)
 
     def endpoints(self, base_url: str) -> dict[str, str]:
         base = f"{base_url}/{self.name}"

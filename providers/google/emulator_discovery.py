@@ -23,6 +23,16 @@ def calendar_discovery() -> dict[str, Any]:
     return json.loads(document)
 
 
+def meet_discovery() -> dict[str, Any]:
+    """Meet REST API v2, bundled with google-api-python-client like Calendar's."""
+    from googleapiclient.discovery_cache import get_static_doc
+
+    document = get_static_doc("meet", "v2")
+    if document is None:  # pragma: no cover - the document ships with the SDK
+        raise RuntimeError("google-api-python-client has no bundled meet.v2 discovery document")
+    return json.loads(document)
+
+
 def _methods(resources: dict[str, Any]):
     for resource in resources.values():
         yield from resource.get("methods", {}).values()

@@ -8,7 +8,7 @@ from providers.base import (Capability, CauseText, Conferencing, OAuthConnect, O
 
 if TYPE_CHECKING:  # pragma: no cover
     from oauth.flows import OAuthFlow
-    from providers.base import CalendarProvider
+    from providers.base import AttendanceReader, CalendarProvider
 
 
 def endpoints(config: ProviderConfig) -> OAuthEndpoints:
@@ -42,6 +42,11 @@ def _calendar(config: ProviderConfig) -> "CalendarProvider":
     return MicrosoftCalendar(endpoints(config).api_base, timeout=config.timeout)
 
 
+def _attendance(config: ProviderConfig) -> "AttendanceReader":
+    from providers.microsoft.attendance import TeamsAttendance
+    return TeamsAttendance(endpoints(config).api_base, timeout=config.timeout)
+
+
 def _warm(calendar: Any) -> None:
     # msgraph-sdk imports ~1,200 model modules on its first answer (1-4 s).
     calendar.warm()
@@ -72,6 +77,9 @@ SPEC = ProviderSpec(
                           link_missing_cause="teams_link_not_generated",
                           join_label="Join Microsoft Teams Meeting"),
     native=True,
+    attendance=_attendance,
+    attendance_scopes=("OnlineMeetingArtifact.Read.All",),
+    attendance_scopes_in_consent=False,
     emulator=_emulator,
     diagnostics=_diagnostics,
     warm_up=_warm,

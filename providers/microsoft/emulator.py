@@ -38,6 +38,7 @@ from providers.emulator_kit.request_log import describe_request
 from . import emulator_errors as errors
 from .emulator_calendar import CalendarStore
 from .emulator_events import wire
+from .emulator_attendance import TeamsAttendanceStore, register_attendance_api
 from .emulator_graph import GRAPH_ROOT, register_graph_api
 from .emulator_oauth import LOGIN, MicrosoftOAuthDialect, aadsts_body, instance_discovery, openid_configuration
 
@@ -100,7 +101,10 @@ class MicrosoftEmulator(ProviderEmulator):
                         self._discovery)
         bp.add_url_rule("/<tenant>/discovery/v2.0/keys", "jwks", jwks_endpoint(self))
         bp.add_url_rule("/<tenant>/discovery/instance", "instance_discovery", self._instance_discovery)
-        register_graph_api(bp, self)
+        register_attendance_api(*register_graph_api(bp, self), TeamsAttendanceStore(self))
+
+    def record_participant(self, meeting_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return TeamsAttendanceStore(self).record(meeting_id, body)
 
     def blueprint(self) -> Blueprint:
         bp = super().blueprint()

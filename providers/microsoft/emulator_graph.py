@@ -80,7 +80,7 @@ def calendar_id(account: "Account") -> str:
     return "AAMkAD" + object_id(account.email).replace("-", "") + "AAA="
 
 
-def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
+def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> tuple[Callable[..., Any], Callable[..., None]]:
     store = emulator.calendar
 
     def graph_call(scopes: frozenset[str], *, mailbox: bool = True,
@@ -307,3 +307,5 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
 
     bp.add_url_rule(GRAPH_ROOT + "/<path:unknown>", "graph_not_served", not_served,
                     methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+
+    return graph_call, route  # more Graph routes register through these (emulator_attendance.py)

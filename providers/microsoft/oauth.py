@@ -164,7 +164,9 @@ class MicrosoftFlow:
 
     # -- OAuthFlow -------------------------------------------------------------------------------
     def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str, nonce: str,
-                          login_hint: str | None) -> str:
+                          login_hint: str | None, extra_scopes: tuple[str, ...] = ()) -> str:
+        if extra_scopes:  # the spec says attendance_scopes_in_consent=False, so the hub never asks
+            raise ValueError("msal redeems and refreshes a fixed scope list: extra scopes would not last")
         flow = self._auth_code_flow(redirect_uri, state, code_verifier, nonce, login_hint)
         return self.http.rewrite(flow["auth_uri"])  # the browser goes where the sandbox is
 

@@ -10,7 +10,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flask import Blueprint
 
     from oauth.flows import OAuthFlow
-    from providers.base import ConferencingProvider
+    from providers.base import AttendanceReader, ConferencingProvider
 
 
 def endpoints(config: ProviderConfig) -> OAuthEndpoints:
@@ -37,6 +37,11 @@ def _flow(config: ProviderConfig) -> "OAuthFlow":
 def _meetings(config: ProviderConfig) -> "ConferencingProvider":
     from providers.zoom.meetings import ZoomMeetings
     return ZoomMeetings(endpoints(config).api_base, timeout=config.timeout)
+
+
+def _attendance(config: ProviderConfig) -> "AttendanceReader":
+    from providers.zoom.attendance import ZoomAttendance
+    return ZoomAttendance(endpoints(config).api_base, timeout=config.timeout)
 
 
 def _emulator():
@@ -67,6 +72,7 @@ SPEC = ProviderSpec(
     conferencing=_meetings,
     meetings=Conferencing(Capability.ZOOM, "Zoom", unavailable_cause="zoom_cannot_host",
                           link_missing_cause="zoom_cannot_host", join_label="Join Zoom Meeting"),
+    attendance=_attendance,
     emulator=_emulator,
     diagnostics=_diagnostics,
     webhooks=_webhooks,

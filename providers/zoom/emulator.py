@@ -23,9 +23,10 @@ from providers.emulator_kit.context import SandboxContext
 from providers.emulator_kit.emulator import COMMON_SCENARIOS, ProviderEmulator
 from providers.emulator_kit.oauth_views import authorization_endpoint, revocation_endpoint, token_endpoint
 
-from .emulator_api import API_ROOT, register_api
+from .emulator_api import API_ROOT, READ_MEETING, register_api
 from .emulator_meetings import ZoomMeetingStore
 from .emulator_oauth import ZoomOAuthDialect
+from .emulator_participants import WEBHOOK_LOST, ZoomParticipants, register_participants_api
 
 ZOOM_SCENARIOS: Mapping[str, str] = {
     **COMMON_SCENARIOS,
@@ -36,6 +37,8 @@ ZOOM_SCENARIOS: Mapping[str, str] = {
     "rate_limit": "The API answers 429 code 429 with X-RateLimit-Type and Retry-After "
     '(params {"retry_after": 2, "type": "QPS" | "Daily-limit"}).',
     "server_error": 'The API answers 500 (params {"status": 503} for another 5xx).',
+    WEBHOOK_LOST: "Participant webhooks of this host's meetings are not delivered (Zoom retries only "
+    "after 5 minutes); the participants API still lists the join.",
 }
 
 
@@ -46,6 +49,7 @@ class ZoomEmulator(ProviderEmulator):
     def __init__(self, ctx: SandboxContext) -> None:
         super().__init__(ctx)
         self.meetings = ZoomMeetingStore(ctx.state, ctx.config.clock, self._can_host)
+        self.participants = ZoomParticipants(self)
 
     def create_dialect(self) -> ZoomOAuthDialect:
         return ZoomOAuthDialect()
@@ -63,7 +67,7 @@ class ZoomEmulator(ProviderEmulator):
         bp.add_url_rule("/oauth/authorize", "authorize", authorization_endpoint(self), methods=["GET", "POST"])
         bp.add_url_rule("/oauth/token", "token", token_endpoint(self), methods=["POST"])
         bp.add_url_rule("/oauth/revoke", "revoke", revocation_endpoint(self), methods=["POST"])
-        register_api(bp, self)
+        register_participants_api(register_api(bp, self), self.participants, READ_MEETING)
 
     def endpoints(self, base_url: str) -> dict[str, str]:
         base = f"{base_url}/{self.name}"
@@ -77,3 +81,9 @@ class ZoomEmulator(ProviderEmulator):
     # -- control API -------------------------------------------------------------------------
     def control_meetings(self, account: Account) -> list[dict[str, Any]]:
         return self.meetings.all_for(account)
+
+    def record_participant(self, meeting_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.participants.record(meeting_id, body)
+
+    def set_webhook(self, url: str, secret: str) -> None:
+        self.participants.set_webhook(url, secret)

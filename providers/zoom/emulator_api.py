@@ -33,7 +33,7 @@ WRITE_MEETING = frozenset({"meeting:write", "meeting:write:admin"})
 
 
 
-def register_api(bp: Blueprint, emulator: "ZoomEmulator") -> None:
+def register_api(bp: Blueprint, emulator: "ZoomEmulator") -> Callable[..., Any]:
     store = emulator.meetings
 
     def request_fault(email: str) -> errors.ZoomApiError | None:
@@ -110,3 +110,5 @@ def register_api(bp: Blueprint, emulator: "ZoomEmulator") -> None:
     @bp.route(API_ROOT + "/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def not_emulated(unknown: str) -> Response:
         return errors.not_found(f"{API_ROOT}/{unknown}").response()
+
+    return route  # more endpoints register through it (emulator_participants.py)

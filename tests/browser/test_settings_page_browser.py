@@ -53,8 +53,16 @@ def google_card(page):
 
 
 def consent(page, email: str, decision: str = "allow") -> None:
-    """On the sandbox's consent page: pick the account, then Allow or Deny."""
-    expect(page.get_by_role("button", name="Allow")).to_be_visible()
+    """On the sandbox's consent page: pick the account, then Allow or Deny. A provider that
+    connects with a credential form (CalDAV) gets its form filled in: the server URL is already
+    there next to a sandbox; the user name and the sandbox's default app password are typed."""
+    expect(page.get_by_role("button", name=re.compile("^(Allow|Connect)$"))).to_be_visible()
+    if page.get_by_label("App-specific password").count():
+        page.get_by_label("User name").fill(email)
+        page.get_by_label("App-specific password").fill("app-password")
+        page.get_by_role("button", name="Connect").click()
+        page.wait_for_url(SETTINGS_URL)
+        return
     choice = page.locator(f'[name="account"][value="{email}"]')
     if choice.count() and choice.first.get_attribute("type") in ("radio", "checkbox"):
         choice.first.check()  # an account list to click

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from hub.config import Settings
-from providers.base import OAuthConnect
+from providers.base import FormConnect, OAuthConnect
 from providers.registry import PROVIDERS, SPECS
 from tests.e2e.support import Sandbox
 
@@ -25,11 +25,16 @@ REDIRECT_URI = "http://127.0.0.1:9/oauth/callback/contract"
 class ProviderTraits:
     # Where the sandbox's `GET /_control/events` puts an event's title for this provider.
     event_title: Callable[[dict[str, Any]], str | None]
+    # For a provider connected with a credential form: what a person types, given the sandbox
+    # URL and the account's email.
+    form_values: Callable[[str, str], dict[str, str]] | None = None
 
 
 TRAITS: dict[str, ProviderTraits] = {
     "google": ProviderTraits(lambda e: e.get("summary")),
     "microsoft": ProviderTraits(lambda e: e.get("subject")),
+    "caldav": ProviderTraits(lambda e: e.get("summary"), lambda sandbox_url, email: {
+        "server_url": f"{sandbox_url}/caldav/", "username": email, "password": "app-password"}),
 }
 CALENDAR_PROVIDERS = [spec.name for spec in SPECS if spec.calendar is not None]
 CONFERENCING_PROVIDERS = [spec.name for spec in SPECS if spec.conferencing is not None]
@@ -84,6 +89,10 @@ def traits_of(provider: str) -> ProviderTraits:
 
 def oauth_token(provider: str, settings: Settings, email: str) -> str:
     connect = PROVIDERS[provider].connect
+    if isinstance(connect, FormConnect):  # signs in with a form: what a person would type
+        values = traits_of(provider).form_values
+        assert values is not None, f"{provider}: add form_values to its TRAITS"
+        return connect.form(settings.provider(provider)).verify(values(settings.sandbox_url, email)).access_token
     assert isinstance(connect, OAuthConnect), f"{provider}: no OAuth flow to consent through"
     return consent_token(connect.flow(settings.provider(provider)), email)
 

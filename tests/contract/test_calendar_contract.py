@@ -103,7 +103,8 @@ def test_mailbox_check_passes_for_a_person(cal):
 
 
 HOLD_MARK = {"google": lambda e: (e.get("status"), e.get("transparency")) == ("tentative", "opaque"),
-             "microsoft": lambda e: e.get("showAs") == "tentative"}
+             "microsoft": lambda e: e.get("showAs") == "tentative",
+             "caldav": lambda e: (e.get("status"), e.get("transp")) == ("TENTATIVE", "OPAQUE")}
 
 
 def test_a_hold_is_tentative_attendee_free_silent_and_still_busy(cal):

@@ -35,6 +35,6 @@ def interviewer(api, sandbox, provider: str = "google", name: str = "ivy") -> di
 
 
 def holds_at_provider(sandbox, person: dict) -> list[dict]:
-    title = "summary" if person["provider"] == "google" else "subject"
+    title = "subject" if person["provider"] == "microsoft" else "summary"
     return [e for e in sandbox.events(person["provider"], person["email"])
             if (e.get(title) or "").startswith("Held: ") and e.get("status") != "cancelled"]

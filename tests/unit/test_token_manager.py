@@ -37,11 +37,8 @@ class RotatingFlow:
         return Grant(f"a{n}", f"r{n}", datetime.now(timezone.utc) + timedelta(hours=1), ())
 
 
-@pytest.fixture
-def setup(database, unique):
-    vault = TokenVault.from_config(TokenVault.generate_key_spec("t"))
-    flow = RotatingFlow()
-    tm = TokenManager(database, vault, lambda p: flow)
+def stored_connection(database, unique: str, tm: TokenManager, grant: Grant) -> str:
+    """A tenant, a user and one connection holding `grant`; returns the connection id."""
     with database.session() as s:
         t = Tenant(name=f"t-{unique}")
         s.add(t)
@@ -49,12 +46,20 @@ def setup(database, unique):
         u = User(tenant_id=t.id, external_id="u", email="u@example.com")
         s.add(u)
         s.flush()
-        c = Connection(tenant_id=t.id, user_id=u.id, provider="fake", provider_account_id=unique,
-                       access_expires_at=datetime.now(timezone.utc) - timedelta(seconds=1))
+        c = Connection(tenant_id=t.id, user_id=u.id, provider="fake", provider_account_id=unique)
         s.add(c)
         s.flush()
-        tm.store_grant(c, Grant("a0", "r0", datetime.now(timezone.utc) - timedelta(seconds=1), ()))
-        cid = c.id
+        tm.store_grant(c, grant)
+        return c.id
+
+
+@pytest.fixture
+def setup(database, unique):
+    vault = TokenVault.from_config(TokenVault.generate_key_spec("t"))
+    flow = RotatingFlow()
+    tm = TokenManager(database, vault, lambda p: flow)
+    cid = stored_connection(database, unique, tm,
+                            Grant("a0", "r0", datetime.now(timezone.utc) - timedelta(seconds=1), ()))
     return tm, flow, cid
 
 
@@ -118,3 +123,43 @@ def test_transient_refresh_failure_keeps_connection_active(setup, database):
     with database.session() as s:
         conn = s.get(Connection, cid)
         assert conn.status == "active" and conn.refresh_failures == 1
+
+
+@pytest.fixture
+def static_credential(database, unique):
+    """A connection whose secret has no expiry and no refresh token (a CalDAV app password)."""
+    vault = TokenVault.from_config(TokenVault.generate_key_spec("t"))
+    flow = RotatingFlow()
+    changes: list[tuple[str, str | None]] = []
+    tm = TokenManager(database, vault, lambda p: flow,
+                      on_status_change=lambda s, conn, old, err: changes.append((old, err.cause if err else None)))
+    cid = stored_connection(database, unique, tm, Grant('{"password":"p"}', None, None, ()))
+    return tm, flow, cid, changes
+
+
+def test_a_credential_without_expiry_is_fresh_and_never_refreshed(static_credential, database):
+    tm, flow, cid, changes = static_credential
+    assert tm.access_token(cid) == '{"password":"p"}'
+    # A diagnosis forcing a refresh (stale=current, no refusal) gets the credential back.
+    assert tm.access_token(cid, stale='{"password":"p"}') == '{"password":"p"}'
+    assert tm.call(cid, lambda token: token) == '{"password":"p"}'
+    assert flow.calls == 0 and changes == []
+    with database.session() as s:
+        assert s.get(Connection, cid).status == "active"
+
+
+def test_a_refused_credential_without_expiry_needs_reauth_with_the_providers_cause(static_credential, database):
+    tm, flow, cid, changes = static_credential
+    refused = ProviderError(ErrorKind.AUTH_EXPIRED, "The CalDAV server refused the password.", provider="fake",
+                            cause="credentials_invalid", http_status=401)
+
+    def action(token: str) -> str:
+        raise refused
+
+    with pytest.raises(ConnectionUnusable) as info:
+        tm.call(cid, action)
+    assert (info.value.kind, info.value.cause) == (ErrorKind.AUTH_REVOKED, "credentials_invalid")
+    assert flow.calls == 0 and changes == [("active", "credentials_invalid")]
+    with database.session() as s:
+        conn = s.get(Connection, cid)
+        assert conn.status == "needs_reauth" and conn.last_error["cause"] == "credentials_invalid"

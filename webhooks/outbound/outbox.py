@@ -30,6 +30,10 @@ EVENT_TYPES = (
     "scheduling_request.cancelled",
     "scheduling_request.completed",
     "scheduling_request.expired",
+    "attendance.candidate_joined",
+    "attendance.candidate_late",
+    "attendance.no_show",
+    "attendance.interviewer_no_show",
 )
 ALL_EVENTS = "*"
 ENABLED = "enabled"

@@ -95,6 +95,9 @@ class ConnectionState:
     reconnect_count: int
     last_error: Mapping[str, Any] | None
     flags: Mapping[str, Any]
+    # False for a credential without expiry or refresh token (a CalDAV app password): there is
+    # nothing to renew, it is valid until the provider refuses it.
+    renewable: bool = True
 
     @classmethod
     def of(cls, conn: Any) -> "ConnectionState":
@@ -102,7 +105,8 @@ class ConnectionState:
                    conn.status, tuple(conn.scopes or ()), tuple(conn.capabilities or ()), conn.connected_at,
                    conn.consented_at, conn.last_used_at, conn.last_refresh_at, conn.last_refresh_error_at,
                    conn.refresh_failures or 0, conn.reconnect_count or 0, dict(conn.last_error or {}) or None,
-                   dict(conn.flags or {}))
+                   dict(conn.flags or {}),
+                   renewable=conn.refresh_token_enc is not None or conn.access_expires_at is not None)
 
     @property
     def last_success(self) -> datetime:

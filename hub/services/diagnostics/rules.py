@@ -176,6 +176,9 @@ def _grant_check(ev: Evidence, now: datetime) -> Check:
             cause = refine_dead_grant(cause, state, facts, now)
         return _check(ev, "token_refresh", FAIL, "", f"{error_detail(err, 'Refreshing the access token')}; {context}",
                       cause, err.kind.value, err)
+    if not state.renewable:
+        return _check(ev, "token_refresh", PASS, f"The hub's stored sign-in for {facts.title} does not expire; "
+                      "the checks below show whether it still works.", context)
     return _check(ev, "token_refresh", PASS, f"The hub renewed its access to {facts.title} just now.", context)
 
 
