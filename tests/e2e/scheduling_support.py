@@ -25,11 +25,12 @@ def slot(hour: int, minute: int = 0, minutes: int = 30) -> dict:
 def interviewer(api, sandbox, provider: str = "google", name: str = "ivy") -> dict:
     tag = uuid.uuid4().hex[:8]
     email = f"{name}.{tag}@acme.example"
-    sandbox.account(provider, email, name=name.title(), timezone="UTC")
+    sandbox.account(provider, email, **({} if provider == "caldav" else {"name": name.title(), "timezone": "UTC"}))
     user_id = f"{name}-{tag}"
     r = api.put(f"/v1/users/{user_id}", json={"email": email, "name": name.title(), "timezone": "UTC"})
     assert r.status_code == 201, r.text
-    result = connect(api, user_id, provider, email)
+    extra = {"password": "app-password"} if provider == "caldav" else {}  # the sandbox's default
+    result = connect(api, user_id, provider, email, **extra)
     assert result.status == "connected", result
     return {"user_id": user_id, "email": email, "provider": provider}
 

@@ -335,3 +335,17 @@ def test_windows_edited_until_confirmed_and_listed_by_organizer(api, sandbox, pa
     api.post(f"/v1/scheduling-requests/{req['id']}/candidates/{cid}/book", json={"start": iso(at(13, 30))})
     frozen = api.patch(f"/v1/scheduling-requests/{req['id']}", json={"expires_at": iso(at(12, 30))})
     assert frozen.status_code == 409 and frozen.json()["code"] == "request_not_pending"  # confirmed: no more edits
+
+
+def test_holds_on_a_caldav_calendar(api, sandbox):
+    panel = [interviewer(api, sandbox, "google", "gwen"), interviewer(api, sandbox, "caldav", "dave")]
+    req = offer(api, panel, [{"email": "q@cand.example"}], [slot(9), slot(10)])
+    assert req.status_code == 201, req.text
+    held = holds_at_provider(sandbox, panel[1])
+    assert [(e["status"], e["transp"], e["attendees"]) for e in held] == [("TENTATIVE", "OPAQUE", [])] * 2
+    body = req.json()
+    cid = body["candidates"][0]["id"]
+    booked = api.post(f"/v1/scheduling-requests/{body['id']}/candidates/{cid}/book",
+                      json={"slot_id": body["slots"][0]["id"]})
+    assert booked.status_code == 200, booked.text  # its own holds did not count as a clash
+    assert holds_at_provider(sandbox, panel[1]) == []  # completed: every hold removed
