@@ -8,6 +8,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from hub.config import Settings
+from hub.jobs import runner_for
+from hub.jobs.dispatch import DISPATCHER
+from hub.jobs.runtime import Runner
 from hub.metrics import Metrics
 from hub.storage.db import Database
 from hub.storage.models import Connection, User
@@ -37,6 +40,7 @@ class Hub:
     tokens: TokenManager = field(init=False)
     connect: ConnectService = field(init=False)
     webhooks: DeliveryWorker = field(init=False)
+    jobs: Runner = field(init=False)
     _instances: dict[tuple[str, str], Any] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -55,8 +59,11 @@ class Hub:
                                       probe=self._probe_capabilities, clock=lambda: self.clock(),
                                       ttl_seconds=self.settings.connect_link_ttl_seconds,
                                       on_connected=self._connected)
-        # Built, not started: create_app starts it when Settings.webhook_worker says so.
         self.webhooks = DeliveryWorker(self.db, self.vault, clock=lambda: self.clock())
+        # Built, not started: create_app starts the in-process runner when Settings.webhook_worker
+        # says so. Every session of this hub hands its committed work to it (hub/jobs/dispatch.py).
+        self.jobs = runner_for(self)
+        self.db.session_info[DISPATCHER] = self.jobs
 
     def _probe_capabilities(self, conn: Connection, grant: Grant) -> list[str]:
         from hub.services.connections import probe_capabilities  # that module imports this one
@@ -106,6 +113,6 @@ class Hub:
         return self._cached("conferencing", provider, lambda: spec.conferencing(self.settings))
 
     def close(self) -> None:
-        self.webhooks.stop()
+        self.jobs.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.db.dispose()

@@ -83,7 +83,7 @@ def receiver():
 def quiet_hub(database_url, sandbox_url):
     """A hub whose worker thread is off: the tests drive delivery themselves."""
     server, live = start_hub(database_url, sandbox_url, webhook_worker=False)
-    assert not live.hub.webhooks.running
+    assert not live.hub.jobs.running
     yield live
     server.shutdown()
     live.hub.close()
@@ -245,7 +245,7 @@ def test_gone_disables_the_endpoint_and_cancels_what_is_queued(quiet_hub, tenant
 
 def test_event_webhooks_are_delivered_by_the_background_worker(live_hub, api, sandbox, receiver):
     """The shared live hub runs the worker thread (the default): nothing to drive here."""
-    assert live_hub.hub.webhooks.running
+    assert live_hub.hub.jobs.running
     endpoint = register(api, receiver.url, ["event.created", "event.updated", "event.cancelled"])
     who = person(api, sandbox)
     connected(api, who)  # connection.created: not subscribed, never sent
