@@ -52,7 +52,8 @@ def deliver_webhook(hub: "Hub", payload: dict[str, Any]) -> None:
 
 
 def sweep_webhooks(hub: "Hub", payload: dict[str, Any]) -> None:
-    for delivery_id in hub.webhooks.due_ids(hub.clock() - SWEEP_GRACE):
+    now = hub.clock()
+    for delivery_id in hub.webhooks.due_ids(now, due_before=now - SWEEP_GRACE):
         hub.jobs.enqueue("webhooks.deliver", {"delivery_id": delivery_id})
 
 
@@ -74,8 +75,9 @@ def run_stored_job(hub: "Hub", payload: dict[str, Any]) -> None:
 
 
 def sweep_jobs(hub: "Hub", payload: dict[str, Any]) -> None:
+    now = hub.clock()
     with hub.db.session() as session:
-        due = store.due_ids(session, hub.clock() - SWEEP_GRACE)
+        due = store.due_ids(session, now, due_before=now - SWEEP_GRACE)
     for job_id in due:
         hub.jobs.enqueue(store.RUN, {"job_id": job_id})
 

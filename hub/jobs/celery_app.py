@@ -134,7 +134,10 @@ def worker_hub() -> "Hub":
     with _hub_lock:
         if _hub is None:
             from hub.app import build_hub
-            _hub = build_hub(worker_settings())
+            from hub.logs import configure
+            settings = worker_settings()
+            configure(settings.log_level, settings.log_json)
+            _hub = build_hub(settings)
         return _hub
 
 

@@ -95,8 +95,10 @@ def fail(db: Database, job: Claimed, now: datetime, error: str) -> datetime | No
     return retry_at
 
 
-def due_ids(session: Session, now: datetime, limit: int = 500) -> list[str]:
-    return list(session.execute(select(Job.id).where(*_due(now)).order_by(Job.run_at).limit(limit)).scalars())
+def due_ids(session: Session, now: datetime, due_before: datetime | None = None, limit: int = 500) -> list[str]:
+    """Pending jobs due (before `due_before`, default `now`) that no worker holds at `now`."""
+    return list(session.execute(select(Job.id).where(*_due(now), Job.run_at <= (due_before or now))
+                                .order_by(Job.run_at).limit(limit)).scalars())
 
 
 def _due(now: datetime) -> tuple[Any, ...]:

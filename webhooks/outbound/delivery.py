@@ -117,11 +117,13 @@ class DeliveryWorker:
             self._record(item, result, now)
         return sum(1 for r in results if not r.unreadable_secret)
 
-    def due_ids(self, now: datetime, limit: int = 500) -> list[str]:
-        """Pending deliveries due at `now` that no worker holds: what the sweep hands out again."""
+    def due_ids(self, now: datetime, due_before: datetime | None = None, limit: int = 500) -> list[str]:
+        """Pending deliveries due (before `due_before`, default `now`) that no worker holds at
+        `now`: what the sweep hands out again."""
+        D = WebhookDelivery
         with self.db.session() as session:
-            return list(session.execute(select(WebhookDelivery.id).where(*_due(now))
-                                        .order_by(WebhookDelivery.next_attempt_at).limit(limit)).scalars())
+            return list(session.execute(select(D.id).where(*_due(now), D.next_attempt_at <= (due_before or now))
+                                        .order_by(D.next_attempt_at).limit(limit)).scalars())
 
     def _claim(self, now: datetime, only: str | None = None) -> list[Claimed]:
         D = WebhookDelivery
