@@ -23,6 +23,7 @@ from celery import Celery
 from hub.config import Settings
 from hub.jobs.catalog import JOBS, JobSpec, periodic
 from hub.jobs.runtime import execute
+from hub.jobs.settings import settings_here
 
 if TYPE_CHECKING:
     from hub.container import Hub
@@ -113,21 +114,6 @@ _hub: "Hub | None" = None
 _hub_lock = threading.Lock()
 
 
-def worker_settings() -> Settings:
-    """HUB_* settings; with no encryption keys set but a `hub demo` instance in this directory,
-    the demo's (its database and keys in ./instance), so a worker started next to `hub demo`
-    serves it."""
-    from pathlib import Path
-
-    settings = Settings.from_env()
-    if settings.encryption_keys or not (Path("instance") / "demo-encryption.key").exists():
-        return settings
-    import os
-
-    from hub.demo import demo_settings
-    return demo_settings(os.environ.get("HUB_DEMO_HOST", "127.0.0.1"), int(os.environ.get("HUB_DEMO_PORT", "8000")))
-
-
 def worker_hub() -> "Hub":
     """This worker process's hub, built on its first job (after the fork, for prefork pools)."""
     global _hub
@@ -135,10 +121,10 @@ def worker_hub() -> "Hub":
         if _hub is None:
             from hub.app import build_hub
             from hub.logs import configure
-            settings = worker_settings()
+            settings = settings_here()
             configure(settings.log_level, settings.log_json)
             _hub = build_hub(settings)
         return _hub
 
 
-app = make_celery(worker_settings, worker_hub)
+app = make_celery(settings_here, worker_hub)
