@@ -52,7 +52,9 @@ def celery_config(settings: Settings, catalog: Mapping[str, JobSpec] = JOBS) -> 
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
+        # The hub's structured logs go to stderr as they are, not re-logged as Celery warnings.
         "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
         "enable_utc": True,
         "beat_schedule": {spec.name: {"task": TASK, "schedule": spec.every.total_seconds(),
                                       "args": (spec.name, {})}

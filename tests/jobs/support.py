@@ -30,6 +30,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.ids: list[str] = []
+        self.arrivals: list[float] = []  # wall-clock time of each request, for bench/jobs.py
         self.arrived = threading.Event()
         self.hold = threading.Event()
         self.hold.set()
@@ -42,6 +43,7 @@ class Receiver:
         request = Request(environ)
         with self._lock:
             self.ids.append(request.headers.get("webhook-id", ""))
+            self.arrivals.append(time.time())
         self.arrived.set()
         self.hold.wait(30)
         return Response(status=204)(environ, start_response)
@@ -61,14 +63,14 @@ class Receiver:
 
 class CeleryWorker:
     """`celery -A hub.jobs.celery_app worker` in a subprocess (solo pool: one job at a time, and
-    the process that runs the job is the one a kill -9 ends)."""
+    the process that runs the job is the one a kill -9 ends). `app` names another Celery app."""
 
-    def __init__(self, name: str, env: dict[str, str], workdir: Path) -> None:
+    def __init__(self, name: str, env: dict[str, str], workdir: Path, app: str = "hub.jobs.celery_app") -> None:
         self.name = name
         self.log = workdir / f"{name}.log"
         self.log.write_text("")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "hub.jobs.celery_app", "worker", "--pool=solo",
+            [sys.executable, "-m", "celery", "-A", app, "worker", "--pool=solo",
              "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
              "--loglevel=INFO"],
             cwd=workdir, env={**os.environ, **env, "PYTHONPATH": str(REPO)},
