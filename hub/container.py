@@ -11,6 +11,8 @@ from hub.config import Settings
 from hub.jobs import runner_for
 from hub.jobs.dispatch import DISPATCHER
 from hub.jobs.runtime import Runner
+from hub.limited import LimitedAdapter, limits_for
+from hub.limits import Limits
 from hub.metrics import Metrics
 from hub.storage.db import Database
 from hub.storage.models import Connection, User
@@ -41,10 +43,14 @@ class Hub:
     connect: ConnectService = field(init=False)
     webhooks: DeliveryWorker = field(init=False)
     jobs: Runner = field(init=False)
+    limits: Limits = field(init=False)
     _instances: dict[tuple[str, str], Any] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
+        # Retry-After and per-account concurrency, shared by all processes through Redis when a
+        # broker is configured (hub/limited.py wraps every adapter built below).
+        self.limits = limits_for(self.settings.broker_url)
         self.executor = ThreadPoolExecutor(max_workers=self.settings.provider_concurrency,
                                            thread_name_prefix="provider")
         # Both hooks run inside the transaction that changes the connection, so the webhook
@@ -104,13 +110,17 @@ class Hub:
         spec = registry.get(provider)
         if spec.calendar is None:
             raise KeyError(f"{provider} is not a calendar provider")
-        return self._cached("calendar", provider, lambda: spec.calendar(self.settings))
+        return self._cached("calendar", provider, lambda: self._limited(provider, spec.calendar(self.settings)))
 
     def conferencing(self, provider: str) -> ConferencingProvider:
         spec = registry.get(provider)
         if spec.conferencing is None:
             raise KeyError(f"{provider} is not a conferencing provider")
-        return self._cached("conferencing", provider, lambda: spec.conferencing(self.settings))
+        return self._cached("conferencing", provider,
+                            lambda: self._limited(provider, spec.conferencing(self.settings)))
+
+    def _limited(self, provider: str, adapter: Any) -> Any:
+        return LimitedAdapter(adapter, provider, self.limits, self.settings.provider_timeout_seconds)
 
     def close(self) -> None:
         self.jobs.stop()
