@@ -5,7 +5,7 @@ import os
 import time
 
 import redis
-from celery import Celery
+from celery import Celery  # type: ignore[import-untyped]
 
 app = Celery("bench-noop", set_as_current=False)
 app.add_defaults(lambda: {"broker_url": os.environ["HUB_BROKER_URL"], "task_default_queue": "bench-noop",

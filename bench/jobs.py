@@ -13,27 +13,28 @@ Needs Redis on 127.0.0.1:6379 (uses DB 8 and flushes it) and PostgreSQL on 127.0
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import redis  # noqa: E402
-from celery import Celery  # noqa: E402
+import redis
+from celery import Celery  # type: ignore[import-untyped]
 
-from hub.app import build_hub  # noqa: E402
-from hub.config import Settings  # noqa: E402
-from hub.services.directory import create_api_key  # noqa: E402
-from oauth.vault import TokenVault  # noqa: E402
-from tests.conftest import fresh_postgres  # noqa: E402
-from tests.jobs.support import CeleryWorker, Receiver, wait_until  # noqa: E402
-from webhooks.outbound.endpoints import create_endpoint  # noqa: E402
-from webhooks.outbound.outbox import enqueue  # noqa: E402
+from hub.app import build_hub
+from hub.config import Settings
+from hub.services.directory import create_api_key
+from oauth.vault import TokenVault
+from tests.conftest import fresh_postgres
+from tests.jobs.support import CeleryWorker, Receiver, wait_until
+from webhooks.outbound.endpoints import create_endpoint
+from webhooks.outbound.outbox import enqueue
 
 BROKER = "redis://127.0.0.1:6379/8"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -42,7 +43,7 @@ STARTS = "bench:noop:starts"
 
 def pct(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
 
 class Noop:
@@ -59,7 +60,8 @@ class Noop:
             item = self.redis.blpop([STARTS], timeout=30)
             if item is None:
                 raise SystemExit("the no-op worker did not answer")
-            sent, started = item[1].decode().split()
+            raw = item[1]
+            sent, started = (raw.decode() if isinstance(raw, bytes) else str(raw)).split()
             out.append((float(sent), float(started)))
         return out
 
@@ -84,7 +86,7 @@ class Hub:
         self.hub, self.tenant_id, self.receiver = hub, tenant_id, receiver
 
     def announce(self, n: int) -> float:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self.hub.db.session() as session:
             for i in range(n):
                 enqueue(session, self.tenant_id, "event.created", {"i": i}, now=now)
@@ -96,9 +98,12 @@ class Hub:
         for _ in range(samples):
             before = self.receiver.count()
             committed = self.announce(1)
-            wait_until(lambda: self.receiver.count() > before, 30, "a delivery")
+            wait_until(functools.partial(self.arrived_after, before), 30, "a delivery")
             result.append(self.receiver.arrivals[before] - committed)
         return result
+
+    def arrived_after(self, seen: int) -> bool:
+        return self.receiver.count() > seen
 
     def rate(self, burst: int) -> float:
         before = self.receiver.count()
@@ -124,7 +129,7 @@ def main() -> None:
                "HUB_LOG_LEVEL": "WARNING", "HUB_LOG_JSON": "false"}
         hub = build_hub(Settings(database_url=url, broker_url=BROKER, encryption_keys=keys, log_level="WARNING"))
         tenant_id, _ = create_api_key(hub.db, "bench")
-        create_endpoint(hub.db, hub.vault, tenant_id, receiver.url, ["*"], datetime.now(timezone.utc))
+        create_endpoint(hub.db, hub.vault, tenant_id, receiver.url, ["*"], datetime.now(UTC))
         noop, jobs = Noop(r), Hub(hub, tenant_id, receiver)
         rows = []
         try:

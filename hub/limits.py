@@ -107,7 +107,7 @@ class RedisLimits:
         self._acquire = client.register_script(_ACQUIRE)
 
     @classmethod
-    def from_url(cls, url: str) -> "RedisLimits":
+    def from_url(cls, url: str) -> RedisLimits:
         import redis
         return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2))
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["after_commit", "runner_for", "schedule"]
 
 
-def runner_for(hub: "Hub") -> "Runner":
+def runner_for(hub: Hub) -> Runner:
     """Celery when a broker is configured (this process only enqueues), else in-process."""
     if hub.settings.broker_url:
         from hub.jobs.celery_app import CeleryDispatcher, make_celery

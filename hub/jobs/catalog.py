@@ -41,23 +41,23 @@ LEASE = timedelta(minutes=5)
 @dataclass(frozen=True)
 class JobSpec:
     name: str
-    run: Callable[["Hub", dict[str, Any]], None]
+    run: Callable[[Hub, dict[str, Any]], None]
     every: timedelta | None = None  # periodic: enqueued by the scheduler every N
 
 
-def deliver_webhook(hub: "Hub", payload: dict[str, Any]) -> None:
+def deliver_webhook(hub: Hub, payload: dict[str, Any]) -> None:
     next_attempt = hub.webhooks.deliver(payload["delivery_id"])
     if next_attempt is not None:
         hub.jobs.enqueue("webhooks.deliver", payload, next_attempt)
 
 
-def sweep_webhooks(hub: "Hub", payload: dict[str, Any]) -> None:
+def sweep_webhooks(hub: Hub, payload: dict[str, Any]) -> None:
     now = hub.clock()
     for delivery_id in hub.webhooks.due_ids(now, due_before=now - SWEEP_GRACE):
         hub.jobs.enqueue("webhooks.deliver", {"delivery_id": delivery_id})
 
 
-def run_stored_job(hub: "Hub", payload: dict[str, Any]) -> None:
+def run_stored_job(hub: Hub, payload: dict[str, Any]) -> None:
     claimed = store.claim(hub.db, payload["job_id"], hub.clock(), LEASE)
     if claimed is None:
         return  # done, held by another worker, or not due yet: this message was a duplicate
@@ -66,7 +66,7 @@ def run_stored_job(hub: "Hub", payload: dict[str, Any]) -> None:
         if spec is None:
             raise LookupError(f"no job named {claimed.name!r} is declared")
         spec.run(hub, claimed.payload)
-    except Exception as exc:  # noqa: BLE001 - recorded on the row, retried on its schedule
+    except Exception as exc:
         retry_at = store.fail(hub.db, claimed, hub.clock(), f"{type(exc).__name__}: {exc}")
         if retry_at is not None:
             hub.jobs.enqueue(store.RUN, payload, retry_at)
@@ -74,7 +74,7 @@ def run_stored_job(hub: "Hub", payload: dict[str, Any]) -> None:
     store.finish(hub.db, claimed, hub.clock())
 
 
-def sweep_jobs(hub: "Hub", payload: dict[str, Any]) -> None:
+def sweep_jobs(hub: Hub, payload: dict[str, Any]) -> None:
     now = hub.clock()
     with hub.db.session() as session:
         due = store.due_ids(session, now, due_before=now - SWEEP_GRACE)
@@ -82,8 +82,10 @@ def sweep_jobs(hub: "Hub", payload: dict[str, Any]) -> None:
         hub.jobs.enqueue(store.RUN, {"job_id": job_id})
 
 
-def sweep_idempotency(hub: "Hub", payload: dict[str, Any]) -> None:
-    from hub.services.idempotency import expire  # services import the container, which imports this
+def sweep_idempotency(hub: Hub, payload: dict[str, Any]) -> None:
+    from hub.services.idempotency import (
+        expire,  # services import the container, which imports this
+    )
     expire(hub.db, timedelta(hours=hub.settings.idempotency_ttl_hours), hub.clock())
 
 

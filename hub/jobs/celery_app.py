@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from celery import Celery
+from celery import Celery  # type: ignore[import-untyped]
 
 from hub.config import Settings
 from hub.jobs.catalog import JOBS, JobSpec, periodic
@@ -62,7 +62,7 @@ def celery_config(settings: Settings, catalog: Mapping[str, JobSpec] = JOBS) -> 
     }
 
 
-def make_celery(settings: Callable[[], Settings], hub: Callable[[], "Hub"] | None = None,
+def make_celery(settings: Callable[[], Settings], hub: Callable[[], Hub] | None = None,
                 catalog: Mapping[str, JobSpec] = JOBS) -> Celery:
     """A Celery app whose configuration comes from `settings()` when first needed; its task runs
     jobs on `hub()` (only workers call it)."""
@@ -112,11 +112,11 @@ class CeleryDispatcher:
 
 
 # --- the worker process ---------------------------------------------------------------------
-_hub: "Hub | None" = None
+_hub: Hub | None = None
 _hub_lock = threading.Lock()
 
 
-def worker_hub() -> "Hub":
+def worker_hub() -> Hub:
     """This worker process's hub, built on its first job (after the fork, for prefork pools)."""
     global _hub
     with _hub_lock:

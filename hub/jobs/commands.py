@@ -1,7 +1,7 @@
 """`hub jobs list` and `hub jobs retry`: the records of background work, for support."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -17,7 +17,7 @@ def _hub():
 def list_command(states: set[str], limit: int) -> None:
     hub = _hub()
     try:
-        rows = list_jobs(hub.db, datetime.now(timezone.utc), states, limit)
+        rows = list_jobs(hub.db, datetime.now(UTC), states, limit)
     finally:
         hub.close()
     if not rows:
@@ -34,7 +34,7 @@ def list_command(states: set[str], limit: int) -> None:
 def retry_command(ident: str) -> None:
     hub = _hub()
     try:
-        kind = retry(hub.db, ident, datetime.now(timezone.utc))
+        kind = retry(hub.db, ident, datetime.now(UTC))
     except NotRetryable as exc:
         raise click.ClickException(f"{ident}: {exc}") from None
     finally:

@@ -29,7 +29,7 @@ FIRST_PERIODIC_RUN = 1.0
 
 
 class InProcessRunner:
-    def __init__(self, hub: "Hub", catalog: Mapping[str, JobSpec] = JOBS, *, threads: int = 4) -> None:
+    def __init__(self, hub: Hub, catalog: Mapping[str, JobSpec] = JOBS, *, threads: int = 4) -> None:
         self.hub = hub
         self.catalog = catalog
         self.threads = threads

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import GaugeMetricFamily
@@ -47,7 +47,7 @@ def state_of(status: str, due_at: datetime, locked_until: datetime | None, now: 
     return "due" if due_at <= now else "scheduled"
 
 
-def list_jobs(db: "Database", now: datetime, states: set[str], limit: int = 100) -> list[JobRow]:
+def list_jobs(db: Database, now: datetime, states: set[str], limit: int = 100) -> list[JobRow]:
     """Jobs and webhook deliveries in `states`, oldest due first."""
     rows: list[JobRow] = []
     with db.session() as session:
@@ -75,7 +75,7 @@ class NotRetryable(Exception):
     pass
 
 
-def retry(db: "Database", ident: str, now: datetime) -> str:
+def retry(db: Database, ident: str, now: datetime) -> str:
     """Make a failed (or waiting) job or delivery due now with a fresh set of attempts; it is
     enqueued after the commit (and swept if that message is lost). Returns its kind."""
     with db.session() as session:
@@ -100,7 +100,7 @@ class JobsCollector:
     """Prometheus collector: queue depth, records by kind and state, age of the oldest due one.
     Queried at scrape time; a failing query leaves the gauges out rather than failing /metrics."""
 
-    def __init__(self, hub: "Hub") -> None:
+    def __init__(self, hub: Hub) -> None:
         self.hub = hub
 
     def describe(self) -> list[Any]:
@@ -152,4 +152,4 @@ class JobsCollector:
 
 def _aware(value: datetime) -> datetime:
     # func.min() over SQLite returns the stored text's naive datetime.
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

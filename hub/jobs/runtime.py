@@ -33,7 +33,7 @@ class Runner(Protocol):
     def queue_depth(self) -> int | None: ...
 
 
-def execute(hub: "Hub", catalog: Mapping[str, JobSpec], name: str, payload: dict[str, Any]) -> str:
+def execute(hub: Hub, catalog: Mapping[str, JobSpec], name: str, payload: dict[str, Any]) -> str:
     """Run `name(payload)`; returns the outcome (`ok`, `failed`, `unknown`). A failure is
     logged and counted here and recorded on the job's row by the job itself; it is not raised,
     because the row — not the broker's message — decides whether and when it runs again."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -79,13 +79,13 @@ class Rig:
 
     def tenant_endpoint(self, url: str, unique: str) -> str:
         tenant_id, _ = create_api_key(self.hub.db, f"jobs-{unique}")
-        create_endpoint(self.hub.db, self.hub.vault, tenant_id, url, ["*"], datetime.now(timezone.utc))
+        create_endpoint(self.hub.db, self.hub.vault, tenant_id, url, ["*"], datetime.now(UTC))
         return tenant_id
 
     def announce(self, tenant_id: str, n: int, overdue: bool = False) -> None:
         """n events, one committed transaction each (as services do); `overdue` dates them a
         minute back, past the sweep's grace."""
-        now = datetime.now(timezone.utc) - (timedelta(minutes=1) if overdue else timedelta(0))
+        now = datetime.now(UTC) - (timedelta(minutes=1) if overdue else timedelta(0))
         for i in range(n):
             with self.hub.db.session() as session:
                 enqueue(session, tenant_id, "event.created", {"i": i}, now=now)
@@ -151,8 +151,8 @@ class InProcessRig(Rig):
 
     def lose_queue(self) -> None:
         """A restart: the runner's queue is gone, the database is not."""
-        from hub.jobs.inprocess import InProcessRunner
         from hub.jobs.dispatch import DISPATCHER
+        from hub.jobs.inprocess import InProcessRunner
         was_running = self.hub.jobs.running
         self.hub.jobs.stop()
         self.hub.jobs = InProcessRunner(self.hub)

@@ -3,7 +3,7 @@ the in-process runner (SQLite). The database is the record: duplicate messages, 
 queue and a worker killed mid-delivery cost neither a delivery nor a double one."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -70,7 +70,7 @@ def test_worker_killed_mid_delivery_delivers_later_once_per_id(rig, receiver, un
     # Time passes: the lease runs out (it outlasts any live attempt, ~45 s).
     with rig.hub.db.session() as session:
         session.execute(update(WebhookDelivery).where(WebhookDelivery.id == row.id)
-                        .values(locked_until=datetime.now(timezone.utc) - timedelta(seconds=1)))
+                        .values(locked_until=datetime.now(UTC) - timedelta(seconds=1)))
     receiver.hold.set()
     rig.sweep()
     wait_until(lambda: all_delivered(rig, tenant_id, 1), what="the surviving worker to deliver")
@@ -81,12 +81,12 @@ def test_worker_killed_mid_delivery_delivers_later_once_per_id(rig, receiver, un
 
 def test_scheduled_jobs_run_once_each_after_their_time(rig, unique):
     rig.workers(2)
-    long_ago = datetime.now(timezone.utc) - timedelta(days=30)
+    long_ago = datetime.now(UTC) - timedelta(days=30)
     with rig.hub.db.session() as session:
         tenant_id = rig.tenant_endpoint("http://127.0.0.1:9/unused", unique)
         session.add(IdempotencyRecord(tenant_id=tenant_id, key=f"old-{unique}", request_hash="x", state="done",
                                       created_at=long_ago))
-    at = datetime.now(timezone.utc) + timedelta(seconds=1)
+    at = datetime.now(UTC) + timedelta(seconds=1)
     ids = []
     with rig.hub.db.session() as session:
         for i in range(4):

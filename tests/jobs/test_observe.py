@@ -2,7 +2,7 @@
 in-process runner; the figures come from the records, so every runner shows the same)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -29,8 +29,8 @@ def setup(tmp_path, monkeypatch):
     app = create_app({"webhook_worker": False})
     hub = app.extensions["hub"]
     tenant_id, _ = create_api_key(hub.db, "obs")
-    create_endpoint(hub.db, hub.vault, tenant_id, "http://127.0.0.1:9/hooks", ["*"], datetime.now(timezone.utc))
-    an_hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    create_endpoint(hub.db, hub.vault, tenant_id, "http://127.0.0.1:9/hooks", ["*"], datetime.now(UTC))
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     for i in range(3):
         with hub.db.session() as session:
             enqueue(session, tenant_id, "event.created", {"i": i}, now=an_hour_ago)
@@ -64,6 +64,6 @@ def test_hub_jobs_lists_and_retries(setup):
     assert retried.exit_code == 0, retried.output
     with hub.db.session() as session:
         row = session.get(WebhookDelivery, failed)
-        assert (row.status, row.attempts) == ("pending", 0) and row.next_attempt_at <= datetime.now(timezone.utc)
+        assert (row.status, row.attempts) == ("pending", 0) and row.next_attempt_at <= datetime.now(UTC)
     refused = cli.invoke(main, ["jobs", "retry", delivered])
     assert refused.exit_code == 1 and "this delivery is delivered" in refused.output

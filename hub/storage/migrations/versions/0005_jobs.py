@@ -4,8 +4,8 @@ Revision ID: 0005_jobs
 Revises: 0001
 Create Date: 2026-12-05 02:00:00
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = '0005_jobs'
 down_revision = '0001'
