@@ -61,7 +61,7 @@ def run_stored_job(hub: Hub, payload: dict[str, Any]) -> None:
     claimed = store.claim(hub.db, payload["job_id"], hub.clock(), LEASE)
     if claimed is None:
         return  # done, held by another worker, or not due yet: this message was a duplicate
-    spec = JOBS.get(claimed.name)
+    spec = hub.jobs.catalog.get(claimed.name)
     try:
         if spec is None:
             raise LookupError(f"no job named {claimed.name!r} is declared")

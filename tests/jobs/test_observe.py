@@ -67,3 +67,39 @@ def test_hub_jobs_lists_and_retries(setup):
         assert (row.status, row.attempts) == ("pending", 0) and row.next_attempt_at <= datetime.now(UTC)
     refused = cli.invoke(main, ["jobs", "retry", delivered])
     assert refused.exit_code == 1 and "this delivery is delivered" in refused.output
+
+
+def test_a_failing_job_is_retried_with_backoff_then_given_up(setup):
+    """`jobs.run` records each failure on the row and enqueues the next attempt for its time."""
+    from hub.jobs import store
+    from hub.jobs.catalog import JOBS, JobSpec
+    from hub.jobs.inprocess import InProcessRunner
+    from hub.jobs.runtime import execute
+    from hub.storage.models import Job
+
+    _app, hub, _ = setup
+    calls: list[dict] = []
+
+    def flaky(_hub, payload: dict) -> None:
+        calls.append(payload)
+        raise RuntimeError("the provider said no")
+
+    catalog = {**JOBS, "test.flaky": JobSpec("test.flaky", flaky)}
+    hub.jobs = InProcessRunner(hub, catalog)  # not started: the test runs each attempt itself
+    now = datetime.now(UTC)
+    hub.clock = lambda: now
+    with hub.db.session() as session:
+        job_id = store.schedule(session, "test.flaky", {"hold": "h1"}, at=now)
+    waits = []
+    for attempt in range(1, store.MAX_ATTEMPTS + 1):
+        assert execute(hub, catalog, store.RUN, {"job_id": job_id}) == "failed"
+        with hub.db.session() as session:
+            job = session.get(Job, job_id)
+        assert job.attempts == attempt and "the provider said no" in (job.last_error or "")
+        if job.status == "pending":
+            waits.append((job.run_at - now).total_seconds())
+            assert execute(hub, catalog, store.RUN, {"job_id": job_id}) == "ok"  # early duplicate: a no-op
+            now = job.run_at
+    assert job.status == "failed" and len(calls) == store.MAX_ATTEMPTS
+    assert waits == [10 * 2 ** i for i in range(store.MAX_ATTEMPTS - 1)]
+    assert hub.jobs.queue_depth() >= 1  # each retry was enqueued for its time
