@@ -60,7 +60,8 @@ def list_jobs(db: Database, now: datetime, states: set[str], limit: int = 100) -
             rows.append(JobRow(d.id, "webhook", f"webhooks.deliver {d.event_type}",
                                state_of(d.status, d.next_attempt_at, d.locked_until, now), d.next_attempt_at,
                                d.attempts, d.last_error))
-    return sorted((r for r in rows if r.state in states), key=lambda r: r.due_at)[:limit]
+    wanted = states | ({"delivered"} if "done" in states else set())
+    return sorted((r for r in rows if r.state in wanted), key=lambda r: r.due_at)[:limit]
 
 
 def _status_filter(column: Any, states: set[str]) -> Any:

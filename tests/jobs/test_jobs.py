@@ -76,7 +76,6 @@ def test_worker_killed_mid_delivery_delivers_later_once_per_id(rig, receiver, un
     wait_until(lambda: all_delivered(rig, tenant_id, 1), what="the surviving worker to deliver")
     assert receiver.distinct() == {row.message_id}  # the receiver's dedupe sees one message
     assert receiver.count() == 2  # the cut-off attempt and the delivery
-    rig.workers(2)
 
 
 def test_scheduled_jobs_run_once_each_after_their_time(rig, unique):

@@ -60,6 +60,7 @@ def test_hub_jobs_lists_and_retries(setup):
     listed = cli.invoke(main, ["jobs", "list"])
     assert listed.exit_code == 0, listed.output
     assert failed in listed.output and "HTTP 500" in listed.output and delivered not in listed.output
+    assert delivered in cli.invoke(main, ["jobs", "list", "--state", "done"]).output
     retried = cli.invoke(main, ["jobs", "retry", failed])
     assert retried.exit_code == 0, retried.output
     with hub.db.session() as session:
