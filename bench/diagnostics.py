@@ -20,7 +20,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import live_stack, median_ms, p95_ms  # noqa: E402
-from oauth.registry import FLOWS  # noqa: E402
 from providers.registry import PROVIDERS  # noqa: E402
 from tests.e2e.support import Api, Sandbox, connect  # noqa: E402
 
@@ -28,7 +27,7 @@ LEVELS = 2  # refresh, then probes (hub/services/diagnostics/probing.py)
 
 
 def measure(n: int, latency_ms: int) -> None:
-    providers = sorted(p for p in PROVIDERS if p in FLOWS)
+    providers = sorted(PROVIDERS)
     with live_stack(webhook_worker=False) as (app, url, sandbox_url, key):
         hub = app.extensions["hub"]
         api, sandbox = Api(url, key), Sandbox(sandbox_url)

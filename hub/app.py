@@ -17,11 +17,13 @@ from hub.jobs.observe import JobsCollector
 from hub.logs import configure as configure_logs
 from hub.logs import get_logger
 from hub.metrics import Metrics
-from hub.problems import Problem
+from hub.errors import HubError
+from hub.problems import Problem, problem_of
 from hub.storage.db import Database
 from hub.wiring import Services
 from oauth.vault import TokenVault
 from providers import registry
+from providers.base import ProviderSpec
 
 log = get_logger(__name__)
 
@@ -62,20 +64,22 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
     hub.metrics.registry.register(JobsCollector(hub))
     # msgraph-sdk imports ~1,200 model modules on its first answer (1-4 s): pay that on a
     # background thread at start-up, never on a user's first Microsoft request.
-    if "microsoft" in registry.PROVIDERS:
-        _warm_in_background(hub, "microsoft")
+    for spec in registry.SPECS:
+        if spec.warm_up is not None and spec.calendar is not None:
+            _warm_in_background(hub, spec)
 
     from hub.api import meta, settings_links, v1
     from hub.web import connect
     from hub.web import settings as settings_page  # not `settings`: that name is the config here
-    from webhooks import zoom as zoom_webhooks
 
     app.register_blueprint(meta.bp)
     app.register_blueprint(v1.bp)
     app.register_blueprint(connect.bp)
     app.register_blueprint(settings_links.bp)
     app.register_blueprint(settings_page.bp)
-    app.register_blueprint(zoom_webhooks.bp)
+    for spec in registry.SPECS:  # each provider's inbound notifications, if it sends any
+        if spec.webhooks is not None:
+            app.register_blueprint(spec.webhooks())
     from hub.api import diagnostics as diagnostics_api
     app.register_blueprint(diagnostics_api.bp)
     from hub.api import webhook_endpoints
@@ -97,12 +101,13 @@ def build_hub(settings: Settings) -> Hub:
     return Hub(settings=settings, db=db, vault=_vault(settings), metrics=Metrics())
 
 
-def _warm_in_background(hub: Hub, provider: str) -> None:
+def _warm_in_background(hub: Hub, spec: ProviderSpec) -> None:
+    provider = spec.name
+
     def warm() -> None:
         try:
-            adapter = hub.calendar(provider)
-            if hasattr(adapter, "warm"):
-                adapter.warm()
+            assert spec.warm_up is not None
+            spec.warm_up(hub.calendar(provider))
         except Exception as exc:  # noqa: BLE001 - a failed warm-up only means the first call pays
             log.warning("warm_up_failed", provider=provider, error=type(exc).__name__)
 
@@ -123,6 +128,10 @@ def _register_errors(app: Flask) -> None:
     def _problem(problem: Problem):
         return problem.response()
 
+    @app.errorhandler(HubError)
+    def _domain(err: HubError):
+        return problem_of(err).response()
+
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
@@ -130,8 +139,9 @@ def _register_errors(app: Flask) -> None:
         detail = exc.description if exc.code != 404 else f"No route for {request.method} {request.path}."
         problem = Problem(exc.code or 500, code, exc.name, detail)
         resp = problem.response()
-        if exc.code == 405 and getattr(exc, "valid_methods", None):
-            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+        allowed = getattr(exc, "valid_methods", None)  # on 405 only
+        if exc.code == 405 and allowed:
+            resp.headers["Allow"] = ", ".join(allowed)
         return resp
 
     @app.errorhandler(Exception)

@@ -14,6 +14,22 @@ def main() -> None:
     """Calendar and conferencing integration hub."""
 
 
+@main.command("providers")
+@click.option("--markdown", "as_markdown", is_flag=True, help="The README's provider table.")
+def providers_command(as_markdown: bool) -> None:
+    """The providers this hub has (from the registry), their capabilities and settings."""
+    from hub import provider_docs
+    from providers import registry
+    if as_markdown:
+        click.echo(provider_docs.markdown(), nl=False)
+        return
+    for spec in registry.SPECS:
+        caps = ", ".join(sorted(c.value for c in spec.capabilities))
+        click.echo(f"{spec.name:<10} {spec.title:<18} {caps:<22} {provider_docs.connect_method(spec)}")
+        for setting in spec.settings:
+            click.echo(f"    {setting.env_name(spec.name)}  {setting.help}")
+
+
 @main.group()
 def db() -> None:
     """Database schema."""

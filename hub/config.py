@@ -9,18 +9,10 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
+from providers import registry
+from providers.base import ProviderConfig
+
 SQLITE_DEFAULT = "sqlite:///hub.sqlite3"
-
-
-@dataclass(frozen=True)
-class OAuthEndpoints:
-    authorize_url: str
-    token_url: str
-    revoke_url: str | None
-    jwks_url: str | None
-    api_base: str
-    client_id: str
-    client_secret: str
 
 
 @dataclass(frozen=True)
@@ -36,16 +28,6 @@ class Settings:
     sandbox_url: str = ""
     log_level: str = "INFO"
     log_json: bool = True
-    google_client_id: str = ""
-    google_client_secret: str = ""
-    # Google apps in "testing" publishing status lose refresh tokens after 7 days.
-    google_app_status: str = "production"
-    microsoft_client_id: str = ""
-    microsoft_client_secret: str = ""
-    microsoft_tenant: str = "common"
-    zoom_client_id: str = ""
-    zoom_client_secret: str = ""
-    zoom_webhook_secret: str = ""
     # Refresh this many seconds before the access token expires.
     refresh_margin_seconds: int = 300
     provider_timeout_seconds: float = 20.0
@@ -63,21 +45,43 @@ class Settings:
     # Connect links inside connection.needs_reauth webhooks: they must outlive the ~3 days
     # of delivery retries plus the time a person takes to act on the email.
     webhook_link_ttl_hours: int = 168
+    # Each provider's own `HUB_<PROVIDER>_<KEY>` settings, as its spec declares them
+    # (providers/<name>/__init__.py): {"google": {"client_id": …}, …}.
+    providers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Read `HUB_*` variables. `overrides` take the field names, and `<provider>_<key>` for a
+        provider's own settings (`zoom_webhook_secret="…"`)."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
-            if f.name == "extra":
+            if f.name in ("extra", "providers"):
                 continue
             raw = env.get("HUB_" + f.name.upper())
             if raw is None:
                 continue
             values[f.name] = _coerce(f.type, raw)
+        provider_values: dict[str, dict[str, str]] = {}
+        for spec in registry.SPECS:
+            own = provider_values.setdefault(spec.name, {})
+            for setting in spec.settings:
+                raw = env.get(setting.env_name(spec.name))
+                own[setting.key] = setting.default if raw is None else raw
+        field_names = {f.name for f in fields(cls)}
+        for name in list(overrides):
+            if name in field_names:
+                continue
+            provider, _, key = name.partition("_")
+            found = registry.PROVIDERS.get(provider)
+            if found is None or key not in {s.key for s in found.settings}:
+                raise TypeError(f"unknown setting {name!r}")
+            provider_values[provider][key] = str(overrides.pop(name))
+        for provider, given in dict(overrides.pop("providers", None) or {}).items():
+            provider_values.setdefault(provider, {}).update(given)
         values.update(overrides)
-        return cls(**values)
+        return cls(providers=provider_values, **values)
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         return replace(self, **overrides)
@@ -86,66 +90,10 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    def google(self) -> OAuthEndpoints:
-        sb = self.sandbox_url.rstrip("/")
-        if sb:
-            return OAuthEndpoints(
-                authorize_url=f"{sb}/google/o/oauth2/v2/auth",
-                token_url=f"{sb}/google/token",
-                revoke_url=f"{sb}/google/revoke",
-                jwks_url=f"{sb}/google/oauth2/v3/certs",
-                api_base=f"{sb}/google/calendar/v3/",
-                client_id=self.google_client_id or "sandbox-google-client",
-                client_secret=self.google_client_secret or "sandbox-google-secret",
-            )
-        return OAuthEndpoints(
-            authorize_url="https://accounts.google.com/o/oauth2/v2/auth",
-            token_url="https://oauth2.googleapis.com/token",
-            revoke_url="https://oauth2.googleapis.com/revoke",
-            jwks_url="https://www.googleapis.com/oauth2/v3/certs",
-            api_base="https://www.googleapis.com/calendar/v3/",
-            client_id=self.google_client_id,
-            client_secret=self.google_client_secret,
-        )
-
-    def microsoft(self) -> OAuthEndpoints:
-        """The identity platform v2.0 for `microsoft_tenant` and Graph v1.0. With a sandbox, the
-        login host is the sandbox's `/microsoft` (oauth/microsoft.py rewrites msal's https
-        authority there) and the default client is the sandbox's own."""
-        sb = self.sandbox_url.rstrip("/")
-        tenant = self.microsoft_tenant or "common"
-        login = f"{sb}/microsoft" if sb else "https://login.microsoftonline.com"
-        return OAuthEndpoints(
-            authorize_url=f"{login}/{tenant}/oauth2/v2.0/authorize",
-            token_url=f"{login}/{tenant}/oauth2/v2.0/token",
-            revoke_url=None,  # v2.0 has no token revocation endpoint
-            jwks_url=f"{login}/{tenant}/discovery/v2.0/keys",
-            api_base=f"{sb}/microsoft/v1.0" if sb else "https://graph.microsoft.com/v1.0",
-            client_id=self.microsoft_client_id or ("sandbox-microsoft-client" if sb else ""),
-            client_secret=self.microsoft_client_secret or ("sandbox-microsoft-secret" if sb else ""),
-        )
-
-    def zoom(self) -> OAuthEndpoints:
-        sb = self.sandbox_url.rstrip("/")
-        if sb:
-            return OAuthEndpoints(
-                authorize_url=f"{sb}/zoom/oauth/authorize",
-                token_url=f"{sb}/zoom/oauth/token",
-                revoke_url=f"{sb}/zoom/oauth/revoke",
-                jwks_url=None,  # Zoom has no id_token: identity comes from /v2/users/me
-                api_base=f"{sb}/zoom/v2",
-                client_id=self.zoom_client_id or "sandbox-zoom-client",
-                client_secret=self.zoom_client_secret or "sandbox-zoom-secret",
-            )
-        return OAuthEndpoints(
-            authorize_url="https://zoom.us/oauth/authorize",
-            token_url="https://zoom.us/oauth/token",
-            revoke_url="https://zoom.us/oauth/revoke",
-            jwks_url=None,
-            api_base="https://api.zoom.us/v2",
-            client_id=self.zoom_client_id,
-            client_secret=self.zoom_client_secret,
-        )
+    def provider(self, name: str) -> ProviderConfig:
+        """What provider `name`'s factories receive: its own settings and where it is reached."""
+        return ProviderConfig(name, dict(self.providers.get(name, {})), sandbox_url=self.sandbox_url,
+                              public_url=self.public_url, timeout=self.provider_timeout_seconds)
 
 
 def _coerce(type_name: Any, raw: str) -> Any:

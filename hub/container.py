@@ -18,11 +18,10 @@ from hub.storage.db import Database
 from hub.storage.models import Connection, User
 from oauth.connect import ConnectService
 from oauth.flows import Grant, OAuthFlow
-from oauth.registry import FLOWS
 from oauth.tokens import TokenManager
 from oauth.vault import TokenVault
 from providers import registry
-from providers.base import CalendarProvider, ConferencingProvider, ProviderError
+from providers.base import CalendarProvider, ConferencingProvider, OAuthConnect, ProviderError
 from webhooks.outbound import connection_events
 from webhooks.outbound.delivery import DeliveryWorker
 
@@ -104,20 +103,23 @@ class Hub:
             self._instances[(kind, provider)] = instance
 
     def flow(self, provider: str) -> OAuthFlow:
-        return self._cached("flow", provider, lambda: FLOWS[provider](self.settings))
+        connect = registry.get(provider).connect
+        if not isinstance(connect, OAuthConnect):
+            raise KeyError(f"{provider} is not connected through OAuth")
+        return self._cached("flow", provider, lambda: connect.flow(self.settings.provider(provider)))
 
     def calendar(self, provider: str) -> CalendarProvider:
-        spec = registry.get(provider)
-        if spec.calendar is None:
+        make = registry.get(provider).calendar
+        if make is None:
             raise KeyError(f"{provider} is not a calendar provider")
-        return self._cached("calendar", provider, lambda: self._limited(provider, spec.calendar(self.settings)))
+        return self._cached("calendar", provider, lambda: self._limited(provider, make(self.settings.provider(provider))))
 
     def conferencing(self, provider: str) -> ConferencingProvider:
-        spec = registry.get(provider)
-        if spec.conferencing is None:
+        make = registry.get(provider).conferencing
+        if make is None:
             raise KeyError(f"{provider} is not a conferencing provider")
         return self._cached("conferencing", provider,
-                            lambda: self._limited(provider, spec.conferencing(self.settings)))
+                            lambda: self._limited(provider, make(self.settings.provider(provider))))
 
     def _limited(self, provider: str, adapter: Any) -> Any:
         return LimitedAdapter(adapter, provider, self.limits, self.settings.provider_timeout_seconds)

@@ -23,7 +23,7 @@ def run_doctor(user_id: str, tenant: str, as_json: bool = False, settings: Setti
                echo: Callable[[str], None] = click.echo) -> int:
     from hub.container import Hub
     from hub.metrics import Metrics
-    from hub.problems import Problem
+    from hub.errors import HubError
     from hub.services.directory import tenant_id_by_name
     from hub.storage.db import Database
     from oauth.vault import TokenVault
@@ -41,7 +41,7 @@ def run_doctor(user_id: str, tenant: str, as_json: bool = False, settings: Setti
             return CANNOT_DIAGNOSE
         try:
             report = DiagnosticsService.for_hub(hub, hub.connect).diagnose_user(tenant_id, user_id)
-        except Problem as problem:
+        except HubError as problem:
             text = f"No user {user_id!r} in tenant {tenant!r}." if problem.code == "user_not_found" else problem.detail
             echo(click.style(text, fg="red"))
             return CANNOT_DIAGNOSE

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from typing import Any
+from typing import Any, Mapping, MutableMapping
 
 import structlog
 
@@ -34,8 +34,8 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
-    return _scrub(event)
+def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    return _scrub(dict(event))
 
 
 def configure(level: str = "INFO", json_output: bool = True) -> None:

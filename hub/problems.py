@@ -1,9 +1,13 @@
 """RFC 9457 problem details: the one error shape the HTTP API answers with."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import Response, json
+
+from hub import errors
+from hub.errors import HubError
 
 PROBLEM_TYPE_BASE = "https://calendar-hub.dev/problems/"
 
@@ -54,6 +58,20 @@ class Problem(Exception):
         for name, value in self.headers.items():
             resp.headers[name] = value
         return resp
+
+
+# The one place a domain error becomes an HTTP status.
+STATUS: dict[type[HubError], int] = {
+    errors.NotFound: 404, errors.Conflict: 409, errors.Gone: 410, errors.Invalid: 422,
+    errors.ProviderFailed: 502, errors.Unavailable: 503,
+}
+
+
+def problem_of(err: HubError) -> Problem:
+    status = next((code for cls, code in STATUS.items() if isinstance(err, cls)), 500)
+    headers = {"Retry-After": str(max(1, math.ceil(err.retry_after)))} if err.retry_after else None
+    return Problem(status, err.code, err.title, err.detail, fix=err.fix, errors=err.errors,
+                   headers=headers, **err.extra)
 
 
 def not_found(what: str, code: str = "not_found") -> Problem:

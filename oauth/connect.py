@@ -227,6 +227,7 @@ class ConnectService:
             if self.on_connected:
                 self.on_connected(session, conn, old_status)
             attempt = session.get(ConnectAttempt, attempt_id)
+            assert attempt is not None  # locked above, in this transaction
             attempt.outcome = "connected"
             connection_id = conn.id
         return ConnectOutcome("connected", connection_id=connection_id, **base)

@@ -14,7 +14,7 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from providers.base import ErrorKind, ProviderError
+from providers.base import ErrorKind, OAuthEndpoints, ProviderError
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class OAuthFlow(Protocol):
 
     def revoke(self, token: str) -> None: ...
 
+
+__all__ = ["AuthlibFlow", "Grant", "Identity", "OAuthEndpoints", "OAuthFlow"]
 
 TokenErrorClassifier = Callable[[int | None, dict[str, Any]], ProviderError]
 IdentityResolver = Callable[[dict[str, Any], str], Identity]
@@ -99,7 +101,7 @@ class AuthlibFlow:
             params["login_hint"] = login_hint
         url, _ = self._session(redirect_uri).create_authorization_url(
             self.authorize_endpoint, state=state, code_verifier=code_verifier, **params)
-        return url
+        return str(url)
 
     def exchange(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str) -> Grant:
         body = self._call(lambda s: s.fetch_token(self.token_endpoint, code=code,

@@ -35,7 +35,7 @@ class IdTokenVerifier:
             try:
                 token = jwt.decode(id_token, self._keyset(force=True), algorithms=["RS256"])
             except (JoseError, ValueError) as exc:
-                raise self._invalid(f"id_token signature not valid ({type(exc).__name__})")
+                raise self._invalid(f"id_token signature not valid ({type(exc).__name__})") from None
         options: dict[str, Any] = {
             "iss": {"essential": True, "values": list(self.issuers)},
             "aud": {"essential": True, "value": self.audience},
@@ -46,7 +46,7 @@ class IdTokenVerifier:
         try:
             jwt.JWTClaimsRegistry(leeway=60, **options).validate(token.claims)
         except JoseError as exc:
-            raise self._invalid(f"id_token claims not valid ({exc.error})")
+            raise self._invalid(f"id_token claims not valid ({exc.error})") from None
         return dict(token.claims)
 
     def _keyset(self, force: bool = False) -> KeySet:
@@ -59,7 +59,7 @@ class IdTokenVerifier:
                 except requests.RequestException as exc:
                     raise ProviderError(ErrorKind.PROVIDER_DOWN,
                                         f"could not fetch signing keys: {type(exc).__name__}",
-                                        provider=self.provider, cause="provider_unavailable")
+                                        provider=self.provider, cause="provider_unavailable") from None
                 self._keys = KeySet.import_key_set(resp.json())
                 self._fetched_at = time.monotonic()
             return self._keys

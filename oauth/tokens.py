@@ -68,18 +68,16 @@ class TokenManager:
         """A usable access token. `stale` is a token the provider just refused: refresh unless
         another thread already replaced it."""
         with self.db.session() as session:
-            conn = session.get(Connection, connection_id)
-            _require_active(conn, connection_id)
+            conn = _require_active(session.get(Connection, connection_id), connection_id)
             token = self._current(conn)
-            if self._fresh(conn) and token != stale:
+            if token is not None and self._fresh(conn) and token != stale:
                 return token
         with self._lock(connection_id):
             with self.db.session() as session:
-                conn = session.execute(select(Connection).where(Connection.id == connection_id)
-                                       .with_for_update()).scalar_one_or_none()
-                _require_active(conn, connection_id)
+                conn = _require_active(session.execute(select(Connection).where(Connection.id == connection_id)
+                                                        .with_for_update()).scalar_one_or_none(), connection_id)
                 token = self._current(conn)
-                if self._fresh(conn) and token != stale:
+                if token is not None and self._fresh(conn) and token != stale:
                     return token
                 grant = self._refresh(session, conn)
             return grant.access_token
@@ -104,7 +102,7 @@ class TokenManager:
             conn.refresh_failures += 1
             conn.last_error = _error_record(err, now)
             if err.kind is ErrorKind.AUTH_REVOKED:
-                raise self._mark_dead(session, conn, err)
+                raise self._mark_dead(session, conn, err) from None
             session.commit()
             raise
         self.store_grant(conn, grant)
@@ -141,7 +139,7 @@ class TokenManager:
         return action(self.access_token(connection_id, stale=token))
 
 
-def _require_active(conn: Connection | None, connection_id: str) -> None:
+def _require_active(conn: Connection | None, connection_id: str) -> Connection:
     if conn is None:
         raise ProviderError(ErrorKind.NOT_FOUND, f"connection {connection_id} is gone",
                             provider="hub")
@@ -150,6 +148,7 @@ def _require_active(conn: Connection | None, connection_id: str) -> None:
         raise ConnectionUnusable(ErrorKind(last.get("kind") or "auth_revoked"),
                                  last.get("message") or "the connection needs to be reconnected",
                                  provider=conn.provider, cause=last.get("cause") or "token_revoked")
+    return conn
 
 
 def _error_record(err: ProviderError, at: datetime) -> dict:

@@ -8,7 +8,14 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # pragma: no cover - only for annotations; nothing here imports at runtime
+    from flask import Blueprint
+
+    from oauth.flows import OAuthFlow
+    from providers.emulator_kit.emulator import ProviderEmulator
+    from providers.probes import ProviderDiagnostics
 
 
 class Capability(str, enum.Enum):
@@ -67,7 +74,7 @@ class ProviderError(Exception):
         self.http_status = http_status
         self.retry_after = retry_after
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind.value, "cause": self.cause, "message": self.message}
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
@@ -94,10 +101,10 @@ class ConferenceLink:
     join_url: str
     meeting_id: str | None = None
     passcode: str | None = None
-    dial_in: list[dict] = field(default_factory=list)
+    dial_in: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
-        out = {"provider": self.provider, "join_url": self.join_url}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"provider": self.provider, "join_url": self.join_url}
         if self.meeting_id:
             out["meeting_id"] = self.meeting_id
         if self.passcode:
@@ -199,3 +206,125 @@ class ConferencingProvider(Protocol):
 
     def delete_meeting(self, token: str, meeting_id: str) -> None:
         """Delete; a meeting already gone counts as deleted."""
+
+
+# --- the provider spec: everything the hub knows about one provider, in one object ----------
+
+@dataclass(frozen=True)
+class Setting:
+    """One `HUB_<PROVIDER>_<KEY>` environment variable a provider reads."""
+
+    key: str  # lower case; the variable is HUB_<PROVIDER>_<KEY upper-cased>
+    help: str
+    default: str = ""
+    secret: bool = False  # never logged, never printed by `hub config`
+
+    def env_name(self, provider: str) -> str:
+        return f"HUB_{provider.upper()}_{self.key.upper()}"
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """What a provider's factories receive: its own settings and where it is reached — never
+    the hub's settings object, so a provider package does not depend on the hub."""
+
+    provider: str
+    values: Mapping[str, str] = field(default_factory=dict)
+    sandbox_url: str = ""  # the sandbox's root URL; "" means the real provider
+    public_url: str = ""  # where browsers reach the hub (redirect and notification URLs)
+    timeout: float = 20.0
+
+    def get(self, key: str) -> str:
+        return self.values.get(key, "")
+
+    @property
+    def sandbox(self) -> str | None:
+        """This provider's emulator inside the sandbox (`<sandbox>/<provider>`), or None."""
+        root = self.sandbox_url.rstrip("/")
+        return f"{root}/{self.provider}" if root else None
+
+
+@dataclass(frozen=True)
+class OAuthEndpoints:
+    """Where one provider's authorization server and API are (real or in the sandbox), and the
+    hub's client there."""
+
+    authorize_url: str
+    token_url: str
+    revoke_url: str | None
+    jwks_url: str | None
+    api_base: str
+    client_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True)
+class Conferencing:
+    """The video meetings a provider brings, native (Meet in a Google event) or external
+    (a Zoom meeting whose link goes into any calendar's event)."""
+
+    capability: Capability
+    label: str  # what people call it: "Google Meet"
+    # Cause when the account may not use it (API.md causes): admin switched it off, no licence.
+    unavailable_cause: str
+    # Cause when an event came back without the link that was asked for.
+    link_missing_cause: str
+    # How the link is introduced in an invitation's text, as the provider's own invitations say.
+    join_label: str = "Join the meeting"
+
+
+@dataclass(frozen=True)
+class OAuthConnect:
+    """Connected through the provider's OAuth consent (state + PKCE + browser binding)."""
+
+    flow: Callable[[ProviderConfig], "OAuthFlow"]
+
+
+@dataclass(frozen=True)
+class CauseText:
+    """Plain words for a cause only this provider produces (hub/services/explanations.py holds
+    the provider-neutral ones). `{provider}` is replaced by the provider's title."""
+
+    code: str
+    summary: str
+    fix: str
+    action: str
+    steps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """A provider, whole. The registry (providers/registry.py) is a list of these and the hub
+    derives everything else from it: API validation and OpenAPI enums, settings-page cards,
+    diagnostics, the sandbox's mounts, the `HUB_<NAME>_*` settings and their documentation.
+
+    Factories import their SDKs only when called, so a process that never talks to a provider
+    never pays for its imports.
+    """
+
+    name: str
+    title: str
+    # What a fully consented connection to this provider can do.
+    capabilities: frozenset[Capability]
+    connect: OAuthConnect
+    settings: tuple[Setting, ...] = ()
+    calendar: Callable[[ProviderConfig], CalendarProvider] | None = None
+    conferencing: Callable[[ProviderConfig], "ConferencingProvider"] | None = None
+    # The meetings it brings; `native` when they live inside its calendar's events.
+    meetings: Conferencing | None = None
+    native: bool = False
+    emulator: Callable[[], type["ProviderEmulator"]] | None = None
+    diagnostics: Callable[[], "ProviderDiagnostics"] | None = None
+    causes: tuple[CauseText, ...] = ()
+    # Inbound notifications from the provider (`/webhooks/<name>`), if it sends any.
+    webhooks: Callable[[], "Blueprint"] | None = None
+    # Work worth doing once at start-up, off the request path (msgraph's model imports).
+    warm_up: Callable[[Any], None] | None = None
+
+    @property
+    def native_conferencing(self) -> Capability | None:
+        return self.meetings.capability if self.meetings is not None and self.native else None
+
+    @property
+    def external_conferencing(self) -> Capability | None:
+        return self.meetings.capability if self.meetings is not None and not self.native else None

@@ -3,13 +3,13 @@
 Diagnostics (``hub/services/diagnostics``) is provider-neutral: it refreshes, runs probes, and
 turns what they found into checks with a stable cause and a fix. What only a provider knows
 comes from its diagnostics module, a module with this fixed shape (like an allauth provider
-package), imported lazily by name:
+package), which its spec's ``diagnostics`` factory imports lazily:
 
 - ``INACTIVITY_LIMIT``: how long an unused grant lives (Google 6 months, Microsoft 90 days), or
   None — a refused refresh after that long without use is ``token_expired_inactivity``;
-- ``consent_lifetime(settings)``: how long any grant lives from consent regardless of use
+- ``consent_lifetime(config)``: how long any grant lives from consent regardless of use
   (a Google app in Testing status: 7 days), or None;
-- ``probes(settings, calendar, conferencing)``: read-only probes run concurrently with a
+- ``probes(config, calendar, conferencing)``: read-only probes run concurrently with a
   freshly refreshed access token;
 - ``explain(http_status, body)``: a pasted provider error body, classified with the provider's
   own ``errors.py`` tables.
@@ -25,12 +25,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
-from providers.base import CalendarProvider, ConferencingProvider, ProviderError
+from providers.base import CalendarProvider, ConferencingProvider, ProviderConfig, ProviderError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hub.config import Settings
 
 # Check ids a probe may report on. The engine orders them; a provider needs not cover all.
 IDENTITY = "identity"
@@ -121,9 +119,9 @@ class ProviderDiagnostics(Protocol):
 
     INACTIVITY_LIMIT: timedelta | None
 
-    def consent_lifetime(self, settings: "Settings") -> timedelta | None: ...
+    def consent_lifetime(self, config: ProviderConfig) -> timedelta | None: ...
 
-    def probes(self, settings: "Settings", calendar: CalendarProvider | None,
+    def probes(self, config: ProviderConfig, calendar: CalendarProvider | None,
                conferencing: ConferencingProvider | None) -> Sequence[Probe]: ...
 
     def explain(self, http_status: int | None, body: Any) -> Explained: ...

@@ -1,53 +1,21 @@
-"""The explicit, lazy provider registry: one line per provider.
+"""The provider registry: ONE list of provider specs, one line per provider.
 
-Factories import their adapter only when called, so a process that never talks to Microsoft
-never pays for msgraph-sdk's imports.
+Everything the hub knows about a provider comes from its spec (providers/base.py
+`ProviderSpec`): API validation, settings-page cards, diagnostics, the sandbox's mounts, the
+`HUB_<NAME>_*` settings. Importing a spec is cheap; its factories import SDKs when called.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from providers import google, microsoft, zoom
+from providers.base import Capability, ProviderSpec
 
-from providers.base import CalendarProvider, Capability, ConferencingProvider
+SPECS: tuple[ProviderSpec, ...] = (
+    google.SPEC,
+    microsoft.SPEC,
+    zoom.SPEC,
+)
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hub.config import Settings
-
-
-@dataclass(frozen=True)
-class ProviderSpec:
-    name: str
-    title: str
-    # What a fully consented connection to this provider can do.
-    capabilities: frozenset[Capability]
-    # The calendar's own conferencing (Meet, Teams), if it is a calendar.
-    native_conferencing: Capability | None
-    calendar: Callable[["Settings"], CalendarProvider] | None = None
-    conferencing: Callable[["Settings"], ConferencingProvider] | None = None
-
-
-def _google_calendar(settings: "Settings") -> CalendarProvider:
-    from providers.google.calendar import GoogleCalendar
-    return GoogleCalendar(settings.google().api_base, timeout=settings.provider_timeout_seconds)
-
-
-def _zoom_meetings(settings: "Settings") -> ConferencingProvider:
-    from providers.zoom.meetings import ZoomMeetings
-    return ZoomMeetings(settings.zoom().api_base, timeout=settings.provider_timeout_seconds)
-
-
-def _microsoft_calendar(settings: "Settings") -> CalendarProvider:
-    from providers.microsoft.calendar import MicrosoftCalendar
-    return MicrosoftCalendar(settings.microsoft().api_base, timeout=settings.provider_timeout_seconds)
-
-
-PROVIDERS: dict[str, ProviderSpec] = {
-    "google": ProviderSpec("google", "Google Calendar", frozenset({Capability.CALENDAR, Capability.GOOGLE_MEET}),
-                           Capability.GOOGLE_MEET, calendar=_google_calendar),
-    "microsoft": ProviderSpec("microsoft", "Microsoft 365", frozenset({Capability.CALENDAR, Capability.TEAMS}),
-                              Capability.TEAMS, calendar=_microsoft_calendar),
-    "zoom": ProviderSpec("zoom", "Zoom", frozenset({Capability.ZOOM}), None, conferencing=_zoom_meetings),
-}
+PROVIDERS: dict[str, ProviderSpec] = {spec.name: spec for spec in SPECS}
 
 
 def get(name: str) -> ProviderSpec:
@@ -56,3 +24,27 @@ def get(name: str) -> ProviderSpec:
 
 def names() -> list[str]:
     return list(PROVIDERS)
+
+
+def conferencing_choices() -> list[str]:
+    """Every conferencing the registered providers can bring (`google_meet`, `teams`, `zoom` …)."""
+    return [spec.meetings.capability.value for spec in SPECS if spec.meetings is not None]
+
+
+def bringing(capability: str) -> ProviderSpec | None:
+    """The provider whose meetings are `capability` (e.g. "teams" → Microsoft)."""
+    return next((s for s in SPECS if s.meetings is not None and s.meetings.capability.value == capability), None)
+
+
+def unavailable_cause(capability: str | None) -> str | None:
+    """What losing a conferencing capability is called (API.md causes), from the spec of the
+    provider that brings it, so no provider is named where it is needed."""
+    spec = bringing(capability or "")
+    return spec.meetings.unavailable_cause if spec is not None and spec.meetings is not None else None
+
+
+def capability_labels() -> dict[str, str]:
+    """What people call each capability: "Calendar", "Google Meet", …"""
+    labels = {Capability.CALENDAR.value: "Calendar"}
+    labels.update({s.meetings.capability.value: s.meetings.label for s in SPECS if s.meetings is not None})
+    return labels

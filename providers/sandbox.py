@@ -8,13 +8,13 @@ control API that arranges accounts, calendars and failures (``/_control``, see
     ... running.base_url ...                  # e.g. http://127.0.0.1:54321
     running.shutdown()
 
-Adding a provider is one line in ``EMULATORS`` (see ``providers/emulator_kit/__init__.py``).
+Every provider whose spec has an ``emulator`` is mounted at ``/<name>`` (see
+``providers/emulator_kit/__init__.py`` for how an emulator is written).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import threading
 from typing import Any, NamedTuple
 
@@ -24,29 +24,23 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from providers.emulator_kit.config import OAuthClient, SandboxConfig
 from providers.emulator_kit.context import SandboxContext
 from providers.emulator_kit.control import create_control_blueprint
+from providers import registry
 from providers.emulator_kit.emulator import ProviderEmulator
 
-__all__ = ["EMULATORS", "OAuthClient", "RunningServer", "SandboxConfig", "create_sandbox_app", "serve"]
-
-# provider name (also its URL prefix) -> "module:class" of its emulator. Imported only when an
-# app is created, so importing this module stays free of side effects.
-EMULATORS: dict[str, str] = {
-    "google": "providers.google.emulator:GoogleEmulator",
-    "microsoft": "providers.microsoft.emulator:MicrosoftEmulator",
-    "zoom": "providers.zoom.emulator:ZoomEmulator",
-}
+__all__ = ["OAuthClient", "RunningServer", "SandboxConfig", "create_sandbox_app", "emulated", "serve"]
 
 
-def _emulator_class(path: str) -> type[ProviderEmulator]:
-    module_name, _, class_name = path.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+def emulated() -> dict[str, type[ProviderEmulator]]:
+    """provider name (also its URL prefix) -> its emulator class, from the registry. Imported
+    only when asked, so importing this module stays free of side effects."""
+    return {spec.name: spec.emulator() for spec in registry.SPECS if spec.emulator is not None}
 
 
 def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
     ctx = SandboxContext.create(config or SandboxConfig())
-    emulators = {name: _emulator_class(path)(ctx) for name, path in EMULATORS.items()}
+    emulators = {name: cls(ctx) for name, cls in emulated().items()}
     app = Flask(__name__, static_folder=None)
-    app.json.sort_keys = False  # keep provider field order as the real services send it
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep provider field order as the real services send it
     for name, emulator in emulators.items():
         app.register_blueprint(emulator.blueprint(), url_prefix=f"/{name}")
     app.register_blueprint(create_control_blueprint(ctx, emulators), url_prefix="/_control")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -31,7 +32,7 @@ def _setup(state) -> None:
 @bp.post("/webhooks/zoom")
 def receive():
     hub = current_app.extensions["hub"]
-    secret = hub.settings.zoom_webhook_secret
+    secret = hub.settings.provider("zoom").get("webhook_secret")
     if not secret:
         raise Problem(503, "webhook_not_configured", "Zoom webhooks are not configured",
                       "Set HUB_ZOOM_WEBHOOK_SECRET to the app's secret token to receive Zoom events.")
@@ -51,7 +52,7 @@ def receive():
     if not isinstance(body, dict):
         raise Problem(400, "bad_request", "Malformed body", "The signed body is not a JSON object.")
     if body.get("event") == "endpoint.url_validation":
-        payload = body.get("payload") if isinstance(body.get("payload"), dict) else {}
+        payload: dict[str, Any] = body["payload"] if isinstance(body.get("payload"), dict) else {}
         plain = str(payload.get("plainToken") or "")
         return jsonify({"plainToken": plain, "encryptedToken": encrypted_token(secret, plain)})
     outcome = zoom_events.handle(hub.db, body, hub.clock, hub.tokens.on_status_change)

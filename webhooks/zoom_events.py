@@ -37,10 +37,15 @@ class Outcome:
     event_id: str | None = None
 
 
+def _object(value: Any) -> Mapping[str, Any]:
+    """A JSON object inside a provider body, or an empty one when absent or not an object."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def handle(db: Database, body: Mapping[str, Any], clock: Callable[[], datetime],
            on_status_change: StatusListener | None = None) -> Outcome:
     event = str(body.get("event") or "")
-    payload = body.get("payload") if isinstance(body.get("payload"), Mapping) else {}
+    payload = _object(body.get("payload"))
     if event in MEETING_EVENTS:
         return _meeting_event(db, event, payload, body.get("event_ts"), clock)
     if event == DEAUTHORIZED:
@@ -50,15 +55,15 @@ def handle(db: Database, body: Mapping[str, Any], clock: Callable[[], datetime],
 
 def _meeting_event(db: Database, event: str, payload: Mapping[str, Any], event_ts: Any,
                    clock: Callable[[], datetime]) -> Outcome:
-    meeting = payload.get("object") if isinstance(payload.get("object"), Mapping) else {}
+    meeting = _object(payload.get("object"))
     meeting_id = str(meeting.get("id") or "")
     if not meeting_id:
         return Outcome("ignored")
-    participant = meeting.get("participant") if isinstance(meeting.get("participant"), Mapping) else {}
+    participant = _object(meeting.get("participant"))
     when_field = {"meeting.started": "start_time", "meeting.ended": "end_time"}.get(event)
     when = _time(participant.get("join_time") if event.endswith("joined") else
                  participant.get("leave_time") if event.endswith("left") else
-                 meeting.get(when_field)) or _epoch_ms(event_ts) or clock()
+                 meeting.get(when_field or "")) or _epoch_ms(event_ts) or clock()
     who = str(participant.get("participant_uuid") or participant.get("id") or participant.get("user_id")
               or participant.get("user_name") or "")
     # The event itself, not the delivery: a meeting starts once per instance (uuid), a person

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from hub.api.routing import Operation
 from hub.api.schemas import ProblemOut
@@ -34,7 +34,8 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
             models.add(op.body)
         models.update(m for m in op.responses.values() if m)
     ordered = sorted(models, key=lambda m: m.__name__)
-    keyed = [(m, "validation" if _is_input(m, operations) else "serialization") for m in ordered]
+    keyed: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (m, "validation" if _is_input(m, operations) else "serialization") for m in ordered]
     _, schema = models_json_schema(keyed, ref_template=REF)
     components = schema.get("$defs", {})
 

@@ -3,14 +3,22 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from providers import registry
+
 USER_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
-ProviderName = Literal["google", "microsoft", "zoom"]
-ConferencingChoice = Literal["google_meet", "teams", "zoom", "none", "default"]
+# Enums derived from the provider registry, so API validation and the OpenAPI document list
+# exactly the providers and conferencing this hub has (a new provider needs no edit here).
+if TYPE_CHECKING:  # pragma: no cover
+    ProviderName = str
+    ConferencingChoice = str
+else:
+    ProviderName = Literal[tuple(registry.names())]
+    ConferencingChoice = Literal[(*registry.conferencing_choices(), "none", "default")]
 
 
 class Strict(BaseModel):

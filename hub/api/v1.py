@@ -8,16 +8,32 @@ from flask import Blueprint, Response, current_app, json, jsonify, request
 from hub.api.auth import require_api_key
 from hub.api.context import hub, services, tenant_id
 from hub.api.routing import operation
-from hub.api.schemas import (USER_ID, AvailabilityIn, AvailabilityOut, ConnectionsOut, ConnectLinkIn, EventIn, EventOut, EventPatch,
-                             FreeBusyIn, FreeBusyOut, LinkOut, UserIn, UserOut)
+from hub.api.schemas import (
+    USER_ID,
+    AvailabilityIn,
+    AttendeeIn,
+    AvailabilityOut,
+    ConnectionsOut,
+    ConnectLinkIn,
+    EventIn,
+    EventOut,
+    EventPatch,
+    FreeBusyIn,
+    FreeBusyOut,
+    LinkOut,
+    UserIn,
+    UserOut,
+)
 from hub.problems import Problem
 from hub.services import connections as connection_service
 from hub.services import users as user_service
 from hub.services.availability import availability
+from hub.services.events import EventUpdate, NewEvent
+from hub.services.directory import require_user
 from hub.services.freebusy import free_busy
 from hub.services.idempotency import request_hash
-from hub.services.directory import require_user
-from oauth.registry import FLOWS
+from providers import registry
+from providers.base import Attendee
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 bp.before_request(require_api_key)
@@ -79,7 +95,7 @@ def create_connect_link(user_id: str, body: ConnectLinkIn):
 
 
 def hub_providers() -> list[str]:
-    return list(FLOWS)
+    return registry.names()
 
 
 @bp.get("/users/<user_id>/connections")
@@ -136,7 +152,7 @@ def create_event(body: EventIn):
     tenant = tenant_id()
     store = services().idempotency
     if key is None:
-        return jsonify(services().events.create(tenant, body, secrets.token_hex(16))), 201
+        return jsonify(services().events.create(tenant, new_event(body), secrets.token_hex(16))), 201
     replay = store.begin(tenant, key, request_hash(body.model_dump(mode="json")), hub().clock())
     if replay is not None:
         resp = jsonify(replay.body)
@@ -144,13 +160,31 @@ def create_event(body: EventIn):
         resp.headers["Idempotent-Replayed"] = "true"
         return resp
     try:
-        out = services().events.create(tenant, body, f"{tenant}:{key}")
+        out = services().events.create(tenant, new_event(body), f"{tenant}:{key}")
     except BaseException:
         store.abandon(tenant, key)
         raise
     body_json = hub_json(out)
     store.complete(tenant, key, 201, body_json)
     return jsonify(body_json), 201
+
+
+def _attendees(items: list[AttendeeIn]) -> tuple[Attendee, ...]:
+    return tuple(Attendee(a.email, a.name, a.optional) for a in items)
+
+
+def new_event(body: EventIn) -> NewEvent:
+    return NewEvent(organizer=body.organizer, title=body.title, start=body.start, end=body.end,
+                    attendees=_attendees(body.attendees), description=body.description,
+                    location=body.location, timezone=body.timezone, conferencing=body.conferencing,
+                    send_updates=body.send_updates)
+
+
+def event_update(body: EventPatch) -> EventUpdate:
+    return EventUpdate(given=frozenset(body.model_fields_set), start=body.start, end=body.end,
+                       title=body.title, description=body.description,
+                       attendees=_attendees(body.attendees) if body.attendees is not None else None,
+                       send_updates=body.send_updates)
 
 
 def hub_json(value):
@@ -168,7 +202,7 @@ def get_event(event_id: str):
 @operation("Move or edit an event (and its Zoom meeting)", tags=EVENTS, body=EventPatch,
            responses={200: EventOut}, problems=(400, 404, 409, 422, 502))
 def patch_event(event_id: str, body: EventPatch):
-    return jsonify(services().events.update(tenant_id(), event_id, body))
+    return jsonify(services().events.update(tenant_id(), event_id, event_update(body)))
 
 
 @bp.delete("/events/<event_id>")

@@ -6,15 +6,47 @@ offering a time that might clash is worse than offering none.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol, Sequence
 
-from hub.api.schemas import AvailabilityIn
+from hub.errors import invalid_fields
 from hub.availability import AvailabilityInputError, Participant, find_slots, from_datetimes
 from hub.container import Hub
-from hub.problems import validation_problem
 from hub.services.directory import require_user
 from hub.services.freebusy import check_window, read_busy, resolve_readers
 from hub.services.working_hours import working_hours_of
+
+
+class Wanted(Protocol):
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def optional(self) -> bool: ...
+
+
+class AvailabilityQuery(Protocol):
+    """What is asked (the API's validated body satisfies it; so can a job's or a test's)."""
+
+    @property
+    def participants(self) -> Sequence[Wanted]: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def duration_minutes(self) -> int: ...
+    @property
+    def interval_minutes(self) -> int: ...
+    @property
+    def buffer_before_minutes(self) -> int: ...
+    @property
+    def buffer_after_minutes(self) -> int: ...
+    @property
+    def minimum_notice_minutes(self) -> int: ...
+    @property
+    def respect_working_hours(self) -> bool: ...
+    @property
+    def max_results(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -24,7 +56,7 @@ class AvailabilityResult:
     participants: dict[str, dict[str, Any]]
 
 
-def availability(hub: Hub, tenant_id: str, body: AvailabilityIn) -> AvailabilityResult:
+def availability(hub: Hub, tenant_id: str, body: AvailabilityQuery) -> AvailabilityResult:
     check_window(body.start, body.end)
     ids = [p.user_id for p in body.participants]
     with hub.db.session() as session:
@@ -56,5 +88,5 @@ def availability(hub: Hub, tenant_id: str, body: AvailabilityIn) -> Availability
                            minimum_notice_minutes=body.minimum_notice_minutes,
                            respect_working_hours=body.respect_working_hours, max_results=body.max_results)
     except AvailabilityInputError as exc:
-        raise validation_problem(exc.as_problem_errors()) from None
+        raise invalid_fields(exc.as_problem_errors()) from None
     return AvailabilityResult(True, slots, statuses)

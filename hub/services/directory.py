@@ -1,6 +1,8 @@
 """Tenants, API keys, users and connections: lookups that are always scoped to one tenant."""
 from __future__ import annotations
 
+from hub.errors import NotFound
+
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -9,7 +11,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.problems import Problem
 from hub.storage.db import Database
 from hub.storage.models import ApiKey, Connection, Tenant, User
 from providers.base import Capability, ProviderError
@@ -61,7 +62,7 @@ def find_user(session: Session, tenant_id: str, user_id: str) -> User | None:
 def require_user(session: Session, tenant_id: str, user_id: str) -> User:
     user = find_user(session, tenant_id, user_id)
     if user is None:
-        raise Problem(404, "user_not_found", "User not found",
+        raise NotFound("user_not_found", "User not found",
                       f"No user {user_id!r} exists for this API key. Create it with PUT /v1/users/{{user_id}}.")
     return user
 
@@ -70,7 +71,7 @@ def require_connection(session: Session, tenant_id: str, connection_id: str) -> 
     conn = session.execute(select(Connection).where(Connection.tenant_id == tenant_id,
                                                     Connection.id == connection_id)).scalar_one_or_none()
     if conn is None:
-        raise Problem(404, "connection_not_found", "Connection not found",
+        raise NotFound("connection_not_found", "Connection not found",
                       f"No connection {connection_id!r} exists for this API key.")
     return conn
 

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from providers import registry
+
 # What the person (or support) is asked to do. `reconnect` and `connect` are buttons on the
 # settings page; the others are steps to read.
 RECONNECT = "reconnect"
@@ -56,6 +58,7 @@ def _e(code: str, summary: str, fix: str, action: str, *steps: str) -> Explanati
 _REVOKED_STEPS = ("Choose Reconnect.", "Sign in with the same account and allow every permission.")
 
 # The stable cause codes of API.md ("extend, never rename"). tests check every code is here.
+# Causes only one provider produces come from its spec (`ProviderSpec.causes`), added below.
 CAUSES: dict[str, Explanation] = {e.code: e for e in (
     _e("token_revoked",
        "{provider} no longer lets the hub into this account: access was removed in the account's "
@@ -103,37 +106,6 @@ CAUSES: dict[str, Explanation] = {e.code: e for e in (
        "This is a shared mailbox — connect your own account.",
        "Connect the account you sign in with yourself, not a shared or team mailbox.",
        CONNECT_OWN_ACCOUNT, "Choose Connect.", "Sign in with your personal work account."),
-    _e("mailbox_unlicensed",
-       "This Microsoft account has no mailbox, so it has no calendar the hub can use.",
-       "Ask your administrator for an Exchange Online licence, then reconnect.", CONTACT_ADMIN,
-       "Ask your administrator to assign a licence that includes Exchange Online.",
-       "Then choose Reconnect."),
-    _e("teams_unavailable",
-       "Microsoft Teams meetings are not enabled for this account, so interviews cannot get a "
-       "Teams link.",
-       "Ask your administrator to enable Teams, or choose another video meeting default.",
-       CHOOSE_CONFERENCING, "Ask your administrator to enable Teams meetings for you.",
-       "Or pick another default video meeting below."),
-    _e("teams_link_not_generated",
-       "Microsoft did not create a Teams link. This happens when the account has not used Teams "
-       "for a while.",
-       "Open Teams once (send a message in any chat), then try again; if it keeps happening, "
-       "disconnect and reconnect.", RETRY,
-       "Sign in to Microsoft Teams in your browser and send a message or open a channel.",
-       "Try again.", "If it still fails, disconnect Microsoft 365 here and connect it again."),
-    _e("meet_unavailable",
-       "Google Meet is switched off for this account by your Google Workspace administrator.",
-       "Ask your administrator to turn on Meet, or choose another video meeting default.",
-       CHOOSE_CONFERENCING, "Ask your Google Workspace administrator to turn on Google Meet for you.",
-       "Then reconnect Google so the hub sees the change.", "Or pick another default video meeting below."),
-    _e("zoom_cannot_host",
-       "This Zoom user cannot host meetings (a basic or deactivated Zoom user).",
-       "Ask your Zoom administrator for a licensed user, then reconnect Zoom.", CONTACT_ADMIN,
-       "Ask your Zoom administrator to make you a licensed user.", "Then reconnect Zoom."),
-    _e("zoom_token_revoked",
-       "Zoom no longer lets the hub in: the app was removed from your Zoom account, or the sign-in "
-       "ran out.",
-       "Reconnect Zoom.", RECONNECT, *_REVOKED_STEPS),
     # {provider}, not "Zoom": diagnostics also finds two people on one Google or Microsoft login.
     _e("credentials_shared",
        "Someone else uses the same {provider} account. With shared credentials two people cannot be in "
@@ -159,7 +131,17 @@ CAUSES: dict[str, Explanation] = {e.code: e for e in (
     _e("provider_unavailable",
        "{provider} is having trouble or did not answer in time.",
        "Nothing to do on your side: the hub tries again. Check again in a few minutes.", WAIT),
+    _e("unknown_time_zone",
+       "{provider} reported a time zone the hub does not recognise, so it cannot place those "
+       "times correctly.",
+       "Contact support and name the time zone shown in the details; setting your mailbox's "
+       "time zone to another city nearby works meanwhile.", CONTACT_SUPPORT,
+       "Contact support with the time zone named in the details.",
+       "Meanwhile, pick a nearby city's time zone in your mailbox settings."),
 )}
+
+CAUSES.update({c.code: Explanation(c.code, c.summary, c.fix, c.action, c.steps)
+               for spec in registry.SPECS for c in spec.causes})
 
 # Outcome codes of the connect flow (oauth/connect.py), shown after coming back from consent.
 CONNECT_OUTCOMES: dict[str, Explanation] = {e.code: e for e in (

@@ -2,12 +2,13 @@
 failure is reported in place — it never fails or silently empties the others."""
 from __future__ import annotations
 
+from hub.errors import Invalid
+
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hub.container import Hub
-from hub.problems import Problem
 from hub.services.directory import calendar_connection, record_outcome, require_user
 from providers.base import BusyBlock, ErrorKind, ProviderError
 
@@ -37,7 +38,7 @@ class UserBusy:
 
 def check_window(start: datetime, end: datetime) -> None:
     if end - start > MAX_WINDOW:
-        raise Problem(422, "window_too_long", "The window is too long",
+        raise Invalid("window_too_long", "The window is too long",
                       "Free/busy windows may span at most 62 days; split the request.",
                       errors=[{"field": "end", "message": "at most 62 days after start"}])
 
@@ -68,7 +69,7 @@ def read_busy(hub: Hub, readers: list[Reader], start: datetime, end: datetime) -
 
 
 def _read_one(hub: Hub, reader: Reader, start: datetime, end: datetime) -> UserBusy:
-    if reader.connection_id is None:
+    if reader.connection_id is None or reader.provider is None:
         return UserBusy(None, ProviderError(ErrorKind.NOT_FOUND, "this user has not connected a calendar",
                                             provider="hub", cause="calendar_not_connected"))
     calendar = hub.calendar(reader.provider)

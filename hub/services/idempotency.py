@@ -7,6 +7,8 @@ client may retry with the same key.
 """
 from __future__ import annotations
 
+from hub.errors import Conflict, Invalid
+
 import hashlib
 import json
 from dataclasses import dataclass
@@ -16,7 +18,6 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from hub.problems import Problem
 from hub.storage.db import Database
 from hub.storage.models import IdempotencyRecord
 
@@ -41,7 +42,7 @@ class IdempotencyStore:
 
     def begin(self, tenant_id: str, key: str, fingerprint: str, now: datetime) -> Replay | None:
         if not 1 <= len(key) <= 255:
-            raise Problem(422, "validation_failed", "Idempotency-Key is not valid",
+            raise Invalid("validation_failed", "Idempotency-Key is not valid",
                           "Idempotency-Key must be 1–255 characters.",
                           errors=[{"field": "Idempotency-Key", "message": "1–255 characters"}])
         try:
@@ -60,15 +61,15 @@ class IdempotencyStore:
                                               state="in_progress", created_at=now))
                 return None
             if row.request_hash != fingerprint:
-                raise Problem(422, "idempotency_key_reused", "Idempotency-Key reused",
+                raise Invalid("idempotency_key_reused", "Idempotency-Key reused",
                               "This Idempotency-Key was used with a different request body.")
             if row.state == "in_progress":
                 if now - row.created_at > ABANDONED_AFTER:
                     row.created_at = now
                     return None
-                raise Problem(409, "idempotency_in_progress", "Request in progress",
+                raise Conflict("idempotency_in_progress", "Request in progress",
                               "A request with this Idempotency-Key is still being processed; retry shortly.",
-                              headers={"Retry-After": "1"})
+                              retry_after=1)
             return Replay(row.response_status or 200, row.response_body or {})
 
     def complete(self, tenant_id: str, key: str, status: int, body: dict[str, Any]) -> None:

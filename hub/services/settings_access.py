@@ -18,10 +18,11 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy.orm import Session
 
 from hub.storage.db import Database
 from hub.storage.models import SettingsLink, SettingsSession, User
@@ -89,9 +90,11 @@ class SettingsAccess:
         self.session_ttl = session_ttl
 
     @classmethod
-    def for_hub(cls, hub: "Hub", secret_key: str | bytes) -> "SettingsAccess":
+    def for_hub(cls, hub: "Hub", secret_key: str | bytes | None) -> "SettingsAccess":
         """Cheap to build, so built per request: the clock is read through the hub at the
         moment of use (tests move it)."""
+        if not secret_key:  # create_app always sets one; a missing key must not sign anything
+            raise ValueError("the app has no secret key")
         return cls(hub.db, secret_key, hub.settings.public_url, clock=lambda: hub.clock())
 
     # --- links ------------------------------------------------------------------------------
@@ -109,7 +112,7 @@ class SettingsAccess:
         token = self.signer.dumps({"l": link_id, "s": secret})
         return IssuedLink(f"{self.public_url}/settings/enter/{token}", expires)
 
-    def _forget_stale(self, session, user_pk: str, now: datetime) -> None:
+    def _forget_stale(self, session: Session, user_pk: str, now: datetime) -> None:
         """Rows nobody can use any more, swept per user whenever a new link is made, so the tables
         stay bounded without a background job. Spent links are kept as long as a session they
         started could live, so reopening one still says "already used", not "not valid"."""
@@ -133,9 +136,9 @@ class SettingsAccess:
             # Spend it with one conditional UPDATE, before reading anything: of two tabs opening
             # the link at once exactly one wins, on PostgreSQL and on SQLite (where a read first
             # and a write later would fail on a stale snapshot instead).
-            spent = session.execute(update(SettingsLink).where(
+            spent = cast(CursorResult[Any], session.execute(update(SettingsLink).where(
                 SettingsLink.id == payload["l"], SettingsLink.secret_hash == _digest(payload["s"]),
-                SettingsLink.used_at.is_(None), SettingsLink.expires_at > now).values(used_at=now))
+                SettingsLink.used_at.is_(None), SettingsLink.expires_at > now).values(used_at=now)))
             link = session.get(SettingsLink, payload["l"])
             if link is None or not hmac.compare_digest(link.secret_hash, _digest(payload["s"])):
                 raise LinkRefused("link_invalid")

@@ -1,10 +1,10 @@
 """Users: the people whose calendars the hub reads. Creating, updating, deleting."""
 from __future__ import annotations
 
-from typing import Callable
+from hub.errors import NotFound, invalid_fields
 
-from hub.api.schemas import UserIn
-from hub.problems import Problem, validation_problem
+from typing import Any, Callable, Protocol
+
 from hub.services.directory import find_user, require_user, user_connections
 from hub.storage.db import Database
 from hub.storage.models import User
@@ -14,10 +14,28 @@ log = get_logger(__name__)
 
 # (working_hours dict, default zone) -> normalised dict; raises ValueError subclasses carrying
 # `.field` and `.message`. Injected so this module does not depend on the engine's internals.
-WorkingHoursParser = Callable[[dict, str], dict]
+WorkingHoursParser = Callable[[dict[str, Any], str], dict[str, Any]]
 
 
-def upsert_user(db: Database, tenant_id: str, user_id: str, body: UserIn,
+class UserFields(Protocol):
+    """A person's details as given (the API's validated body satisfies it). `model_fields_set`
+    names the fields the caller set, so an update leaves the others alone."""
+
+    @property
+    def email(self) -> Any: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def timezone(self) -> str | None: ...
+    @property
+    def working_hours(self) -> dict[str, Any] | None: ...
+    @property
+    def default_conferencing(self) -> str | None: ...
+    @property
+    def model_fields_set(self) -> set[str]: ...
+
+
+def upsert_user(db: Database, tenant_id: str, user_id: str, body: UserFields,
                 parse_working_hours: WorkingHoursParser) -> tuple[User, bool]:
     fields = body.model_fields_set
     working_hours = None
@@ -27,7 +45,7 @@ def upsert_user(db: Database, tenant_id: str, user_id: str, body: UserIn,
         except ValueError as exc:
             errors = (exc.as_problem_errors() if hasattr(exc, "as_problem_errors")
                       else [{"field": "working_hours", "message": str(exc)}])
-            raise validation_problem(errors) from None
+            raise invalid_fields(errors) from None
     with db.session() as session:
         user = find_user(session, tenant_id, user_id)
         created = user is None
@@ -63,7 +81,7 @@ def delete_user(db: Database, tenant_id: str, user_id: str,
     for connection_id in connection_ids:
         disconnect(connection_id)
     with db.session() as session:
-        user = find_user(session, tenant_id, user_id)
-        if user is None:
-            raise Problem(404, "user_not_found", "User not found", "The user was deleted meanwhile.")
-        session.delete(user)
+        gone = find_user(session, tenant_id, user_id)
+        if gone is None:
+            raise NotFound("user_not_found", "User not found", "The user was deleted meanwhile.")
+        session.delete(gone)

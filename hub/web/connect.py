@@ -6,7 +6,7 @@ from flask import Blueprint, redirect, render_template, request
 from hub.api.context import services
 from hub.logs import get_logger
 from oauth.connect import ConnectOutcome, LinkProblem
-from oauth.registry import FLOWS
+from providers import registry
 
 bp = Blueprint("connect", __name__)
 log = get_logger(__name__)
@@ -24,7 +24,7 @@ def open_link(token: str):
 
 @bp.get("/oauth/callback/<provider>")
 def callback(provider: str):
-    if provider not in FLOWS:
+    if provider not in registry.PROVIDERS:
         return _result(ConnectOutcome("error", "provider_unknown", "Unknown provider."), status=404)
     try:
         outcome = services().connect.complete(provider, request.args.get("state"), request.args.get("code"),

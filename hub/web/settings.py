@@ -13,16 +13,26 @@ from __future__ import annotations
 from functools import lru_cache
 from zoneinfo import available_timezones
 
-from flask import (Blueprint, Response, current_app, g, redirect, render_template, request,
-                   url_for)
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hub.api.context import hub, services
 from hub.api.routing import validation_errors
 from hub.api.schemas import UserIn
+from hub.errors import HubError
 from hub.logs import get_logger
-from hub.problems import Problem
+from hub.problems import Problem, problem_of
 from hub.services import connections as connection_service
 from hub.services import users as user_service
 from hub.services.directory import user_connections
@@ -30,8 +40,14 @@ from hub.services.explanations import explain
 from hub.services.settings_access import LinkRefused, SessionView, SettingsAccess
 from hub.storage.models import Connection, User
 from hub.web import settings_view as view
-from hub.web.settings_forms import DAYS, FormErrors, add_api_error, form_values, read_hours_form
-from oauth.registry import FLOWS
+from hub.web.settings_forms import (
+    DAYS,
+    FormErrors,
+    add_api_error,
+    form_values,
+    read_hours_form,
+)
+from providers import registry
 
 bp = Blueprint("settings", __name__)
 log = get_logger(__name__)
@@ -99,7 +115,7 @@ def _https() -> bool:
     return request.is_secure or hub().settings.public_url.startswith("https://")
 
 
-def _no_referrer(resp: Response) -> Response:
+def _no_referrer(resp: WerkzeugResponse) -> WerkzeugResponse:
     # The entry URL is a credential until it is spent: never leak it in a Referer header.
     resp.headers["Referrer-Policy"] = "no-referrer"
     return resp
@@ -184,7 +200,7 @@ def _zones() -> list[str]:
 def connect():
     me = _csrf_checked()
     provider = request.form.get("provider", "")
-    if provider not in FLOWS:
+    if provider not in registry.PROVIDERS:
         raise Problem(404, "provider_unavailable", "Provider not available",
                       "That provider cannot be connected on this hub.")
     hint = None
@@ -257,7 +273,7 @@ def _save(me: SessionView, user: User, body: UserIn, errors: FormErrors) -> None
     try:
         user_service.upsert_user(hub().db, me.tenant_id, user.external_id, body,
                                  services().parse_working_hours)
-    except Problem as problem:
+    except HubError as problem:
         for err in problem.errors or [{"field": "", "message": problem.detail}]:
             add_api_error(errors, err.get("field", ""), err.get("message", ""))
 
@@ -305,6 +321,11 @@ def _csrf_failed(_exc: CsrfFailed):
 @bp.errorhandler(Problem)
 def _problem(problem: Problem):
     return _message(problem.title, problem.detail, problem.status, code=problem.code)
+
+
+@bp.errorhandler(HubError)
+def _domain(err: HubError):
+    return _problem(problem_of(err))
 
 
 @bp.errorhandler(HTTPException)

@@ -2,9 +2,8 @@
 registry, each connection's health in plain words, the conferencing choices, the notice after
 coming back from a provider's consent screen.
 
-No provider is named here: cards come from `providers.registry.PROVIDERS` and "can it be
-connected" from `oauth.registry.FLOWS`, so Microsoft and Zoom appear when their registry lines
-land.
+No provider is named here: cards come from the provider registry (`providers.registry`), so a
+provider appears when its registry line lands.
 """
 from __future__ import annotations
 
@@ -15,30 +14,14 @@ from zoneinfo import ZoneInfo
 
 from hub.services.explanations import Explanation, explain
 from hub.storage.models import Connection
-from oauth.registry import FLOWS
 from providers import registry
 from providers.base import Capability
 
-CAPABILITY_LABELS = {
-    Capability.CALENDAR.value: "Calendar",
-    Capability.GOOGLE_MEET.value: "Google Meet",
-    Capability.TEAMS.value: "Microsoft Teams",
-    Capability.ZOOM.value: "Zoom meetings",
-}
-# The native conferencing a calendar can lose (an admin switches it off) → the cause to show.
-MISSING_CONFERENCING_CAUSE = {Capability.GOOGLE_MEET.value: "meet_unavailable",
-                              Capability.TEAMS.value: "teams_unavailable"}
-CONFERENCING_LABELS = {
-    "default": "Automatic (recommended)",
-    Capability.GOOGLE_MEET.value: "Google Meet",
-    Capability.TEAMS.value: "Microsoft Teams",
-    Capability.ZOOM.value: "Zoom",
-    "none": "No video meeting",
-}
+CHOICE_LABELS = {"default": "Automatic (recommended)", "none": "No video meeting"}
 
 
 def label(capability: str) -> str:
-    return CAPABILITY_LABELS.get(capability, capability.replace("_", " ").capitalize())
+    return registry.capability_labels().get(capability, capability.replace("_", " ").capitalize())
 
 
 def _order(capability: Capability) -> tuple[int, str]:
@@ -75,7 +58,7 @@ def provider_cards(connections: Iterable[Connection]) -> list[ProviderCard]:
     cards = []
     for name, spec in registry.PROVIDERS.items():
         caps = [label(c.value) for c in sorted(spec.capabilities, key=_order)]
-        cards.append(ProviderCard(name, spec.title, caps, name in FLOWS,
+        cards.append(ProviderCard(name, spec.title, caps, True,
                                   [connection_view(c, spec.title, spec.native_conferencing)
                                    for c in by_provider.get(name, [])]))
     # A connection to a provider this hub no longer lists still shows, so it can be disconnected.
@@ -89,16 +72,16 @@ def connection_view(conn: Connection, title: str, native: Capability | None) -> 
     last = conn.last_error or {}
     caps = list(conn.capabilities or [])
     if conn.status != "active":
-        problem = explain(last.get("cause"), last.get("kind") or "auth_revoked", title)
+        dead = explain(last.get("cause"), last.get("kind") or "auth_revoked", title)
         return ConnectionView(conn.id, conn.account_email, False, "Needs reconnecting",
                               [label(c) for c in caps], conn.connected_at, conn.last_used_at,
-                              problem, True, True)
-    problem = None
+                              dead, True, True)
+    problem: Explanation | None = None
     if last:
         # Active but the last call failed (rate limit, outage, a Teams link not made): a warning.
         problem = explain(last.get("cause"), last.get("kind"), title)
     elif native is not None and native.value not in caps:
-        problem = explain(MISSING_CONFERENCING_CAUSE.get(native.value), None, title)
+        problem = explain(registry.unavailable_cause(native.value), None, title)
     return ConnectionView(conn.id, conn.account_email, True,
                           "Connected" if problem is None else "Connected, with a problem",
                           [label(c) for c in caps], conn.connected_at, conn.last_used_at,
@@ -121,7 +104,7 @@ def conferencing_options(connections: Iterable[Connection], current: str | None)
     values = ["default", *offered, "none"]
     if current and current not in values:
         values.insert(-1, current)  # set through the API for a provider not on this hub: keep it
-    return [ConferencingOption(v, CONFERENCING_LABELS.get(v, label(v)),
+    return [ConferencingOption(v, CHOICE_LABELS.get(v, label(v)),
                                v in ("default", "none") or v in active) for v in values]
 
 
@@ -129,8 +112,9 @@ def conferencing_warning(options: list[ConferencingOption], current: str | None)
     chosen = next((o for o in options if o.value == (current or "default")), None)
     if chosen is None or chosen.available:
         return None
-    if chosen.value in MISSING_CONFERENCING_CAUSE:
-        return explain(MISSING_CONFERENCING_CAUSE[chosen.value])
+    spec = registry.bringing(chosen.value)
+    if spec is not None and spec.native:
+        return explain(registry.unavailable_cause(chosen.value))
     return explain("conferencing_not_connected")
 
 

@@ -7,13 +7,15 @@ wire formats.
 
 Modules
 -------
-- ``config``: ``SandboxConfig`` (OAuth client per provider, token lifetimes, injectable clock)
-  and ``OAuthClient``.
+- ``config``: ``SandboxConfig`` (the hub's OAuth client per provider — PKCE required — plus
+  further apps, ``sandbox-<provider>-app`` by default, for which PKCE is optional as at the real
+  providers; token lifetimes, injectable clock) and ``OAuthClient``.
 - ``state``: ``SandboxState``, thread-safe accounts and per-account collections
   (``state.collection(provider, email, "events")``); take ``state.lock`` for read-modify-write.
 - ``accounts``: ``Account`` (provider, email, name, kind user|shared|room, timezone,
   teams_enabled, meet_enabled, zoom_can_host, stable ``subject``).
-- ``faults``: ``FaultRegistry.take(provider, scenario, email)`` / ``peek``.
+- ``faults``: ``FaultRegistry.take(provider, scenario, email)`` / ``peek``; ``times`` counts
+  requests (a request that takes a fault twice uses one hit).
 - ``request_log``: what each emulator received (``GET /_control/requests``).
 - ``oauth_server`` + ``oauth_dialect`` + ``oauth_views`` + ``consent_page``: one OAuth 2.0
   authorization server (consent page, single-use PKCE-bound codes, access/refresh tokens,
@@ -53,9 +55,8 @@ Plugging in a provider (Microsoft, Zoom)
    echo the nonce, add ``tid``/``oid``; return None for no id_token) and ``error_response``
    (AADSTS bodies; read ``error.grant.revoked_reason["params"]`` to answer with the AADSTS code
    a test armed, e.g. ``{"aadsts": 700082}``).
-3. Add one line to ``EMULATORS`` in ``providers/sandbox.py``::
-
-       "zoom": "providers.zoom.emulator:ZoomEmulator",
+3. Point the provider's spec at it (``ProviderSpec.emulator`` in
+   ``providers/<name>/__init__.py``); the sandbox mounts every spec's emulator at ``/<name>``.
 
 msal insists on an https authority: ``providers.sandbox.serve(app, host, port,
 ssl_context=(cert, key))`` serves the whole sandbox over TLS with a self-signed pair.

@@ -8,6 +8,9 @@ import hashlib
 from dataclasses import asdict, dataclass
 
 ACCOUNT_KINDS = ("user", "shared", "room")
+# How a mailbox names its time zone: IANA ("Europe/Berlin") or Windows ("W. Europe Standard
+# Time", what Outlook on Windows sets up). Only Microsoft reads it.
+TIMEZONE_STYLES = ("iana", "windows")
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,8 @@ class Account:
     name: str
     subject: str  # stable per provider and email: the OpenID `sub` / provider user id
     kind: str = "user"
-    timezone: str = "UTC"
+    timezone: str = "UTC"  # always IANA here; timezone_style decides how Graph names it
+    timezone_style: str = "iana"
     teams_enabled: bool = True
     meet_enabled: bool = True
     zoom_can_host: bool = True
@@ -27,7 +31,7 @@ class Account:
 
 
 # Attributes the control API may set; everything else is derived.
-SETTABLE_ATTRIBUTES = ("name", "kind", "timezone", "teams_enabled", "meet_enabled", "zoom_can_host")
+SETTABLE_ATTRIBUTES = ("name", "kind", "timezone", "timezone_style", "teams_enabled", "meet_enabled", "zoom_can_host")
 
 
 def normalise_email(email: str) -> str:

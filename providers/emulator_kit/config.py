@@ -27,6 +27,9 @@ class OAuthClient:
     # Real providers need every redirect URI registered; the hub's port is dynamic in tests, so
     # by default any http(s) URL on a loopback host is accepted as well.
     allow_loopback_redirects: bool = True
+    # Real providers accept a code flow without PKCE; the hub's own sandbox clients require it
+    # so a regression in the hub's flows is caught (see default_client).
+    require_pkce: bool = False
 
     def allows_redirect(self, uri: str | None) -> bool:
         if not uri:
@@ -52,11 +55,19 @@ class OAuthClient:
             "client_secret": self.client_secret,
             "redirect_uris": list(self.redirect_uris),
             "allow_loopback_redirects": self.allow_loopback_redirects,
+            "require_pkce": self.require_pkce,
         }
 
 
 def default_client(provider: str) -> OAuthClient:
-    return OAuthClient(f"sandbox-{provider}-client", f"sandbox-{provider}-secret")
+    """The hub's app registration: PKCE required, so the hub's flows stay checked."""
+    return OAuthClient(f"sandbox-{provider}-client", f"sandbox-{provider}-secret", require_pkce=True)
+
+
+def default_app_client(provider: str) -> OAuthClient:
+    """Another app registered at the provider (a third-party library, a user's own tests):
+    PKCE optional, as at the real providers."""
+    return OAuthClient(f"sandbox-{provider}-app", f"sandbox-{provider}-app-secret")
 
 
 @dataclass
@@ -65,11 +76,13 @@ class SandboxConfig:
 
     # provider name -> the one OAuth client that provider knows; missing ones get default_client.
     clients: Mapping[str, OAuthClient] = field(default_factory=dict)
+    # provider name -> further apps the provider knows; missing ones get default_app_client.
+    other_clients: Mapping[str, tuple[OAuthClient, ...]] = field(default_factory=dict)
     access_token_lifetime: int = 3599
     # Providers keep authorization codes for minutes, not hours; 10 minutes is Google's order.
     authorization_code_lifetime: int = 600
-    # Real Google accepts a code flow without PKCE; the hub must always send S256, so the
-    # sandbox refuses a missing code_challenge to catch regressions. Set False to be lenient.
+    # False makes every client lenient about PKCE, the hub's too (each client's own
+    # ``require_pkce`` decides otherwise).
     require_pkce: bool = True
     # Injectable so tests can age codes and tokens without sleeping.
     clock: Callable[[], float] = time.time
@@ -79,3 +92,7 @@ class SandboxConfig:
 
     def client_for(self, provider: str) -> OAuthClient:
         return self.clients.get(provider) or default_client(provider)
+
+    def other_clients_for(self, provider: str) -> tuple[OAuthClient, ...]:
+        found = self.other_clients.get(provider)
+        return tuple(found) if found is not None else (default_app_client(provider),)

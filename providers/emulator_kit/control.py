@@ -4,7 +4,7 @@ back what the emulators received. Sandbox-only; the hub never mounts it.
 Shapes (JSON; collections are returned as bare lists, oldest first):
 
 - ``POST /_control/accounts`` ``{"provider","email","name"?,"kind"?,"timezone"?,
-  "teams_enabled"?,"meet_enabled"?,"zoom_can_host"?}`` → 201 account (200 when it existed and
+  "timezone_style"?:"iana"|"windows","teams_enabled"?,"meet_enabled"?,"zoom_can_host"?}`` → 201 account (200 when it existed and
   was updated); ``GET /_control/accounts?provider=`` → [account]
 - ``POST /_control/events`` ``{"provider","email","start","end","status"?:"busy","subject"?}``
   → 201 the event in the provider's wire format; ``GET /_control/events?provider=&email=`` →
@@ -21,7 +21,9 @@ Shapes (JSON; collections are returned as bare lists, oldest first):
   ``DELETE /_control/requests`` clears the log
 - ``POST /_control/reset`` → 204: accounts, calendars, tokens, faults and log are forgotten
 - ``GET /_control/clients`` → {provider: {"client_id","client_secret","redirect_uris",
-  "allow_loopback_redirects","endpoints":{...}}}
+  "allow_loopback_redirects","require_pkce","endpoints":{...},"other_clients":[client]}}: the
+  first is the hub's registration (PKCE required); ``other_clients`` are further apps the
+  provider knows (``sandbox-<provider>-app``, PKCE optional as at the real providers)
 - ``GET /_control/providers`` → {provider: {"prefix","scenarios":{name: description}}}
 """
 
@@ -31,7 +33,7 @@ from typing import Any, Mapping
 
 from flask import Blueprint, Response, jsonify, request
 
-from .accounts import ACCOUNT_KINDS, SETTABLE_ATTRIBUTES
+from .accounts import ACCOUNT_KINDS, SETTABLE_ATTRIBUTES, TIMEZONE_STYLES
 from .context import SandboxContext
 from .emulator import IMMEDIATE_SCENARIOS, ProviderEmulator
 from .timefmt import parse_rfc3339, zone_or_none
@@ -88,6 +90,8 @@ def create_control_blueprint(ctx: SandboxContext, emulators: Mapping[str, Provid
             raise _invalid("kind", f"kind must be one of {', '.join(ACCOUNT_KINDS)}.")
         if "timezone" in attributes and zone_or_none(attributes["timezone"]) is None:
             raise _invalid("timezone", "An IANA time zone name is required.")
+        if "timezone_style" in attributes and attributes["timezone_style"] not in TIMEZONE_STYLES:
+            raise _invalid("timezone_style", f"timezone_style must be one of {', '.join(TIMEZONE_STYLES)}.")
         for flag in ("teams_enabled", "meet_enabled", "zoom_can_host"):
             if flag in attributes and not isinstance(attributes[flag], bool):
                 raise _invalid(flag, "true or false.")
@@ -170,7 +174,7 @@ def create_control_blueprint(ctx: SandboxContext, emulators: Mapping[str, Provid
         params = data.get("params") or {}
         if not isinstance(params, dict):
             raise _invalid("params", "An object.")
-        fault = ctx.faults.add(emulator.name, scenario, email, times, params)
+        fault = ctx.faults.add(emulator.name, str(scenario), email, times, params)
         applied = emulator.apply_fault(fault)
         if applied or scenario in IMMEDIATE_SCENARIOS:
             ctx.faults.remove(fault.id)
@@ -216,7 +220,9 @@ def create_control_blueprint(ctx: SandboxContext, emulators: Mapping[str, Provid
     def clients():
         return jsonify(
             {
-                name: {**emulator.client.to_dict(), "endpoints": emulator.endpoints(base_url())}
+                name: {**emulator.client.to_dict(), "endpoints": emulator.endpoints(base_url()),
+                       "other_clients": [c.to_dict() for c in emulator.oauth.clients.values()
+                                         if c.client_id != emulator.client.client_id]}
                 for name, emulator in emulators.items()
             }
         )

@@ -17,10 +17,11 @@ See ``providers/emulator_kit/__init__.py`` for how a new provider plugs in.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any, ClassVar, Mapping
 
-from flask import Blueprint, request
+from flask import Blueprint, g, has_request_context, request
 
 from .accounts import Account
 from .config import OAuthClient
@@ -42,6 +43,15 @@ COMMON_SCENARIOS: Mapping[str, str] = {
 IMMEDIATE_SCENARIOS = frozenset({"invalid_grant", "expire_access_tokens"})
 
 
+def _charged() -> dict[str, Fault] | None:
+    """The faults the current request has used a hit of, by id (None outside a request)."""
+    if not has_request_context():
+        return None
+    if "sandbox_charged_faults" not in g:
+        g.sandbox_charged_faults = {}
+    return g.sandbox_charged_faults
+
+
 class ProviderEmulator:
     #: URL prefix and provider name used everywhere (control API, faults, request log).
     name: ClassVar[str] = ""
@@ -50,10 +60,12 @@ class ProviderEmulator:
 
     def __init__(self, ctx: SandboxContext) -> None:
         self.ctx = ctx
-        self.client: OAuthClient = ctx.config.client_for(self.name)
+        # The hub's registration always requires PKCE (config.require_pkce=False relaxes it).
+        self.client: OAuthClient = dataclasses.replace(ctx.config.client_for(self.name), require_pkce=True)
         self.oauth = AuthorizationServer(
             dialect=self.create_dialect(),
             client=self.client,
+            other_clients=ctx.config.other_clients_for(self.name),
             clock=ctx.config.clock,
             signing_key=ctx.signing_key,
             account_lookup=lambda email: ctx.state.account(self.name, email),
@@ -113,9 +125,10 @@ class ProviderEmulator:
         return False
 
     def take_fault(self, scenario: str, email: str | None) -> Fault | None:
-        return self.ctx.faults.take(self.name, scenario, email)
+        return self.ctx.faults.take(self.name, scenario, email, _charged())
 
     def peek_fault(self, scenario: str, email: str | None) -> Fault | None:
+        """Look without using a hit up."""
         return self.ctx.faults.peek(self.name, scenario, email)
 
     def account(self, email: str) -> Account:

@@ -3,8 +3,11 @@
 A fault names a provider, a scenario, optionally the account it hits (``email=None`` hits
 every account) and how many requests it hits (``times=None``: until removed). Emulators ask
 ``take(provider, scenario, email)`` at the point where the real provider would fail; each hit
-uses up one of ``times``. ``peek`` looks without using one up, for reads that only reveal the
-condition (Google's calendar `conferenceProperties` under `meet_unavailable`).
+uses up one of ``times``; within one HTTP request a fault is used up once however often the
+emulator takes it (``ProviderEmulator.take_fault`` passes the request's ``charged`` record), so
+``times`` counts requests for every scenario. ``peek`` looks without using one up, for reads
+that may only reveal the condition (Google's calendar `conferenceProperties` under
+`meet_unavailable`).
 
 The registry does not know which scenarios exist: each emulator declares its own in
 ``ProviderEmulator.scenarios`` and the control API validates against that.
@@ -71,11 +74,21 @@ class FaultRegistry:
             self._faults.append(fault)
             return fault
 
-    def take(self, provider: str, scenario: str, email: str | None) -> Fault | None:
-        """The oldest matching fault, with one of its hits used up (None when none is armed)."""
+    def take(self, provider: str, scenario: str, email: str | None,
+             charged: dict[str, Fault] | None = None) -> Fault | None:
+        """The oldest matching fault, with one of its hits used up (None when none is armed).
+
+        ``charged`` holds the ids of faults one request has already used: a request that looks
+        at the same fault twice (a read that reveals it, then the write it breaks) uses one hit,
+        so ``times`` counts requests for every scenario."""
         with self._lock:
+            for used in (charged or {}).values():
+                if used.hits(provider, scenario, email):
+                    return Fault(**{**used.__dict__, "params": dict(used.params)})
             for fault in self._faults:
                 if fault.hits(provider, scenario, email):
+                    if charged is not None:
+                        charged[fault.id] = fault
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times <= 0:

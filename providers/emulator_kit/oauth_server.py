@@ -98,6 +98,7 @@ class AuthorizationServer:
         *,
         dialect: OAuthDialect,
         client: OAuthClient,
+        other_clients: tuple[OAuthClient, ...] = (),
         clock: Callable[[], float],
         signing_key: SigningKey,
         account_lookup: Callable[[str], Account | None],
@@ -106,7 +107,8 @@ class AuthorizationServer:
         require_pkce: bool = True,
     ) -> None:
         self.dialect = dialect
-        self.client = client
+        self.client = client  # the hub's registration
+        self.clients = {c.client_id: c for c in (*other_clients, client)}
         self._clock = clock
         self._signing_key = signing_key
         self._account_lookup = account_lookup
@@ -123,9 +125,10 @@ class AuthorizationServer:
     def check_authorization_request(self, args: Mapping[str, str]) -> AuthorizationRequest:
         """Validate an authorize call; errors here are shown on a page, never redirected."""
         request = self.dialect.parse_authorization_request(args)
-        if not request.client_id or request.client_id != self.client.client_id:
+        client = self.clients.get(request.client_id)
+        if client is None:
             raise OAuthError(OAuthErrorKind.UNKNOWN_CLIENT, "The OAuth client was not found.")
-        if not self.client.allows_redirect(request.redirect_uri):
+        if not client.allows_redirect(request.redirect_uri):
             raise OAuthError(
                 OAuthErrorKind.REDIRECT_URI_MISMATCH,
                 f"redirect_uri {request.redirect_uri!r} is not registered for this client.",
@@ -142,7 +145,7 @@ class AuthorizationServer:
         if unknown:
             raise OAuthError(OAuthErrorKind.INVALID_SCOPE, f"Some requested scopes were invalid: {unknown}")
         if request.code_challenge is None:
-            if self.require_pkce:
+            if self.require_pkce and client.require_pkce:
                 raise OAuthError(OAuthErrorKind.INVALID_REQUEST, "Missing required parameter: code_challenge")
         elif (request.code_challenge_method or "plain") not in self.dialect.pkce_methods:
             raise OAuthError(
@@ -175,19 +178,22 @@ class AuthorizationServer:
     # -- token endpoint ----------------------------------------------------------------------
     def authenticate_client(self, form: Mapping[str, str], basic: tuple[str, str] | None) -> OAuthClient:
         methods = self.dialect.client_auth_methods
+        secret: str | None
         if basic is not None:
             if "client_secret_basic" not in methods:
                 raise OAuthError(OAuthErrorKind.CLIENT_AUTH_METHOD, "HTTP Basic client authentication is not accepted.")
             client_id, secret = basic
         else:
-            client_id, secret = form.get("client_id", ""), form.get("client_secret")
+            client_id = form.get("client_id", "")
+            secret = form.get("client_secret")
             if secret is not None and "client_secret_post" not in methods:
                 raise OAuthError(OAuthErrorKind.CLIENT_AUTH_METHOD, "Send the client credentials with HTTP Basic.")
-        if client_id != self.client.client_id:
+        client = self.clients.get(client_id)
+        if client is None:
             raise OAuthError(OAuthErrorKind.UNKNOWN_CLIENT, "The OAuth client was not found.")
-        if secret is None or not hmac.compare_digest(secret.encode(), self.client.client_secret.encode()):
+        if secret is None or not hmac.compare_digest(secret.encode(), client.client_secret.encode()):
             raise OAuthError(OAuthErrorKind.BAD_CLIENT_SECRET, "Unauthorized")
-        return self.client
+        return client
 
     def exchange_code(self, client: OAuthClient, form: Mapping[str, str]) -> IssuedTokens:
         now = self._clock()
@@ -228,6 +234,9 @@ class AuthorizationServer:
             return self._issue(grant, refresh, nonce=code.request.nonce)
 
     def refresh(self, client: OAuthClient, form: Mapping[str, str]) -> IssuedTokens:
+        if not form.get("refresh_token"):
+            # A client bug, not a dead grant: it must not read as "the user revoked access".
+            raise OAuthError(OAuthErrorKind.INVALID_REQUEST, "Missing required parameter: refresh_token")
         with self._lock:
             record = self._refresh.get(form.get("refresh_token", ""))
             if record is None:
@@ -275,6 +284,12 @@ class AuthorizationServer:
             if not self._grants[record.grant_id].alive:
                 return None
             return record
+
+    def access_token_expired(self, token: str | None) -> bool:
+        """A token this server issued whose lifetime is over (its grant may be alive)."""
+        with self._lock:
+            record = self._access.get(token or "")
+            return record is not None and self._clock() >= record.expires_at and self._grants[record.grant_id].alive
 
     def email_for_credential(self, value: str | None) -> str | None:
         """Whose code, access token or refresh token this is (alive or not): lets faults aimed

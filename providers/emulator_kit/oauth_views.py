@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from flask import Response, jsonify, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from .consent_page import render_consent_page, render_error_page
 from .oauth_dialect import OAuthError, OAuthErrorKind
@@ -43,10 +44,10 @@ def _chosen_scopes(form) -> list[str] | None:
     return [s for value in values for s in value.split()]
 
 
-def authorization_endpoint(emulator: "ProviderEmulator") -> Callable[..., Response]:
+def authorization_endpoint(emulator: "ProviderEmulator") -> Callable[..., BaseResponse]:
     oauth, dialect = emulator.oauth, emulator.oauth.dialect
 
-    def view(**_url_vars: Any) -> Response:
+    def view(**_url_vars: Any) -> BaseResponse:
         try:
             auth_request = oauth.check_authorization_request(request.args)
         except OAuthError as err:

@@ -93,7 +93,7 @@ class GoogleCalendar:
             chunk = emails[i:i + FREEBUSY_MAX_ITEMS]
             body = {"timeMin": _rfc3339(start), "timeMax": _rfc3339(end), "timeZone": "UTC",
                     "items": [{"id": e} for e in chunk]}
-            data = self._call(token, lambda s: s.freebusy().query(body=body))
+            data = self._call(token, lambda s: s.freebusy().query(body=body))  # noqa: B023 - called at once
             calendars = data.get("calendars") or {}
             for email in chunk:
                 entry = calendars.get(email)
@@ -169,8 +169,9 @@ class GoogleCalendar:
             if status == "failure" or attempt == PENDING_POLLS:
                 break
             self._sleep(0.2 * (attempt + 1))
-            event = self._call(token, lambda s: s.events().get(calendarId="primary",
-                                                               eventId=event["id"]))
+            event_id = event["id"]
+            # Called at once, inside this iteration: the loop variable cannot change under it.
+            event = self._call(token, lambda s: s.events().get(calendarId="primary", eventId=event_id))  # noqa: B023
         raise ProviderError(ErrorKind.PROVIDER_DOWN,
                             "Google created the event but no Meet link (conference "
                             f"status {status or 'missing'})", provider=PROVIDER,

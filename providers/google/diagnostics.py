@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 import requests
 
-from providers.base import CalendarProvider, ConferencingProvider, ErrorKind, ProviderError
+from providers.base import CalendarProvider, ConferencingProvider, ErrorKind, ProviderConfig, ProviderError
+from providers.google import endpoints as google_endpoints
 from providers.google.errors import (PROVIDER, classify_api_error, classify_token_error,
                                      first_reason)
 from providers.probes import (CALENDAR, CONFERENCING, IDENTITY, SCOPES, WARN, Explained, Finding,
                               Probe, Subject, body_mapping, error_detail)
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hub.config import Settings
 
 MEET = "hangoutsMeet"
 # "A refresh token that has not been used for six months" is dead.
@@ -41,18 +40,18 @@ INVALID_GRANT_NOTE = ("Google answers this same body when access was removed by 
                       "Diagnose the user (GET /v1/diagnostics/users/{id}) to learn which.")
 
 
-def consent_lifetime(settings: "Settings") -> timedelta | None:
-    return TESTING_APP_LIFETIME if settings.google_app_status.strip().lower() == "testing" else None
+def consent_lifetime(config: ProviderConfig) -> timedelta | None:
+    return TESTING_APP_LIFETIME if config.get("app_status").strip().lower() == "testing" else None
 
 
-def probes(settings: "Settings", calendar: CalendarProvider | None,
+def probes(config: ProviderConfig, calendar: CalendarProvider | None,
            conferencing: ConferencingProvider | None) -> list[Probe]:
     del conferencing  # Google's conferencing is Meet, read from the calendar
-    endpoints = settings.google()
+    endpoints = google_endpoints(config)
     # tokeninfo lives next to the token endpoint at Google (oauth2.googleapis.com) and in the
     # sandbox (<sandbox>/google), so it is derived rather than configured separately.
     tokeninfo_url = re.sub(r"/token$", "/tokeninfo", endpoints.token_url)
-    timeout = settings.provider_timeout_seconds
+    timeout = config.timeout
     out = [Probe("google.tokeninfo", (IDENTITY, SCOPES),
                  lambda token, subject: _tokeninfo(tokeninfo_url, timeout, token, subject))]
     if calendar is not None:

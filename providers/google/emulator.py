@@ -8,7 +8,8 @@ Paths (relative to the sandbox base URL):
   ``GET /google/.well-known/openid-configuration``; ``GET /google/v1/userinfo`` and
   ``/google/oauth2/v3/userinfo``; ``GET /google/tokeninfo?access_token=``
 - ``/google/calendar/v3/...`` — calendars.get, calendarList.list/get, freebusy.query,
-  events.list/insert/get/patch/update/delete/watch, channels.stop
+  events.list/insert/get/patch/update/delete/watch (writes honour ``If-Match``: 412
+  conditionNotMet for a stale etag), channels.stop, settings.list/get, colors.get
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, jsonify, request
 from providers.emulator_kit.wire import bearer_token, json_object
 
 from . import emulator_errors as errors
+from . import emulator_settings as user_settings
 from .emulator_discovery import rpc_method_name
 
 if TYPE_CHECKING:
@@ -135,17 +136,19 @@ def register_calendar_api(bp: Blueprint, emulator: "GoogleEmulator") -> None:
     @route("/calendars/<calendar_id>/events/<event_id>", "calendar.events.patch", "PATCH")
     def events_patch(caller: "Account", calendar_id: str, event_id: str):
         _check_send_updates()
-        return store.patch_event(store.resolve(caller, calendar_id), event_id, json_object(errors.parse_error), _conference_version())
+        return store.patch_event(store.resolve(caller, calendar_id), event_id, json_object(errors.parse_error),
+                                 _conference_version(), request.headers.get("If-Match"))
 
     @route("/calendars/<calendar_id>/events/<event_id>", "calendar.events.update", "PUT")
     def events_update(caller: "Account", calendar_id: str, event_id: str):
         _check_send_updates()
-        return store.update_event(store.resolve(caller, calendar_id), event_id, json_object(errors.parse_error), _conference_version())
+        return store.update_event(store.resolve(caller, calendar_id), event_id, json_object(errors.parse_error),
+                                  _conference_version(), request.headers.get("If-Match"))
 
     @route("/calendars/<calendar_id>/events/<event_id>", "calendar.events.delete", "DELETE")
     def events_delete(caller: "Account", calendar_id: str, event_id: str):
         _check_send_updates()
-        store.delete_event(store.resolve(caller, calendar_id), event_id)
+        store.delete_event(store.resolve(caller, calendar_id), event_id, request.headers.get("If-Match"))
         return None
 
     @route("/calendars/<calendar_id>/events/watch", "calendar.events.watch", "POST")
@@ -156,6 +159,19 @@ def register_calendar_api(bp: Blueprint, emulator: "GoogleEmulator") -> None:
     def channels_stop(caller: "Account"):
         store.stop_channel(json_object(errors.parse_error))
         return None
+
+    @route("/users/me/settings", "calendar.settings.list", "GET")
+    def settings_list(caller: "Account"):
+        return user_settings.settings_list(caller)
+
+    @route("/users/me/settings/<setting>", "calendar.settings.get", "GET")
+    def settings_get(caller: "Account", setting: str):
+        return user_settings.setting(caller, setting)
+
+    @route("/colors", "calendar.colors.get", "GET")
+    def colors_get(caller: "Account"):
+        del caller
+        return user_settings.COLORS
 
     @bp.route(API_ROOT + "/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def not_emulated(unknown: str) -> Response:

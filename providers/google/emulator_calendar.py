@@ -15,7 +15,7 @@ import json
 import secrets
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -253,6 +253,16 @@ class GoogleCalendarStore:
             raise errors.not_found()
         return event
 
+    @staticmethod
+    def _check_if_match(event: dict[str, Any], if_match: str | None) -> None:
+        """``If-Match`` with an etag that is no longer the event's: someone changed it since the
+        client read it, so the write is refused (412 conditionNotMet) instead of overwriting."""
+        if if_match is None or if_match.strip() == "*":
+            return
+        offered = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+        if event.get("etag") not in offered:
+            raise errors.condition_not_met()
+
     def get_event(self, account: Account, event_id: str) -> dict[str, Any]:
         with self._state.lock:
             event = self._existing(account, event_id)
@@ -294,10 +304,12 @@ class GoogleCalendarStore:
         return event
 
     def patch_event(
-        self, account: Account, event_id: str, body: dict[str, Any], conference_version: int
+        self, account: Account, event_id: str, body: dict[str, Any], conference_version: int,
+        if_match: str | None = None,
     ) -> dict[str, Any]:
         with self._state.lock:
             old = self._existing(account, event_id)
+            self._check_if_match(old, if_match)
             current = {k: old[k] for k in WRITABLE_FIELDS if k in old}
             changes = {k: v for k, v in body.items() if k in WRITABLE_FIELDS}
             clear = "conferenceData" in body and body["conferenceData"] is None
@@ -308,10 +320,12 @@ class GoogleCalendarStore:
             return public_view(event)
 
     def update_event(
-        self, account: Account, event_id: str, body: dict[str, Any], conference_version: int
+        self, account: Account, event_id: str, body: dict[str, Any], conference_version: int,
+        if_match: str | None = None,
     ) -> dict[str, Any]:
         with self._state.lock:
             old = self._existing(account, event_id)
+            self._check_if_match(old, if_match)
             writable = writable_part(body)
             writable.setdefault("reminders", {"useDefault": True})
             # A full update that leaves conferenceData out (with version 1) removes the conference.
@@ -320,9 +334,10 @@ class GoogleCalendarStore:
             self._events(account)[event_id] = event
             return public_view(event)
 
-    def delete_event(self, account: Account, event_id: str) -> None:
+    def delete_event(self, account: Account, event_id: str, if_match: str | None = None) -> None:
         with self._state.lock:
             event = self._existing(account, event_id)
+            self._check_if_match(event, if_match)
             if event.get("status") == "cancelled":
                 raise errors.deleted()
             event["status"] = "cancelled"
@@ -414,11 +429,12 @@ class GoogleCalendarStore:
             raise errors.time_range_empty()
         if time_max - time_min > FREEBUSY_MAX_RANGE:
             raise errors.time_range_too_long()
-        zone = timezone.utc
+        zone: tzinfo = timezone.utc
         if body.get("timeZone"):
-            zone = zone_or_none(body["timeZone"])
-            if zone is None:
+            named = zone_or_none(body["timeZone"])
+            if named is None:
                 raise errors.invalid("Invalid time zone definition.", "timeZone")
+            zone = named
         items = body.get("items") or []
         if not isinstance(items, list):
             raise errors.invalid("Invalid value for: items")

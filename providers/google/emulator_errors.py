@@ -49,18 +49,27 @@ class GoogleApiError(Exception):
 
 
 def auth_error(token_presented: bool) -> Response:
-    """401 for a missing, unknown, expired or revoked access token (exact body [seen])."""
+    """401 for an unknown, expired or revoked access token, and for none at all (Google tells
+    them apart: reason ``required``, "Login Required.") (exact bodies [seen])."""
+    if token_presented:
+        message = ("Request had invalid authentication credentials. Expected OAuth 2 access token, login "
+                   "cookie or other valid authentication credential. See "
+                   "https://developers.google.com/identity/sign-in/web/devconsole-project.")
+        item_message, reason = "Invalid Credentials", "authError"
+    else:
+        message = ("Request is missing required authentication credential. Expected OAuth 2 access token, "
+                   "login cookie or other valid authentication credential. See "
+                   "https://developers.google.com/identity/sign-in/web/devconsole-project.")
+        item_message, reason = "Login Required.", "required"
     body = {
         "error": {
             "code": 401,
-            "message": "Request had invalid authentication credentials. Expected OAuth 2 access "
-            "token, login cookie or other valid authentication credential. See "
-            "https://developers.google.com/identity/sign-in/web/devconsole-project.",
+            "message": message,
             "errors": [
                 {
-                    "message": "Invalid Credentials",
+                    "message": item_message,
                     "domain": "global",
-                    "reason": "authError",
+                    "reason": reason,
                     "location": "Authorization",
                     "locationType": "header",
                 }
@@ -167,3 +176,8 @@ def quota_exceeded() -> GoogleApiError:
 def backend_error(status: int = 500) -> GoogleApiError:
     message = "The service is currently unavailable." if status == 503 else "Backend Error"
     return GoogleApiError(status, "backendError", message)
+
+
+def condition_not_met() -> GoogleApiError:
+    """412 for an ``If-Match`` etag that is no longer current."""
+    return GoogleApiError(412, "conditionNotMet", "Precondition Failed", location_type="header", location="If-Match")

@@ -86,9 +86,10 @@ def _slot(value: Any, which: str, calendar_zone: tzinfo) -> tuple[dict[str, str]
     zone_name = value.get("timeZone")
     zone = calendar_zone
     if zone_name:
-        zone = zone_or_none(zone_name)
-        if zone is None:
+        named = zone_or_none(zone_name)
+        if named is None:
             raise errors.invalid(f"Invalid time zone definition for {which} time.")
+        zone = named
     if value.get("dateTime"):
         try:
             moment = parse_local(value["dateTime"], zone)

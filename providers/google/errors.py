@@ -97,7 +97,8 @@ def classify_api_error(status: int, body: Mapping[str, Any],
                        headers: Mapping[str, str] | None = None) -> ProviderError:
     reason = first_reason(body)
     kind, cause = API_REASONS.get(reason or "", API_STATUSES.get(status, (K.UNKNOWN, None)))
-    error = body.get("error") if isinstance(body.get("error"), Mapping) else {}
+    raw_error = body.get("error")
+    error: Mapping[str, Any] = raw_error if isinstance(raw_error, Mapping) else {}
     message = str(error.get("message") or reason or f"HTTP {status}")
     retry_after = retry_after_seconds(headers)
     if kind is K.RATE_LIMITED and retry_after is None and reason in ("quotaExceeded", "dailyLimitExceeded"):

@@ -50,7 +50,12 @@ def _parse_dtz(value: Any) -> datetime:
     read too, in case a proxy or tenant policy ignores the Prefer header)."""
     text = (value.date_time or "").replace("Z", "")
     local = datetime.fromisoformat(text)
-    tz = zone_named(value.time_zone) or timezone.utc
+    tz = zone_named(value.time_zone or "UTC")
+    if tz is None:
+        # Reading an unknown zone as UTC would move the time by hours without anyone noticing.
+        raise ProviderError(ErrorKind.UNKNOWN, f"Microsoft reported a time zone the hub does not know: "
+                            f"{value.time_zone!r}", provider=PROVIDER, cause="unknown_time_zone",
+                            provider_code=value.time_zone)
     return local.replace(tzinfo=tz).astimezone(timezone.utc)
 
 
@@ -70,7 +75,7 @@ class MicrosoftCalendar:
     def _config(self):
         from kiota_abstractions.base_request_configuration import RequestConfiguration
 
-        config = RequestConfiguration()
+        config: RequestConfiguration[Any] = RequestConfiguration()
         config.headers.add("Prefer", UTC_PREFERENCE)
         return config
 
@@ -89,8 +94,10 @@ class MicrosoftCalendar:
                     if isinstance(blocks, ProviderError):
                         result[email] = blocks
                     else:
-                        seen = set(result[email])  # an event spanning two windows is reported twice
-                        result[email] = result[email] + [b for b in blocks if b not in seen]  # type: ignore[operator]
+                        earlier = result[email]
+                        assert isinstance(earlier, list)  # an error for this email was `continue`d above
+                        seen = set(earlier)  # an event spanning two windows is reported twice
+                        result[email] = earlier + [b for b in blocks if b not in seen]
             window_start = window_end
         return {e: (sorted(v, key=lambda b: (b.start, b.end)) if isinstance(v, list) else v)
                 for e, v in result.items()}
@@ -114,7 +121,10 @@ class MicrosoftCalendar:
             if info.error is not None and (info.error.response_code or info.error.message):
                 out[email] = classify_schedule_error(email, info.error.response_code, info.error.message)
             else:
-                out[email] = self._blocks(info, start)
+                try:
+                    out[email] = self._blocks(info, start)
+                except ProviderError as err:  # e.g. a time zone we cannot map: this person only
+                    out[email] = err
         for email in emails:
             out.setdefault(email, ProviderError(ErrorKind.NOT_FOUND, f"Microsoft did not report a schedule for {email}",
                                                 provider=PROVIDER))

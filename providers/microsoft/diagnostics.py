@@ -17,30 +17,28 @@ https://learn.microsoft.com/graph/api/resources/calendar
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
-from providers.base import CalendarProvider, ConferencingProvider, ErrorKind, ProviderError
+from providers.base import CalendarProvider, ConferencingProvider, ErrorKind, ProviderConfig, ProviderError
 from providers.microsoft.errors import (AADSTS, PROVIDER, aadsts_code, classify_graph_error,
                                         classify_schedule_error, classify_token_error)
 from providers.probes import (CALENDAR, CONFERENCING, IDENTITY, MAILBOX, WARN, Explained, Finding, Probe,
                               Subject, body_mapping, error_detail)
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hub.config import Settings
 
 # Refresh tokens live 90 days and slide with use; unused that long, AADSTS700082.
 # https://learn.microsoft.com/entra/identity-platform/refresh-tokens#token-lifetime
 INACTIVITY_LIMIT: timedelta | None = timedelta(days=90)
 
 
-def consent_lifetime(settings: "Settings") -> timedelta | None:
-    del settings
+def consent_lifetime(config: ProviderConfig) -> timedelta | None:
+    del config
     return None
 
 
-def probes(settings: "Settings", calendar: CalendarProvider | None,
+def probes(config: ProviderConfig, calendar: CalendarProvider | None,
            conferencing: ConferencingProvider | None) -> list[Probe]:
-    del settings, conferencing
+    del config, conferencing
     if calendar is None:
         return []
     out = []

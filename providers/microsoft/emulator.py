@@ -5,7 +5,8 @@ Paths (relative to the sandbox base URL):
 - ``GET|POST /microsoft/<tenant>/oauth2/v2.0/authorize`` consent page;
   ``POST /microsoft/<tenant>/oauth2/v2.0/token``;
   ``GET /microsoft/<tenant>/v2.0/.well-known/openid-configuration``;
-  ``GET /microsoft/<tenant>/discovery/v2.0/keys``
+  ``GET /microsoft/<tenant>/discovery/v2.0/keys``; ``GET /microsoft/common/discovery/instance``
+  (msal's instance discovery)
 - ``/microsoft/v1.0/...`` — /me, /me/mailboxSettings, /me/calendar, getSchedule,
   calendarView, events (see ``emulator_graph``)
 
@@ -38,7 +39,7 @@ from . import emulator_errors as errors
 from .emulator_calendar import CalendarStore
 from .emulator_events import wire
 from .emulator_graph import GRAPH_ROOT, register_graph_api
-from .emulator_oauth import LOGIN, MicrosoftOAuthDialect, aadsts_body, openid_configuration
+from .emulator_oauth import LOGIN, MicrosoftOAuthDialect, aadsts_body, instance_discovery, openid_configuration
 
 MAILBOX_CONCURRENCY = 4  # Outlook: 4 concurrent requests per app per mailbox [doc]
 
@@ -98,6 +99,7 @@ class MicrosoftEmulator(ProviderEmulator):
         bp.add_url_rule("/<tenant>/v2.0/.well-known/openid-configuration", "openid_configuration",
                         self._discovery)
         bp.add_url_rule("/<tenant>/discovery/v2.0/keys", "jwks", jwks_endpoint(self))
+        bp.add_url_rule("/<tenant>/discovery/instance", "instance_discovery", self._instance_discovery)
         register_graph_api(bp, self)
 
     def blueprint(self) -> Blueprint:
@@ -115,6 +117,12 @@ class MicrosoftEmulator(ProviderEmulator):
             response.status_code = status
             return response
         return jsonify(openid_configuration(tenant))
+
+    def _instance_discovery(self, tenant: str) -> Response:
+        status, body = instance_discovery(tenant, request.args.get("authorization_endpoint"))
+        response = jsonify(body)
+        response.status_code = status
+        return response
 
     def _token_view(self):
         kit_view = token_endpoint(self)
@@ -196,16 +204,18 @@ class MicrosoftEmulator(ProviderEmulator):
         if fault is not None:
             raise errors.server_error(int(fault.params.get("status") or 503))
 
+    # The mailbox faults describe the mailbox, so every request that meets them uses one of
+    # their ``times`` (take_fault counts a request once, however often it asks).
     def mailbox_missing(self, account: Account) -> bool:
-        return self.peek_fault("mailbox_unlicensed", account.email) is not None
+        return self.take_fault("mailbox_unlicensed", account.email) is not None
 
     def user_purpose(self, account: Account) -> str:
-        if account.kind == "shared" or self.peek_fault("shared_mailbox", account.email) is not None:
+        if account.kind == "shared" or self.take_fault("shared_mailbox", account.email) is not None:
             return "shared"
         return "room" if account.kind == "room" else "user"
 
     def teams_allowed(self, account: Account) -> bool:
-        return account.teams_enabled and self.peek_fault("teams_unavailable", account.email) is None
+        return account.teams_enabled and self.take_fault("teams_unavailable", account.email) is None
 
     def _teams_outcome(self, account: Account) -> str:
         if not self.teams_allowed(account):

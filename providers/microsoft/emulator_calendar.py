@@ -138,11 +138,11 @@ class CalendarStore:
             view.append(max(digits, default="0"))
         schedule_items = []
         for e in items:
+            # Only scheduleItem's declared properties (isPrivate, status, subject, location, start,
+            # end): Exchange's isMeeting/isRecurring… are not part of Graph's type.
             item: dict[str, Any] = {"isPrivate": e.get("sensitivity") == "private", "status": e["showAs"]}
             if detailed:  # a colleague's calendar shows free/busy only unless shared in more detail
-                item.update(subject=e.get("subject", ""), location=(e.get("location") or {}).get("displayName", ""),
-                            isMeeting=bool(e.get("attendees")), isRecurring=False, isException=False,
-                            isReminderSet=bool(e.get("isReminderOn")))
+                item.update(subject=e.get("subject", ""), location=(e.get("location") or {}).get("displayName", ""))
             item.update(start=events.format_dtz(e["_start_at"], zone_name, tz),
                         end=events.format_dtz(e["_end_at"], zone_name, tz))
             schedule_items.append(item)
@@ -153,6 +153,6 @@ class CalendarStore:
             "workingHours": {
                 "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
                 "startTime": "08:00:00.0000000", "endTime": "17:00:00.0000000",
-                "timeZone": {"name": account.timezone},
+                "timeZone": {"name": events.mailbox_zone_name(account)},
             },
         }

@@ -18,10 +18,11 @@ from urllib.parse import quote
 
 from flask import request
 
+from providers.emulator_kit.accounts import Account
 
 from . import emulator_errors as errors
 from .emulator_oauth import object_id, tenant_id
-from .timezones import zone_named
+from .timezones import windows_name, zone_named
 
 SHOW_AS = ("free", "tentative", "busy", "oof", "workingElsewhere", "unknown")
 MEETING_PROVIDERS = ("unknown", "teamsForBusiness", "skypeForBusiness", "skypeForConsumer")
@@ -54,7 +55,20 @@ def zone(name: Any) -> tzinfo:
     return found
 
 
-def preferred_zone() -> tuple[str, tzinfo]:
+def mailbox_zone_name(account: Account) -> str:
+    """The mailbox's time zone as Graph names it: a Windows-style mailbox (Outlook on Windows)
+    reports the Windows id, e.g. "Singapore Standard Time" for Asia/Singapore."""
+    if account.timezone_style == "windows":
+        return windows_name(account.timezone) or account.timezone
+    return account.timezone
+
+
+def preferred_zone(account: Account) -> tuple[str, tzinfo]:
+    """The zone times are answered in: ``Prefer: outlook.timezone`` or UTC. A Windows-style
+    mailbox models the case the hub must survive where that header is not honoured (a proxy or
+    tenant policy): times come in the mailbox's own zone under its Windows name."""
+    if account.timezone_style == "windows":
+        return mailbox_zone_name(account), zone(account.timezone)
     match = re.search(r'outlook\.timezone\s*=\s*"([^"]+)"', request.headers.get("Prefer", ""))
     if not match:
         return "UTC", timezone.utc

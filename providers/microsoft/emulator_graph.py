@@ -1,6 +1,8 @@
 """Microsoft Graph v1.0 for the sandbox, under ``/microsoft/v1.0`` (the SDK's base URL then is
-``<sandbox>/microsoft/v1.0``): /me, /me/mailboxSettings, /me/calendar, getSchedule,
-calendarView and events.
+``<sandbox>/microsoft/v1.0``): /me, /me/mailboxSettings, /me/calendar, /me/calendars[/{id}],
+getSchedule, calendarView and events (list, create, get, patch, delete) under /me/events,
+/me/calendar/events and /me/calendars/{id}/events. Single entities carry ``@odata.context``;
+any other path or method answers Graph's JSON error, never an HTML page.
 
 Every call goes through ``graph_call``: bearer token (401 InvalidAuthenticationToken), request
 faults (rate_limit, server_error), the scopes the endpoint needs (403), and for mailbox
@@ -16,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
 
 from providers.emulator_kit.accounts import normalise_email
 from providers.emulator_kit.wire import bearer_token
@@ -72,6 +76,10 @@ def _instant(value: str | None, name: str) -> datetime:
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
+def calendar_id(account: "Account") -> str:
+    return "AAMkAD" + object_id(account.email).replace("-", "") + "AAA="
+
+
 def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
     store = emulator.calendar
 
@@ -107,8 +115,11 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
 
         return wrap
 
+    served = Map(strict_slashes=False)  # what Graph serves here, to tell 404 from 405 below
+
     def route(rule: str, endpoint: str, view: Callable[..., Any], methods: list[str]) -> None:
         bp.add_url_rule(GRAPH_ROOT + rule, endpoint, view, methods=methods)
+        served.add(Rule(rule, endpoint=endpoint, methods=methods))
 
     # -- directory and mailbox ----------------------------------------------------------------
     @graph_call(USER_READ, mailbox=False, denied=errors.directory_denied)
@@ -123,7 +134,7 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
     def mailbox_settings(account: "Account"):
         return {
             "@odata.context": f"{CONTEXT}#users('{quote(account.email)}')/mailboxSettings",
-            "archiveFolder": events.new_event_id()[:60], "timeZone": account.timezone,
+            "archiveFolder": events.new_event_id()[:60], "timeZone": events.mailbox_zone_name(account),
             "delegateMeetingMessageDeliveryOptions": "sendToDelegateOnly", "dateFormat": "yyyy-MM-dd",
             "timeFormat": "HH:mm", "userPurpose": emulator.user_purpose(account),
             "automaticRepliesSetting": {"status": "disabled", "externalAudience": "all",
@@ -131,15 +142,13 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
             "language": {"locale": "en-US", "displayName": "English (United States)"},
             "workingHours": {"daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
                              "startTime": "08:00:00.0000000", "endTime": "17:00:00.0000000",
-                             "timeZone": {"name": account.timezone}},
+                             "timeZone": {"name": events.mailbox_zone_name(account)}},
         }
 
-    @graph_call(CALENDAR_READ)
-    def calendar(account: "Account"):
+    def calendar_entity(account: "Account") -> dict[str, Any]:
         teams = emulator.teams_allowed(account)
         return {
-            "@odata.context": f"{CONTEXT}#users('{quote(account.email)}')/calendar/$entity",
-            "id": "AAMkAD" + object_id(account.email).replace("-", "") + "AAA=", "name": "Calendar",
+            "id": calendar_id(account), "name": "Calendar",
             "color": "auto", "hexColor": "", "isDefaultCalendar": True, "changeKey": "fJKVL07sbkmIfHqjbDnRgQAAAAACOA==",
             "canShare": True, "canViewPrivateItems": True, "canEdit": True,
             # [?] what a mailbox without Teams lists; "unknown" is the documented "none" value.
@@ -149,10 +158,29 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
             "owner": {"name": account.name, "address": account.email},
         }
 
+    def resolve_calendar(account: "Account", calendar_ref: str | None) -> None:
+        """The sandbox mailbox has one calendar, the default; any other id is not found."""
+        if calendar_ref is not None and calendar_ref != calendar_id(account):
+            raise errors.item_not_found() if calendar_ref.startswith("AAMk") else errors.invalid_id()
+
+    @graph_call(CALENDAR_READ)
+    def calendar(account: "Account", calendar_ref: str | None = None):
+        resolve_calendar(account, calendar_ref)
+        segment = "calendar" if calendar_ref is None else f"calendars('{calendar_ref}')"
+        return {"@odata.context": f"{CONTEXT}#users('{quote(account.email)}')/{segment}/$entity",
+                **calendar_entity(account)}
+
+    @graph_call(CALENDAR_READ)
+    def calendars(account: "Account"):
+        return {"@odata.context": f"{CONTEXT}#users('{quote(account.email)}')/calendars",
+                "value": [calendar_entity(account)]}
+
     route("/me", "graph_me", me, ["GET"])
     for path in ("/me/mailboxSettings", "/me/mailboxsettings"):
         route(path, "graph_mailbox_settings" + path[-8:], mailbox_settings, ["GET"])
     route("/me/calendar", "graph_calendar", calendar, ["GET"])
+    route("/me/calendars", "graph_calendars", calendars, ["GET"])
+    route("/me/calendars/<calendar_ref>", "graph_calendar_by_id", calendar, ["GET"])
 
     # -- free/busy ---------------------------------------------------------------------------
     @graph_call(CALENDAR_READ)
@@ -178,7 +206,7 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
             raise errors.invalid_request("AvailabilityViewInterval must be an integer.") from None
         if not 5 <= interval <= 1440:
             raise errors.invalid_request("AvailabilityViewInterval must be between 5 and 1440.")
-        zone_name, tz = events.preferred_zone()
+        zone_name, tz = events.preferred_zone(account)
         value = []
         for schedule_id in schedules:
             entry = emulator.schedule_error(schedule_id)
@@ -193,50 +221,89 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> None:
         route(path, "graph_get_schedule" + path[-8:], get_schedule, ["POST"])
     route("/users/<user>/calendar/getSchedule", "graph_user_get_schedule", get_schedule, ["POST"])
 
-    @graph_call(CALENDAR_READ)
-    def calendar_view(account: "Account"):
+    def event_page(account: "Account", found: list[dict[str, Any]], collection: str) -> dict[str, Any]:
+        """One page of events ($top, default 10; $skip) with Graph's nextLink."""
         args = {k.lower(): v for k, v in request.args.items()}
-        start = _instant(args.get("startdatetime"), "startDateTime")
-        end = _instant(args.get("enddatetime"), "endDateTime")
-        top = max(1, min(int(args.get("$top") or 10), 1000))
-        skip = max(0, int(args.get("$skip") or 0))
-        zone_name, tz = events.preferred_zone()
-        found = store.overlapping(account.email, start, end)
+        try:
+            top = max(1, min(int(args.get("$top") or 10), 1000))
+            skip = max(0, int(args.get("$skip") or 0))
+        except ValueError:
+            raise errors.bad_body("Invalid $top or $skip value.") from None
+        zone_name, tz = events.preferred_zone(account)
         page = [events.wire(e, zone_name, tz) for e in found[skip:skip + top]]
-        body: dict[str, Any] = {"@odata.context": f"{CONTEXT}#users('{quote(account.email)}')/calendarView", "value": page}
+        body: dict[str, Any] = {"@odata.context": f"{CONTEXT}#users('{quote(account.email)}')/{collection}",
+                                "value": page}
         if skip + top < len(found):
             query = {**{k: v for k, v in request.args.items() if k.lower() not in ("$skip",)}, "$skip": skip + top}
             body["@odata.nextLink"] = f"{request.base_url}?{urlencode(query)}"
         return body
 
-    for path in ("/me/calendarView", "/me/calendarview", "/me/calendar/calendarView", "/me/calendar/calendarview"):
-        route(path, "graph_calendar_view" + path.replace("/", "_"), calendar_view, ["GET"])
-
-    # -- events --------------------------------------------------------------------------------
-    @graph_call(CALENDAR_WRITE)
-    def create_event(account: "Account"):
-        event = store.create(account, _json())
-        zone_name, tz = events.preferred_zone()
-        context = f"{CONTEXT}#users('{quote(account.email)}')/events/$entity"
-        return {"@odata.context": context, **events.wire(event, zone_name, tz)}, 201
+    @graph_call(CALENDAR_READ)
+    def calendar_view(account: "Account", calendar_ref: str | None = None):
+        resolve_calendar(account, calendar_ref)
+        args = {k.lower(): v for k, v in request.args.items()}
+        start = _instant(args.get("startdatetime"), "startDateTime")
+        end = _instant(args.get("enddatetime"), "endDateTime")
+        return event_page(account, store.overlapping(account.email, start, end), "calendarView")
 
     @graph_call(CALENDAR_READ)
-    def get_event(account: "Account", event_id: str):
-        zone_name, tz = events.preferred_zone()
-        return events.wire(store.get(account.email, event_id), zone_name, tz)
+    def list_events(account: "Account", calendar_ref: str | None = None):
+        resolve_calendar(account, calendar_ref)
+        return event_page(account, store.all(account.email), "events")
+
+    for path in ("/me/calendarView", "/me/calendarview", "/me/calendar/calendarView", "/me/calendar/calendarview",
+                 "/me/calendars/<calendar_ref>/calendarView", "/me/calendars/<calendar_ref>/calendarview"):
+        route(path, "graph_calendar_view" + path.replace("/", "_").replace("<", "").replace(">", ""),
+              calendar_view, ["GET"])
+
+    # -- events --------------------------------------------------------------------------------
+    def event_entity(account: "Account", event: dict[str, Any]) -> dict[str, Any]:
+        zone_name, tz = events.preferred_zone(account)
+        context = f"{CONTEXT}#users('{quote(account.email)}')/events/$entity"
+        return {"@odata.context": context, **events.wire(event, zone_name, tz)}
 
     @graph_call(CALENDAR_WRITE)
-    def patch_event(account: "Account", event_id: str):
-        zone_name, tz = events.preferred_zone()
-        return events.wire(store.patch(account, event_id, _json()), zone_name, tz)
+    def create_event(account: "Account", calendar_ref: str | None = None):
+        resolve_calendar(account, calendar_ref)
+        return event_entity(account, store.create(account, _json())), 201
+
+    @graph_call(CALENDAR_READ)
+    def get_event(account: "Account", event_id: str, calendar_ref: str | None = None):
+        resolve_calendar(account, calendar_ref)
+        return event_entity(account, store.get(account.email, event_id))
 
     @graph_call(CALENDAR_WRITE)
-    def delete_event(account: "Account", event_id: str):
+    def patch_event(account: "Account", event_id: str, calendar_ref: str | None = None):
+        resolve_calendar(account, calendar_ref)
+        return event_entity(account, store.patch(account, event_id, _json()))
+
+    @graph_call(CALENDAR_WRITE)
+    def delete_event(account: "Account", event_id: str, calendar_ref: str | None = None):
+        resolve_calendar(account, calendar_ref)
         store.delete(account.email, event_id)
         return Response(status=204)
 
-    for prefix, name in (("/me/events", "events"), ("/me/calendar/events", "calendar_events")):
+    for prefix, name in (("/me/events", "events"), ("/me/calendar/events", "calendar_events"),
+                         ("/me/calendars/<calendar_ref>/events", "calendars_events")):
+        route(prefix, f"graph_{name}_list", list_events, ["GET"])
         route(prefix, f"graph_{name}_create", create_event, ["POST"])
         route(prefix + "/<event_id>", f"graph_{name}_get", get_event, ["GET"])
         route(prefix + "/<event_id>", f"graph_{name}_patch", patch_event, ["PATCH"])
         route(prefix + "/<event_id>", f"graph_{name}_delete", delete_event, ["DELETE"])
+
+    # -- everything else: Graph's JSON errors, never an HTML page ------------------------------
+    def not_served(unknown: str) -> Response:
+        try:
+            served.bind("graph.microsoft.com").match("/" + unknown, method=request.method)
+        except MethodNotAllowed:
+            # [?] Graph's wording for a method a resource does not support.
+            return GraphError(405, "Request_BadRequest",
+                              "Specified HTTP method is not allowed for the request uri.").response()
+        except NotFound:
+            pass
+        segment = unknown.rstrip("/").rsplit("/", 1)[-1]
+        # [seen] "Resource not found for the segment 'x'." (400 BadRequest) for an unknown path.
+        return GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.").response()
+
+    bp.add_url_rule(GRAPH_ROOT + "/<path:unknown>", "graph_not_served", not_served,
+                    methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

@@ -22,6 +22,7 @@ import json
 import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from flask import has_request_context, request
 
@@ -143,6 +144,7 @@ AADSTS: dict[int, tuple[int, str, str | None, str]] = {
             "The redirect URI '{param}' specified in the request does not match the redirect URIs configured "
             "for the application '{client}'."),
     65004: (400, "access_denied", None, "User declined to consent to access the app."),
+    50049: (400, "invalid_instance", None, "Unknown or invalid instance."),
     90002: (400, "invalid_tenant", None,
             "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into "
             "the correct cloud."),
@@ -358,3 +360,33 @@ def openid_configuration(tenant: str) -> dict[str, Any]:
 
 def decode_client_info(value: str) -> dict[str, str]:
     return json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+
+
+# The public cloud's aliases as instance discovery lists them; msal reads preferred_network and
+# preferred_cache to key its token cache.
+CLOUD_INSTANCES: list[dict[str, Any]] = [
+    {"preferred_network": "login.microsoftonline.com", "preferred_cache": "login.windows.net",
+     "aliases": ["login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"]},
+    {"preferred_network": "login.partner.microsoftonline.cn", "preferred_cache": "login.partner.microsoftonline.cn",
+     "aliases": ["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"]},
+    {"preferred_network": "login.microsoftonline.us", "preferred_cache": "login.microsoftonline.us",
+     "aliases": ["login.microsoftonline.us", "login.usgovcloudapi.net"]},
+    {"preferred_network": "login-us.microsoftonline.com", "preferred_cache": "login-us.microsoftonline.com",
+     "aliases": ["login-us.microsoftonline.com"]},
+]
+
+
+def instance_discovery(tenant: str, authorization_endpoint: str | None) -> tuple[int, dict[str, Any]]:
+    """``GET /common/discovery/instance?api-version=1.1&authorization_endpoint=…`` as msal calls
+    it before anything else: the tenant's discovery document and the cloud's host aliases.
+    An endpoint on a host no cloud knows answers AADSTS50049 invalid_instance."""
+    host = urlsplit(authorization_endpoint or f"{LOGIN}/{tenant}/oauth2/v2.0/authorize").hostname or ""
+    if not any(host in entry["aliases"] for entry in CLOUD_INSTANCES):
+        return aadsts_body(50049)
+    path_tenant = (urlsplit(authorization_endpoint or "").path.strip("/").split("/") or [tenant])[0] or tenant
+    version = "v2.0/" if authorization_endpoint and "/v2.0/" in authorization_endpoint else ""
+    return 200, {
+        "tenant_discovery_endpoint": f"https://{host}/{path_tenant}/{version}.well-known/openid-configuration",
+        "api-version": "1.1",
+        "metadata": CLOUD_INSTANCES,
+    }

@@ -131,7 +131,7 @@ class GraphRuntime:
         }
         for model, payload in samples.items():
             node = JsonParseNodeFactory().get_root_parse_node("application/json", json.dumps(payload).encode())
-            parsed = node.get_object_value(model)
+            parsed: Any = node.get_object_value(model)  # type: ignore[arg-type]  # generated model classes
             writer = JsonSerializationWriterFactory().get_serialization_writer("application/json")
             writer.write_object_value(None, parsed)
         # httpx's async network layer (anyio's asyncio backend) loads on first use, on the loop.

@@ -1,27 +1,41 @@
 """Time-zone names as Outlook and Graph use them: IANA names and Windows names both appear in
-``dateTimeTimeZone``. The Windows names here are the common ones; an unknown name is reported,
-never guessed."""
+``dateTimeTimeZone`` and ``mailboxSettings.timeZone`` (a mailbox set up in Outlook on Windows
+reports e.g. "Singapore Standard Time").
+
+Windows names are mapped with CLDR's windowsZones table as ``tzlocal`` ships and maintains it
+(``tzlocal.windows_tz``), not a hand-written list. A name neither table knows is reported to the
+caller, never read as UTC.
+"""
 from __future__ import annotations
 
 from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# https://learn.microsoft.com/windows-hardware/manufacture/desktop/default-time-zones
-WINDOWS_ZONES = {
-    "UTC": "UTC", "Coordinated Universal Time": "UTC", "GMT Standard Time": "Europe/London",
-    "W. Europe Standard Time": "Europe/Berlin", "Romance Standard Time": "Europe/Paris",
-    "Central Europe Standard Time": "Europe/Budapest", "E. Europe Standard Time": "Europe/Bucharest",
-    "FLE Standard Time": "Europe/Helsinki", "Eastern Standard Time": "America/New_York",
-    "Central Standard Time": "America/Chicago", "Mountain Standard Time": "America/Denver",
-    "Pacific Standard Time": "America/Los_Angeles", "India Standard Time": "Asia/Kolkata",
-    "Tokyo Standard Time": "Asia/Tokyo", "AUS Eastern Standard Time": "Australia/Sydney",
-}
+from tzlocal.windows_tz import tz_win, win_tz
+
+# Names Graph uses for UTC that are not Windows zone ids.
+_UTC_ALIASES = {"Coordinated Universal Time": "UTC", "tzone://Microsoft/Utc": "UTC"}
+
+
+def iana_name(name: str | None) -> str | None:
+    """The IANA name for a Windows or IANA zone name; None when neither is known."""
+    if not name:
+        return None
+    candidate = _UTC_ALIASES.get(name) or win_tz.get(name) or name
+    try:
+        ZoneInfo(candidate)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return candidate
+
+
+def windows_name(iana: str) -> str | None:
+    """The Windows zone id for an IANA name (what a Windows-configured mailbox reports)."""
+    if iana in ("UTC", "Etc/UTC"):
+        return "UTC"
+    return tz_win.get(iana)
 
 
 def zone_named(name: str | None) -> tzinfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(WINDOWS_ZONES.get(name, name))
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+    found = iana_name(name)
+    return ZoneInfo(found) if found else None

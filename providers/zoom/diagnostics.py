@@ -8,16 +8,14 @@ https://developers.zoom.us/docs/api/users/#tag/users/GET/users/{userId}
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from providers.base import CalendarProvider, ConferencingProvider, ErrorKind, ProviderError
+from providers.base import CalendarProvider, ConferencingProvider, ErrorKind, ProviderConfig, ProviderError
 from providers.probes import (CONFERENCING, IDENTITY, WARN, Explained, Finding, Probe, Subject,
                               body_mapping, error_detail)
 from providers.zoom.errors import (API_CODES, OAUTH_CODES, PROVIDER, classify_api_error,
                                    classify_token_error)
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hub.config import Settings
 
 # Zoom's documentation has said both 90 days and 15 years for an unused refresh token [?]
 # (PROVIDERS.md): without a reliable figure the hub does not claim "expired after inactivity".
@@ -28,14 +26,14 @@ SUPERSEDED_NOTE = ("Zoom keeps only the newest authorization of a Zoom user: thi
                    "it (credentials_shared). Diagnose the user to see whether another hub user holds it.")
 
 
-def consent_lifetime(settings: "Settings") -> timedelta | None:
-    del settings
+def consent_lifetime(config: ProviderConfig) -> timedelta | None:
+    del config
     return None
 
 
-def probes(settings: "Settings", calendar: CalendarProvider | None,
+def probes(config: ProviderConfig, calendar: CalendarProvider | None,
            conferencing: ConferencingProvider | None) -> list[Probe]:
-    del settings, calendar
+    del config, calendar
     if conferencing is None:
         return []
     return [Probe("zoom.users_me", (IDENTITY, CONFERENCING), lambda token, subject: _me(conferencing, token, subject))]

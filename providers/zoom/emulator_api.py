@@ -49,10 +49,11 @@ def register_api(bp: Blueprint, emulator: "ZoomEmulator") -> None:
         def decorate(view: Callable[..., Any]) -> Callable[..., Response]:
             @functools.wraps(view)
             def wrapper(**kwargs: Any) -> Response:
-                token = emulator.oauth.validate_access_token(bearer_token())
+                presented = bearer_token()
+                token = emulator.oauth.validate_access_token(presented)
                 try:
                     if token is None:
-                        raise errors.invalid_token()
+                        raise errors.invalid_token(expired=emulator.oauth.access_token_expired(presented))
                     failure = request_fault(token.email)
                     if failure is not None:
                         raise failure

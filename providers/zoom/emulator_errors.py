@@ -26,9 +26,10 @@ class ZoomApiError(Exception):
         return response
 
 
-def invalid_token() -> ZoomApiError:
-    """Missing, unknown, expired or revoked access token ([seen] devforum.zoom.us/t/74432)."""
-    return ZoomApiError(401, 124, "Invalid access token.")
+def invalid_token(expired: bool = False) -> ZoomApiError:
+    """Missing, unknown or revoked access token ([seen] devforum.zoom.us/t/74432); one that
+    has only outlived its hour says so ([seen] "Access token is expired.", same code)."""
+    return ZoomApiError(401, 124, "Access token is expired." if expired else "Invalid access token.")
 
 
 def missing_scopes(scopes: list[str]) -> ZoomApiError:

@@ -9,6 +9,7 @@ someone else answers 3001 as it would for a user-level token.
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 import secrets
 import string
@@ -20,6 +21,7 @@ from providers.emulator_kit.state import SandboxState
 from providers.emulator_kit.timefmt import format_rfc3339, from_epoch, zone_or_none
 
 from . import emulator_errors as errors
+from .emulator_settings import merged_settings
 
 PROVIDER = "zoom"
 WEB_HOST = "https://us05web.zoom.us"  # the join host Zoom hands out for the us05 cluster
@@ -111,7 +113,8 @@ class ZoomMeetingStore:
         with self.state.lock:
             index = self._index()
             meeting_id = _new_meeting_id(index)
-            password = body.get("password") if isinstance(body.get("password"), str) else _passcode()
+            given = body.get("password")
+            password = given if isinstance(given, str) else _passcode()
             encrypted = base64.urlsafe_b64encode(hashlib.sha256(f"{meeting_id}:{password}".encode()).digest()
                                                  ).decode().rstrip("=")[:32]
             start = fields.get("start") or now
@@ -134,7 +137,7 @@ class ZoomMeetingStore:
                 "h323_password": "".join(c for c in password if c.isdigit()) or "000000",
                 "pstn_password": "".join(c for c in password if c.isdigit()) or "000000",
                 "encrypted_password": encrypted,
-                "settings": _settings(body.get("settings")),
+                "settings": merged_settings(None, body.get("settings")),
                 "pre_schedule": False,
             }
             index[meeting_id] = host.email
@@ -160,13 +163,14 @@ class ZoomMeetingStore:
             meeting = self._owned(caller, meeting_id)
             if not self.can_host(caller, True):
                 raise errors.cannot_host()
+            settings = merged_settings(meeting["settings"], body["settings"]) if "settings" in body else None
             for key in ("topic", "type", "duration", "agenda", "timezone"):
                 if key in fields:
                     meeting[key] = fields[key]
             if "start" in fields:
                 meeting["start_time"] = format_rfc3339(fields["start"].astimezone(timezone.utc))
-            if isinstance(body.get("settings"), Mapping):
-                meeting["settings"] = {**meeting["settings"], **_settings(body["settings"])}
+            if settings is not None:
+                meeting["settings"] = settings
 
     def delete(self, caller: Account, meeting_id: str) -> None:
         with self.state.lock:
@@ -182,7 +186,7 @@ class ZoomMeetingStore:
             items = [{k: m[k] for k in summary_keys} for m in meetings]
         return {"page_size": 30, "total_records": len(items), "next_page_token": "", "meetings": items}
 
-    def all_for(self, host: Account) -> list[dict[str, Any]]:
+    def all_for(self, host: Account) -> "builtins.list[dict[str, Any]]":
         with self.state.lock:
             return [dict(m) for m in sorted(self._meetings(host).values(), key=lambda m: m["created_at"])]
 
@@ -228,15 +232,6 @@ def _start_time(value: Any, zone_name: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone_or_none(zone_name) or timezone.utc)
     return parsed
-
-
-def _settings(given: Any) -> dict[str, Any]:
-    settings: dict[str, Any] = {"host_video": False, "participant_video": False, "join_before_host": False,
-                                "mute_upon_entry": False, "waiting_room": True, "approval_type": 2,
-                                "audio": "voip", "auto_recording": "none", "meeting_authentication": False}
-    if isinstance(given, Mapping):
-        settings.update({k: v for k, v in given.items() if k in settings})
-    return settings
 
 
 def _new_meeting_id(index: Mapping[str, str]) -> str:

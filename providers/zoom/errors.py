@@ -80,7 +80,8 @@ OAUTH_CODES: dict[int, tuple[K, str | None]] = {
 def classify_api_error(status: int, body: Mapping[str, Any],
                        headers: Mapping[str, str] | None = None) -> ProviderError:
     code = _int(body.get("code"))
-    kind, cause = API_CODES.get(code, API_STATUSES.get(status, (K.UNKNOWN, None)))
+    fallback = API_STATUSES.get(status, (K.UNKNOWN, None))
+    kind, cause = API_CODES.get(code, fallback) if code is not None else fallback
     if status >= 500:
         kind, cause = K.PROVIDER_DOWN, "provider_unavailable"
     message = str(body.get("message") or f"HTTP {status}")

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 
-from oauth.registry import FLOWS
 from providers.registry import PROVIDERS
 from tests.e2e.support import Api, connect
 
@@ -100,7 +99,7 @@ def test_enter_connect_google_and_see_it_connected(page, api, person, sandbox, s
     assert [(c["provider"], c["account_email"], c["status"]) for c in conns] == [("google", person["email"], "active")]
 
 
-@pytest.mark.parametrize("provider", sorted(FLOWS))
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
 def test_every_connectable_provider_connects_from_its_card(page, api, sandbox, provider, shot):
     """Cards come from the registries: a provider added there is connectable here unchanged."""
     tag = uuid.uuid4().hex[:8]
@@ -120,7 +119,7 @@ def test_every_connectable_provider_connects_from_its_card(page, api, sandbox, p
 
 
 def test_shared_mailbox_is_refused_in_plain_words(page, api, sandbox, shot):
-    if "microsoft" not in FLOWS:
+    if "microsoft" not in PROVIDERS:
         pytest.skip("Microsoft 365 is not connectable on this hub")
     tag = uuid.uuid4().hex[:8]
     mailbox = f"recruiting.{tag}@contoso.example"

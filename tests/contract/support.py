@@ -1,4 +1,7 @@
-"""Everything the contract suite needs about each provider, in one table."""
+"""Everything the contract suites need about each provider.
+
+The suites are parametrized over the registry and fail closed: a registered calendar provider
+without traits here fails its contract tests instead of being skipped silently."""
 from __future__ import annotations
 
 import secrets
@@ -7,11 +10,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 
 from hub.config import Settings
-from oauth.registry import FLOWS
-from providers.registry import PROVIDERS
+from providers.base import OAuthConnect
+from providers.registry import PROVIDERS, SPECS
 from tests.e2e.support import Sandbox
 
 REDIRECT_URI = "http://127.0.0.1:9/oauth/callback/contract"
@@ -19,15 +23,16 @@ REDIRECT_URI = "http://127.0.0.1:9/oauth/callback/contract"
 
 @dataclass(frozen=True)
 class ProviderTraits:
-    conferencing_off_scenario: str
+    # Where the sandbox's `GET /_control/events` puts an event's title for this provider.
     event_title: Callable[[dict[str, Any]], str | None]
 
 
 TRAITS: dict[str, ProviderTraits] = {
-    "google": ProviderTraits("meet_unavailable", lambda e: e.get("summary")),
-    "microsoft": ProviderTraits("teams_unavailable", lambda e: e.get("subject")),
+    "google": ProviderTraits(lambda e: e.get("summary")),
+    "microsoft": ProviderTraits(lambda e: e.get("subject")),
 }
-CALENDAR_PROVIDERS = [name for name, spec in PROVIDERS.items() if spec.calendar is not None and name in TRAITS]
+CALENDAR_PROVIDERS = [spec.name for spec in SPECS if spec.calendar is not None]
+CONFERENCING_PROVIDERS = [spec.name for spec in SPECS if spec.conferencing is not None]
 
 
 @dataclass
@@ -40,8 +45,16 @@ class CalendarUnderTest:
     traits: ProviderTraits
 
     @property
+    def native(self) -> bool:
+        return PROVIDERS[self.provider].native_conferencing is not None
+
+    @property
     def conferencing_off_scenario(self) -> str:
-        return self.traits.conferencing_off_scenario
+        """The sandbox fault that switches the calendar's own meetings off: named after the
+        cause the provider reports for it."""
+        meetings = PROVIDERS[self.provider].meetings
+        assert meetings is not None
+        return meetings.unavailable_cause
 
     def event_title(self, event: dict[str, Any]) -> str | None:
         return self.traits.event_title(event)
@@ -62,10 +75,26 @@ def consent_token(flow, email: str) -> str:
     return grant.access_token
 
 
+def traits_of(provider: str) -> ProviderTraits:
+    if provider not in TRAITS:
+        pytest.fail(f"{provider} is registered but has no contract traits: add it to TRAITS in "
+                    "tests/contract/support.py", pytrace=False)
+    return TRAITS[provider]
+
+
+def oauth_token(provider: str, settings: Settings, email: str) -> str:
+    connect = PROVIDERS[provider].connect
+    assert isinstance(connect, OAuthConnect), f"{provider}: no OAuth flow to consent through"
+    return consent_token(connect.flow(settings.provider(provider)), email)
+
+
 def calendar_under_test(provider: str, sandbox_url: str) -> CalendarUnderTest:
-    settings = Settings(sandbox_url=sandbox_url, public_url="http://127.0.0.1:9")
+    traits = traits_of(provider)
+    settings = Settings.from_env({}, sandbox_url=sandbox_url, public_url="http://127.0.0.1:9")
     sandbox = Sandbox(sandbox_url)
     email = f"contract.{uuid.uuid4().hex[:8]}@example.com"
     sandbox.account(provider, email, timezone="UTC")
-    token = consent_token(FLOWS[provider](settings), email)
-    return CalendarUnderTest(provider, PROVIDERS[provider].calendar(settings), token, email, sandbox, TRAITS[provider])
+    spec = PROVIDERS[provider]
+    assert spec.calendar is not None
+    token = oauth_token(provider, settings, email)
+    return CalendarUnderTest(provider, spec.calendar(settings.provider(provider)), token, email, sandbox, traits)

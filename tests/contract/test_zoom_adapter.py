@@ -15,9 +15,8 @@ import requests
 
 from hub.config import Settings
 from oauth.flows import Grant
-from oauth.registry import FLOWS
 from providers.base import ConferencingProvider, ErrorKind, MeetingDraft, ProviderError
-from providers.registry import PROVIDERS
+from providers.zoom import SPEC as zoom_spec
 from tests.contract.support import REDIRECT_URI
 from tests.e2e.support import Sandbox
 
@@ -26,7 +25,7 @@ T0 = datetime(2026, 3, 2, 14, 0, tzinfo=ZoneInfo("Europe/Stockholm"))  # 13:00 U
 
 @pytest.fixture
 def settings(sandbox_url) -> Settings:
-    return Settings(sandbox_url=sandbox_url, public_url="http://127.0.0.1:9")
+    return Settings.from_env({}, sandbox_url=sandbox_url, public_url="http://127.0.0.1:9")
 
 
 @pytest.fixture
@@ -36,12 +35,12 @@ def sandbox(sandbox_url) -> Sandbox:
 
 @pytest.fixture
 def adapter(settings):
-    return PROVIDERS["zoom"].conferencing(settings)
+    return zoom_spec.conferencing(settings.provider("zoom"))
 
 
 @pytest.fixture
 def flow(settings):
-    return FLOWS["zoom"](settings)
+    return zoom_spec.connect.flow(settings.provider("zoom"))
 
 
 def dance(flow, email: str) -> Grant:
@@ -172,7 +171,7 @@ def test_api_errors_classify(adapter, user, sandbox):
 
 
 def test_unreachable_zoom_is_provider_down():
-    adapter = PROVIDERS["zoom"].conferencing(Settings(sandbox_url="http://127.0.0.1:9", provider_timeout_seconds=1))
+    adapter = zoom_spec.conferencing(Settings.from_env({}, sandbox_url="http://127.0.0.1:9", provider_timeout_seconds=1).provider("zoom"))
     err = error_of(lambda: adapter.create_meeting("t", MeetingDraft("x", T0, 30)))
     assert (err.kind, err.cause) == (ErrorKind.PROVIDER_DOWN, "provider_unavailable")
 
@@ -187,7 +186,7 @@ def test_refresh_rotates_and_a_replay_is_a_dead_grant(flow, user):
 
 
 def test_a_wrong_client_secret_is_our_misconfiguration(sandbox_url, user):
-    flow = FLOWS["zoom"](Settings(sandbox_url=sandbox_url, zoom_client_secret="wrong"))
+    flow = zoom_spec.connect.flow(Settings.from_env({}, sandbox_url=sandbox_url, zoom_client_secret="wrong").provider("zoom"))
     err = error_of(lambda: flow.refresh(user[1].refresh_token))
     assert (err.kind, err.cause, err.http_status) == (ErrorKind.INVALID_REQUEST, "client_misconfigured", 401)
 

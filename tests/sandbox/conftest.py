@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import os
 import secrets
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,6 +16,7 @@ import pytest
 import requests
 
 from providers.sandbox import create_sandbox_app, serve
+from tests.schemas.published import figures, violations
 
 REDIRECT_URI = "http://127.0.0.1:5999/oauth/google/callback"
 CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
@@ -20,11 +24,66 @@ CALENDAR_READONLY = "https://www.googleapis.com/auth/calendar.readonly"
 FULL_SCOPES = ["openid", "email", "profile", CALENDAR_EVENTS, CALENDAR_READONLY]
 
 
+class ResponseRecorder:
+    """WSGI middleware keeping every JSON answer of the sandbox, so each test's responses are
+    checked against the providers' published schemas (tests/schemas/published.py)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self.seen: list[tuple[str, str, int, bytes]] = []
+        self.total = 0
+
+    def __call__(self, environ, start_response):
+        captured: dict = {}
+
+        def recording_start(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = int(status.split()[0]), headers
+            return start_response(status, headers, exc_info)
+
+        chunks = []
+        for chunk in self.app(environ, recording_start):
+            chunks.append(chunk)
+            yield chunk
+        content_type = dict((k.lower(), v) for k, v in captured.get("headers", [])).get("content-type", "")
+        if content_type.startswith("application/json"):
+            with self.lock:
+                self.total += 1
+                self.seen.append((environ["REQUEST_METHOD"], environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"],
+                                  captured["status"], b"".join(chunks)))
+
+    def take(self) -> list[tuple[str, str, int, bytes]]:
+        with self.lock:
+            seen, self.seen = self.seen, []
+            return seen
+
+
 @pytest.fixture(scope="session")
 def sandbox_server():
-    running = serve(create_sandbox_app(), "127.0.0.1", 0)
+    app = create_sandbox_app()
+    recorder = ResponseRecorder(app.wsgi_app)
+    app.wsgi_app = recorder
+    running = serve(app, "127.0.0.1", 0)
+    running.server.recorder = recorder  # type: ignore[attr-defined]
     yield running
     running.shutdown()
+    if os.environ.get("HUB_SCHEMA_FIGURES"):
+        print(f"\nschema check: {recorder.total} JSON responses, values compared per provider: {figures()}")
+
+
+@pytest.fixture(autouse=True)
+def published_schemas(request):
+    """Every JSON response a test got from the session sandbox matches the provider's published
+    schema (tests/schemas/README.md): checked after the test, reported as its error."""
+    if "sandbox_server" not in request.fixturenames:
+        yield
+        return
+    recorder = request.getfixturevalue("sandbox_server").server.recorder
+    recorder.take()
+    yield
+    problems = [p for method, path, status, body in recorder.take()
+                for p in violations(method, path, status, json.loads(body or b"null"))]
+    assert problems == [], "responses that break the published schemas:\n" + "\n".join(problems)
 
 
 @pytest.fixture

@@ -394,13 +394,24 @@ def test_userinfo_and_tokeninfo(google, ada, http):
 
 
 # -- API authentication -----------------------------------------------------------------------
-def test_missing_or_unknown_bearer_gets_googles_auth_error(base_url, http):
+def test_unknown_bearer_gets_googles_auth_error(base_url, http):
     url = f"{base_url}/google/calendar/v3/calendars/primary"
-    for headers in ({}, {"Authorization": "Bearer ya29.unknown"}):
-        response = http.get(url, headers=headers, timeout=5)
-        assert response.status_code == 401
-        assert response.json() == AUTH_ERROR_BODY
-        assert response.headers["WWW-Authenticate"].startswith('Bearer realm="https://accounts.google.com/"')
+    response = http.get(url, headers={"Authorization": "Bearer ya29.unknown"}, timeout=5)
+    assert response.status_code == 401
+    assert response.json() == AUTH_ERROR_BODY
+    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="https://accounts.google.com/"')
+
+
+def test_missing_bearer_is_login_required(base_url, http):
+    """No token at all is not "invalid credentials": Google answers reason required."""
+    response = http.get(f"{base_url}/google/calendar/v3/calendars/primary", timeout=5)
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["errors"] == [{"message": "Login Required.", "domain": "global", "reason": "required",
+                                "location": "Authorization", "locationType": "header"}]
+    assert error["message"].startswith("Request is missing required authentication credential.")
+    assert error["status"] == "UNAUTHENTICATED"
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="https://accounts.google.com/"'
 
 
 # -- faults -----------------------------------------------------------------------------------
@@ -966,6 +977,7 @@ def test_control_accounts(control):
         "subject": created["subject"],
         "kind": "room",
         "timezone": "Europe/Stockholm",
+        "timezone_style": "iana",
         "teams_enabled": True,
         "meet_enabled": False,
         "zoom_can_host": True,
@@ -975,6 +987,7 @@ def test_control_accounts(control):
     for bad in (
         {"provider": "google", "email": "x@example.com", "kind": "robot"},
         {"provider": "google", "email": "x@example.com", "timezone": "Mars/Base"},
+        {"provider": "microsoft", "email": "x@example.com", "timezone_style": "posix"},
         {"provider": "google", "email": "not-an-email"},
         {"provider": "myspace", "email": "x@example.com"},
     ):

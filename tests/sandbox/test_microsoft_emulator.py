@@ -17,7 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from hub.config import Settings
-from oauth.microsoft import MicrosoftFlow
+from providers.microsoft import endpoints
+from providers.microsoft.oauth import MicrosoftFlow
 from providers.base import ErrorKind, ProviderError
 from providers.microsoft.calendar import MicrosoftCalendar
 
@@ -30,8 +31,8 @@ class MicrosoftSession:
 
     def __init__(self, base_url: str, http, control, email: str) -> None:
         self.base, self.http, self.control, self.email = base_url, http, control, email
-        self.settings = Settings(sandbox_url=base_url)
-        self.flow = MicrosoftFlow(self.settings.microsoft(), "common", timeout=10)
+        self.settings = Settings.from_env({}, sandbox_url=base_url)
+        self.flow = MicrosoftFlow(endpoints(self.settings.provider("microsoft")), "common", timeout=10)
         self.graph = f"{base_url}/microsoft/v1.0"
 
     def consent(self, decision: str = "allow", **form) -> dict:
@@ -199,9 +200,9 @@ def test_msal_does_not_answer_a_retry_from_its_error_cache(ms):
 
 def test_bad_client_secret_is_client_misconfigured(ms, base_url):
     grant = ms.connect()
-    settings = Settings(sandbox_url=base_url, microsoft_client_secret="wrong")
+    settings = Settings.from_env({}, sandbox_url=base_url, microsoft_client_secret="wrong")
     with pytest.raises(ProviderError) as info:
-        MicrosoftFlow(settings.microsoft(), "common").refresh(grant.refresh_token)
+        MicrosoftFlow(endpoints(settings.provider("microsoft")), "common").refresh(grant.refresh_token)
     assert (info.value.cause, info.value.provider_code) == ("client_misconfigured", "AADSTS7000215")
 
 
@@ -317,7 +318,7 @@ def test_mailbox_concurrency_is_enforced(ms):
 # -- Graph through msgraph-sdk ---------------------------------------------------------------------
 @pytest.fixture
 def adapter(base_url):
-    calendar = MicrosoftCalendar(Settings(sandbox_url=base_url).microsoft().api_base, timeout=10)
+    calendar = MicrosoftCalendar(endpoints(Settings.from_env({}, sandbox_url=base_url).provider("microsoft")).api_base, timeout=10)
     yield calendar
     calendar.graph.close()
 
@@ -423,12 +424,12 @@ def test_sdk_runs_on_one_loop_thread(ms, adapter):
 
 
 def test_unknown_tenant_and_unreachable_login_are_told_apart(ms, base_url):
-    settings = Settings(sandbox_url=base_url, microsoft_tenant="not-a-tenant")
+    settings = Settings.from_env({}, sandbox_url=base_url, microsoft_tenant="not-a-tenant")
     with pytest.raises(ProviderError) as info:
-        MicrosoftFlow(settings.microsoft(), "not-a-tenant").authorization_url(
+        MicrosoftFlow(endpoints(settings.provider("microsoft")), "not-a-tenant").authorization_url(
             redirect_uri=REDIRECT, state="s", code_verifier="v" * 43, nonce="n", login_hint=None)
     assert (info.value.kind, info.value.cause) == (ErrorKind.INVALID_REQUEST, "client_misconfigured")
-    down = MicrosoftFlow(Settings(sandbox_url="http://127.0.0.1:9").microsoft(), "common", timeout=2)
+    down = MicrosoftFlow(endpoints(Settings.from_env({}, sandbox_url="http://127.0.0.1:9").provider("microsoft")), "common", timeout=2)
     with pytest.raises(ProviderError) as info:
         down.authorization_url(redirect_uri=REDIRECT, state="s", code_verifier="v" * 43, nonce="n", login_hint=None)
     assert (info.value.kind, info.value.cause) == (ErrorKind.PROVIDER_DOWN, "provider_unavailable")

@@ -1,12 +1,13 @@
 """Webhook endpoints of a tenant: create (the secret is returned once), list, delete."""
 from __future__ import annotations
 
+from hub.errors import Conflict, NotFound
+
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
 
-from hub.problems import Problem
 from hub.storage.db import Database
 from hub.storage.models import WebhookEndpoint, new_id
 from oauth.vault import Binding, TokenVault
@@ -45,7 +46,7 @@ def create_endpoint(db: Database, vault: TokenVault, tenant_id: str, url: str, e
         count = session.execute(select(func.count()).select_from(WebhookEndpoint)
                                 .where(WebhookEndpoint.tenant_id == tenant_id)).scalar_one()
         if count >= MAX_ENDPOINTS_PER_TENANT:
-            raise Problem(409, "webhook_endpoint_limit", "Too many webhook endpoints",
+            raise Conflict("webhook_endpoint_limit", "Too many webhook endpoints",
                           f"A tenant may have at most {MAX_ENDPOINTS_PER_TENANT} webhook endpoints; "
                           "delete one first.")
         row = WebhookEndpoint(id=endpoint_id, tenant_id=tenant_id, url=url, events=events,
@@ -68,6 +69,6 @@ def delete_endpoint(db: Database, tenant_id: str, endpoint_id: str) -> None:
     with db.session() as session:
         row = session.get(WebhookEndpoint, endpoint_id)
         if row is None or row.tenant_id != tenant_id:
-            raise Problem(404, "webhook_endpoint_not_found", "Webhook endpoint not found",
+            raise NotFound("webhook_endpoint_not_found", "Webhook endpoint not found",
                           f"No webhook endpoint {endpoint_id!r} exists for this API key.")
         session.delete(row)

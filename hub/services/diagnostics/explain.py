@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from hub.services import explanations
-from hub.services.diagnostics.providers import diagnostics_module, title
+from hub.services.diagnostics.providers import title
+from providers import registry
 from providers.base import ErrorKind
 
 
@@ -19,9 +20,10 @@ class UnknownProvider(LookupError):
 
 
 def explain_error(provider: str, http_status: int | None, body: Any) -> dict[str, Any]:
-    module = diagnostics_module(provider)
-    if module is None or not hasattr(module, "explain"):
+    spec = registry.PROVIDERS.get(provider)
+    if spec is None or spec.diagnostics is None:
         raise UnknownProvider(provider)
+    module = spec.diagnostics()
     result = module.explain(http_status, body)
     err = result.error
     if err is None:

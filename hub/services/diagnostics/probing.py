@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from concurrent.futures import Executor, wait
 from dataclasses import dataclass
-from typing import Callable, Hashable, Mapping, Sequence, TypeVar
+from functools import partial
+from typing import Callable, Hashable, Mapping, Sequence, TypeVar, cast
 
 from hub.container import Hub
 from hub.logs import get_logger
@@ -38,10 +39,9 @@ def run_level(executor: Executor, calls: Mapping[K, Callable[[], T]], timeout: f
         if not future.done():
             future.cancel()
             out[key] = Timeout()
-        elif future.exception() is not None:
-            out[key] = future.exception()
         else:
-            out[key] = future.result()
+            failure = future.exception()
+            out[key] = failure if failure is not None else future.result()
     return out
 
 
@@ -57,7 +57,7 @@ def force_refresh(hub: Hub, connection_id: str) -> str:
 
 
 def refresh_all(hub: Hub, connection_ids: Sequence[str], timeout: float) -> dict[str, str | ProviderError]:
-    results = run_level(hub.executor, {cid: (lambda cid=cid: force_refresh(hub, cid)) for cid in connection_ids},
+    results = run_level(hub.executor, {cid: partial(force_refresh, hub, cid) for cid in connection_ids},
                         timeout)
     return {cid: _as_token_or_error(value, "refreshing the access token") for cid, value in results.items()}
 
@@ -72,7 +72,7 @@ class ProbeJob:
 
 def probe_all(hub: Hub, jobs: Sequence[ProbeJob], timeout: float) -> dict[str, list[Finding]]:
     """Every probe of every connection at once; findings grouped per connection in probe order."""
-    results = run_level(hub.executor, {i: (lambda job=job: job.probe.run(job.token, job.subject))
+    results = run_level(hub.executor, {i: partial(job.probe.run, job.token, job.subject)
                                        for i, job in enumerate(jobs)}, timeout)
     out: dict[str, list[Finding]] = {}
     for i, job in enumerate(jobs):
@@ -87,7 +87,7 @@ def _complete(probe: Probe, result: object) -> list[Finding]:
         err = _provider_error(result, probe.name)
         findings = [Finding.from_error(probe.checks[0], err, f"Probe {probe.name}")]
     else:
-        findings = list(result)  # type: ignore[arg-type]
+        findings = list(cast(Sequence[Finding], result))
     seen = {f.check for f in findings}
     failed = any(f.status == FAIL for f in findings)
     for check in probe.checks:

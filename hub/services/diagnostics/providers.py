@@ -1,51 +1,21 @@
 """Where the provider-specific parts of a diagnosis come from — without naming a provider.
 
-Each provider package may hold a diagnostics module of a fixed shape
-(``providers/<name>/diagnostics.py``, see providers/probes.py), found by name the way the
-registry finds adapters. A registered provider without one still gets probes built on its
-ports: the calendar's `verify_mailbox` and `conferencing_allowed`, the conferencing service's
-`can_host`.
+A provider's spec may point at a diagnostics module of a fixed shape (see providers/probes.py).
+A registered provider without one still gets probes built on its ports: the calendar's
+`verify_mailbox` and `conferencing_allowed`, the conferencing service's `can_host`.
 """
 from __future__ import annotations
 
-import importlib
-import re
 from dataclasses import dataclass
 from datetime import timedelta
-from types import ModuleType
 from typing import TYPE_CHECKING, Sequence
 
 from providers import registry
-from providers.base import CalendarProvider, Capability, ConferencingProvider, ProviderError
-from providers.probes import CALENDAR, CONFERENCING, MAILBOX, Finding, Probe
+from providers.base import CalendarProvider, ConferencingProvider, ProviderError, ProviderSpec
+from providers.probes import CALENDAR, CONFERENCING, MAILBOX, Finding, Probe, Subject
 
 if TYPE_CHECKING:  # pragma: no cover
     from hub.container import Hub
-
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-
-# What losing a conferencing capability is called (API.md causes), keyed by capability: data,
-# so no provider is named in the rules.
-MISSING_CONFERENCING_CAUSE = {
-    Capability.GOOGLE_MEET.value: "meet_unavailable",
-    Capability.TEAMS.value: "teams_unavailable",
-    Capability.ZOOM.value: "zoom_cannot_host",
-}
-
-
-def diagnostics_module(provider: str) -> ModuleType | None:
-    """``providers.<provider>.diagnostics``, or None when the provider has none (yet)."""
-    if not _NAME.match(provider or ""):
-        return None
-    path = f"providers.{provider}.diagnostics"
-    try:
-        return importlib.import_module(path)
-    except ModuleNotFoundError as exc:
-        # Only "there is no such module" means "none"; a broken import inside it must surface.
-        if exc.name in (path, f"providers.{provider}"):
-            return None
-        raise
-
 
 def title(provider: str) -> str:
     spec = registry.PROVIDERS.get(provider)
@@ -68,13 +38,14 @@ class ProviderFacts:
 
 def provider_facts(hub: "Hub", provider: str) -> ProviderFacts:
     spec = registry.get(provider)
-    module = diagnostics_module(provider)
+    config = hub.settings.provider(provider)
+    module = spec.diagnostics() if spec.diagnostics is not None else None
     calendar = hub.calendar(provider) if spec.calendar is not None else None
     conferencing = hub.conferencing(provider) if spec.conferencing is not None else None
     if module is not None:
-        probes = tuple(module.probes(hub.settings, calendar, conferencing))
-        inactivity = getattr(module, "INACTIVITY_LIMIT", None)
-        lifetime = module.consent_lifetime(hub.settings)
+        probes = tuple(module.probes(config, calendar, conferencing))
+        inactivity = module.INACTIVITY_LIMIT
+        lifetime = module.consent_lifetime(config)
     else:
         probes = tuple(port_probes(spec, calendar, conferencing))
         inactivity = lifetime = None
@@ -88,23 +59,21 @@ def provider_facts(hub: "Hub", provider: str) -> ProviderFacts:
         required_scopes=required, inactivity_limit=inactivity, consent_lifetime=lifetime, probes=probes)
 
 
-def port_probes(spec: registry.ProviderSpec, calendar: CalendarProvider | None,
+def port_probes(spec: ProviderSpec, calendar: CalendarProvider | None,
                 conferencing: ConferencingProvider | None) -> Sequence[Probe]:
     """Probes any adapter supports through its ports alone."""
     provider, native = spec.name, spec.native_conferencing
-    # The conferencing a conferencing-only provider brings (Zoom's "zoom"), for naming its loss.
-    hosted = next((c.value for c in sorted(spec.capabilities, key=lambda c: c.value)
-                   if c not in (Capability.CALENDAR, native)), None)
+    hosted = spec.external_conferencing
     out: list[Probe] = []
     if calendar is not None:
-        def mailbox(token: str, subject) -> list[Finding]:
+        def mailbox(token: str, subject: Subject) -> list[Finding]:
             try:
                 calendar.verify_mailbox(token)
             except ProviderError as err:
                 return [Finding.from_error(MAILBOX, err, "Checking the mailbox")]
             return [Finding.passed(MAILBOX, "The account has a calendar of its own.")]
 
-        def native_conferencing(token: str, subject) -> list[Finding]:
+        def native_conferencing(token: str, subject: Subject) -> list[Finding]:
             try:
                 allowed = calendar.conferencing_allowed(token)
             except ProviderError as err:
@@ -113,7 +82,7 @@ def port_probes(spec: registry.ProviderSpec, calendar: CalendarProvider | None,
             if native is None or allowed:
                 found.append(Finding.passed(CONFERENCING, "The calendar's own video meetings are available."))
             else:
-                found.append(Finding.failed(CONFERENCING, MISSING_CONFERENCING_CAUSE.get(native.value),
+                found.append(Finding.failed(CONFERENCING, registry.unavailable_cause(native.value),
                                             "The calendar's own video meetings are not available.",
                                             f"{provider}: conferencing_allowed() is false"))
             return found
@@ -121,14 +90,14 @@ def port_probes(spec: registry.ProviderSpec, calendar: CalendarProvider | None,
         out += [Probe(f"{provider}.mailbox", (MAILBOX,), mailbox),
                 Probe(f"{provider}.calendar", (CALENDAR, CONFERENCING), native_conferencing)]
     if conferencing is not None:
-        def host(token: str, subject) -> list[Finding]:
+        def host(token: str, subject: Subject) -> list[Finding]:
             try:
                 ok = conferencing.can_host(token)
             except ProviderError as err:
                 return [Finding.from_error(CONFERENCING, err, "Checking the meeting host")]
             if ok:
                 return [Finding.passed(CONFERENCING, "This account may host meetings.")]
-            return [Finding.failed(CONFERENCING, MISSING_CONFERENCING_CAUSE.get(hosted or ""),
+            return [Finding.failed(CONFERENCING, registry.unavailable_cause(hosted.value if hosted else None),
                                    "This account cannot host meetings.", f"{provider}: can_host() is false")]
 
         out.append(Probe(f"{provider}.host", (CONFERENCING,), host))

@@ -162,11 +162,11 @@ def _grant_check(ev: Evidence, now: datetime) -> Check:
         # needs_reauth: the hub does not try a dead grant again (it would only answer the same,
         # and Zoom's rotation makes every try a risk); the stored record says why.
         last = state.last_error or {}
-        cause = refine_dead_grant(last.get("cause"), state, facts, now)
+        dead_cause = refine_dead_grant(last.get("cause"), state, facts, now)
         message = str(last.get("message") or "no message").rstrip(".")
         detail = (f"status {state.status} since {last.get('at', '?')}: {message}"
                   + (f" (code {last['provider_code']})" if last.get("provider_code") else "") + f"; {context}")
-        check = _check(ev, "token_refresh", FAIL, "", detail, cause, last.get("kind") or ErrorKind.AUTH_REVOKED.value)
+        check = _check(ev, "token_refresh", FAIL, "", detail, dead_cause, last.get("kind") or ErrorKind.AUTH_REVOKED.value)
         check.message, check.provider_code = last.get("message"), last.get("provider_code")
         return check
     err = ev.refresh_error

@@ -19,9 +19,7 @@ from hub.services.diagnostics.model import Check, ConnectionState, Report, UserS
 from hub.services.diagnostics.providers import ProviderFacts, provider_facts, title
 from hub.services.directory import require_connection, require_user, user_connections
 from hub.storage.models import Connection, User
-from oauth.registry import FLOWS
 from providers import registry
-from providers.base import Capability
 from providers.probes import FAIL, WARN, Subject
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,6 +54,7 @@ class DiagnosticsService:
         with self.hub.db.session() as session:
             conn = require_connection(session, tenant_id, connection_id)
             user = session.get(User, conn.user_id)
+            assert user is not None  # a connection belongs to a user (ON DELETE CASCADE)
             states = [ConnectionState.of(conn)]
         return self._diagnose(tenant_id, user, states, user_level=False)
 
@@ -119,7 +118,7 @@ class DiagnosticsService:
                 .where(Connection.tenant_id == tenant_id, Connection.provider == state.provider,
                        Connection.provider_account_id == state.provider_account_id,
                        Connection.user_id != state.user_id)).all()
-        return [tuple(r) for r in rows]
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     # --- words and fixes ------------------------------------------------------------------
     def _explain(self, check: Check, tenant_id: str, user: User, states: Sequence[ConnectionState],
@@ -148,12 +147,10 @@ class DiagnosticsService:
             return state.provider, None if own_account else state.account_email
         if check.cause == "conferencing_not_connected":
             wanted = check.wants
-            offering = [n for n, spec in registry.PROVIDERS.items()
-                        if n in FLOWS and any(c.value == wanted for c in spec.capabilities)]
-            return (offering[0] if offering else None), None
+            bringing = registry.bringing(wanted or "")
+            return (bringing.name if bringing else None), None
         if check.cause == "organizer_not_connected":
-            calendars = [n for n, spec in registry.PROVIDERS.items()
-                         if n in FLOWS and Capability.CALENDAR in spec.capabilities]
+            calendars = [s.name for s in registry.SPECS if s.calendar is not None]
             # One calendar provider: link to it. Several: the person must choose, so no link.
             return (calendars[0] if len(calendars) == 1 else None), None
         return None, None

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.config import OAuthEndpoints
-from oauth.flows import AuthlibFlow, Identity
+from oauth.flows import AuthlibFlow, Identity, OAuthEndpoints
 from oauth.id_tokens import IdTokenVerifier
 from providers.base import ErrorKind, ProviderError
 from providers.google.errors import PROVIDER, classify_token_error

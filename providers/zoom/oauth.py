@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.config import OAuthEndpoints
-from oauth.flows import AuthlibFlow, Identity
+from oauth.flows import AuthlibFlow, Identity, OAuthEndpoints
 from providers.base import ErrorKind, ProviderError
 from providers.zoom.errors import PROVIDER, classify_token_error
 from providers.zoom.meetings import ZoomMeetings

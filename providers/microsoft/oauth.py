@@ -31,8 +31,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from hub.config import OAuthEndpoints
-from oauth.flows import Grant, Identity
+from oauth.flows import Grant, Identity, OAuthEndpoints
 from providers.base import ErrorKind, ProviderError
 from providers.microsoft.errors import PROVIDER, classify_token_error
 
@@ -110,7 +109,8 @@ def _s256(verifier: str) -> str:
 
 class MicrosoftFlow:
     provider = PROVIDER
-    required_scopes = REQUIRED_SCOPES
+    required_scopes: tuple[str, ...] = REQUIRED_SCOPES
+    new_grant_revokes_previous = False  # a new consent leaves the account's other grants alive
 
     def __init__(self, endpoints: OAuthEndpoints, tenant: str = "common", timeout: float = 20.0) -> None:
         self.client_id = endpoints.client_id
