@@ -389,7 +389,8 @@ def test_sdk_keeps_four_in_flight_per_mailbox(ms, adapter):
 def test_calls_abandoned_at_the_deadline_free_their_place_and_read_as_unavailable(ms, base_url):
     """Hung reads of one mailbox: every answer says Graph is not answering (never rate_limited),
     the gate holds no place for a call nobody waits for, and the mailbox works once Graph does."""
-    adapter = MicrosoftCalendar(Settings(sandbox_url=base_url).microsoft().api_base, timeout=0.5)
+    adapter = MicrosoftCalendar(endpoints(Settings.from_env({}, sandbox_url=base_url).provider("microsoft")).api_base,
+                                timeout=0.5)
     try:
         token = ms.connect().access_token
         ms.fault("latency", times=4, params={"ms": 1500})  # the first four reads hang past the deadline
