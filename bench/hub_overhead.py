@@ -1,7 +1,7 @@
 """Hub overhead per free/busy and per event create: wall time minus the time spent inside the
 provider adapter's calls (google-api-python-client → sandbox), median over N requests.
 
-Run: python bench/hub_overhead.py [N]
+Run: python bench/hub_overhead.py [N] [DATABASE_URL]   (a fresh SQLite file by default)
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from bench.common import TimedAdapter, live_stack, median_ms, p95_ms  # noqa: E4
 from tests.e2e.support import Api, Sandbox, connect  # noqa: E402
 
 
-def measure(n: int) -> None:
-    with live_stack(separate_sandbox=True) as (app, url, sandbox_url, key):
+def measure(n: int, database_url: str | None = None) -> None:
+    with live_stack(database_url, separate_sandbox=True) as (app, url, sandbox_url, key):
         hub = app.extensions["hub"]
         api, sandbox = Api(url, key), Sandbox(sandbox_url)
         email = f"bench.{uuid.uuid4().hex[:6]}@example.com"
@@ -61,4 +61,4 @@ def measure(n: int) -> None:
 
 
 if __name__ == "__main__":
-    measure(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
+    measure(int(sys.argv[1]) if len(sys.argv) > 1 else 200, sys.argv[2] if len(sys.argv) > 2 else None)

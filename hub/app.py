@@ -62,11 +62,13 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
     _register_errors(app)
     _register_metrics(app, hub.metrics)
     hub.metrics.registry.register(JobsCollector(hub))
+    app.after_request(_no_body_no_type)
     # msgraph-sdk imports ~1,200 model modules on its first answer (1-4 s): pay that on a
-    # background thread at start-up, never on a user's first Microsoft request.
-    for spec in registry.SPECS:
-        if spec.warm_up is not None and spec.calendar is not None:
-            _warm_in_background(hub, spec)
+    # background thread, never on a user's first Microsoft request — and not at start-up either,
+    # where it would hold the GIL while the process is getting ready: the first request starts it.
+    warm_up = WarmUp(hub, [s for s in registry.SPECS if s.warm_up is not None and s.calendar is not None])
+    app.extensions["hub_warm_up"] = warm_up
+    app.before_request(warm_up.start)
 
     from hub.api import meta, settings_links, v1
     from hub.web import connect
@@ -101,17 +103,42 @@ def build_hub(settings: Settings) -> Hub:
     return Hub(settings=settings, db=db, vault=_vault(settings), metrics=Metrics())
 
 
-def _warm_in_background(hub: Hub, spec: ProviderSpec) -> None:
-    provider = spec.name
+class WarmUp:
+    """The providers' slow first use (their spec's `warm_up`), paid once on a background
+    thread. `done` is set when it has finished (benchmarks wait for it before measuring)."""
 
-    def warm() -> None:
+    def __init__(self, hub: Hub, specs: list[ProviderSpec]) -> None:
+        self.hub = hub
+        self.specs = specs
+        self.done = threading.Event()
+        self._started = False
+        self._lock = threading.Lock()
+        if not specs:
+            self.done.set()
+
+    def start(self) -> None:
+        if self._started:  # the common case: one attribute read per request
+            return
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        if self.specs:
+            threading.Thread(target=self._run, name="warm-up", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            for spec in self.specs:
+                self._warm(spec)
+        finally:
+            self.done.set()
+
+    def _warm(self, spec: ProviderSpec) -> None:
         try:
             assert spec.warm_up is not None
-            spec.warm_up(hub.calendar(provider))
+            spec.warm_up(self.hub.calendar(spec.name))
         except Exception as exc:  # noqa: BLE001 - a failed warm-up only means the first call pays
-            log.warning("warm_up_failed", provider=provider, error=type(exc).__name__)
-
-    threading.Thread(target=warm, name=f"warm-{provider}", daemon=True).start()
+            log.warning("warm_up_failed", provider=spec.name, error=type(exc).__name__)
 
 
 def _vault(settings: Settings) -> TokenVault:
@@ -151,6 +178,13 @@ def _register_errors(app: Flask) -> None:
         return Problem(500, "internal_error", "Internal error",
                        "The hub failed unexpectedly; nothing was changed by this request "
                        "unless a provider had already accepted it.").response()
+
+
+def _no_body_no_type(resp):
+    # Flask gives every Response a text/html type; a 204 has no body to describe.
+    if resp.status_code == 204:
+        resp.headers.pop("Content-Type", None)
+    return resp
 
 
 def _register_metrics(app: Flask, metrics: Metrics) -> None:

@@ -9,6 +9,12 @@ import click
 from hub.config import Settings
 
 
+def _settings() -> Settings:
+    """HUB_* settings, or those of a `hub demo` in ./instance when the hub is not configured."""
+    from hub.instance import command_settings
+    return command_settings(lambda text: click.echo(click.style(text, fg="bright_black"), err=True))
+
+
 @click.group()
 def main() -> None:
     """Calendar and conferencing integration hub."""
@@ -37,9 +43,9 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every migration (HUB_DATABASE_URL, SQLite file by default)."""
+    """Apply every migration (HUB_DATABASE_URL; else a `hub demo` here; else ./hub.sqlite3)."""
     from hub.storage.db import Database
-    settings = Settings.from_env()
+    settings = _settings()
     Database(settings.database_url).upgrade()
     click.echo("database is at the newest schema")
 
@@ -55,7 +61,7 @@ def keys_create(tenant: str) -> None:
     """Create an API key for TENANT. The key is printed once and stored only as a hash."""
     from hub.services.directory import create_api_key
     from hub.storage.db import Database
-    settings = Settings.from_env()
+    settings = _settings()
     database = Database(settings.database_url)
     database.upgrade()
     _, key = create_api_key(database, tenant)
@@ -76,7 +82,7 @@ def keys_rotate() -> None:
     from hub.services.key_rotation import rotate_all
     from hub.storage.db import Database
     from oauth.vault import TokenVault
-    settings = Settings.from_env()
+    settings = _settings()
     if not settings.encryption_keys:
         raise click.ClickException("HUB_ENCRYPTION_KEYS is not set")
     counts = rotate_all(Database(settings.database_url), TokenVault.from_config(settings.encryption_keys))
@@ -97,7 +103,7 @@ def doctor(user_id: str, tenant: str, as_json: bool) -> None:
 
     Exit code 0 when healthy, 1 when unhealthy, 2 when the user cannot be diagnosed."""
     from hub.doctor import run_doctor
-    sys.exit(run_doctor(user_id, tenant, as_json))
+    sys.exit(run_doctor(user_id, tenant, as_json, settings=_settings()))
 
 
 @main.group()

@@ -1,19 +1,17 @@
 """`hub demo`: the hub and the sandbox side by side, ready to click through with no credentials."""
 from __future__ import annotations
 
+import json
 import os
-import secrets
 import threading
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import click
 import requests
 
 from hub.config import Settings
+from hub.instance import DEMO_TENANT, DemoInstance
 
-DEMO_TENANT = "demo"
-INSTANCE = Path("instance")
 # Sandbox accounts the demo starts with: (provider, email, name, busy hours from 09:00 local).
 DEMO_ACCOUNTS = (
     ("google", "alice@demo.example", "Alice Interviewer", (10, 14)),
@@ -24,44 +22,33 @@ DEMO_ACCOUNTS = (
 
 
 def demo_settings(host: str, port: int) -> Settings:
-    INSTANCE.mkdir(exist_ok=True)
-    key_file = INSTANCE / "demo-encryption.key"
-    if not key_file.exists():
-        from oauth.vault import TokenVault
-        key_file.write_text(TokenVault.generate_key_spec("demo"))
-        key_file.chmod(0o600)
-    secret_file = INSTANCE / "demo-secret.key"
-    if not secret_file.exists():
-        secret_file.write_text(secrets.token_hex(32))
-        secret_file.chmod(0o600)
-    env = dict(os.environ)
-    return Settings.from_env(env, **{
-        "database_url": env.get("HUB_DATABASE_URL") or f"sqlite:///{(INSTANCE / 'demo.sqlite3').resolve()}",
-        "encryption_keys": env.get("HUB_ENCRYPTION_KEYS") or key_file.read_text().strip(),
-        "secret_key": env.get("HUB_SECRET_KEY") or secret_file.read_text().strip(),
-        "public_url": f"http://{host}:{port}",
-        "sandbox_url": f"http://{host}:{port + 1}",
-        "auto_migrate": True,
-        "log_json": False,
-    })
+    return DemoInstance().settings(host, port)
 
 
-def seed(settings: Settings, api_key: str) -> None:
-    """Sandbox accounts with a few busy blocks today, and matching hub users."""
+def tomorrow() -> datetime:
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+
+
+def seed(settings: Settings, api_key: str, instance: DemoInstance, restored: bool = False) -> None:
+    """Sandbox accounts with a few busy blocks tomorrow, and matching hub users. After a
+    restart the accounts (and their grants) are already there: only a new day's blocks are added."""
     sandbox, hub = settings.sandbox_url, settings.public_url
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = tomorrow()
+    marker = instance.root / "seeded-day"
+    fresh_day = not (restored and marker.exists() and marker.read_text().strip() == day.date().isoformat())
     headers = {"Authorization": f"Bearer {api_key}"}
     for provider, email, name, busy_hours in DEMO_ACCOUNTS:
         requests.post(f"{sandbox}/_control/accounts", json={"provider": provider, "email": email, "name": name},
                       timeout=5).raise_for_status()
-        for hour in busy_hours:
-            start = today + timedelta(days=1, hours=hour)
+        for hour in busy_hours if fresh_day else ():
+            start = day + timedelta(hours=hour)
             requests.post(f"{sandbox}/_control/events", timeout=5, json={
                 "provider": provider, "email": email, "start": start.isoformat(),
                 "end": (start + timedelta(hours=1)).isoformat(), "subject": "Busy (demo)"}).raise_for_status()
         user_id = email.split("@")[0]
         requests.put(f"{hub}/v1/users/{user_id}", json={"email": email, "name": name, "timezone": "UTC"},
                      headers=headers, timeout=5).raise_for_status()
+    marker.write_text(day.date().isoformat())
     link = requests.post(f"{hub}/v1/users/alice/settings-links", json={}, headers=headers, timeout=5)
     if link.status_code == 201:
         click.echo(f"settings {link.json()['url']}   (alice's settings page; single use, 15 minutes)")
@@ -72,21 +59,36 @@ def run_demo(host: str, port: int) -> None:
 
     from hub.app import create_app
     from hub.services.directory import create_api_key
+    from providers.emulator_kit.snapshot import SnapshotFile
     from providers.sandbox import create_sandbox_app, serve
 
-    settings = demo_settings(host, port)
-    sandbox_server, _, sandbox_url = serve(create_sandbox_app(), host, port + 1)
+    instance = DemoInstance()
+    settings = instance.settings(host, port)
+    instance.record_address(host, port)  # where `hub doctor` and `hub keys` find this demo
+    sandbox_app = create_sandbox_app()
+    # The sandbox keeps its accounts, calendars and grants in instance/: a restarted demo's
+    # connections keep working instead of all turning token_revoked.
+    sandbox_state = SnapshotFile(sandbox_app, instance.sandbox_file)
+    restored = sandbox_state.load()
+    sandbox_state.save_after_changes()
+    sandbox_server, _, sandbox_url = serve(sandbox_app, host, port + 1)
     app = create_app(settings)
     hub = app.extensions["hub"]
-    _, api_key = create_api_key(hub.db, DEMO_TENANT, os.environ.get("HUB_DEMO_API_KEY") or None)
+    _, api_key = create_api_key(hub.db, DEMO_TENANT, instance.api_key(os.environ.get("HUB_DEMO_API_KEY")))
     server = make_server(host, port, app, threaded=True)
-    threading.Thread(target=lambda: seed(settings, api_key), daemon=True).start()
+    threading.Thread(target=lambda: seed(settings, api_key, instance, restored), daemon=True).start()
+    day = tomorrow()
     click.echo(f"hub      http://{host}:{port}   (API docs at /docs)")
-    click.echo(f"sandbox  {sandbox_url}   (control API at /_control)")
+    click.echo(f"sandbox  {sandbox_url}   (control API at /_control; "
+               f"{'state restored from' if restored else 'state kept in'} {instance.sandbox_file})")
     click.echo(f"tenant   {DEMO_TENANT}")
-    click.echo(f"API key  {api_key}")
-    click.echo("try:     curl -s -X POST http://%s:%d/v1/users/alice/connect-links -H 'Authorization: Bearer %s' "
-               "-H 'Content-Type: application/json' -d '{\"provider\":\"google\"}'" % (host, port, api_key))
+    click.echo(f"API key  {api_key}   (kept in {instance.root}/demo-api-key)")
+    curl = f"curl -s -X POST http://{host}:{port}/v1"
+    auth = f"-H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json'"
+    window = {"users": ["alice"], "start": day.strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "end": (day + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    click.echo(f"""try:     {curl}/users/alice/connect-links {auth} -d '{{"provider":"google"}}'""")
+    click.echo(f"then:    {curl}/freebusy {auth} -d '{json.dumps(window, separators=(',', ':'))}'")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -94,3 +96,4 @@ def run_demo(host: str, port: int) -> None:
     finally:
         server.shutdown()
         sandbox_server.shutdown()
+        sandbox_state.save()

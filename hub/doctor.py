@@ -28,7 +28,7 @@ def run_doctor(user_id: str, tenant: str, as_json: bool = False, settings: Setti
     from hub.storage.db import Database
     from oauth.vault import TokenVault
 
-    settings = settings or _settings(echo)
+    settings = settings or Settings.from_env()
     if not settings.encryption_keys:
         echo(click.style("HUB_ENCRYPTION_KEYS is not set: the stored tokens cannot be read.", fg="red"))
         return CANNOT_DIAGNOSE
@@ -53,20 +53,6 @@ def run_doctor(user_id: str, tenant: str, as_json: bool = False, settings: Setti
         for line in render(report, tenant):
             echo(line)
     return HEALTHY if report.healthy else UNHEALTHY
-
-
-def _settings(echo: Callable[[str], None]) -> Settings:
-    """HUB_* settings; with none that can read tokens but a `hub demo` instance here, the demo's
-    (its SQLite file and key in ./instance, sandbox on HUB_DEMO_PORT+1, default 8000+1)."""
-    import os
-    from pathlib import Path
-
-    settings = Settings.from_env()
-    if settings.encryption_keys or not (Path("instance") / "demo-encryption.key").exists():
-        return settings
-    from hub.demo import demo_settings
-    echo(click.style("using the hub demo's settings (./instance)", fg="bright_black"))
-    return demo_settings(os.environ.get("HUB_DEMO_HOST", "127.0.0.1"), int(os.environ.get("HUB_DEMO_PORT", "8000")))
 
 
 def render(report: Report, tenant: str) -> list[str]:
@@ -114,4 +100,5 @@ def _when(value: Any) -> str:
 
 
 def _iso(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else value
+    from hub.app import HubJSON  # the API's own time format (`…Z`)
+    return HubJSON.default(value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, TypeVar
 
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from hub.storage.db import Database
 from hub.storage.models import Connection
 from oauth.flows import Grant, OAuthFlow
-from oauth.vault import Binding, TokenVault
+from oauth.vault import Binding, TokenVault, VaultError
 from providers.base import ErrorKind, ProviderError
 
 T = TypeVar("T")
@@ -36,6 +37,28 @@ def refresh_binding(connection_id: str) -> Binding:
 
 class ConnectionUnusable(ProviderError):
     """The stored connection cannot be used until the person reconnects."""
+
+
+@dataclass(frozen=True)
+class StoredAccess:
+    """A connection's access token as a batch read found it, so a caller that loaded many
+    connections in one query need not read each row again before its provider call."""
+
+    connection_id: str
+    status: str
+    access_token_enc: str | None
+    access_expires_at: datetime | None
+
+    @classmethod
+    def of(cls, conn: Connection) -> "StoredAccess":
+        return cls(conn.id, conn.status, conn.access_token_enc, conn.access_expires_at)
+
+
+def unreadable(provider: str) -> ProviderError:
+    """A stored secret no configured key opens (key removed before rotation finished, tampered
+    row): like a revoked grant, only reconnecting helps."""
+    return ProviderError(ErrorKind.AUTH_REVOKED, "the stored credentials cannot be decrypted", provider=provider,
+                         cause="credentials_unreadable")
 
 
 StatusListener = Callable[[object, Connection, str, ProviderError | None], None]
@@ -69,30 +92,36 @@ class TokenManager:
         another thread already replaced it."""
         with self.db.session() as session:
             conn = _require_active(session.get(Connection, connection_id), connection_id)
-            token = self._current(conn)
+            token = self._current(session, conn)
             if token is not None and self._fresh(conn) and token != stale:
                 return token
         with self._lock(connection_id):
             with self.db.session() as session:
                 conn = _require_active(session.execute(select(Connection).where(Connection.id == connection_id)
                                                         .with_for_update()).scalar_one_or_none(), connection_id)
-                token = self._current(conn)
+                token = self._current(session, conn)
                 if token is not None and self._fresh(conn) and token != stale:
                     return token
                 grant = self._refresh(session, conn)
             return grant.access_token
 
-    def _current(self, conn: Connection) -> str | None:
+    def _current(self, session, conn: Connection) -> str | None:
         if conn.access_token_enc is None:
             return None
-        return self.vault.decrypt(conn.access_token_enc, access_binding(conn.id))
+        return self._open(session, conn, conn.access_token_enc, access_binding(conn.id))
+
+    def _open(self, session, conn: Connection, ciphertext: str, binding: Binding) -> str:
+        try:
+            return self.vault.decrypt(ciphertext, binding)
+        except VaultError:
+            raise self._mark_dead(session, conn, unreadable(conn.provider)) from None
 
     def _refresh(self, session, conn: Connection) -> Grant:
         if conn.refresh_token_enc is None:
             raise self._mark_dead(session, conn, ProviderError(
                 ErrorKind.AUTH_REVOKED, "no refresh token stored", provider=conn.provider,
                 cause="token_revoked"))
-        refresh_token = self.vault.decrypt(conn.refresh_token_enc, refresh_binding(conn.id))
+        refresh_token = self._open(session, conn, conn.refresh_token_enc, refresh_binding(conn.id))
         now = self.clock()
         try:
             self.refresh_count += 1
@@ -128,15 +157,31 @@ class TokenManager:
                                   cause=err.cause or "token_revoked", provider_code=err.provider_code,
                                   http_status=err.http_status)
 
-    def call(self, connection_id: str, action: Callable[[str], T]) -> T:
-        """Run `action(access_token)`; on a refused access token refresh once and retry."""
-        token = self.access_token(connection_id)
+    def call(self, connection_id: str, action: Callable[[str], T], known: StoredAccess | None = None) -> T:
+        """Run `action(access_token)`; on a refused access token refresh once and retry.
+        `known` is the row as the caller already read it: a fresh token there is used without
+        reading the row again."""
+        token = self._known_token(known) if known is not None else None
+        if token is None:
+            token = self.access_token(connection_id)
         try:
             return action(token)
         except ProviderError as err:
             if err.kind is not ErrorKind.AUTH_EXPIRED:
                 raise
         return action(self.access_token(connection_id, stale=token))
+
+
+    def _known_token(self, known: StoredAccess) -> str | None:
+        """The caller's token when it is active and fresh; None sends it the long way (which
+        also marks an unreadable or dead connection)."""
+        if (known.status != "active" or known.access_token_enc is None or known.access_expires_at is None
+                or known.access_expires_at - self.margin <= self.clock()):
+            return None
+        try:
+            return self.vault.decrypt(known.access_token_enc, access_binding(known.connection_id))
+        except VaultError:
+            return None
 
 
 def _require_active(conn: Connection | None, connection_id: str) -> Connection:

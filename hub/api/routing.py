@@ -71,6 +71,8 @@ def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
         field_path = ""
         for part in err["loc"]:
             field_path += f"[{part}]" if isinstance(part, int) else (f".{part}" if field_path else str(part))
-        message = err["msg"].removeprefix("Value error, ")
+        # pydantic names the model class ("instance of ParticipantIn"): say what is expected instead.
+        message = ("expected an object" if err["type"] in ("model_type", "model_attributes_type", "dict_type")
+                   else err["msg"].removeprefix("Value error, "))
         out.append({"field": field_path, "message": message})
     return out

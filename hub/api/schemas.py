@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from providers import registry
 
@@ -23,6 +23,17 @@ else:
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _text_time(value: Any) -> Any:
+    # pydantic would read a number as seconds since 1970: `"start": 123` is a mistake, not 1970.
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("expected an RFC 3339 date-time string with an offset, e.g. 2026-03-02T09:00:00Z")
+    return value
+
+
+# A time in a request: RFC 3339 text with an offset, never a bare number.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_text_time)]
 
 
 def _check_zone(value: str | None) -> str | None:
@@ -103,8 +114,8 @@ class ConnectionsOut(BaseModel):
 
 
 class Window(Strict):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Timestamp
+    end: Timestamp
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -127,6 +138,8 @@ class ParticipantError(BaseModel):
     kind: str
     cause: str | None
     message: str
+    # Seconds the provider asked the hub to wait before asking again (rate limits, outages).
+    retry_after: float | None = None
 
 
 class FreeBusyUserOut(BaseModel):
@@ -161,8 +174,8 @@ class EventIn(Window):
 
 
 class EventPatch(Strict):
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: Timestamp | None = None
+    end: Timestamp | None = None
     title: str | None = Field(default=None, min_length=1, max_length=1024)
     description: str | None = Field(default=None, max_length=8192)
     attendees: list[AttendeeIn] | None = Field(default=None, max_length=200)

@@ -28,9 +28,9 @@ from hub.problems import Problem
 from hub.services import connections as connection_service
 from hub.services import users as user_service
 from hub.services.availability import availability
-from hub.services.events import EventUpdate, NewEvent
 from hub.services.directory import require_user
-from hub.services.freebusy import free_busy
+from hub.services.events import EventUpdate, NewEvent
+from hub.services.freebusy import error_out, free_busy
 from hub.services.idempotency import request_hash
 from providers import registry
 from providers.base import Attendee
@@ -116,7 +116,7 @@ def delete_connection(connection_id: str):
 
 @bp.post("/freebusy")
 @operation("Busy blocks of several users; each user's failure is reported in place", tags=("Free/busy",),
-           body=FreeBusyIn, responses={200: FreeBusyOut}, problems=(400, 404, 422))
+           body=FreeBusyIn, responses={200: FreeBusyOut}, problems=(400, 422))
 def post_freebusy(body: FreeBusyIn):
     results = free_busy(hub(), tenant_id(), body.users, body.start, body.end)
     users = {}
@@ -124,14 +124,14 @@ def post_freebusy(body: FreeBusyIn):
         users[user_id] = {
             "status": "ok" if res.ok else "error",
             "busy": [{"start": b.start, "end": b.end, "status": b.status} for b in res.busy or []],
-            "error": res.error.as_dict() if res.error else None,
+            "error": error_out(res.error) if res.error else None,
         }
     return jsonify({"start": body.start, "end": body.end, "users": users})
 
 
 @bp.post("/availability")
 @operation("Common free slots of several participants inside their working hours", tags=("Availability",),
-           body=AvailabilityIn, responses={200: AvailabilityOut}, problems=(400, 404, 422))
+           body=AvailabilityIn, responses={200: AvailabilityOut}, problems=(400, 422))
 def post_availability(body: AvailabilityIn):
     result = availability(hub(), tenant_id(), body)
     return jsonify({"complete": result.complete,

@@ -132,7 +132,7 @@ def find_slots(
     if respect_working_hours:
         blocks: list[Block] | None = None
         # Intersecting a schedule with itself changes nothing, so each distinct one is used once.
-        for hours in dict.fromkeys(p.working_hours for p in required):  # type: ignore[misc]
+        for hours in dict.fromkeys(p.working_hours for p in required if p.working_hours is not None):
             own = working_blocks(hours)
             blocks = own if blocks is None else _intersect_blocks(blocks, own)
             if not blocks:
@@ -164,9 +164,9 @@ def find_slots(
     if optional:
         slot_ends = [s + duration for s in slot_starts]
         for person in optional:
-            hours = person.working_hours if respect_working_hours else None
+            own_hours = person.working_hours if respect_working_hours else None
             # Touching blocks are joined: an optional person only has to be working throughout.
-            own_blocks = merge(working_blocks(hours)) if hours is not None else None
+            own_blocks = merge(working_blocks(own_hours)) if own_hours is not None else None
             for i in _fitting_slots(person.busy, own_blocks, slot_starts, slot_ends, before, after):
                 available[i].append(person.user_id)
 
@@ -222,7 +222,7 @@ def _grid_starts(
         else:
             # Free gaps: [low, busy0.start), [busy0.end, busy1.start), ..., [busyN.end, high).
             # The edge gaps come out empty (negative) when a busy block sticks out.
-            gaps = zip([low, *busy_ends[first:stop]], [*busy_starts[first:stop], high])
+            gaps = list(zip([low, *busy_ends[first:stop]], [*busy_starts[first:stop], high]))
         for gap_start, gap_end in gaps:
             last = gap_end - duration
             if last < gap_start:
@@ -278,8 +278,8 @@ def _validate(
     minutes: dict[str, tuple[int, int]],
 ) -> None:
     errors: list[FieldError] = []
-    for name, value in (("start", start), ("end", end), ("now", now)):
-        if not isinstance(value, datetime) or value.utcoffset() is None:
+    for name, moment in (("start", start), ("end", end), ("now", now)):
+        if not isinstance(moment, datetime) or moment.utcoffset() is None:
             errors.append(FieldError(name, "must be a date-time with a UTC offset"))
     if not errors and end <= start:
         errors.append(FieldError("end", "must be after start"))

@@ -258,7 +258,7 @@ class WorkingHours:
         from_timestamp = _from_timestamp
         # The offset seen at the previous endpoint is the guess for the next one; see
         # _wall_to_utc for why checking it with one fromtimestamp() is exact.
-        offset_td = from_timestamp(start, zone).utcoffset()
+        offset_td = from_timestamp(start, zone).utcoffset() or timedelta(0)  # aware: never None
         offset = _seconds(offset_td)
         raw: list[tuple[int, int]] = []
         for ordinal in range(first_day, last_day + 1):

@@ -2,18 +2,14 @@
 `hub jobs`)."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import sys
 
 from hub.config import Settings
 
 
 def settings_here() -> Settings:
-    """HUB_* settings; with no encryption keys set but a `hub demo` instance in this directory,
-    the demo's (its database and keys in ./instance, HUB_BROKER_URL from the environment), so a
-    worker started next to `hub demo` serves it."""
-    settings = Settings.from_env()
-    if settings.encryption_keys or not (Path("instance") / "demo-encryption.key").exists():
-        return settings
-    from hub.demo import demo_settings
-    return demo_settings(os.environ.get("HUB_DEMO_HOST", "127.0.0.1"), int(os.environ.get("HUB_DEMO_PORT", "8000")))
+    """HUB_* settings; with none but a `hub demo` instance in this directory, the demo's (its
+    database and keys in ./instance; HUB_BROKER_URL still from the environment), so a worker
+    started next to `hub demo` serves it."""
+    from hub.instance import command_settings
+    return command_settings(lambda text: print(text, file=sys.stderr))

@@ -12,8 +12,7 @@ from typing import Any, Protocol, Sequence
 from hub.errors import invalid_fields
 from hub.availability import AvailabilityInputError, Participant, find_slots, from_datetimes
 from hub.container import Hub
-from hub.services.directory import require_user
-from hub.services.freebusy import check_window, read_busy, resolve_readers
+from hub.services.freebusy import check_window, error_out, read_busy, resolve_readers
 from hub.services.working_hours import working_hours_of
 
 
@@ -58,15 +57,11 @@ class AvailabilityResult:
 
 def availability(hub: Hub, tenant_id: str, body: AvailabilityQuery) -> AvailabilityResult:
     check_window(body.start, body.end)
-    ids = [p.user_id for p in body.participants]
-    with hub.db.session() as session:
-        hours = {}
-        for user_id in dict.fromkeys(ids):
-            user = require_user(session, tenant_id, user_id)
-            hours[user_id] = working_hours_of(user.working_hours, user.timezone)
-    results = read_busy(hub, resolve_readers(hub, tenant_id, ids), body.start, body.end)
+    readers = resolve_readers(hub, tenant_id, [p.user_id for p in body.participants])
+    hours = {r.user_id: working_hours_of(r.working_hours, r.timezone) for r in readers if r.found}
+    results = read_busy(hub, readers, body.start, body.end)
 
-    statuses = {uid: {"status": "ok" if r.ok else "error", "error": r.error.as_dict() if r.error else None}
+    statuses = {uid: {"status": "ok" if r.ok else "error", "error": error_out(r.error) if r.error else None}
                 for uid, r in results.items()}
     required_failed = any(not results[p.user_id].ok for p in body.participants if not p.optional)
     if required_failed:

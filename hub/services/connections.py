@@ -1,6 +1,7 @@
 """Connections: what they can do, listing them, disconnecting them."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from hub.container import Hub
@@ -84,6 +85,17 @@ def connection_out(conn: Connection) -> dict[str, Any]:
         "connected_at": conn.connected_at,
         "last_used_at": conn.last_used_at,
         "last_error": ({"kind": last.get("kind"), "cause": last.get("cause"),
-                        "message": last.get("message"), "at": last.get("at")} if last else None),
+                        "message": last.get("message"), "at": stored_time(last.get("at"))} if last else None),
     }
+
+
+def stored_time(value: Any) -> Any:
+    """A time kept as text inside a JSON column, as a datetime again, so it leaves the hub in the
+    contract's `…Z` form like every other time (records hold `isoformat()`'s `+00:00`)."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
 

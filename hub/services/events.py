@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 
 from hub.container import Hub
 from hub.errors import Conflict, HubError, Invalid, NotFound, ProviderFailed
-from hub.services.directory import (calendar_connection, connection_of, record_outcome,
+from hub.services.directory import (LAST_USED_RESOLUTION, calendar_connection, connection_of, record_outcome,
                                     require_user, user_connections)
 from hub.services.explanations import explain
 from hub.storage.models import Connection, Event, User
 from providers import registry
 from providers.base import (Attendee, CalendarEvent, ErrorKind, EventChanges, EventDraft, Meeting,
                             MeetingDraft, ProviderError, ProviderSpec)
+from oauth.tokens import StoredAccess
 from webhooks.outbound.outbox import enqueue
 
 # (tenant_id, user_id, provider) -> a fresh connect link URL for a "reconnect" fix.
@@ -174,11 +175,16 @@ class EventService:
     # --- provider calls with health bookkeeping ---------------------------------------------
     def _with(self, tenant_id: str, user_id: str, conn: Connection, action: Callable[[str], Any]) -> Any:
         try:
-            result = self.hub.tokens.call(conn.id, action)
+            # The row as planning read it: a fresh token there is used without reading it again.
+            result = self.hub.tokens.call(conn.id, action, known=StoredAccess.of(conn))
         except ProviderError as err:
             record_outcome(self.hub.db, conn.id, self.hub.clock(), err)
             raise self._provider_problem(tenant_id, user_id, conn, err) from None
-        record_outcome(self.hub.db, conn.id, self.hub.clock(), None)
+        now = self.hub.clock()
+        # A healthy connection used within the last minute has nothing new to record: no write.
+        if (conn.last_error is not None or conn.last_used_at is None
+                or now - conn.last_used_at >= LAST_USED_RESOLUTION):
+            record_outcome(self.hub.db, conn.id, now, None)
         return result
 
     def _provider_problem(self, tenant_id: str, user_id: str, conn: Connection, err: ProviderError) -> HubError:
@@ -189,6 +195,8 @@ class EventService:
                             fix={"action": "reconnect", "url": self.reconnect_link(tenant_id, user_id, conn.provider)},
                             cause=err.cause, connection_id=conn.id)
         if err.cause in _CONFERENCING_CAUSES:
+            # The provider's own text ("Invalid conference type value.") stays in `detail`;
+            # the steps are the ones diagnostics gives for the same cause.
             return self._unavailable(err.cause, err.cause, f"{title}: {err.message}", self._explained_fix(err.cause))
         return ProviderFailed("provider_error", f"{title} refused the request", err.message,
                               provider=conn.provider, kind=err.kind.value, cause=err.cause,
@@ -254,7 +262,7 @@ class EventService:
             assert spec.meetings is not None
             cause = spec.meetings.link_missing_cause
             message = (f"{spec.title} returned no {spec.meetings.label} link, so the calendar event was "
-                       "removed again and nobody was invited.")
+                       "deleted again; nothing was booked.")
             record_outcome(self.hub.db, plan.calendar.id, self.hub.clock(),
                            ProviderError(ErrorKind.UNKNOWN, message, provider=plan.calendar.provider, cause=cause))
             raise ProviderFailed("provider_error", "The meeting link was not generated", message,

@@ -106,6 +106,10 @@ CAUSES: dict[str, Explanation] = {e.code: e for e in (
        "This is a shared mailbox — connect your own account.",
        "Connect the account you sign in with yourself, not a shared or team mailbox.",
        CONNECT_OWN_ACCOUNT, "Choose Connect.", "Sign in with your personal work account."),
+    _e("credentials_unreadable",
+       "The hub can no longer read the saved sign-in for this account (the key that protected it "
+       "was changed or removed).",
+       "Reconnect the account.", RECONNECT, *_REVOKED_STEPS),
     # {provider}, not "Zoom": diagnostics also finds two people on one Google or Microsoft login.
     _e("credentials_shared",
        "Someone else uses the same {provider} account. With shared credentials two people cannot be in "

@@ -5,10 +5,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -40,7 +38,18 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads on hot paths: no ORM session, no identity map, no commit
+        (the transaction ends when the connection goes back to the pool)."""
+        with self.engine.connect() as conn:
+            yield conn
+
     def upgrade(self) -> None:
+        # Imported here: alembic was a third of `import hub.app`, and only migrating needs it.
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as conn:

@@ -319,6 +319,17 @@ class AuthorizationServer:
         with self._lock:
             return [g for g in self._grants.values() if email in (None, g.email)]
 
+    def export_state(self) -> dict[str, Any]:
+        """Grants and live tokens as plain dataclasses (pending codes are not worth keeping)."""
+        with self._lock:
+            return {"grants": dict(self._grants), "access": dict(self._access), "refresh": dict(self._refresh)}
+
+    def import_state(self, data: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._grants = dict(data["grants"])
+            self._access = dict(data["access"])
+            self._refresh = dict(data["refresh"])
+
     def reset(self) -> None:
         with self._lock:
             self._codes.clear()

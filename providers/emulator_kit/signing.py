@@ -13,7 +13,7 @@ import json
 import secrets
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 
@@ -35,6 +35,18 @@ class SigningKey:
     def __init__(self, kid: str | None = None) -> None:
         self.kid = kid or secrets.token_hex(20)
         self._private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def restore(self, kid: str, private_pem: bytes) -> None:
+        """Become a saved key again (in place: the emulators hold this object)."""
+        loaded = serialization.load_pem_private_key(private_pem, password=None)
+        if not isinstance(loaded, rsa.RSAPrivateKey):
+            raise ValueError("not an RSA private key")
+        self.kid, self._private = kid, loaded
+
+    def private_pem(self) -> bytes:
+        """The key in PKCS#8 PEM, for a demo that keeps its sandbox across restarts."""
+        return self._private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption())
 
     def sign(self, claims: dict[str, Any]) -> str:
         header = {"alg": "RS256", "kid": self.kid, "typ": "JWT"}

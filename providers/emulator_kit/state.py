@@ -68,6 +68,19 @@ class SandboxState:
         with self.lock:
             return self._provider_data.setdefault(provider, {})
 
+    def export_state(self) -> dict[str, Any]:
+        """Plain data (dataclasses, dicts) a demo can save and ``import_state`` put back."""
+        with self.lock:
+            return {"accounts": dict(self._accounts), "collections": dict(self._collections),
+                    "provider_data": dict(self._provider_data), "generation": self.generation}
+
+    def import_state(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self._accounts = dict(data["accounts"])
+            self._collections = dict(data["collections"])
+            self._provider_data = dict(data["provider_data"])
+            self.generation = data["generation"]
+
     def reset(self) -> None:
         with self.lock:
             self._accounts.clear()

@@ -8,11 +8,13 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import event
 
 from hub.app import create_app
 from hub.services.directory import create_api_key
 from hub.storage.models import Connection, User
 from oauth.flows import Grant
+from oauth.tokens import access_binding, refresh_binding
 from oauth.vault import TokenVault
 from providers.base import (BusyBlock, CalendarEvent, ConferenceLink, ErrorKind, ProviderError)
 
@@ -197,3 +199,159 @@ def test_openapi_lists_every_v1_route_with_schemas(env):
     assert body.endswith("/EventIn") and "EventIn" in doc["components"]["schemas"]
     page = client.get("/docs")
     assert page.status_code == 200 and b"/v1/availability" in page.data and b"cdn" not in page.data.lower()
+
+
+# --- contract details a first run trips over ---------------------------------------------------
+@pytest.mark.parametrize("body,field,needle", [
+    ({"users": ["x"], "start": 123, "end": "2026-03-02T11:00:00Z"}, "start", "RFC 3339"),
+    ({"users": ["x"], "start": "2026-03-02T10:00:00Z", "end": 1772449200.0}, "end", "RFC 3339"),
+])
+def test_a_number_is_not_a_time(env, body, field, needle):
+    client, headers, fake, person = env
+    r = client.post("/v1/freebusy", headers=headers, json=body)
+    assert r.status_code == 422, r.json
+    assert [(e["field"], needle in e["message"]) for e in r.json["errors"]] == [(field, True)]
+
+
+def test_validation_messages_name_no_internal_class(env):
+    client, headers, fake, person = env
+    r = client.post("/v1/availability", headers=headers, json={
+        "participants": ["bob"], "start": "2026-03-02T09:00:00Z", "end": "2026-03-02T17:00:00Z"})
+    assert r.status_code == 422
+    assert r.json["errors"] == [{"field": "participants[0]", "message": "expected an object"}]
+    assert "ParticipantIn" not in r.get_data(as_text=True)
+
+
+def test_no_content_has_no_content_type(env):
+    client, headers, fake, person = env
+    person("gone")
+    r = client.delete("/v1/users/gone", headers=headers)
+    assert r.status_code == 204 and r.data == b"" and "Content-Type" not in r.headers
+
+
+def test_times_in_health_records_leave_as_z(env):
+    client, headers, fake, person = env
+    email = person("sick")
+    fake.busy[email] = ProviderError(ErrorKind.PROVIDER_DOWN, "down", provider="google", cause="provider_unavailable")
+    client.post("/v1/freebusy", headers=headers, json={
+        "users": ["sick"], "start": "2026-03-02T09:00:00Z", "end": "2026-03-02T17:00:00Z"})
+    conn = client.get("/v1/users/sick/connections", headers=headers).json["connections"][0]
+    assert conn["last_error"]["at"] == "2026-03-01T12:00:00Z"
+
+
+# --- the free/busy read path: failures in place, one deadline, constant SQL --------------------
+WORKDAY = {"start": "2026-03-02T09:00:00Z", "end": "2026-03-02T17:00:00Z"}
+
+
+def _hub(client):
+    return client.application.extensions["hub"]
+
+
+def test_unreadable_credentials_are_reported_in_place(env):
+    client, headers, fake, person = env
+    hub = _hub(client)
+    person("fine")
+    bad = person("tampered")
+    other_vault = TokenVault.from_config(TokenVault.generate_key_spec("gone"))
+    with hub.db.session() as s:  # as if the key that sealed these was removed before rotation finished
+        conn = s.query(Connection).filter_by(account_email=bad).one()
+        conn.access_token_enc = other_vault.encrypt("tok", access_binding(conn.id))
+        conn.refresh_token_enc = other_vault.encrypt("ref", refresh_binding(conn.id))
+        conn_id = conn.id
+    r = client.post("/v1/freebusy", headers=headers, json={"users": ["fine", "tampered"], **WORKDAY})
+    assert r.status_code == 200, r.json
+    assert r.json["users"]["fine"]["status"] == "ok"
+    assert r.json["users"]["tampered"]["error"] == {
+        "kind": "auth_revoked", "cause": "credentials_unreadable", "message": "the stored credentials cannot be decrypted"}
+    conn = client.get("/v1/users/tampered/connections", headers=headers).json["connections"][0]
+    assert (conn["id"], conn["status"], conn["last_error"]["cause"]) == (conn_id, "needs_reauth", "credentials_unreadable")
+
+    event = client.post("/v1/events", headers=headers, json={
+        "organizer": "tampered", "title": "t", "start": "2026-03-02T09:00:00Z", "end": "2026-03-02T09:30:00Z"})
+    assert event.status_code == 409, event.json
+    assert (event.json["code"], event.json["cause"]) == ("connection_needs_reauth", "credentials_unreadable")
+    assert event.json["fix"]["action"] == "reconnect" and "/connect/" in event.json["fix"]["url"]
+    assert fake.created == []
+
+
+def test_unknown_user_is_reported_in_place(env):
+    client, headers, fake, person = env
+    person("known")
+    r = client.post("/v1/freebusy", headers=headers, json={"users": ["known", "nobody"], **WORKDAY})
+    assert r.status_code == 200, r.json
+    assert r.json["users"]["known"]["status"] == "ok"
+    assert (r.json["users"]["nobody"]["status"], r.json["users"]["nobody"]["error"]["cause"]) == ("error", "user_not_found")
+
+    required = client.post("/v1/availability", headers=headers, json={
+        "participants": [{"user_id": "known"}, {"user_id": "nobody"}], **WORKDAY})
+    assert required.status_code == 200 and required.json["complete"] is False and required.json["slots"] == []
+    assert required.json["participants"]["nobody"]["error"]["cause"] == "user_not_found"
+    optional = client.post("/v1/availability", headers=headers, json={
+        "participants": [{"user_id": "known"}, {"user_id": "nobody", "optional": True}], **WORKDAY})
+    assert optional.json["complete"] is True and optional.json["slots"]
+    assert all("nobody" not in s["optional_available"] for s in optional.json["slots"])
+
+
+def test_participant_errors_carry_retry_after(env):
+    client, headers, fake, person = env
+    email = person("throttled")
+    fake.busy[email] = ProviderError(ErrorKind.RATE_LIMITED, "slow down", provider="google", cause="rate_limited",
+                                     retry_after=7)
+    r = client.post("/v1/freebusy", headers=headers, json={"users": ["throttled"], **WORKDAY})
+    assert r.json["users"]["throttled"]["error"]["retry_after"] == 7
+    a = client.post("/v1/availability", headers=headers, json={"participants": [{"user_id": "throttled"}], **WORKDAY})
+    assert a.json["participants"]["throttled"]["error"]["retry_after"] == 7
+
+
+def test_hung_calendars_share_one_deadline(env):
+    client, headers, fake, person = env
+    hub = _hub(client)
+    hub.settings = hub.settings.with_overrides(provider_timeout_seconds=0.2)  # one deadline: 1.2 s
+    release = threading.Event()
+    hung = {person(f"hung{i}") for i in range(4)}
+    person("quick")
+    answer = fake.free_busy
+
+    def free_busy(token, emails, start, end):
+        if emails[0] in hung:
+            release.wait(30)  # an adapter that ignores its own timeout
+        return answer(token, emails, start, end)
+
+    fake.free_busy = free_busy
+    try:
+        began = time.monotonic()
+        r = client.post("/v1/freebusy", headers=headers,
+                        json={"users": [f"hung{i}" for i in range(4)] + ["quick"], **WORKDAY})
+        elapsed = time.monotonic() - began
+    finally:
+        release.set()
+    assert r.json["users"]["quick"]["status"] == "ok"
+    assert {r.json["users"][f"hung{i}"]["error"]["cause"] for i in range(4)} == {"provider_unavailable"}
+    assert elapsed < 2 * 1.2  # one deadline for all four, not four in turn (4.8 s)
+
+
+def test_sql_per_free_busy_does_not_grow_with_participants(env):
+    client, headers, fake, person = env
+    hub = _hub(client)
+    ids = [f"n{i}" for i in range(12)]
+    for uid in ids:
+        person(uid)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    def run(users: list[str]) -> int:
+        client.post("/v1/freebusy", headers=headers, json={"users": users, **WORKDAY})  # first use writes last_used_at
+        statements.clear()
+        r = client.post("/v1/freebusy", headers=headers, json={"users": users, **WORKDAY})
+        assert all(u["status"] == "ok" for u in r.json["users"].values())
+        return len(statements)
+
+    event.listen(hub.db.engine, "before_cursor_execute", count)
+    try:
+        one, many = run(ids[:1]), run(ids)
+    finally:
+        event.remove(hub.db.engine, "before_cursor_execute", count)
+    assert one == many, statements
+    assert not any(s.lstrip().upper().startswith(("UPDATE", "INSERT")) for s in statements)  # nothing written

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Sequence
 
-from hub.services.connections import connection_out
+from hub.services.connections import connection_out, stored_time
 from hub.services.diagnostics.model import Check
 from hub.storage.db import Database
 from hub.storage.models import Connection
@@ -47,11 +47,15 @@ def record(db: Database, connection_id: str, checks: Sequence[Check], at: dateti
             "causes": list(dict.fromkeys(c.cause for c in failing))}}
 
 
+def _with_time(diagnosis: dict[str, Any] | None) -> dict[str, Any] | None:
+    return {**diagnosis, "at": stored_time(diagnosis.get("at"))} if diagnosis else diagnosis
+
+
 def health_view(conn: Connection) -> dict[str, Any]:
     """A connection as the API lists it, plus the rest of its stored health record."""
     out = connection_out(conn)
     out.update(consented_at=conn.consented_at, last_refresh_at=conn.last_refresh_at,
                last_refresh_error_at=conn.last_refresh_error_at, refresh_failures=conn.refresh_failures,
                reconnect_count=conn.reconnect_count,
-               last_diagnosis=(conn.flags or {}).get(DIAGNOSIS_FLAG))
+               last_diagnosis=_with_time((conn.flags or {}).get(DIAGNOSIS_FLAG)))
     return out

@@ -9,40 +9,20 @@ deadlock a diagnosis.
 """
 from __future__ import annotations
 
-from concurrent.futures import Executor, wait
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Hashable, Mapping, Sequence, TypeVar, cast
+from typing import Sequence, cast
 
 from hub.container import Hub
 from hub.logs import get_logger
+from hub.services.fanout import Timeout, run_level
 from oauth.tokens import access_binding
+from oauth.vault import VaultError
 from providers.base import ErrorKind, ProviderError
 from providers.probes import FAIL, SKIP, Finding, Probe, Subject
 from hub.storage.models import Connection
 
 log = get_logger(__name__)
-K = TypeVar("K", bound=Hashable)
-T = TypeVar("T")
-
-
-class Timeout(Exception):
-    """The call did not finish within the diagnosis deadline."""
-
-
-def run_level(executor: Executor, calls: Mapping[K, Callable[[], T]], timeout: float) -> dict[K, T | BaseException]:
-    """Run every call on the pool; each result is its value or the exception it raised."""
-    futures = {key: executor.submit(call) for key, call in calls.items()}
-    wait(futures.values(), timeout=timeout)
-    out: dict[K, T | BaseException] = {}
-    for key, future in futures.items():
-        if not future.done():
-            future.cancel()
-            out[key] = Timeout()
-        else:
-            failure = future.exception()
-            out[key] = failure if failure is not None else future.result()
-    return out
 
 
 def force_refresh(hub: Hub, connection_id: str) -> str:
@@ -51,7 +31,10 @@ def force_refresh(hub: Hub, connection_id: str) -> str:
     with hub.db.session() as session:
         conn = session.get(Connection, connection_id)
         enc = conn.access_token_enc if conn is not None else None
-    current = hub.vault.decrypt(enc, access_binding(connection_id)) if enc else None
+    try:
+        current = hub.vault.decrypt(enc, access_binding(connection_id)) if enc else None
+    except VaultError:
+        current = None  # the TokenManager finds it unreadable too, and says so on the record
     # `stale=current`: the TokenManager refreshes unless another thread already replaced it.
     return hub.tokens.access_token(connection_id, stale=current)
 

@@ -1,0 +1,278 @@
+"""The hub under gunicorn exactly as the Procfile runs it, against baselines measured in the
+same run: the same free/busy call straight to the sandbox with the SDK, and a bare Flask
+endpoint under the same gunicorn flags.
+
+Figures:
+1. latency, one request at a time (median): free/busy and event create (Meet), hub vs SDK vs bare
+   Flask; hub CPU per request (workers' utime+stime / requests) against bare Flask's;
+2. throughput at C connections (req/s and p99): hub free/busy, the sandbox alone, bare Flask;
+3. memory (RSS) per worker after start, after 1,000 and after 10,000 mixed requests.
+
+Run: python bench/gunicorn_stack.py [seconds_per_load_run] [connections]   (a few minutes)
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from datetime import UTC
+
+import requests
+
+from bench.common import sandbox_process
+from hub.services.directory import create_api_key
+from hub.storage.db import Database
+from oauth.vault import TokenVault
+from tests.e2e.support import Api, Sandbox, connect
+
+PROCFILE_FLAGS = ["--workers", "2", "--threads", "8"]
+WINDOW = {"start": "2026-03-02T00:00:00Z", "end": "2026-03-03T00:00:00Z"}
+BARE_APP = '''
+from flask import Flask, jsonify, request
+def create():
+    app = Flask("bare")
+    @app.post("/v1/freebusy")
+    def fb():
+        body = request.get_json()
+        return jsonify({"start": body["start"], "end": body["end"], "users": {}})
+    @app.get("/healthz")
+    def h():
+        return jsonify({"ok": True})
+    return app
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gunicorn:
+    def __init__(self, target: str, env: dict[str, str], cwd: str, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", *PROCFILE_FLAGS, "--bind",
+                                      f"127.0.0.1:{self.port}", target], cwd=cwd, env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200 and len(self.workers()) == 2:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        for _ in range(8):  # reach both workers so each starts what the first request starts
+            requests.get(f"{self.url}/healthz", timeout=5)
+        time.sleep(3)  # ... and let that warm-up (msgraph's import) finish before measuring
+
+    def workers(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True, check=False)
+        return [int(p) for p in out.stdout.split()]
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for pid in self.workers():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def rss_mb(self) -> list[float]:
+        out = []
+        for pid in self.workers():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out.append(int(line.split()[1]) / 1024)
+        return out
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(20)
+
+
+def post(conn: http.client.HTTPConnection, path: str, body: dict, headers: dict[str, str]) -> int:
+    conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json", **headers})
+    resp = conn.getresponse()
+    resp.read()
+    return resp.status
+
+
+def sequential(url: str, path: str, body_of, headers: dict[str, str], n: int) -> list[float]:
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    out = []
+    for i in range(n):
+        start = time.perf_counter()
+        status = post(conn, path, body_of(i), headers)
+        out.append(time.perf_counter() - start)
+        assert status in (200, 201), status
+    conn.close()
+    return out
+
+
+def load(url: str, path: str, body: dict, headers: dict[str, str], connections: int, seconds: float
+         ) -> tuple[float, float]:
+    """C keep-alive connections sending as fast as they are answered: (req/s, p99 ms)."""
+    host, port = url.removeprefix("http://").split(":")
+    stop = time.perf_counter() + seconds
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        mine = []
+        while time.perf_counter() < stop:
+            start = time.perf_counter()
+            status = post(conn, path, body, headers)
+            mine.append(time.perf_counter() - start)
+            assert status == 200, status
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    return len(latencies) / elapsed, latencies[int(len(latencies) * 0.99) - 1] * 1000
+
+
+def ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def main(seconds: float, connections: int) -> None:
+    tmp = tempfile.mkdtemp()
+    Path(tmp, "bare_app.py").write_text(BARE_APP)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), tmp])
+    with sandbox_process() as sandbox_url:
+        db_url = f"sqlite:///{tmp}/bench.sqlite3"
+        Database(db_url).upgrade()
+        hub_env = {**env, "HUB_DATABASE_URL": db_url, "HUB_SANDBOX_URL": sandbox_url, "HUB_LOG_LEVEL": "WARNING",
+                   "HUB_ENCRYPTION_KEYS": TokenVault.generate_key_spec("bench"), "HUB_WEBHOOK_WORKER": "false"}
+        port = free_port()
+        hub_env["HUB_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+        _, key = create_api_key(Database(db_url), "bench")
+        hub = Gunicorn("hub.wsgi:create()", hub_env, tmp, port)  # the port the OAuth redirect names
+        mem_start = hub.rss_mb()
+        api, sandbox = Api(hub.url, key), Sandbox(sandbox_url)
+        email = f"bench.{uuid.uuid4().hex[:6]}@example.com"
+        sandbox.account("google", email)
+        sandbox.busy("google", email, "2026-03-02T10:00:00Z", "2026-03-02T11:00:00Z")
+        api.put("/v1/users/bench", json={"email": email})
+        assert connect(api, "bench", "google", email).status == "connected"
+        auth = {"Authorization": f"Bearer {key}"}
+        fb_body = {"users": ["bench"], **WINDOW}
+
+        # The same call straight to the sandbox through the SDK, with the hub's stored token.
+        from providers.google.calendar import GoogleCalendar
+        token = requests.post(f"{sandbox_url}/google/token", timeout=10, data={
+            "grant_type": "refresh_token", "client_id": "sandbox-google-client",
+            "client_secret": "sandbox-google-secret", "refresh_token": _refresh_token(db_url, hub_env)}).json()["access_token"]
+        sdk = GoogleCalendar(f"{sandbox_url}/google/calendar/v3/")
+        from datetime import datetime
+        s0, e0 = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
+        n = 300
+        sequential(hub.url, "/v1/freebusy", lambda i: fb_body, auth, 30)
+        sdk_walls = []
+        sdk_cpu0 = time.process_time()  # this process runs only the SDK calls here
+        for _ in range(n):
+            t = time.perf_counter()
+            sdk.free_busy(token, [email], s0, e0)
+            sdk_walls.append(time.perf_counter() - t)
+        sdk_cpu = (time.process_time() - sdk_cpu0) / n
+        cpu0 = hub.cpu_seconds()
+        hub_walls = sequential(hub.url, "/v1/freebusy", lambda i: fb_body, auth, n)
+        hub_cpu = (hub.cpu_seconds() - cpu0) / n
+        from providers.base import EventDraft
+        create_walls = []
+        create_cpu0 = time.process_time()
+        for i in range(60):
+            t = time.perf_counter()
+            sdk.create_event(token, EventDraft(title=f"sdk {i}", start=s0, end=e0, attendees=(), description=None,
+                                               location=None, timezone=None, native_conferencing=True,
+                                               send_updates=False, idempotency_handle=uuid.uuid4().hex))
+            create_walls.append(time.perf_counter() - t)
+        create_cpu = (time.process_time() - create_cpu0) / 60
+        cpu0 = hub.cpu_seconds()
+        ev_walls = sequential(hub.url, "/v1/events", lambda i: {
+            "organizer": "bench", "title": f"Bench {i}", "start": "2026-03-03T09:00:00Z", "end": "2026-03-03T09:30:00Z",
+            "conferencing": "google_meet"}, auth, 60)
+        ev_cpu = (hub.cpu_seconds() - cpu0) / 60
+
+        bare = Gunicorn("bare_app:create()", env, tmp)
+        sequential(bare.url, "/v1/freebusy", lambda i: fb_body, {}, 30)
+        cpu0 = bare.cpu_seconds()
+        bare_walls = sequential(bare.url, "/v1/freebusy", lambda i: fb_body, {}, n)
+        bare_cpu = (bare.cpu_seconds() - cpu0) / n
+
+        print(f"gunicorn {' '.join(PROCFILE_FLAGS)}, one request at a time, median of {n}:")
+        print(f"  free/busy via hub {ms(hub_walls):6.2f} ms | SDK → sandbox {ms(sdk_walls):6.2f} ms | bare Flask "
+              f"{ms(bare_walls):6.2f} ms | hub/(SDK+bare) {ms(hub_walls) / (ms(sdk_walls) + ms(bare_walls)):.2f}x")
+        print(f"  event + Meet via hub {ms(ev_walls):6.2f} ms | SDK create_event {ms(create_walls):6.2f} ms | "
+              f"hub/(SDK+bare) {ms(ev_walls) / (ms(create_walls) + ms(bare_walls)):.2f}x")
+        print(f"  CPU per request: hub free/busy {hub_cpu * 1000:.2f} ms, hub event {ev_cpu * 1000:.2f} ms, bare Flask "
+              f"{bare_cpu * 1000:.2f} ms, SDK free/busy {sdk_cpu * 1000:.2f} ms, SDK create_event {create_cpu * 1000:.2f} ms")
+        print(f"  hub CPU / (bare Flask + SDK): free/busy {hub_cpu / (bare_cpu + sdk_cpu):.2f}x, "
+              f"event {ev_cpu / (bare_cpu + create_cpu):.2f}x (goal ≤ 2)")
+
+        hub_rps, hub_p99 = load(hub.url, "/v1/freebusy", fb_body, auth, connections, seconds)
+        bare_rps, bare_p99 = load(bare.url, "/v1/freebusy", fb_body, {}, connections, seconds)
+        raw = {"timeMin": "2026-03-02T00:00:00Z", "timeMax": "2026-03-03T00:00:00Z", "items": [{"id": email}]}
+        sb_rps, sb_p99 = load(sandbox_url, "/google/calendar/v3/freeBusy", raw, {"Authorization": f"Bearer {token}"},
+                              connections, seconds)
+        print(f"throughput at {connections} connections, {seconds:.0f} s each:")
+        print(f"  hub free/busy {hub_rps:6.0f} req/s (p99 {hub_p99:5.0f} ms) | sandbox alone {sb_rps:6.0f} req/s "
+              f"(p99 {sb_p99:5.0f} ms) | bare Flask {bare_rps:6.0f} req/s (p99 {bare_p99:5.0f} ms)")
+        print(f"  hub/sandbox {hub_rps / sb_rps:.2f} | hub/bare {hub_rps / bare_rps:.2f}")
+        bare.stop()
+
+        mixed = [("/v1/freebusy", fb_body), ("/v1/availability", {"participants": [{"user_id": "bench"}], **WINDOW})]
+        host = hub.url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host[0], int(host[1]), timeout=30)
+        marks = {}
+        done = 0
+        for target in (1000, 10000):
+            while done < target:
+                path, body = mixed[done % 2]
+                post(conn, path, body, auth)
+                done += 1
+            marks[target] = hub.rss_mb()
+        conn.close()
+        def fmt(xs: list[float]) -> str:
+            return ", ".join(f"{x:.0f}" for x in xs)
+        print(f"memory per worker (MB RSS): after start {fmt(mem_start)} | after 1,000 {fmt(marks[1000])} | "
+              f"after 10,000 {fmt(marks[10000])} (mixed free/busy + availability; plus the connect and load runs)")
+        hub.stop()
+
+
+def _refresh_token(db_url: str, env: dict[str, str]) -> str:
+    from hub.storage.models import Connection
+    from oauth.tokens import refresh_binding
+    db = Database(db_url)
+    with db.session() as s:
+        conn = s.query(Connection).one()
+        return TokenVault.from_config(env["HUB_ENCRYPTION_KEYS"]).decrypt(conn.refresh_token_enc, refresh_binding(conn.id))
+
+
+if __name__ == "__main__":
+    main(float(sys.argv[1]) if len(sys.argv) > 1 else 5.0, int(sys.argv[2]) if len(sys.argv) > 2 else 64)
