@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from hub.config import Settings
 from hub.container import Hub
+from hub.jobs.observe import JobsCollector
 from hub.logs import configure as configure_logs
 from hub.logs import get_logger
 from hub.metrics import Metrics
@@ -54,15 +55,13 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
                       MAX_CONTENT_LENGTH=1024 * 1024)
 
     if hub is None:
-        db = Database(settings.database_url)
-        if settings.auto_migrate:
-            db.upgrade()
-        hub = Hub(settings=settings, db=db, vault=_vault(settings), metrics=Metrics())
+        hub = build_hub(settings)
     app.extensions["hub"] = hub
     app.extensions["hub_services"] = Services.build(hub)
 
     _register_errors(app)
     _register_metrics(app, hub.metrics)
+    hub.metrics.registry.register(JobsCollector(hub))
     app.after_request(_no_body_no_type)
     # msgraph-sdk imports ~1,200 model modules on its first answer (1-4 s): pay that on a
     # background thread, never on a user's first Microsoft request — and not at start-up either,
@@ -87,18 +86,21 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
     app.register_blueprint(diagnostics_api.bp)
     from hub.api import webhook_endpoints
     app.register_blueprint(webhook_endpoints.bp)
-    # Outbound webhooks leave from this process's background thread unless settings say
-    # another process (or a test driving deliver_due) sends them. Started last: a failed
-    # create_app leaves no thread behind.
+    # Background jobs (webhook delivery, sweeps) run on this process's threads when there is
+    # no broker, unless settings say another process (or a test driving deliver_due) runs them;
+    # with a broker this process only enqueues. Started last: a failed create_app leaves no
+    # thread behind.
     if hub.settings.webhook_worker:
-        hub.webhooks.start()
-    if hub.settings.attendance_timer:
-        from hub.services.attendance_timer import AttendanceTimer
-        timer = AttendanceTimer(app.extensions["hub_services"].attendance.evaluate_due,
-                                hub.settings.attendance_tick_seconds)
-        hub.on_close(timer.stop)
-        timer.start()
+        hub.jobs.start()
     return app
+
+
+def build_hub(settings: Settings) -> Hub:
+    """The shared objects of one hub process (web, worker or CLI)."""
+    db = Database(settings.database_url)
+    if settings.auto_migrate:
+        db.upgrade()
+    return Hub(settings=settings, db=db, vault=_vault(settings), metrics=Metrics())
 
 
 class WarmUp:

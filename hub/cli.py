@@ -127,6 +127,30 @@ def doctor(user_id: str, tenant: str, as_json: bool) -> None:
     sys.exit(run_doctor(user_id, tenant, as_json, settings=_settings()))
 
 
+@main.group()
+def jobs() -> None:
+    """Background jobs: what is due, running or failed; retry one."""
+
+
+@jobs.command("list")
+@click.option("--state", "states", multiple=True, show_default=True, default=("due", "running", "failed"),
+              type=click.Choice(["due", "running", "scheduled", "failed", "done", "cancelled"]),
+              help="Repeat for several.")
+@click.option("--limit", default=50, show_default=True)
+def jobs_list(states: tuple[str, ...], limit: int) -> None:
+    """List jobs and webhook deliveries in the given states, oldest due first."""
+    from hub.jobs.commands import list_command
+    list_command(set(states), limit)
+
+
+@jobs.command("retry")
+@click.argument("job_id")
+def jobs_retry(job_id: str) -> None:
+    """Run JOB_ID (a job_… or whd_… id from `hub jobs list`) again now, with fresh attempts."""
+    from hub.jobs.commands import retry_command
+    retry_command(job_id)
+
+
 @main.command()
 @click.option("--port", default=8001, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)

@@ -35,14 +35,16 @@ class Settings:
     connect_link_ttl_seconds: int = 900
     idempotency_ttl_hours: int = 48
     auto_migrate: bool = False
-    # Deliver outbound webhooks from a background thread of this process. Safe in every
-    # process on PostgreSQL (rows are claimed with SKIP LOCKED); turn off where another
-    # process (or a test calling DeliveryWorker.deliver_due) does the delivering.
+    # Without a broker: run background jobs (webhook delivery, sweeps) on this process's
+    # threads. Safe in every process on PostgreSQL (jobs claim their rows); turn off where
+    # another process (or a test calling DeliveryWorker.deliver_due) does the work.
     webhook_worker: bool = True
-    # Run attendance deadlines (`attendance.*` webhooks) from a background thread of this
-    # process every `attendance_tick_seconds`; off where a job runner (or a test) runs them.
+    # Run attendance deadlines (`attendance.*` webhooks) as the periodic job `attendance.evaluate`
+    # (hub/jobs/catalog.py); off where a test drives them on its own clock.
     attendance_timer: bool = True
-    attendance_tick_seconds: float = 15.0
+    # redis://host:port/db — background jobs go to Celery workers through it (hub/jobs); web
+    # processes then only enqueue. Unset: jobs run in-process.
+    broker_url: str = ""
     # Connect links inside connection.needs_reauth webhooks: they must outlive the ~3 days
     # of delivery retries plus the time a person takes to act on the email.
     webhook_link_ttl_hours: int = 168

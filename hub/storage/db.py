@@ -16,7 +16,10 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: Engine = _make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Copied into every session's `info`: the composition root puts the job dispatcher
+        # here, so work queued inside a transaction is handed to the broker after it commits.
+        self.session_info: dict[str, object] = {}
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
 
     @property
     def is_sqlite(self) -> bool:

@@ -306,3 +306,25 @@ class AttendanceNotice(Base):
     type: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(320), default="")  # the interviewer, for interviewer_no_show
     sent_at: Mapped[datetime] = mapped_column()
+
+
+class Job(Base):
+    """The record of one background job (hub/jobs): what to run, when, and how it went. The
+    broker only carries a pointer to this row, so a lost broker loses nothing: a periodic sweep
+    re-enqueues every due job that is not done. `key` dedupes (one renewal per channel, one
+    release per hold); `locked_until` is the lease of the worker running it."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_due", "status", "run_at"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))
+    name: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    key: Mapped[str | None] = mapped_column(String(255), unique=True, default=None)
+    # pending (due at run_at; running while locked_until is ahead) → done | failed (gave up)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    run_at: Mapped[datetime] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
