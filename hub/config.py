@@ -60,6 +60,9 @@ class Settings:
     # Connect links inside connection.needs_reauth webhooks: they must outlive the ~3 days
     # of delivery retries plus the time a person takes to act on the email.
     webhook_link_ttl_hours: int = 168
+    # Webhook URLs on loopback, private, link-local or metadata addresses are refused at
+    # registration and at delivery (SSRF). True only for local development (`hub demo`).
+    webhook_allow_private_urls: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

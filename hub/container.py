@@ -56,7 +56,8 @@ class Hub:
                                       ttl_seconds=self.settings.connect_link_ttl_seconds,
                                       on_connected=self._connected)
         # Built, not started: create_app starts it when Settings.webhook_worker says so.
-        self.webhooks = DeliveryWorker(self.db, self.vault, clock=lambda: self.clock())
+        self.webhooks = DeliveryWorker(self.db, self.vault, clock=lambda: self.clock(),
+                                       allow_private_urls=self.settings.webhook_allow_private_urls)
 
     def _probe_capabilities(self, conn: Connection, grant: Grant) -> list[str]:
         from hub.services.connections import probe_capabilities  # that module imports this one

@@ -31,7 +31,10 @@ class WebhookEndpointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(max_length=2048, description="Absolute http(s) URL that receives POSTed events. "
-                                                  "Redirects are not followed.")
+                                                  "Redirects are not followed. Must reach a public "
+                                                  "address: loopback, private, link-local and metadata "
+                                                  "addresses are refused (422 `url_not_allowed`) and "
+                                                  "checked again at each delivery.")
     events: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES) + 1,
                                     description='Event types to receive, or ["*"] for all.')
 
@@ -90,7 +93,8 @@ DELIVERY_NOTES = (
            problems=(400, 409, 415, 422), description=DELIVERY_NOTES)
 def create_webhook_endpoint(body: WebhookEndpointIn):
     endpoint, secret = endpoint_service.create_endpoint(hub().db, hub().vault, tenant_id(), body.url,
-                                                        list(body.events), hub().clock())
+                                                        list(body.events), hub().clock(),
+                                                        allow_private=hub().settings.webhook_allow_private_urls)
     return jsonify({"id": endpoint.id, "url": endpoint.url, "events": endpoint.events, "secret": secret}), 201
 
 

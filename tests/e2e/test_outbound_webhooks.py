@@ -82,7 +82,8 @@ def receiver():
 @pytest.fixture(scope="module")
 def quiet_hub(database_url, sandbox_url):
     """A hub whose worker thread is off: the tests drive delivery themselves."""
-    server, live = start_hub(database_url, sandbox_url, webhook_worker=False)
+    server, live = start_hub(database_url, sandbox_url, webhook_worker=False,
+                             webhook_allow_private_urls=True)  # the receivers are on loopback
     assert not live.hub.webhooks.running
     yield live
     server.shutdown()
@@ -401,7 +402,8 @@ def test_concurrent_workers_deliver_each_message_once(quiet_hub, tenant, receive
     with hub.db.session() as s:
         for n in range(24):
             enqueue(s, tenant_id, "event.updated", {"id": f"evt_{n}"})
-    workers = [DeliveryWorker(hub.db, hub.vault, clock=hub.clock, batch_size=3) for _ in range(4)]
+    workers = [DeliveryWorker(hub.db, hub.vault, clock=hub.clock, batch_size=3,
+                              allow_private_urls=True) for _ in range(4)]
     stop = time.monotonic() + 30
 
     def run(worker):
