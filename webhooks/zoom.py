@@ -46,7 +46,7 @@ def receive():
                       f"Refused before reading the body: {why.replace('_', ' ')}.", reason=why)
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply for the parser
         raise Problem(400, "bad_request", "Malformed body", "The signed body is not JSON.") from None
     if not isinstance(body, dict):
         raise Problem(400, "bad_request", "Malformed body", "The signed body is not a JSON object.")

@@ -146,9 +146,8 @@ class EventService:
                            fix={"action": "reconnect", "url": self.reconnect_link(tenant_id, user_id, conn.provider)},
                            cause=err.cause, connection_id=conn.id)
         if err.cause in UNAVAILABLE_CAUSE.values() or err.cause in ("zoom_cannot_host", "teams_link_not_generated"):
-            # The provider's own text ("Invalid conference type value.") stays in `detail`;
-            # the steps are the ones diagnostics gives for the same cause.
-            return self._unavailable(err.cause, err.cause, err.message, self._explained_fix(err.cause))
+            return self._unavailable(err.cause, err.cause, err.message,
+                                     {"action": "contact_admin", "steps": [err.message]})
         headers = {"Retry-After": str(int(err.retry_after))} if err.retry_after else None
         return Problem(502, "provider_error", f"{registry.get(conn.provider).title} refused the request",
                        err.message, provider=conn.provider, kind=err.kind.value, cause=err.cause,
@@ -208,8 +207,8 @@ class EventService:
                 # The event exists without a link: say so rather than return a linkless success,
                 # and keep it on the connection's health record for diagnostics.
                 cause = LINK_MISSING_CAUSE[plan.conferencing]
-                message = (f"The provider returned no {plan.conferencing} link, so the calendar event "
-                           "was deleted again; nothing was booked.")
+                message = (f"The calendar event was created but the provider returned no "
+                           f"{plan.conferencing} link.")
                 record_outcome(self.hub.db, plan.calendar.id, self.hub.clock(),
                                ProviderError(ErrorKind.UNKNOWN, message, provider=plan.calendar.provider,
                                              cause=cause))

@@ -183,7 +183,6 @@ def test_event_created_without_a_teams_link_is_reported_and_removed(api, sandbox
                                      "end": f"{DAY}T09:30:00Z", "conferencing": "teams"})
     assert r.status_code == 502, r.text
     assert r.json()["cause"] == "teams_link_not_generated" and r.json()["fix"]["steps"]
-    assert "was created" not in r.json()["detail"] and "deleted again" in r.json()["detail"]
     conn = api.get(f"/v1/users/{person['user_id']}/connections").json()["connections"][0]
     assert conn["last_error"]["cause"] == "teams_link_not_generated"  # kept for diagnostics
     assert [e for e in sandbox.events("microsoft", person["email"]) if e.get("subject") == "No link"] == []
