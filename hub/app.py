@@ -16,8 +16,8 @@ from hub.container import Hub
 from hub.logs import configure as configure_logs
 from hub.logs import get_logger
 from hub.metrics import Metrics
-from hub.problems import Problem
-from hub.storage.db import Database
+from hub.problems import Problem, database_problem
+from hub.storage.db import Database, unavailability
 from hub.wiring import Services
 from oauth.vault import TokenVault
 from providers import registry
@@ -37,6 +37,14 @@ class HubJSON(DefaultJSONProvider):
         if isinstance(o, date):
             return o.isoformat()
         return DefaultJSONProvider.default(o)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        # json's C parser recurses per nesting level: ~30 KB of `[` raises RecursionError,
+        # which Flask does not treat as bad JSON. As ValueError it is a 400 like any other.
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub | None = None) -> Flask:
@@ -128,6 +136,10 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        unavailable = unavailability(exc)
+        if unavailable is not None:
+            log.error("database_unavailable", code=unavailable, error=type(exc).__name__, path=request.path)
+            return database_problem(unavailable).response()
         # The type only: an exception message may quote a token or a request body.
         log.error("unhandled_error", error=type(exc).__name__, path=request.path, method=request.method)
         return Problem(500, "internal_error", "Internal error",

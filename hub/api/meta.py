@@ -5,7 +5,8 @@ from flask import Blueprint, Response, current_app, jsonify, render_template
 
 from hub.api.context import hub
 from hub.api.openapi import build_document
-from hub.problems import Problem
+from hub.problems import database_problem
+from hub.storage.db import unavailability
 
 bp = Blueprint("meta", __name__)
 VERSION = "0.1.0"
@@ -21,7 +22,9 @@ def readyz():
     try:
         hub().db.ping()
     except Exception as exc:  # any driver error means "not ready"; the detail names its type only
-        raise Problem(503, "database_unavailable", "Database unreachable", type(exc).__name__) from None
+        problem = database_problem(unavailability(exc) or "database_unavailable")
+        problem.detail += f" ({type(exc).__name__})"
+        raise problem from None
     return jsonify({"status": "ready"})
 
 
