@@ -11,6 +11,7 @@ from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
+from hub import http_headers
 from hub.config import Settings
 from hub.container import Hub
 from hub.logs import configure as configure_logs
@@ -68,6 +69,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
     app.extensions["hub_services"] = Services.build(hub)
 
     _register_errors(app)
+    http_headers.register(app)
     _register_metrics(app, hub.metrics)
     # msgraph-sdk imports ~1,200 model modules on its first answer (1-4 s): pay that on a
     # background thread at start-up, never on a user's first Microsoft request.

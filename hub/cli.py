@@ -110,8 +110,8 @@ def demo(port: int, host: str) -> None:
 def serve(port: int, host: str) -> None:
     """Development server (production: gunicorn 'hub.wsgi:app', see the Procfile)."""
     from hub.app import create_app
-    from werkzeug.serving import run_simple
-    run_simple(host, port, create_app(), threaded=True, use_reloader=False)
+    from hub.devserver import make_hub_server
+    make_hub_server(host, port, create_app()).serve_forever()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -63,6 +63,8 @@ class Settings:
     # Webhook URLs on loopback, private, link-local or metadata addresses are refused at
     # registration and at delivery (SSRF). True only for local development (`hub demo`).
     webhook_allow_private_urls: bool = False
+    # When set, GET /metrics asks for `Authorization: Bearer <this>`.
+    metrics_token: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

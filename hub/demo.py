@@ -71,9 +71,8 @@ def seed(settings: Settings, api_key: str) -> None:
 
 
 def run_demo(host: str, port: int) -> None:
-    from werkzeug.serving import make_server
-
     from hub.app import create_app
+    from hub.devserver import make_hub_server
     from hub.services.directory import create_api_key
     from providers.sandbox import create_sandbox_app, serve
 
@@ -82,7 +81,7 @@ def run_demo(host: str, port: int) -> None:
     app = create_app(settings)
     hub = app.extensions["hub"]
     _, api_key = create_api_key(hub.db, DEMO_TENANT, os.environ.get("HUB_DEMO_API_KEY") or None)
-    server = make_server(host, port, app, threaded=True)
+    server = make_hub_server(host, port, app)
     threading.Thread(target=lambda: seed(settings, api_key), daemon=True).start()
     click.echo(f"hub      http://{host}:{port}   (API docs at /docs)")
     click.echo(f"sandbox  {sandbox_url}   (control API at /_control)")

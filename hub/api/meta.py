@@ -1,11 +1,13 @@
 """Operational endpoints: liveness, readiness, metrics, the OpenAPI document and its page."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, render_template
+import hmac
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from hub.api.context import hub
 from hub.api.openapi import build_document
-from hub.problems import database_problem
+from hub.problems import Problem, database_problem
 from hub.storage.db import unavailability
 
 bp = Blueprint("meta", __name__)
@@ -30,6 +32,12 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
+    expected = hub().settings.metrics_token
+    if expected:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+            raise Problem(401, "unauthorized", "Metrics token required",
+                          "Send Authorization: Bearer <HUB_METRICS_TOKEN>.", headers={"WWW-Authenticate": "Bearer"})
     return Response(hub().metrics.render(), mimetype="text/plain; version=0.0.4")
 
 

@@ -14,6 +14,9 @@ log = get_logger(__name__)
 
 @bp.get("/connect/<token>")
 def open_link(token: str):
+    if request.method == "HEAD":
+        # Mail scanners and link previews probe with HEAD: that must not spend the link.
+        return "", 200, {"Referrer-Policy": "no-referrer"}
     try:
         url = services().connect.open_link(token)
     except LinkProblem as problem:

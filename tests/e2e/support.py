@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import threading
 
 import requests
-from werkzeug.serving import make_server
+from hub.devserver import make_hub_server
 
 
 @dataclass
@@ -130,7 +130,7 @@ def connect(api: Api, user_id: str, provider: str, account: str, *, decision: st
 
 def start_hub(database_url: str, sandbox_url: str, **overrides):
     """A hub served on a free port; its public URL is known only once the port is bound."""
-    server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
+    server = make_hub_server("127.0.0.1", 0, lambda environ, start: [])  # the dev server, as `hub serve`
     url = f"http://127.0.0.1:{server.server_port}"
     from hub.app import create_app  # late: keeps this helper module cheap to import
     from oauth.vault import TokenVault
