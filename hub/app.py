@@ -11,7 +11,7 @@ from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from hub import http_headers
+from hub import http_headers, rate_limits
 from hub.config import Settings
 from hub.container import Hub
 from hub.logs import configure as configure_logs
@@ -91,6 +91,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
     app.register_blueprint(diagnostics_api.bp)
     from hub.api import webhook_endpoints
     app.register_blueprint(webhook_endpoints.bp)
+    rate_limits.install(app, hub.settings)  # after the blueprints: limits attach to them by name
     # Outbound webhooks leave from this process's background thread unless settings say
     # another process (or a test driving deliver_due) sends them. Started last: a failed
     # create_app leaves no thread behind.
@@ -128,7 +129,7 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
-                400: "bad_request", 415: "unsupported_media_type"}.get(exc.code or 500, "http_error")
+                400: "bad_request", 415: "unsupported_media_type", 429: "rate_limited"}.get(exc.code or 500, "http_error")
         detail = exc.description if exc.code != 404 else f"No route for {request.method} {request.path}."
         problem = Problem(exc.code or 500, code, exc.name, detail)
         resp = problem.response()

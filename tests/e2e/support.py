@@ -137,7 +137,10 @@ def start_hub(database_url: str, sandbox_url: str, **overrides):
 
     settings = {"database_url": database_url, "sandbox_url": sandbox_url, "public_url": url,
                 "encryption_keys": TokenVault.generate_key_spec("e2e"), "log_json": False,
-                "refresh_margin_seconds": 60, **overrides}
+                "refresh_margin_seconds": 60,
+                # Every test talks from 127.0.0.1, and many send bad keys and forged links on
+                # purpose: one address's budget of failures would run out mid-suite.
+                "rate_limit_failed_auth": "100000/minute", **overrides}
     app = create_app(settings)
     server.app = app
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -12,6 +12,7 @@ from oauth.vault import TokenVault
 
 def make_app(database_url: str, **overrides):
     settings = {"database_url": database_url, "log_json": False, "webhook_worker": False,
+                "rate_limit_failed_auth": "100000/minute",
                 "encryption_keys": TokenVault.generate_key_spec("sec"), **overrides}
     return create_app(settings)
 
