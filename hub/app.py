@@ -91,6 +91,8 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
     app.register_blueprint(diagnostics_api.bp)
     from hub.api import webhook_endpoints
     app.register_blueprint(webhook_endpoints.bp)
+    from hub.api import return_origins
+    app.register_blueprint(return_origins.bp)
     rate_limits.install(app, hub.settings)  # after the blueprints: limits attach to them by name
     # Outbound webhooks leave from this process's background thread unless settings say
     # another process (or a test driving deliver_due) sends them. Started last: a failed

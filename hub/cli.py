@@ -72,6 +72,33 @@ def keys_rotate() -> None:
         sys.exit(1)
 
 
+@main.group()
+def tenants() -> None:
+    """Tenant settings."""
+
+
+@tenants.command("set-return-origins")
+@click.argument("tenant")
+@click.argument("origins", nargs=-1)
+def tenants_set_return_origins(tenant: str, origins: tuple[str, ...]) -> None:
+    """Allow return_url only on ORIGINS (https://ats.example.com …); none lifts the restriction."""
+    from sqlalchemy import select
+
+    from hub.services.return_urls import set_return_origins
+    from hub.storage.db import Database
+    from hub.storage.models import Tenant
+    db = Database(Settings.from_env().database_url)
+    with db.session() as session:
+        tenant_id = session.execute(select(Tenant.id).where(Tenant.name == tenant)).scalar_one_or_none()
+    if tenant_id is None:
+        raise click.ClickException(f"no tenant named {tenant!r}")
+    try:
+        saved = set_return_origins(db, tenant_id, list(origins))
+    except ValueError as bad:
+        raise click.ClickException(str(bad)) from None
+    click.echo(f"{tenant}: return_url origins " + (", ".join(saved) if saved else "unrestricted"))
+
+
 @main.command()
 @click.argument("user_id")
 @click.option("--tenant", default="demo", show_default=True, help="Tenant name.")

@@ -14,6 +14,7 @@ client's address (werkzeug's ProxyFix) or every client shares the proxy's budget
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter
@@ -58,16 +59,21 @@ def install(app: Flask, settings: Settings) -> Limiter:
     for name, blueprint in app.blueprints.items():
         if (blueprint.url_prefix or "").startswith("/v1"):
             # shared_limit: one counter per scope across every route and blueprint, not one per route.
-            limiter.shared_limit(settings.rate_limit_api, "api", key_func=api_key_identity)(blueprint)
-            limiter.shared_limit(settings.rate_limit_failed_auth, "failed_auth", key_func=client_address,
-                                 deduct_when=_auth_failed)(blueprint)
+            _on(blueprint, limiter.shared_limit(settings.rate_limit_api, "api", key_func=api_key_identity))
+            _on(blueprint, limiter.shared_limit(settings.rate_limit_failed_auth, "failed_auth",
+                                                key_func=client_address, deduct_when=_auth_failed))
         elif name in LINK_BLUEPRINTS:
-            limiter.shared_limit(settings.rate_limit_failed_auth, "failed_auth", key_func=client_address,
-                                 deduct_when=_link_refused)(blueprint)
-    create_link = app.view_functions.get("v1.create_connect_link")
+            _on(blueprint, limiter.shared_limit(settings.rate_limit_failed_auth, "failed_auth",
+                                                key_func=client_address, deduct_when=_link_refused))
+    create_link: Any = app.view_functions.get("v1.create_connect_link")
     if create_link is not None:
         # The wrapper checks the limit, so it replaces the view; override_defaults=False keeps
         # the blueprint's limits on this route too.
-        app.view_functions["v1.create_connect_link"] = limiter.limit(
-            settings.rate_limit_connect_links, key_func=api_key_identity, override_defaults=False)(create_link)
+        per_key: Any = limiter.limit(settings.rate_limit_connect_links, key_func=api_key_identity,
+                                     override_defaults=False)
+        app.view_functions["v1.create_connect_link"] = per_key(create_link)
     return limiter
+
+
+def _on(blueprint: Any, limit: Any) -> None:
+    limit(blueprint)  # Flask-Limiter's decorator applied to a blueprint registers and returns None

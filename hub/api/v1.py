@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, json, jsonify, request
 from hub.api.auth import require_api_key
 from hub.api.context import hub, services, tenant_id
 from hub.api.routing import operation
+from hub.api.return_origins import check_return_url
 from hub.api.schemas import (USER_ID, AvailabilityIn, AvailabilityOut, ConnectionsOut, ConnectLinkIn, EventIn, EventOut, EventPatch,
                              FreeBusyIn, FreeBusyOut, LinkOut, UserIn, UserOut)
 from hub.problems import Problem
@@ -74,6 +75,7 @@ def create_connect_link(user_id: str, body: ConnectLinkIn):
                       errors=[{"field": "provider", "message": f"one of {', '.join(hub_providers())}"}])
     with hub().db.session() as session:
         user = require_user(session, tenant_id(), user_id)
+    check_return_url(body.return_url)
     link = services().connect.create_link(tenant_id(), user, body.provider, body.return_url, body.login_hint)
     return jsonify({"url": link.url, "expires_at": link.expires_at}), 201
 

@@ -29,6 +29,8 @@ class Tenant(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ten"))
     name: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Origins (`https://ats.example.com`) a return_url may use; None: any well-formed URL.
+    return_origins: Mapped[list[Any] | None] = mapped_column(default=None)
 
 
 class ApiKey(Base):

@@ -7,7 +7,7 @@ import ipaddress
 import socket
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -91,7 +91,7 @@ def queue_delivery(app, url: str) -> str:
     """An endpoint row as if registered while its name was public, and one message for it."""
     hub = app.extensions["hub"]
     tenant_id, _ = create_api_key(hub.db, f"ssrf-{uuid.uuid4().hex[:8]}")
-    create_endpoint(hub.db, hub.vault, tenant_id, url, ["*"], datetime.now(timezone.utc), allow_private=True)
+    create_endpoint(hub.db, hub.vault, tenant_id, url, ["*"], datetime.now(UTC), allow_private=True)
     with hub.db.session() as s:
         enqueue(s, tenant_id, "connection.deleted", {"connection_id": "con_x"})
     return tenant_id
@@ -99,9 +99,9 @@ def queue_delivery(app, url: str) -> str:
 
 def deliver(app, tenant_id: str, *, allow_private: bool) -> WebhookDelivery:
     hub = app.extensions["hub"]
-    worker = DeliveryWorker(hub.db, hub.vault, clock=lambda: datetime.now(timezone.utc),
+    worker = DeliveryWorker(hub.db, hub.vault, clock=lambda: datetime.now(UTC),
                             allow_private_urls=allow_private)
-    later = datetime.now(timezone.utc) + timedelta(seconds=10)
+    later = datetime.now(UTC) + timedelta(seconds=10)
     for _ in range(50):  # rows of other tests' hubs may be claimed first; ours is due
         worker.deliver_due(later)
         with hub.db.session() as s:
