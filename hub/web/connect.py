@@ -1,6 +1,9 @@
 """Browser side of connecting: open a connect link, come back from the provider's consent."""
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from flask import Blueprint, redirect, render_template, request
 
 from hub.api.context import services
@@ -10,6 +13,10 @@ from oauth.registry import FLOWS
 
 bp = Blueprint("connect", __name__)
 log = get_logger(__name__)
+# One cookie per open flow (two tabs may connect two providers at once), sent only to the callback.
+BINDING_COOKIE = "hub_oauth_"
+CALLBACK_PATH = "/oauth/callback/"
+BINDING_MAX_AGE = 2 * 3600  # outlives the link's 15 minutes plus a slow consent screen
 
 
 @bp.get("/connect/<token>")
@@ -17,12 +24,18 @@ def open_link(token: str):
     if request.method == "HEAD":
         # Mail scanners and link previews probe with HEAD: that must not spend the link.
         return "", 200, {"Referrer-Policy": "no-referrer"}
+    binding = secrets.token_urlsafe(32)
     try:
-        url = services().connect.open_link(token)
+        url = services().connect.open_link(token, browser_secret=binding)
     except LinkProblem as problem:
         return _result(ConnectOutcome("error", problem.code, problem.message, return_url=problem.return_url),
                        status=410 if problem.code in ("link_used", "link_expired") else 404)
-    return redirect(url, code=302)
+    resp = redirect(url, code=302)
+    # SameSite=Lax: the provider's redirect back is a top-level GET, which carries it.
+    resp.set_cookie(BINDING_COOKIE + hashlib.sha256(binding.encode()).hexdigest()[:12], binding,
+                    max_age=BINDING_MAX_AGE, path=CALLBACK_PATH, httponly=True, samesite="Lax",
+                    secure=request.is_secure or services().connect.public_url.startswith("https://"))
+    return resp
 
 
 @bp.get("/oauth/callback/<provider>")
@@ -31,7 +44,8 @@ def callback(provider: str):
         return _result(ConnectOutcome("error", "provider_unknown", "Unknown provider."), status=404)
     try:
         outcome = services().connect.complete(provider, request.args.get("state"), request.args.get("code"),
-                                              request.args.get("error"))
+                                              request.args.get("error"), browser_secrets=[
+                                                  v for k, v in request.cookies.items() if k.startswith(BINDING_COOKIE)])
     except LinkProblem as problem:
         return _result(ConnectOutcome("error", problem.code, problem.message, return_url=problem.return_url),
                        status=400)

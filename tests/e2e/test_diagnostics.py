@@ -277,7 +277,9 @@ def test_a_healthy_user_is_healthy(live_hub, sandbox):
     desk = desk_on(live_hub, sandbox)
     user_id = desk.person()
     for provider in sorted(AVAILABLE):
-        desk.connect(user_id, provider)
+        own = f"{user_id}@acme.example"  # the person's own address: no account_mismatch warning
+        sandbox.account(provider, own, name="Pat Doe")
+        desk.connect(user_id, provider, own)
     report = desk.diagnose(user_id)
     assert report["healthy"] is True, report
     assert report["causes"] == []
