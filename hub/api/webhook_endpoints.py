@@ -27,10 +27,16 @@ TAGS = ("Webhooks",)
 EventType = Literal[(ALL_EVENTS, *EVENT_TYPES)]  # type: ignore[valid-type]
 
 
+# Printable ASCII, a host name or bracketed IPv6 address, no user info: what the validator takes.
+WEBHOOK_URL_PATTERN = (r"^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+                       r"(?::[0-9]{1,5})?(?:[/?#][!-~]*)?$")
+
+
 class WebhookEndpointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2048, description="Absolute http(s) URL that receives POSTed events. "
+    url: str = Field(max_length=2048, pattern=WEBHOOK_URL_PATTERN, json_schema_extra={"format": "uri"},
+                     description="Absolute http(s) URL that receives POSTed events. "
                                                   "Redirects are not followed. Must reach a public "
                                                   "address: loopback, private, link-local and metadata "
                                                   "addresses are refused (422 `url_not_allowed`) and "
