@@ -28,7 +28,7 @@ CONNECTIONS = ("Connections",)
 
 
 def _valid_user_id(user_id: str) -> str:
-    if not USER_ID.match(user_id):
+    if not USER_ID.fullmatch(user_id):  # fullmatch: `$` alone lets a trailing newline through
         raise Problem(422, "validation_failed", "The user id is not valid",
                       "user_id is 1–128 characters of A-Z a-z 0-9 . _ : @ -",
                       errors=[{"field": "user_id", "message": "1–128 characters of A-Za-z0-9._:@-"}])

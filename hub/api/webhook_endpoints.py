@@ -28,7 +28,7 @@ EventType = Literal[(ALL_EVENTS, *EVENT_TYPES)]  # type: ignore[valid-type]
 
 
 # Printable ASCII, a host name or bracketed IPv6 address, no user info: what the validator takes.
-WEBHOOK_URL_PATTERN = (r"^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+WEBHOOK_URL_PATTERN = (r"^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.?|\[[0-9A-Fa-f:.]+(?:%25[A-Za-z0-9]+)?\])"
                        r"(?::[0-9]{1,5})?(?:[/?#][!-~]*)?$")
 
 

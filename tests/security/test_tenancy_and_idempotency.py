@@ -4,7 +4,7 @@ once; a failed calendar PATCH moves the Zoom meeting back."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,8 @@ from hub.problems import Problem
 from hub.services.directory import create_api_key
 from hub.services.idempotency import IdempotencyStore
 from tests.e2e.support import Api, connect
-from tests.e2e.zoom_support import event_body, meetings, person as zoom_person
+from tests.e2e.zoom_support import event_body, meetings
+from tests.e2e.zoom_support import person as zoom_person
 
 DAY = "2026-03-02"
 
@@ -57,7 +58,7 @@ def test_another_tenants_patch_and_delete_never_reach_the_provider_event(api, sa
 def test_a_key_in_flight_answers_409_and_a_failed_first_attempt_can_retry_at_once(database):
     store = IdempotencyStore(database, timedelta(hours=24))
     tenant_id, _ = create_api_key(database, f"idem-{uuid.uuid4().hex[:6]}")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert store.begin(tenant_id, "k1", "fp", now) is None  # first: go ahead
     with pytest.raises(Problem) as in_flight:
         store.begin(tenant_id, "k1", "fp", now + timedelta(seconds=1))
