@@ -175,3 +175,68 @@ def test_a_name_with_one_private_answer_among_public_ones_is_refused(monkeypatch
     with pytest.raises(url_guard.AddressNotAllowed):
         url_guard.public_address("mixed.example", 443)
 
+
+
+# --- the adapter's pinning, without a network ------------------------------------------------------
+class Sent(Exception):
+    """Raised where the socket would open: the test has what it needs by then."""
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """What the guarded adapter hands to requests' own adapter (which would open the socket)."""
+    from requests.adapters import HTTPAdapter
+    captured = {}
+
+    def fake_send(self, request, *args, **kwargs):
+        captured["request"] = request
+        captured["pool"] = self.build_connection_pool_key_attributes(request, True, None)
+        raise Sent
+
+    monkeypatch.setattr(HTTPAdapter, "send", fake_send)
+    return captured
+
+
+@pytest.mark.parametrize("url, address, connect_url, host_header, port", [
+    ("https://hooks.example/in?a=1", "93.184.216.34", "https://93.184.216.34/in?a=1", "hooks.example", 443),
+    ("http://hooks.example/in", "93.184.216.34", "http://93.184.216.34/in", "hooks.example", 80),
+    ("https://hooks.example:8443/in", "2606:4700::1111", "https://[2606:4700::1111]:8443/in", "hooks.example:8443", 8443),
+])
+def test_the_adapter_connects_to_the_checked_address_and_keeps_the_name(monkeypatch, sent, url, address,
+                                                                         connect_url, host_header, port):
+    asked = []
+    monkeypatch.setattr(url_guard, "resolve", lambda host, p: asked.append((host, p)) or [ipaddress.ip_address(address)])
+    session = requests.Session()
+    session.mount("http://", url_guard.PublicAddressAdapter())
+    session.mount("https://", url_guard.PublicAddressAdapter())
+    with pytest.raises(Sent):
+        session.post(url, data=b"{}")
+    request = sent["request"]
+    assert asked == [("hooks.example", port)]
+    assert request.url == connect_url
+    assert request.headers["Host"] == host_header
+    host_params, pool_kwargs = sent["pool"]
+    assert host_params["host"] == address
+    if url.startswith("https"):
+        # TLS still checks the certificate (and sends SNI) for the registered name, not the IP.
+        assert pool_kwargs["server_hostname"] == "hooks.example"
+        assert pool_kwargs["assert_hostname"] == "hooks.example"
+    else:
+        assert "server_hostname" not in pool_kwargs
+
+
+def test_resolve_reads_the_system_resolver():
+    assert ipaddress.ip_address("127.0.0.1") in url_guard.resolve("localhost", 80)
+    assert url_guard.resolve("2606:4700::1111", 443) == [ipaddress.ip_address("2606:4700::1111")]
+
+
+def test_local_names_are_refused_at_delivery_without_a_lookup(monkeypatch):
+    monkeypatch.setattr(url_guard, "resolve", lambda host, port: pytest.fail("looked up"))
+    for host in ("localhost", "printer.local", "metadata.google.internal", "x.localhost"):
+        with pytest.raises(url_guard.AddressNotAllowed, match="local_name"):
+            url_guard.public_address(host, 80)
+
+
+def test_an_unresolvable_name_is_refused_at_delivery():
+    with pytest.raises(url_guard.AddressNotAllowed, match="unresolvable"):
+        url_guard.public_address("does-not-exist.invalid", 443)
