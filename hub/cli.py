@@ -70,7 +70,7 @@ def keys_create(tenant: str) -> None:
 
 @main.group()
 def tenants() -> None:
-    """Tenant-wide switches."""
+    """Tenant settings and switches."""
 
 
 @tenants.command("attendance")
@@ -113,6 +113,28 @@ def keys_rotate() -> None:
         for where in counts.unreadable[:20]:
             click.echo(f"  {where}", err=True)
         sys.exit(1)
+
+
+@tenants.command("set-return-origins")
+@click.argument("tenant")
+@click.argument("origins", nargs=-1)
+def tenants_set_return_origins(tenant: str, origins: tuple[str, ...]) -> None:
+    """Allow return_url only on ORIGINS (https://ats.example.com …); none lifts the restriction."""
+    from sqlalchemy import select
+
+    from hub.services.return_urls import set_return_origins
+    from hub.storage.db import Database
+    from hub.storage.models import Tenant
+    db = Database(Settings.from_env().database_url)
+    with db.session() as session:
+        tenant_id = session.execute(select(Tenant.id).where(Tenant.name == tenant)).scalar_one_or_none()
+    if tenant_id is None:
+        raise click.ClickException(f"no tenant named {tenant!r}")
+    try:
+        saved = set_return_origins(db, tenant_id, list(origins))
+    except ValueError as bad:
+        raise click.ClickException(str(bad)) from None
+    click.echo(f"{tenant}: return_url origins " + (", ".join(saved) if saved else "unrestricted"))
 
 
 @main.command()
@@ -177,8 +199,8 @@ def demo(port: int, host: str) -> None:
 def serve(port: int, host: str) -> None:
     """Development server (production: gunicorn 'hub.wsgi:app', see the Procfile)."""
     from hub.app import create_app
-    from werkzeug.serving import run_simple
-    run_simple(host, port, create_app(), threaded=True, use_reloader=False)
+    from hub.devserver import make_hub_server
+    make_hub_server(host, port, create_app()).serve_forever()
 
 
 if __name__ == "__main__":  # pragma: no cover

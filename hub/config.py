@@ -51,6 +51,19 @@ class Settings:
     # Each provider's own `HUB_<PROVIDER>_<KEY>` settings, as its spec declares them
     # (providers/<name>/__init__.py): {"google": {"client_id": …}, …}.
     providers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Webhook URLs on loopback, private, link-local or metadata addresses are refused at
+    # registration and at delivery (SSRF). True only for local development (`hub demo`).
+    webhook_allow_private_urls: bool = False
+    # When set, GET /metrics asks for `Authorization: Bearer <this>`.
+    metrics_token: str = ""
+    # Rate limits (hub/rate_limits.py), in Flask-Limiter's notation ("600/minute", "10/second").
+    rate_limit_enabled: bool = True
+    rate_limit_api: str = "600/minute"  # per API key, every /v1 call
+    rate_limit_failed_auth: str = "20/minute"  # per client address: bad keys, forged links and states
+    rate_limit_connect_links: str = "60/minute"  # per API key
+    # Redis URL for the counters; unset: HUB_BROKER_URL if set, else this process's memory.
+    rate_limit_storage_url: str = ""
+    rate_limit_key_prefix: str = "hub"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -66,7 +66,8 @@ class Hub:
                                       probe=self._probe_capabilities, clock=lambda: self.clock(),
                                       ttl_seconds=self.settings.connect_link_ttl_seconds,
                                       on_connected=self._connected, extra_scopes=self._feature_scopes)
-        self.webhooks = DeliveryWorker(self.db, self.vault, clock=lambda: self.clock())
+        self.webhooks = DeliveryWorker(self.db, self.vault, clock=lambda: self.clock(),
+                                       allow_private_urls=self.settings.webhook_allow_private_urls)
         # Built, not started: create_app starts the in-process runner when Settings.webhook_worker
         # says so. Every session of this hub hands its committed work to it (hub/jobs/dispatch.py).
         self.jobs = runner_for(self)

@@ -31,6 +31,8 @@ class Tenant(Base):
     # Attendance asks connect flows for more scopes (reading meeting participants): opt-in.
     attendance_enabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Origins (`https://ats.example.com`) a return_url may use; None: any well-formed URL.
+    return_origins: Mapped[list[Any] | None] = mapped_column(default=None)
 
 
 class ApiKey(Base):
@@ -101,6 +103,9 @@ class ConnectAttempt(Base):
     state_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     code_verifier_enc: Mapped[str | None] = mapped_column(Text, default=None)
     nonce: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Hash of the secret in the cookie set on the browser that opened the link: only that
+    # browser can finish the flow (a leaked authorize URL cannot attach someone else's account).
+    browser_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     return_url: Mapped[str | None] = mapped_column(Text, default=None)
     login_hint: Mapped[str | None] = mapped_column(String(320), default=None)
     expires_at: Mapped[datetime] = mapped_column()

@@ -37,6 +37,7 @@ from oauth.vault import TokenVault, VaultError
 from webhooks.outbound.endpoints import secret_binding
 from webhooks.outbound.schedule import next_delay
 from webhooks.outbound.signing import signed_headers
+from webhooks.outbound.url_guard import AddressNotAllowed, PublicAddressAdapter
 
 log = get_logger(__name__)
 
@@ -74,7 +75,7 @@ class DeliveryWorker:
     def __init__(self, db: Database, vault: TokenVault, clock: Callable[[], datetime], *,
                  batch_size: int = 8, connect_timeout: float = 5.0,
                  read_timeout: float = 10.0, wall_clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, allow_private_urls: bool = False) -> None:
         self.db = db
         self.vault = vault
         self.clock = clock
@@ -85,6 +86,7 @@ class DeliveryWorker:
         # scheduling clock is a test's.
         self.wall_clock = wall_clock
         self.rng = rng or random.Random()
+        self.allow_private_urls = allow_private_urls
         self._http = threading.local()
 
     @property
@@ -172,6 +174,9 @@ class DeliveryWorker:
                                       allow_redirects=False, stream=True) as resp:
                 return Result(resp.status_code, None if 200 <= resp.status_code < 300 else _status_error(resp),
                               _retry_after(resp.headers.get("Retry-After"), self.wall_clock()))
+        except AddressNotAllowed as refused:
+            # Re-checked at every attempt: DNS may now point the name somewhere private.
+            return Result(error=f"address not allowed ({refused})")
         except requests.Timeout:
             return Result(error="timed out")
         except requests.ConnectionError:
@@ -187,6 +192,11 @@ class DeliveryWorker:
             # No proxies, .netrc or CA bundles from the environment: a webhook goes straight
             # to the URL the tenant registered.
             http.trust_env = False
+            if not self.allow_private_urls:
+                # Resolves, refuses private addresses and connects to the checked one (SSRF).
+                guard = PublicAddressAdapter()
+                http.mount("http://", guard)
+                http.mount("https://", guard)
             self._http.session = http
         return http
 
