@@ -11,14 +11,16 @@ from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
+from hub import http_headers, rate_limits
 from hub.config import Settings
 from hub.container import Hub
+from hub.jobs.observe import JobsCollector
 from hub.logs import configure as configure_logs
 from hub.logs import get_logger
 from hub.metrics import Metrics
 from hub.errors import HubError
-from hub.problems import Problem, problem_of
-from hub.storage.db import Database
+from hub.problems import Problem, database_problem, problem_of
+from hub.storage.db import Database, unavailability
 from hub.wiring import Services
 from oauth.vault import TokenVault
 from providers import registry
@@ -40,6 +42,14 @@ class HubJSON(DefaultJSONProvider):
             return o.isoformat()
         return DefaultJSONProvider.default(o)
 
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        # json's C parser recurses per nesting level: ~30 KB of `[` raises RecursionError,
+        # which Flask does not treat as bad JSON. As ValueError it is a 400 like any other.
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
 
 def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub | None = None) -> Flask:
     if settings is None:
@@ -54,15 +64,14 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
                       MAX_CONTENT_LENGTH=1024 * 1024)
 
     if hub is None:
-        db = Database(settings.database_url)
-        if settings.auto_migrate:
-            db.upgrade()
-        hub = Hub(settings=settings, db=db, vault=_vault(settings), metrics=Metrics())
+        hub = build_hub(settings)
     app.extensions["hub"] = hub
     app.extensions["hub_services"] = Services.build(hub)
 
     _register_errors(app)
+    http_headers.register(app)
     _register_metrics(app, hub.metrics)
+    hub.metrics.registry.register(JobsCollector(hub))
     app.after_request(_no_body_no_type)
     # msgraph-sdk imports ~1,200 model modules on its first answer (1-4 s): pay that on a
     # background thread, never on a user's first Microsoft request — and not at start-up either,
@@ -89,18 +98,24 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
     app.register_blueprint(webhook_endpoints.bp)
     from hub.api import scheduling as scheduling_api
     app.register_blueprint(scheduling_api.bp)
-    # Outbound webhooks leave from this process's background thread unless settings say
-    # another process (or a test driving deliver_due) sends them. Started last: a failed
-    # create_app leaves no thread behind.
+    from hub.api import return_origins
+    app.register_blueprint(return_origins.bp)
+    rate_limits.install(app, hub.settings)  # after the blueprints: limits attach to them by name
+    # Background jobs (webhook delivery, sweeps) run on this process's threads when there is
+    # no broker, unless settings say another process (or a test driving deliver_due) runs them;
+    # with a broker this process only enqueues. Started last: a failed create_app leaves no
+    # thread behind.
     if hub.settings.webhook_worker:
-        hub.webhooks.start()
-    if hub.settings.attendance_timer:
-        from hub.services.attendance_timer import AttendanceTimer
-        timer = AttendanceTimer(app.extensions["hub_services"].attendance.evaluate_due,
-                                hub.settings.attendance_tick_seconds)
-        hub.on_close(timer.stop)
-        timer.start()
+        hub.jobs.start()
     return app
+
+
+def build_hub(settings: Settings) -> Hub:
+    """The shared objects of one hub process (web, worker or CLI)."""
+    db = Database(settings.database_url)
+    if settings.auto_migrate:
+        db.upgrade()
+    return Hub(settings=settings, db=db, vault=_vault(settings), metrics=Metrics())
 
 
 class WarmUp:
@@ -162,7 +177,7 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
-                400: "bad_request", 415: "unsupported_media_type"}.get(exc.code or 500, "http_error")
+                400: "bad_request", 415: "unsupported_media_type", 429: "rate_limited"}.get(exc.code or 500, "http_error")
         detail = exc.description if exc.code != 404 else f"No route for {request.method} {request.path}."
         problem = Problem(exc.code or 500, code, exc.name, detail)
         resp = problem.response()
@@ -173,6 +188,10 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        unavailable = unavailability(exc)
+        if unavailable is not None:
+            log.error("database_unavailable", code=unavailable, error=type(exc).__name__, path=request.path)
+            return database_problem(unavailable).response()
         # The type only: an exception message may quote a token or a request body.
         log.error("unhandled_error", error=type(exc).__name__, path=request.path, method=request.method)
         return Problem(500, "internal_error", "Internal error",

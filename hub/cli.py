@@ -70,7 +70,7 @@ def keys_create(tenant: str) -> None:
 
 @main.group()
 def tenants() -> None:
-    """Tenant-wide switches."""
+    """Tenant settings and switches."""
 
 
 @tenants.command("attendance")
@@ -115,6 +115,28 @@ def keys_rotate() -> None:
         sys.exit(1)
 
 
+@tenants.command("set-return-origins")
+@click.argument("tenant")
+@click.argument("origins", nargs=-1)
+def tenants_set_return_origins(tenant: str, origins: tuple[str, ...]) -> None:
+    """Allow return_url only on ORIGINS (https://ats.example.com …); none lifts the restriction."""
+    from sqlalchemy import select
+
+    from hub.services.return_urls import set_return_origins
+    from hub.storage.db import Database
+    from hub.storage.models import Tenant
+    db = Database(Settings.from_env().database_url)
+    with db.session() as session:
+        tenant_id = session.execute(select(Tenant.id).where(Tenant.name == tenant)).scalar_one_or_none()
+    if tenant_id is None:
+        raise click.ClickException(f"no tenant named {tenant!r}")
+    try:
+        saved = set_return_origins(db, tenant_id, list(origins))
+    except ValueError as bad:
+        raise click.ClickException(str(bad)) from None
+    click.echo(f"{tenant}: return_url origins " + (", ".join(saved) if saved else "unrestricted"))
+
+
 @main.command()
 @click.argument("user_id")
 @click.option("--tenant", default="demo", show_default=True, help="Tenant name.")
@@ -125,6 +147,30 @@ def doctor(user_id: str, tenant: str, as_json: bool) -> None:
     Exit code 0 when healthy, 1 when unhealthy, 2 when the user cannot be diagnosed."""
     from hub.doctor import run_doctor
     sys.exit(run_doctor(user_id, tenant, as_json, settings=_settings()))
+
+
+@main.group()
+def jobs() -> None:
+    """Background jobs: what is due, running or failed; retry one."""
+
+
+@jobs.command("list")
+@click.option("--state", "states", multiple=True, show_default=True, default=("due", "running", "failed"),
+              type=click.Choice(["due", "running", "scheduled", "failed", "done", "cancelled"]),
+              help="Repeat for several.")
+@click.option("--limit", default=50, show_default=True)
+def jobs_list(states: tuple[str, ...], limit: int) -> None:
+    """List jobs and webhook deliveries in the given states, oldest due first."""
+    from hub.jobs.commands import list_command
+    list_command(set(states), limit)
+
+
+@jobs.command("retry")
+@click.argument("job_id")
+def jobs_retry(job_id: str) -> None:
+    """Run JOB_ID (a job_… or whd_… id from `hub jobs list`) again now, with fresh attempts."""
+    from hub.jobs.commands import retry_command
+    retry_command(job_id)
 
 
 @main.command()
@@ -153,8 +199,8 @@ def demo(port: int, host: str) -> None:
 def serve(port: int, host: str) -> None:
     """Development server (production: gunicorn 'hub.wsgi:app', see the Procfile)."""
     from hub.app import create_app
-    from werkzeug.serving import run_simple
-    run_simple(host, port, create_app(), threaded=True, use_reloader=False)
+    from hub.devserver import make_hub_server
+    make_hub_server(host, port, create_app()).serve_forever()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -35,20 +35,35 @@ class Settings:
     connect_link_ttl_seconds: int = 900
     idempotency_ttl_hours: int = 48
     auto_migrate: bool = False
-    # Deliver outbound webhooks from a background thread of this process. Safe in every
-    # process on PostgreSQL (rows are claimed with SKIP LOCKED); turn off where another
-    # process (or a test calling DeliveryWorker.deliver_due) does the delivering.
+    # Without a broker: run background jobs (webhook delivery, sweeps) on this process's
+    # threads. Safe in every process on PostgreSQL (jobs claim their rows); turn off where
+    # another process (or a test calling DeliveryWorker.deliver_due) does the work.
     webhook_worker: bool = True
-    # Run attendance deadlines (`attendance.*` webhooks) from a background thread of this
-    # process every `attendance_tick_seconds`; off where a job runner (or a test) runs them.
+    # Run attendance deadlines (`attendance.*` webhooks) as the periodic job `attendance.evaluate`
+    # (hub/jobs/catalog.py); off where a test drives them on its own clock.
     attendance_timer: bool = True
-    attendance_tick_seconds: float = 15.0
+    # redis://host:port/db — background jobs go to Celery workers through it (hub/jobs); web
+    # processes then only enqueue. Unset: jobs run in-process.
+    broker_url: str = ""
     # Connect links inside connection.needs_reauth webhooks: they must outlive the ~3 days
     # of delivery retries plus the time a person takes to act on the email.
     webhook_link_ttl_hours: int = 168
     # Each provider's own `HUB_<PROVIDER>_<KEY>` settings, as its spec declares them
     # (providers/<name>/__init__.py): {"google": {"client_id": …}, …}.
     providers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Webhook URLs on loopback, private, link-local or metadata addresses are refused at
+    # registration and at delivery (SSRF). True only for local development (`hub demo`).
+    webhook_allow_private_urls: bool = False
+    # When set, GET /metrics asks for `Authorization: Bearer <this>`.
+    metrics_token: str = ""
+    # Rate limits (hub/rate_limits.py), in Flask-Limiter's notation ("600/minute", "10/second").
+    rate_limit_enabled: bool = True
+    rate_limit_api: str = "600/minute"  # per API key, every /v1 call
+    rate_limit_failed_auth: str = "20/minute"  # per client address: bad keys, forged links and states
+    rate_limit_connect_links: str = "60/minute"  # per API key
+    # Redis URL for the counters; unset: HUB_BROKER_URL if set, else this process's memory.
+    rate_limit_storage_url: str = ""
+    rate_limit_key_prefix: str = "hub"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

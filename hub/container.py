@@ -8,6 +8,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from hub.config import Settings
+from hub.jobs import runner_for
+from hub.jobs.dispatch import DISPATCHER
+from hub.jobs.runtime import Runner
+from hub.limited import LimitedAdapter, limits_for
+from hub.limits import Limits
 from hub.metrics import Metrics
 from hub.storage.db import Database
 from hub.storage.models import Connection, Tenant, User
@@ -37,11 +42,16 @@ class Hub:
     tokens: TokenManager = field(init=False)
     connect: ConnectService = field(init=False)
     webhooks: DeliveryWorker = field(init=False)
+    jobs: Runner = field(init=False)
+    limits: Limits = field(init=False)
     _instances: dict[tuple[str, str], Any] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _closing: list[Callable[[], None]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
+        # Retry-After and per-account concurrency, shared by all processes through Redis when a
+        # broker is configured (hub/limited.py wraps every adapter built below).
+        self.limits = limits_for(self.settings.broker_url)
         self.executor = ThreadPoolExecutor(max_workers=self.settings.provider_concurrency,
                                            thread_name_prefix="provider")
         # Both hooks run inside the transaction that changes the connection, so the webhook
@@ -56,8 +66,12 @@ class Hub:
                                       probe=self._probe_capabilities, clock=lambda: self.clock(),
                                       ttl_seconds=self.settings.connect_link_ttl_seconds,
                                       on_connected=self._connected, extra_scopes=self._feature_scopes)
-        # Built, not started: create_app starts it when Settings.webhook_worker says so.
-        self.webhooks = DeliveryWorker(self.db, self.vault, clock=lambda: self.clock())
+        self.webhooks = DeliveryWorker(self.db, self.vault, clock=lambda: self.clock(),
+                                       allow_private_urls=self.settings.webhook_allow_private_urls)
+        # Built, not started: create_app starts the in-process runner when Settings.webhook_worker
+        # says so. Every session of this hub hands its committed work to it (hub/jobs/dispatch.py).
+        self.jobs = runner_for(self)
+        self.db.session_info[DISPATCHER] = self.jobs
 
     def _probe_capabilities(self, conn: Connection, grant: Grant) -> list[str]:
         from hub.services.connections import probe_capabilities  # that module imports this one
@@ -113,13 +127,17 @@ class Hub:
         make = registry.get(provider).calendar
         if make is None:
             raise KeyError(f"{provider} is not a calendar provider")
-        return self._cached("calendar", provider, lambda: make(self.settings.provider(provider)))
+        return self._cached("calendar", provider, lambda: self._limited(provider, make(self.settings.provider(provider))))
 
     def conferencing(self, provider: str) -> ConferencingProvider:
         make = registry.get(provider).conferencing
         if make is None:
             raise KeyError(f"{provider} is not a conferencing provider")
-        return self._cached("conferencing", provider, lambda: make(self.settings.provider(provider)))
+        return self._cached("conferencing", provider,
+                            lambda: self._limited(provider, make(self.settings.provider(provider))))
+
+    def _limited(self, provider: str, adapter: Any) -> Any:
+        return LimitedAdapter(adapter, provider, self.limits, self.settings.provider_timeout_seconds)
 
     def attendance(self, provider: str) -> AttendanceReader:
         make = registry.get(provider).attendance
@@ -134,6 +152,6 @@ class Hub:
     def close(self) -> None:
         for stop in self._closing:
             stop()
-        self.webhooks.stop()
+        self.jobs.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.db.dispose()

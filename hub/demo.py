@@ -61,9 +61,8 @@ def seed(settings: Settings, api_key: str, instance: DemoInstance, restored: boo
 
 
 def run_demo(host: str, port: int) -> None:
-    from werkzeug.serving import make_server
-
     from hub.app import create_app
+    from hub.devserver import make_hub_server
     from hub.services.directory import create_api_key
     from providers.emulator_kit.snapshot import SnapshotFile
     from providers.sandbox import create_sandbox_app, serve
@@ -83,7 +82,7 @@ def run_demo(host: str, port: int) -> None:
     _, api_key = create_api_key(hub.db, DEMO_TENANT, instance.api_key(os.environ.get("HUB_DEMO_API_KEY")))
     from hub.services.tenants import set_attendance
     set_attendance(hub.db, DEMO_TENANT, True)  # the demo shows attendance on Meet too
-    server = make_server(host, port, app, threaded=True)
+    server = make_hub_server(host, port, app)
     threading.Thread(target=lambda: seed(settings, api_key, instance, restored), daemon=True).start()
     day = tomorrow()
     click.echo(f"hub      http://{host}:{port}   (API docs at /docs)")

@@ -86,6 +86,9 @@ class DemoInstance:
             "sandbox_url": f"http://{host}:{port + 1}",
             "auto_migrate": True,
             "log_json": False,
+            # The demo's webhook receivers run on this machine; an explicit setting wins.
+            "webhook_allow_private_urls": Settings.from_env(env).webhook_allow_private_urls
+            if "HUB_WEBHOOK_ALLOW_PRIVATE_URLS" in env else True,
         }
         return Settings.from_env(env, **overrides)
 

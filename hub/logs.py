@@ -13,12 +13,16 @@ from typing import Any, Mapping, MutableMapping
 
 import structlog
 
-SECRET_KEYS = re.compile(r"(token|secret|password|authorization|code_verifier|^code$|api_key|cookie|key_hash|assertion)",
-                         re.IGNORECASE)
+SECRET_KEYS = re.compile(r"(token|secret|password|authorization|code_verifier|^code$|api_key|cookie|key_hash|assertion"
+                         r"|^state$|nonce|^link$|_link$|signature)", re.IGNORECASE)
 SECRET_VALUES = [
     (re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer [redacted]"),
-    (re.compile(r"(?i)((?:access_token|refresh_token|id_token|code|client_secret|token)=)[^&\s]+"), r"\1[redacted]"),
+    (re.compile(r"(?i)((?:access_token|refresh_token|id_token|code|client_secret|token|state|nonce|code_verifier)=)"
+                r"[^&\s\"']+"), r"\1[redacted]"),
     (re.compile(r"hub_(?:live|test)_[A-Za-z0-9_-]+"), "hub_[redacted]"),
+    # Connect and settings links carry their credential in the path.
+    (re.compile(r"(/connect/|/settings/enter/)[A-Za-z0-9_-]{16,}"), r"\1[redacted]"),
+    (re.compile(r"whsec_[A-Za-z0-9+/=]+"), "whsec_[redacted]"),
 ]
 
 

@@ -15,6 +15,10 @@ class Metrics:
                                       registry=self.registry)
         self.refreshes = Counter("hub_token_refreshes_total", "Token refreshes", ["provider", "outcome"],
                                  registry=self.registry)
+        self.jobs = Counter("hub_jobs_run_total", "Background jobs run by this process", ["job", "outcome"],
+                            registry=self.registry)
+        self.job_seconds = Histogram("hub_job_seconds", "Background job run time in this process", ["job"],
+                                     registry=self.registry)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

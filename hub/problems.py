@@ -82,3 +82,14 @@ def validation_problem(errors: list[dict[str, str]]) -> Problem:
     fields = ", ".join(e["field"] for e in errors if e.get("field")) or "the request body"
     return Problem(422, "validation_failed", "The request is not valid",
                    f"Check {fields}.", errors=errors)
+
+
+DATABASE_RETRY_AFTER_SECONDS = 30
+
+
+def database_problem(code: str) -> Problem:
+    """503 with Retry-After: the request was fine, the database is not; retrying later works."""
+    detail = ("The hub's database accepts no writes right now (read-only)." if code == "database_read_only"
+              else "The hub cannot reach its database right now.")
+    return Problem(503, code, "Database unavailable", detail + " Nothing was changed; retry later.",
+                   headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})

@@ -16,6 +16,7 @@ credential shows the form again with the cause, until the link expires.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -145,8 +146,10 @@ class ConnectService:
                 own.add(attempt)
         return ConnectLink(f"{self.public_url}/connect/{token}", expires)
 
-    def open_link(self, token: str) -> str | FormStep:
-        """The provider's consent URL to redirect to, or for a credential-form provider the form."""
+    def open_link(self, token: str, browser_secret: str | None = None) -> str | FormStep:
+        """The provider's consent URL to redirect to, or for a credential-form provider the form.
+        `browser_secret`: a random value the web layer also puts in a cookie on this browser;
+        `complete` then accepts the OAuth callback only with it."""
         with self.db.session() as session:
             attempt = self._link_attempt(session, token)
             method = self.flow_for(attempt.provider)
@@ -163,6 +166,7 @@ class ConnectService:
             attempt.state_hash = digest(state)
             attempt.code_verifier_enc = self.vault.encrypt(verifier, verifier_binding(attempt.id))
             attempt.nonce = nonce
+            attempt.browser_hash = digest(browser_secret) if browser_secret else None
             provider, hint, tenant_id = attempt.provider, attempt.login_hint, attempt.tenant_id
         extra = self.extra_scopes(tenant_id, provider) if self.extra_scopes is not None else ()
         flow = self._oauth(provider)
@@ -234,7 +238,8 @@ class ConnectService:
         return state
 
     def complete(self, provider: str, state: str | None, code: str | None,
-                 error: str | None) -> ConnectOutcome:
+                 error: str | None, browser_secrets: list[str] | None = None) -> ConnectOutcome:
+        """`browser_secrets`: the binding cookies this browser sent (several flows may be open)."""
         if not state:
             raise LinkProblem("state_missing", "The provider sent no state; start again.")
         with self.db.session() as session:
@@ -244,6 +249,11 @@ class ConnectService:
                 raise LinkProblem("state_invalid", "This sign-in cannot be matched to a connect link.")
             if attempt.completed_at is not None:
                 raise LinkProblem("state_used", "This sign-in was already completed.", attempt.return_url)
+            if attempt.browser_hash and not any(
+                    hmac.compare_digest(digest(s), attempt.browser_hash) for s in browser_secrets or ()):
+                # Not spent: the browser that opened the link can still finish.
+                raise LinkProblem("browser_mismatch", "This sign-in was started in another browser. Open the "
+                                                      "connect link again in the browser you sign in with.")
             attempt.completed_at = self.clock()
             base = dict(return_url=attempt.return_url, provider=provider,
                         tenant_id=attempt.tenant_id, user_id=attempt.user_id)
@@ -306,7 +316,8 @@ class ConnectService:
                                                                err.message, **base))
             conn.status = "active"
             conn.last_error = None
-            conn.flags = {k: v for k, v in (conn.flags or {}).items() if k != "cause"}
+            conn.flags = _with_account_check({k: v for k, v in (conn.flags or {}).items() if k != "cause"},
+                                             session.get(User, user_id), identity.email, now)
             if getattr(self.flow_for(provider), "new_grant_revokes_previous", False):
                 self._note_shared_login(session, conn, now)
             if self.on_connected:
@@ -371,3 +382,18 @@ def _consent_message(error: str | None) -> str:
     if error == "access_denied":
         return "Access was not granted on the consent screen."
     return f"The provider answered {error or 'without a code'}."
+
+
+ACCOUNT_MISMATCH = "account_mismatch"
+
+
+def _with_account_check(flags: dict, user: User | None, account_email: str | None, now: datetime) -> dict:
+    """Record when the account connected is not the user's own address — someone else's
+    account, or a second one of theirs. A warning, not a refusal: aliases and shared calendars
+    are legitimate, but support must be able to see it."""
+    flags = {k: v for k, v in flags.items() if k != ACCOUNT_MISMATCH}
+    mine = (user.email or "").strip().lower() if user is not None else ""
+    theirs = (account_email or "").strip().lower()
+    if mine and theirs and mine != theirs:
+        flags[ACCOUNT_MISMATCH] = {"since": now.isoformat(), "account_email": account_email, "user_email": mine}
+    return flags

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
@@ -15,7 +17,7 @@ from hub.storage.db import Database
 def _attendance_timer_off():
     """Hubs built by tests run attendance deadlines only when a test says so, on its own clock:
     a timer thread of one test's hub must not act on another test's events in the shared
-    database. tests/unit/test_attendance_timer.py runs the timer itself."""
+    database. tests/jobs/test_attendance_job.py runs the job itself."""
     previous = os.environ.get("HUB_ATTENDANCE_TIMER")
     os.environ["HUB_ATTENDANCE_TIMER"] = "false"
     yield
@@ -36,6 +38,13 @@ def database_url(tmp_path_factory) -> str:
         Database(url).upgrade()
         yield url
         return
+    with fresh_postgres(url) as session_url:
+        yield session_url
+
+
+@contextmanager
+def fresh_postgres(url: str) -> Iterator[str]:
+    """A new, migrated database on the PostgreSQL server of `url`, dropped afterwards."""
     admin = make_url(url)
     name = f"hub_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
@@ -45,10 +54,12 @@ def database_url(tmp_path_factory) -> str:
     db = Database(session_url)
     db.upgrade()
     db.dispose()
-    yield session_url
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    try:
+        yield session_url
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +87,8 @@ def sandbox_url():
 def live_hub(database_url, sandbox_url):
     """A hub served on a loopback port, wired to the sandbox; shared by e2e and browser tests."""
     from tests.e2e.support import start_hub
-    server, live = start_hub(database_url, sandbox_url)
+    # Tests register webhook receivers on loopback.
+    server, live = start_hub(database_url, sandbox_url, webhook_allow_private_urls=True)
     yield live
     server.shutdown()
     live.hub.close()

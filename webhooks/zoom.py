@@ -1,8 +1,9 @@
 """``POST /webhooks/zoom``: Zoom's event notifications.
 
 Order matters: the signature (over the raw bytes), the 5-minute timestamp window and the replay
-check all pass before the body is parsed, so a forged, stale or replayed request costs a HMAC
-at most and never reaches the JSON parser or the database. ``endpoint.url_validation`` is
+check all pass before the body is parsed, so a forged, stale or repeated request costs a HMAC
+at most and never reaches the JSON parser or the database. A repeat of a valid delivery is
+acknowledged (200 `duplicate`) — Zoom treats anything else as a failure and sends it again. ``endpoint.url_validation`` is
 answered with the encrypted token; events are recorded and acknowledged at once (Zoom wants an
 answer within 3 seconds and retries otherwise).
 """
@@ -17,7 +18,7 @@ from flask import Blueprint, current_app, jsonify, request
 from hub.logs import get_logger
 from hub.problems import Problem
 from webhooks import zoom_events
-from webhooks.zoom_signature import ReplayGuard, encrypted_token, refusal
+from webhooks.zoom_signature import ReplayGuard, canonical, encrypted_token, refusal
 
 bp = Blueprint("zoom_webhooks", __name__)
 log = get_logger(__name__)
@@ -39,15 +40,18 @@ def receive():
     raw = request.get_data(cache=False)
     sig = request.headers.get("x-zm-signature")
     why = refusal(secret, request.headers.get("x-zm-request-timestamp"), sig, raw, time.time())
-    if why is None and not current_app.extensions[GUARD].first_time(sig or ""):
-        why = "replayed"
+    if why is None and not current_app.extensions[GUARD].first_time(canonical(sig or "")):
+        # Zoom re-sends what it thinks was lost; a non-2xx would make it retry again. The
+        # signature is valid and the first copy was handled: acknowledge, do nothing.
+        log.info("zoom_webhook_duplicate")
+        return jsonify({"status": "duplicate"}), 200
     if why is not None:
         log.warning("zoom_webhook_refused", reason=why)
         raise Problem(401, "webhook_signature_invalid", "The Zoom signature does not verify",
                       f"Refused before reading the body: {why.replace('_', ' ')}.", reason=why)
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply for the parser
         raise Problem(400, "bad_request", "Malformed body", "The signed body is not JSON.") from None
     if not isinstance(body, dict):
         raise Problem(400, "bad_request", "Malformed body", "The signed body is not a JSON object.")

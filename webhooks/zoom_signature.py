@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import threading
 import time
 from collections import OrderedDict
 
 WINDOW_SECONDS = 300  # older or newer than this is refused: a captured request goes stale
+# ASCII digits only, and few of them: str.isdigit() accepts "²" (int() then fails) and int() of
+# 4,300+ digits raises — both were unauthenticated 500s.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+def canonical(given: str) -> str:
+    """The form a signature is verified and remembered in: `"v0=ab…"` and `" v0=ab…\t"` are one
+    delivery, so whitespace cannot make a replay look new."""
+    return given.strip()
 
 
 def signature(secret: str, timestamp: str, raw: bytes) -> str:
@@ -32,17 +42,17 @@ def refusal(secret: str, timestamp: str | None, given: str | None, raw: bytes, n
     computed so a flood of stale junk costs nothing; the comparison is constant-time."""
     if not timestamp or not given:
         return "missing_signature"
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > window:
+    if not _TIMESTAMP.fullmatch(timestamp) or abs(now - int(timestamp)) > window:
         return "stale_timestamp"
-    if not hmac.compare_digest(signature(secret, timestamp, raw).encode(), given.strip().encode()):
+    if not hmac.compare_digest(signature(secret, timestamp, raw).encode(), canonical(given).encode()):
         return "bad_signature"
     return None
 
 
 class ReplayGuard:
-    """Signatures seen within the window, so the same signed request delivered twice is refused
-    before it is parsed. Per process: across workers a replay gets through this check but the
-    recorder's dedupe key still makes it change nothing."""
+    """Signatures seen within the window, so the same signed request delivered twice is
+    acknowledged without being parsed or acted on. Per process: across workers a repeat gets
+    through this check but the recorder's dedupe key still makes it change nothing."""
 
     def __init__(self, window: int = WINDOW_SECONDS, limit: int = 100_000,
                  clock=time.time) -> None:

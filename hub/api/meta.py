@@ -1,11 +1,14 @@
 """Operational endpoints: liveness, readiness, metrics, the OpenAPI document and its page."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, render_template
+import hmac
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from hub.api.context import hub
 from hub.api.openapi import build_document
-from hub.problems import Problem
+from hub.problems import Problem, database_problem
+from hub.storage.db import unavailability
 
 bp = Blueprint("meta", __name__)
 VERSION = "0.1.0"
@@ -21,12 +24,20 @@ def readyz():
     try:
         hub().db.ping()
     except Exception as exc:  # any driver error means "not ready"; the detail names its type only
-        raise Problem(503, "database_unavailable", "Database unreachable", type(exc).__name__) from None
+        problem = database_problem(unavailability(exc) or "database_unavailable")
+        problem.detail += f" ({type(exc).__name__})"
+        raise problem from None
     return jsonify({"status": "ready"})
 
 
 @bp.get("/metrics")
 def metrics():
+    expected = hub().settings.metrics_token
+    if expected:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+            raise Problem(401, "unauthorized", "Metrics token required",
+                          "Send Authorization: Bearer <HUB_METRICS_TOKEN>.", headers={"WWW-Authenticate": "Bearer"})
     return Response(hub().metrics.render(), mimetype="text/plain; version=0.0.4")
 
 

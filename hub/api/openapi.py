@@ -17,6 +17,11 @@ PROBLEM_TITLES = {400: "Malformed request", 401: "Missing or wrong API key", 404
                   410: "Gone (the scheduling request has ended)", 502: "Provider error"}
 
 
+# Path parameters the routes validate beyond "a string" (hub/api/schemas.USER_ID).
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "user_id": {"type": "string", "pattern": "^[A-Za-z0-9._:@-]{1,128}$"},
+}
+
 def build_document(app: Flask, version: str) -> dict[str, Any]:
     operations: list[tuple[str, str, Operation, list[str]]] = []
     for rule in app.url_map.iter_rules():
@@ -45,8 +50,8 @@ def build_document(app: Flask, version: str) -> dict[str, Any]:
                                  "operationId": f"{method}_{_slug(path)}", "responses": {}}
         if op.description:
             entry["description"] = op.description
-        entry["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                               for p in params]
+        entry["parameters"] = [{"name": p, "in": "path", "required": True,
+                                "schema": PATH_PARAMETERS.get(p, {"type": "string"})} for p in params]
         entry["parameters"] += [{"name": name, "in": "header", "required": False,
                                  "schema": {"type": "string"}, "description": text}
                                 for name, text in op.headers]

@@ -1,14 +1,17 @@
 """Request and response schemas. The same models validate requests and generate /openapi.json."""
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from providers import registry
+
+from hub.services.return_urls import RETURN_URL_PATTERN, parse_return_url
 
 USER_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 # Enums derived from the provider registry, so API validation and the OpenAPI document list
@@ -36,6 +39,18 @@ def _text_time(value: Any) -> Any:
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_text_time)]
 
 
+@functools.lru_cache(maxsize=1)
+def iana_zones() -> tuple[str, ...]:
+    return tuple(sorted(available_timezones()))
+
+
+def zone_schema(schema: dict[str, Any]) -> None:
+    """The OpenAPI document lists the zone names the validator accepts."""
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "string":
+            option["enum"] = list(iana_zones())
+
+
 def _check_zone(value: str | None) -> str | None:
     if value is None:
         return None
@@ -43,15 +58,48 @@ def _check_zone(value: str | None) -> str | None:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown IANA time zone {value!r}") from None
+    if value not in iana_zones():  # ZoneInfo also opens files that are not zones ("posixrules")
+        raise ValueError(f"unknown IANA time zone {value!r}")
     return value
+
+
+_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+_END_TIME = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+_INTERVALS = {"type": "array", "maxItems": 48, "items": {
+    "type": "array", "minItems": 2, "maxItems": 2,
+    "prefixItems": [{"type": "string", "pattern": _TIME}, {"type": "string", "pattern": _END_TIME}]}}
+# The shape hub/availability/working_hours.py validates, for the OpenAPI document.
+WORKING_HOURS_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "timezone": {"type": "string", "enum": None},  # filled with the IANA names below
+        "weekly": {"type": "object", "additionalProperties": False,
+                   "properties": {d: _INTERVALS for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}},
+        "overrides": {"type": "array", "maxItems": 366, "items": {
+            "type": "object", "additionalProperties": False, "required": ["date", "intervals"],
+            "properties": {"date": {"type": "string", "format": "date"}, "intervals": _INTERVALS}}},
+    },
+}
+
+
+def _nullable_object(schema: dict[str, Any], shape: dict[str, Any]) -> None:
+    shape["properties"]["timezone"]["enum"] = list(iana_zones())
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "object":
+            option.clear()
+            option.update(shape)
 
 
 class UserIn(Strict):
     email: EmailStr
     name: str | None = Field(default=None, max_length=256)
-    timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Stockholm")
+    timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Stockholm",
+                                 json_schema_extra=zone_schema)
     working_hours: dict[str, Any] | None = Field(
-        default=None, description='{"timezone","weekly":{"mon":[["09:00","17:00"]]},"overrides":[…]}')
+        default=None, description='{"timezone","weekly":{"mon":[["09:00","17:00"]]},"overrides":[…]}. '
+                                  "An interval's start and end differ (an end before the start runs "
+                                  "overnight); intervals of a day do not overlap; override dates are unique.",
+        json_schema_extra=lambda schema: _nullable_object(schema, WORKING_HOURS_SCHEMA))
     default_conferencing: ConferencingChoice | None = None
 
     _zone = field_validator("timezone")(_check_zone)
@@ -68,21 +116,39 @@ class UserOut(BaseModel):
     updated_at: datetime
 
 
+RETURN_URL_DOC = ("Where the browser goes afterwards: an absolute http(s) URL (printable ASCII, a host name, "
+                  "no user info, spaces or backslashes) on one of the tenant's return origins when it has "
+                  "set any (`PUT /v1/return-origins`; else 422 `return_url_not_allowed`).")
+
+
+def _return_url_field() -> Any:
+    return Field(default=None, max_length=2048, pattern=RETURN_URL_PATTERN, description=RETURN_URL_DOC,
+                 json_schema_extra={"format": "uri"})
+
+
 class ConnectLinkIn(Strict):
     provider: ProviderName
-    return_url: str | None = Field(default=None, max_length=2048)
+    return_url: str | None = _return_url_field()
     login_hint: str | None = Field(default=None, max_length=320)
 
-    @field_validator("return_url")
+    @field_validator("return_url", mode="before")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s]+$", value):
-            raise ValueError("must be an absolute http(s) URL")
-        return value
+    def _strict(cls, value: Any) -> Any:
+        return _strict_return_url(value)
 
 
 class SettingsLinkIn(Strict):
-    return_url: str | None = Field(default=None, max_length=2048)
+    return_url: str | None = _return_url_field()
+
+    @field_validator("return_url", mode="before")
+    @classmethod
+    def _strict(cls, value: Any) -> Any:
+        return _strict_return_url(value)
+
+
+def _strict_return_url(value: Any) -> Any:
+    # Before pydantic's `pattern` check, with the reasons spelled out.
+    return parse_return_url(value) if isinstance(value, str) else value
 
 
 class LinkOut(BaseModel):
@@ -180,7 +246,7 @@ class EventIn(Window):
     organizer: str
     title: str = Field(min_length=1, max_length=1024)
     description: str | None = Field(default=None, max_length=8192)
-    timezone: str | None = None
+    timezone: str | None = Field(default=None, json_schema_extra=zone_schema)
     attendees: list[AttendeeIn] = Field(default_factory=list, max_length=200)
     conferencing: ConferencingChoice = "default"
     location: str | None = Field(default=None, max_length=1024)
@@ -191,6 +257,10 @@ class EventIn(Window):
 
 
 class EventPatch(Strict):
+    # At least one of the fields that change something (send_updates alone does not).
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": [name]} for name in ("start", "end", "title", "description", "attendees")]})
+
     start: Timestamp | None = None
     end: Timestamp | None = None
     title: str | None = Field(default=None, min_length=1, max_length=1024)

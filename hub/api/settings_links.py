@@ -5,24 +5,20 @@ registration in `create_app`.
 """
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, current_app, jsonify
 
 from hub.api.auth import require_api_key
 from hub.api.context import hub, tenant_id
+from hub.api.return_origins import check_return_url
 from hub.api.routing import operation
 from hub.api.schemas import LinkOut, SettingsLinkIn
 from hub.logs import get_logger
-from hub.problems import validation_problem
 from hub.services.directory import require_user
 from hub.services.settings_access import SettingsAccess
 
 bp = Blueprint("settings_links", __name__, url_prefix="/v1")
 log = get_logger(__name__)
 bp.before_request(require_api_key)
-
-_HTTP_URL = re.compile(r"^https?://[^\s]+$")
 
 
 @bp.post("/users/<user_id>/settings-links")
@@ -33,10 +29,9 @@ _HTTP_URL = re.compile(r"^https?://[^\s]+$")
                        "Zoom, pick their default video meeting and edit working hours. `return_url`, if "
                        "given, is shown there as a link back to your application.")
 def create_settings_link(user_id: str, body: SettingsLinkIn):
-    if body.return_url is not None and not _HTTP_URL.match(body.return_url):
-        raise validation_problem([{"field": "return_url", "message": "must be an absolute http(s) URL"}])
     with hub().db.session() as session:
         user = require_user(session, tenant_id(), user_id)
+    check_return_url(body.return_url)
     _warn_if_secret_is_ephemeral()
     link = SettingsAccess.for_hub(hub(), current_app.secret_key).create_link(tenant_id(), user, body.return_url)
     return jsonify({"url": link.url, "expires_at": link.expires_at}), 201

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, json, jsonify, request
 from hub.api.auth import require_api_key
 from hub.api.context import hub, services, tenant_id
 from hub.api.routing import operation
+from hub.api.return_origins import check_return_url
 from hub.api.schemas import (
     USER_ID,
     AttendanceOut,
@@ -45,7 +46,7 @@ CONNECTIONS = ("Connections",)
 
 
 def _valid_user_id(user_id: str) -> str:
-    if not USER_ID.match(user_id):
+    if not USER_ID.fullmatch(user_id):  # fullmatch: `$` alone lets a trailing newline through
         raise Problem(422, "validation_failed", "The user id is not valid",
                       "user_id is 1–128 characters of A-Z a-z 0-9 . _ : @ -",
                       errors=[{"field": "user_id", "message": "1–128 characters of A-Za-z0-9._:@-"}])
@@ -98,6 +99,7 @@ def create_connect_link(user_id: str, body: ConnectLinkIn):
                       errors=[{"field": "provider", "message": f"one of {', '.join(hub_providers())}"}])
     with hub().db.session() as session:
         user = require_user(session, tenant_id(), user_id)
+    check_return_url(body.return_url)
     link = services().connect.create_link(tenant_id(), user, body.provider, body.return_url, body.login_hint)
     return jsonify({"url": link.url, "expires_at": link.expires_at}), 201
 

@@ -27,11 +27,20 @@ TAGS = ("Webhooks",)
 EventType = Literal[(ALL_EVENTS, *EVENT_TYPES)]  # type: ignore[valid-type]
 
 
+# Printable ASCII, a host name or bracketed IPv6 address, no user info: what the validator takes.
+WEBHOOK_URL_PATTERN = (r"^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.?|\[[0-9A-Fa-f:.]+(?:%25[A-Za-z0-9]+)?\])"
+                       r"(?::[0-9]{1,5})?(?:[/?#][!-~]*)?$")
+
+
 class WebhookEndpointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2048, description="Absolute http(s) URL that receives POSTed events. "
-                                                  "Redirects are not followed.")
+    url: str = Field(max_length=2048, pattern=WEBHOOK_URL_PATTERN, json_schema_extra={"format": "uri"},
+                     description="Absolute http(s) URL that receives POSTed events. "
+                                                  "Redirects are not followed. Must reach a public "
+                                                  "address: loopback, private, link-local and metadata "
+                                                  "addresses are refused (422 `url_not_allowed`) and "
+                                                  "checked again at each delivery.")
     events: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES) + 1,
                                     description='Event types to receive, or ["*"] for all.')
 
@@ -90,7 +99,8 @@ DELIVERY_NOTES = (
            problems=(400, 409, 415, 422), description=DELIVERY_NOTES)
 def create_webhook_endpoint(body: WebhookEndpointIn):
     endpoint, secret = endpoint_service.create_endpoint(hub().db, hub().vault, tenant_id(), body.url,
-                                                        list(body.events), hub().clock())
+                                                        list(body.events), hub().clock(),
+                                                        allow_private=hub().settings.webhook_allow_private_urls)
     return jsonify({"id": endpoint.id, "url": endpoint.url, "events": endpoint.events, "secret": secret}), 201
 
 

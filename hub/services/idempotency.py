@@ -23,7 +23,6 @@ from hub.storage.models import IdempotencyRecord
 
 # An in-progress row older than this belongs to a process that died mid-request.
 ABANDONED_AFTER = timedelta(minutes=5)
-SWEEP_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -40,14 +39,12 @@ class IdempotencyStore:
     def __init__(self, db: Database, ttl: timedelta) -> None:
         self.db = db
         self.ttl = ttl
-        self._last_sweep: datetime | None = None
 
     def begin(self, tenant_id: str, key: str, fingerprint: str, now: datetime) -> Replay | None:
         if not 1 <= len(key) <= 255:
             raise Invalid("validation_failed", "Idempotency-Key is not valid",
                           "Idempotency-Key must be 1–255 characters.",
                           errors=[{"field": "Idempotency-Key", "message": "1–255 characters"}])
-        self._expire(now)
         try:
             with self.db.session() as session:
                 session.add(IdempotencyRecord(tenant_id=tenant_id, key=key, request_hash=fingerprint,
@@ -88,11 +85,10 @@ class IdempotencyStore:
             session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.tenant_id == tenant_id,
                                                             IdempotencyRecord.key == key))
 
-    def _expire(self, now: datetime) -> None:
-        # Sweeping once a minute is plenty for a 24 h+ retention, and keeps a delete off every request.
-        if self._last_sweep is not None and now - self._last_sweep < SWEEP_EVERY:
-            return
-        self._last_sweep = now
-        with self.db.session() as session:
-            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - self.ttl,
-                                                            IdempotencyRecord.state == "done"))
+
+def expire(db: Database, ttl: timedelta, now: datetime) -> int:
+    """Forget answered keys older than `ttl` (the `idempotency.sweep` background job)."""
+    with db.session() as session:
+        result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - ttl,
+                                                                 IdempotencyRecord.state == "done"))
+        return result.rowcount or 0  # type: ignore[attr-defined]

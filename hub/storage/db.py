@@ -5,18 +5,42 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+class DatabaseReadOnly(Exception):
+    """The database answers but refuses writes."""
+
+
+def unavailability(error: BaseException) -> str | None:
+    """`database_read_only` / `database_unavailable` when `error` means the database cannot
+    serve requests right now (down, unreachable, read-only) rather than a bug; else None."""
+    if isinstance(error, DatabaseReadOnly):
+        return "database_read_only"
+    if isinstance(error, exc.DBAPIError):
+        message = str(error.orig).lower()
+        if "readonly" in message or "read-only" in message:
+            return "database_read_only"
+        if isinstance(error, (exc.OperationalError, exc.InterfaceError)) or error.connection_invalidated:
+            return "database_unavailable"
+    if isinstance(error, exc.DisconnectionError) or (
+            isinstance(error, exc.TimeoutError)):  # the connection pool ran dry
+        return "database_unavailable"
+    return None
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: Engine = _make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Copied into every session's `info`: the composition root puts the job dispatcher
+        # here, so work queued inside a transaction is handed to the broker after it commits.
+        self.session_info: dict[str, object] = {}
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
 
     @property
     def is_sqlite(self) -> bool:
@@ -54,8 +78,23 @@ class Database:
             command.upgrade(cfg, "heads")  # feature branches may add parallel heads
 
     def ping(self) -> None:
+        """Raises unless the database answers *and* takes writes: a read-only SQLite file or a
+        PostgreSQL standby answers SELECT 1 while every write of the hub fails."""
         with self.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+            if self.is_sqlite:
+                # A write that changes nothing, rolled back; a short busy timeout because a lock
+                # held by another writer proves the file is writable.
+                conn.exec_driver_sql("PRAGMA busy_timeout = 500")
+                try:
+                    conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+                except exc.OperationalError as err:
+                    if "locked" not in str(err.orig):
+                        raise
+                finally:
+                    conn.rollback()
+                    conn.exec_driver_sql("PRAGMA busy_timeout = 30000")
+            elif conn.execute(text("SHOW transaction_read_only")).scalar() == "on":
+                raise DatabaseReadOnly("the server accepts no writes (a standby?)")
 
     def dispose(self) -> None:
         self.engine.dispose()

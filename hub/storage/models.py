@@ -31,6 +31,8 @@ class Tenant(Base):
     # Attendance asks connect flows for more scopes (reading meeting participants): opt-in.
     attendance_enabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Origins (`https://ats.example.com`) a return_url may use; None: any well-formed URL.
+    return_origins: Mapped[list[Any] | None] = mapped_column(default=None)
 
 
 class ApiKey(Base):
@@ -101,6 +103,9 @@ class ConnectAttempt(Base):
     state_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     code_verifier_enc: Mapped[str | None] = mapped_column(Text, default=None)
     nonce: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Hash of the secret in the cookie set on the browser that opened the link: only that
+    # browser can finish the flow (a leaked authorize URL cannot attach someone else's account).
+    browser_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     return_url: Mapped[str | None] = mapped_column(Text, default=None)
     login_hint: Mapped[str | None] = mapped_column(String(320), default=None)
     expires_at: Mapped[datetime] = mapped_column()
@@ -406,3 +411,25 @@ class AttendanceNotice(Base):
     type: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(320), default="")  # the interviewer, for interviewer_no_show
     sent_at: Mapped[datetime] = mapped_column()
+
+
+class Job(Base):
+    """The record of one background job (hub/jobs): what to run, when, and how it went. The
+    broker only carries a pointer to this row, so a lost broker loses nothing: a periodic sweep
+    re-enqueues every due job that is not done. `key` dedupes (one renewal per channel, one
+    release per hold); `locked_until` is the lease of the worker running it."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_due", "status", "run_at"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("job"))
+    name: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    key: Mapped[str | None] = mapped_column(String(255), unique=True, default=None)
+    # pending (due at run_at; running while locked_until is ahead) → done | failed (gave up)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    run_at: Mapped[datetime] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

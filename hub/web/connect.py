@@ -2,6 +2,9 @@
 for providers that sign in with a credential form, fill in the form the link shows."""
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from flask import Blueprint, redirect, render_template, request
 
 from hub.api.context import services
@@ -11,17 +14,30 @@ from providers import registry
 
 bp = Blueprint("connect", __name__)
 log = get_logger(__name__)
+# One cookie per open flow (two tabs may connect two providers at once), sent only to the callback.
+BINDING_COOKIE = "hub_oauth_"
+CALLBACK_PATH = "/oauth/callback/"
+BINDING_MAX_AGE = 2 * 3600  # outlives the link's 15 minutes plus a slow consent screen
 
 
 @bp.get("/connect/<token>")
 def open_link(token: str):
+    if request.method == "HEAD":
+        # Mail scanners and link previews probe with HEAD: that must not spend the link.
+        return "", 200, {"Referrer-Policy": "no-referrer"}
+    binding = secrets.token_urlsafe(32)
     try:
-        step = services().connect.open_link(token)
+        step = services().connect.open_link(token, browser_secret=binding)
     except LinkProblem as problem:
         return _link_problem(problem)
     if isinstance(step, FormStep):
         return _form(step)
-    return redirect(step, code=302)
+    resp = redirect(step, code=302)
+    # SameSite=Lax: the provider's redirect back is a top-level GET, which carries it.
+    resp.set_cookie(BINDING_COOKIE + hashlib.sha256(binding.encode()).hexdigest()[:12], binding,
+                    max_age=BINDING_MAX_AGE, path=CALLBACK_PATH, httponly=True, samesite="Lax",
+                    secure=request.is_secure or services().connect.public_url.startswith("https://"))
+    return resp
 
 
 @bp.post("/connect/<token>")
@@ -59,7 +75,8 @@ def callback(provider: str):
         return _result(ConnectOutcome("error", "provider_unknown", "Unknown provider."), status=404)
     try:
         outcome = services().connect.complete(provider, request.args.get("state"), request.args.get("code"),
-                                              request.args.get("error"))
+                                              request.args.get("error"), browser_secrets=[
+                                                  v for k, v in request.cookies.items() if k.startswith(BINDING_COOKIE)])
     except LinkProblem as problem:
         return _result(ConnectOutcome("error", problem.code, problem.message, return_url=problem.return_url),
                        status=400)

@@ -64,7 +64,8 @@ def _tokeninfo(url: str, timeout: float, token: str, subject: Subject) -> list[F
     try:
         with requests.Session() as http:
             http.trust_env = False  # no proxy may see the token
-            resp = http.get(url, params={"access_token": token}, timeout=timeout)
+            # POST body, not the query: URLs end up in proxy and server logs.
+            resp = http.post(url, data={"access_token": token}, timeout=timeout)
     except requests.RequestException as exc:
         err = ProviderError(ErrorKind.PROVIDER_DOWN, f"Google unreachable: {type(exc).__name__}",
                             provider=PROVIDER, cause="provider_unavailable")

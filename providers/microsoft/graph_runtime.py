@@ -159,10 +159,17 @@ class GraphRuntime:
                     return await make(client)
                 except ProviderError:
                     raise
+                except asyncio.CancelledError:
+                    # The caller's deadline passed: the place here is freed as this unwinds,
+                    # but Graph may still be counting the request.
+                    self.gate.abandoned(key)
+                    raise
                 except Exception as exc:  # noqa: BLE001 - translated, never swallowed
+                    if isinstance(exc, httpx.TimeoutException):
+                        self.gate.abandoned(key)
                     err = translate(exc)
                     if err.kind is ErrorKind.RATE_LIMITED and err.http_status == 429:
-                        self.gate.throttled(key, err.retry_after)
+                        err = self.gate.throttled(key, err)
                     raise err from None
 
         future = asyncio.run_coroutine_threadsafe(run(), self._loop)  # type: ignore[arg-type]

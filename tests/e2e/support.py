@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import threading
 
 import requests
-from werkzeug.serving import make_server
+from hub.devserver import make_hub_server
 
 
 @dataclass
@@ -163,7 +163,7 @@ def fill_credential_form(browser: requests.Session, url: str, html: str, typed: 
 
 def start_hub(database_url: str, sandbox_url: str, **overrides):
     """A hub served on a free port; its public URL is known only once the port is bound."""
-    server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
+    server = make_hub_server("127.0.0.1", 0, lambda environ, start: [])  # the dev server, as `hub serve`
     url = f"http://127.0.0.1:{server.server_port}"
     from hub.app import create_app  # late: keeps this helper module cheap to import
     from oauth.vault import TokenVault
@@ -172,7 +172,10 @@ def start_hub(database_url: str, sandbox_url: str, **overrides):
                 "encryption_keys": TokenVault.generate_key_spec("e2e"), "log_json": False,
                 "refresh_margin_seconds": 60,
                 # Attendance deadlines run when a test says so, on its own clock.
-                "attendance_timer": False, **overrides}
+                "attendance_timer": False,
+                # Every test talks from 127.0.0.1, and many send bad keys and forged links on
+                # purpose: one address's budget of failures would run out mid-suite.
+                "rate_limit_failed_auth": "100000/minute", **overrides}
     app = create_app(settings)
     server.app = app
     thread = threading.Thread(target=server.serve_forever, daemon=True)

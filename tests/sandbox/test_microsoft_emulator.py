@@ -386,6 +386,35 @@ def test_sdk_keeps_four_in_flight_per_mailbox(ms, adapter):
     assert adapter.graph.gate.peak_in_flight == 4
 
 
+def test_calls_abandoned_at_the_deadline_free_their_place_and_read_as_unavailable(ms, base_url):
+    """Hung reads of one mailbox: every answer says Graph is not answering (never rate_limited),
+    the gate holds no place for a call nobody waits for, and the mailbox works once Graph does."""
+    adapter = MicrosoftCalendar(endpoints(Settings.from_env({}, sandbox_url=base_url).provider("microsoft")).api_base,
+                                timeout=0.5)
+    try:
+        token = ms.connect().access_token
+        ms.fault("latency", times=4, params={"ms": 1500})  # the first four reads hang past the deadline
+
+        def call(_):
+            try:
+                return adapter.conferencing_allowed(token)
+            except ProviderError as err:
+                return (err.kind, err.cause)
+
+        answers = []
+        for _wave in range(3):
+            with ThreadPoolExecutor(8) as pool:
+                answers += list(pool.map(call, range(8)))
+        assert answers == [(ErrorKind.PROVIDER_DOWN, "provider_unavailable")] * 24
+        assert adapter.graph.gate.in_flight == {}  # nobody waits, nothing is held
+        deadline = time.monotonic() + 10
+        while call(0) is not True:  # Graph finishes the hung reads, the Retry-After passes
+            assert time.monotonic() < deadline, "the mailbox never opened again"
+            time.sleep(0.1)
+    finally:
+        adapter.graph.close()
+
+
 def test_sdk_runs_on_one_loop_thread(ms, adapter):
     token = ms.connect().access_token
     adapter.conferencing_allowed(token)

@@ -116,10 +116,14 @@ def test_gate_keeps_four_in_flight_per_mailbox_and_forgets_idle_ones():
     assert gate.in_flight == {} and gate._slots == {}  # noqa: SLF001 - idle mailboxes are dropped
 
 
+def throttled(retry_after: float) -> ProviderError:
+    return classify_graph_error(429, "ApplicationThrottled", "over the MailboxConcurrency limit", retry_after)
+
+
 def test_gate_closes_a_mailbox_for_retry_after():
     clock = FakeClock()
     gate = MailboxGate("microsoft", clock=clock)
-    gate.throttled("a", 3)
+    assert gate.throttled("a", throttled(3)).cause == "rate_limited"
 
     async def enter(key):
         async with gate.slot(key):
@@ -131,3 +135,25 @@ def test_gate_closes_a_mailbox_for_retry_after():
     assert run_isolated(enter("b"))  # other mailboxes are not affected
     clock.now += 3.01
     assert run_isolated(enter("a"))
+
+
+def test_a_429_after_the_hub_abandoned_requests_is_named_unavailable_not_rate_limited():
+    """Graph still counts the requests the hub gave up on: the 429 they cause means Graph is not
+    answering, and the mailbox stays closed for its Retry-After under that cause."""
+    clock = FakeClock()
+    gate = MailboxGate("microsoft", clock=clock)
+    gate.abandoned("a")
+    err = gate.throttled("a", throttled(2))
+    assert (err.kind, err.cause, err.retry_after) == (ErrorKind.PROVIDER_DOWN, "provider_unavailable", 2)
+
+    async def enter(key):
+        async with gate.slot(key):
+            return True
+
+    with pytest.raises(ProviderError) as info:
+        run_isolated(enter("a"))
+    assert (info.value.kind, info.value.cause, info.value.retry_after) == (ErrorKind.PROVIDER_DOWN,
+                                                                           "provider_unavailable", 2)
+    assert gate.throttled("b", throttled(2)).cause == "rate_limited"  # nothing abandoned there
+    clock.now += 61  # long after: a 429 now is Graph's own throttling again
+    assert gate.throttled("a", throttled(2)).cause == "rate_limited"

@@ -1,4 +1,7 @@
-"""The delivery worker: claims due outbox rows, POSTs them signed, records what happened.
+"""Webhook delivery: claims due outbox rows, POSTs them signed, records what happened.
+
+It runs as background jobs (hub/jobs/catalog.py): `deliver(id)` when a row is committed or
+due again, and a sweep that hands out every due row again, on Celery workers or in-process.
 
 Safe with several processes: a due row is claimed in a short transaction — `SELECT … FOR
 UPDATE SKIP LOCKED` on PostgreSQL, so concurrent workers take different rows instead of
@@ -34,6 +37,7 @@ from oauth.vault import TokenVault, VaultError
 from webhooks.outbound.endpoints import secret_binding
 from webhooks.outbound.schedule import next_delay
 from webhooks.outbound.signing import signed_headers
+from webhooks.outbound.url_guard import AddressNotAllowed, PublicAddressAdapter
 
 log = get_logger(__name__)
 
@@ -69,24 +73,21 @@ class Result:
 
 class DeliveryWorker:
     def __init__(self, db: Database, vault: TokenVault, clock: Callable[[], datetime], *,
-                 batch_size: int = 8, poll_seconds: float = 1.0, connect_timeout: float = 5.0,
+                 batch_size: int = 8, connect_timeout: float = 5.0,
                  read_timeout: float = 10.0, wall_clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, allow_private_urls: bool = False) -> None:
         self.db = db
         self.vault = vault
         self.clock = clock
         self.batch_size = batch_size
-        self.poll_seconds = poll_seconds
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         # The signature timestamp is the receiver's replay guard: real time, even when the
         # scheduling clock is a test's.
         self.wall_clock = wall_clock
         self.rng = rng or random.Random()
+        self.allow_private_urls = allow_private_urls
         self._http = threading.local()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._guard = threading.Lock()
 
     @property
     def lease(self) -> timedelta:
@@ -94,6 +95,15 @@ class DeliveryWorker:
         return timedelta(seconds=self.connect_timeout + self.read_timeout + 30)
 
     # --- one round ----------------------------------------------------------------------------
+    def deliver(self, delivery_id: str, now: datetime | None = None) -> datetime | None:
+        """One attempt at `delivery_id` if it is due and nobody holds it (the background job;
+        a duplicate or early message is a no-op). Returns when the next attempt is due, if any."""
+        now = now or self.clock()
+        claimed = self._claim(now, delivery_id)
+        if not claimed:
+            return None
+        return self._record(claimed[0], self._send(claimed[0]), now)
+
     def deliver_due(self, now: datetime | None = None) -> int:
         """Attempt every delivery due at `now` (up to a batch); returns how many were tried."""
         now = now or self.clock()
@@ -109,21 +119,28 @@ class DeliveryWorker:
             self._record(item, result, now)
         return sum(1 for r in results if not r.unreadable_secret)
 
-    def _claim(self, now: datetime) -> list[Claimed]:
+    def due_ids(self, now: datetime, due_before: datetime | None = None, limit: int = 500) -> list[str]:
+        """Pending deliveries due (before `due_before`, default `now`) that no worker holds at
+        `now`: what the sweep hands out again."""
         D = WebhookDelivery
         with self.db.session() as session:
-            due = session.execute(
-                select(D.id).where(D.status == PENDING, D.next_attempt_at <= now,
-                                   or_(D.locked_until.is_(None), D.locked_until <= now))
-                .order_by(D.next_attempt_at).limit(self.batch_size)
-                .with_for_update(skip_locked=True)).scalars().all()
+            return list(session.execute(select(D.id).where(*_due(now), D.next_attempt_at <= (due_before or now))
+                                        .order_by(D.next_attempt_at).limit(limit)).scalars())
+
+    def _claim(self, now: datetime, only: str | None = None) -> list[Claimed]:
+        D = WebhookDelivery
+        with self.db.session() as session:
+            wanted = select(D.id).where(*_due(now))
+            if only is not None:
+                wanted = wanted.where(D.id == only)
+            due = session.execute(wanted.order_by(D.next_attempt_at).limit(self.batch_size)
+                                  .with_for_update(skip_locked=True)).scalars().all()
             if not due:
                 return []
             # The conditions again: on SQLite (no row locks) another worker may have claimed
             # a row between the SELECT and here; RETURNING says which ones are ours.
             ours = session.execute(
-                update(D).where(D.id.in_(due), D.status == PENDING,
-                                or_(D.locked_until.is_(None), D.locked_until <= now))
+                update(D).where(D.id.in_(due), *_due(now))
                 .values(locked_until=now + self.lease).returning(D.id)
                 .execution_options(synchronize_session=False)).scalars().all()
             if not ours:
@@ -157,6 +174,9 @@ class DeliveryWorker:
                                       allow_redirects=False, stream=True) as resp:
                 return Result(resp.status_code, None if 200 <= resp.status_code < 300 else _status_error(resp),
                               _retry_after(resp.headers.get("Retry-After"), self.wall_clock()))
+        except AddressNotAllowed as refused:
+            # Re-checked at every attempt: DNS may now point the name somewhere private.
+            return Result(error=f"address not allowed ({refused})")
         except requests.Timeout:
             return Result(error="timed out")
         except requests.ConnectionError:
@@ -172,22 +192,28 @@ class DeliveryWorker:
             # No proxies, .netrc or CA bundles from the environment: a webhook goes straight
             # to the URL the tenant registered.
             http.trust_env = False
+            if not self.allow_private_urls:
+                # Resolves, refuses private addresses and connects to the checked one (SSRF).
+                guard = PublicAddressAdapter()
+                http.mount("http://", guard)
+                http.mount("https://", guard)
             self._http.session = http
         return http
 
-    def _record(self, item: Claimed, result: Result, now: datetime) -> None:
+    def _record(self, item: Claimed, result: Result, now: datetime) -> datetime | None:
+        """Write the attempt's outcome; returns when the next attempt is due, if there is one."""
         fields = dict(delivery_id=item.delivery_id, message_id=item.message_id, endpoint_id=item.endpoint_id,
                       event_type=item.event_type, attempt=item.attempt)
         with self.db.session() as session:
             row = session.execute(select(WebhookDelivery).where(WebhookDelivery.id == item.delivery_id)
                                   .with_for_update()).scalar_one_or_none()
             if row is None or row.status != PENDING:
-                return  # the endpoint was deleted or disabled meanwhile
+                return None  # the endpoint was deleted or disabled meanwhile
             row.locked_until = None
             if result.unreadable_secret:
                 log.warning("webhook_secret_unreadable", **fields,
                             detail="this process's encryption keys cannot open the endpoint's secret")
-                return
+                return None
             row.attempts = item.attempt
             row.last_attempt_at = now
             row.last_status_code = result.status_code
@@ -195,20 +221,21 @@ class DeliveryWorker:
             if result.ok:
                 row.status, row.delivered_at = DELIVERED, now
                 log.info("webhook_delivered", **fields, status_code=result.status_code)
-                return
+                return None
             if result.status_code == 410:
                 row.status = FAILED
                 self._disable(session, item.endpoint_id, now)
                 log.warning("webhook_endpoint_disabled", **fields, status_code=410)
-                return
+                return None
             delay = next_delay(item.attempt, result.retry_after, self.rng)
             if delay is None:
                 row.status = FAILED
                 log.warning("webhook_given_up", **fields, status_code=result.status_code, error=result.error)
-                return
+                return None
             row.next_attempt_at = now + delay
             log.warning("webhook_attempt_failed", **fields, status_code=result.status_code, error=result.error,
                         next_attempt_at=row.next_attempt_at.isoformat())
+            return row.next_attempt_at
 
     def _disable(self, session, endpoint_id: str, now: datetime) -> None:
         """410 Gone: the receiver asked to stop. Nothing more is sent to it, queued or new."""
@@ -222,40 +249,10 @@ class DeliveryWorker:
                         .values(status=CANCELLED, locked_until=None, last_error="endpoint disabled")
                         .execution_options(synchronize_session=False))
 
-    # --- the background thread ----------------------------------------------------------------
-    def start(self) -> None:
-        with self._guard:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="webhook-delivery", daemon=True)
-            self._thread.start()
 
-    def stop(self, timeout: float | None = None) -> None:
-        """Ask the loop to finish and wait for it (an attempt in flight ends by its timeouts)."""
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(self.connect_timeout + self.read_timeout + 5 if timeout is None else timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
-
-    def _run(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                tried = self.deliver_due()
-                failures = 0
-            except Exception as exc:  # noqa: BLE001 - the loop must outlive a bad round
-                failures += 1
-                tried = 0
-                log.error("webhook_worker_error", error=type(exc).__name__, consecutive=failures)
-            if tried:
-                continue  # more may be due right away
-            # Back off while the database is unreachable (or not migrated yet), up to a minute.
-            self._stop.wait(min(self.poll_seconds * (2 ** min(failures, 6)), 60.0))
+def _due(now: datetime) -> tuple:
+    D = WebhookDelivery
+    return (D.status == PENDING, D.next_attempt_at <= now, or_(D.locked_until.is_(None), D.locked_until <= now))
 
 
 def _status_error(resp: requests.Response) -> str:

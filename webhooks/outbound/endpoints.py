@@ -1,7 +1,7 @@
 """Webhook endpoints of a tenant: create (the secret is returned once), list, delete."""
 from __future__ import annotations
 
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, Invalid, NotFound
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +12,7 @@ from hub.storage.db import Database
 from hub.storage.models import WebhookEndpoint, new_id
 from oauth.vault import Binding, TokenVault
 from webhooks.outbound.signing import new_secret
+from webhooks.outbound.url_guard import registration_refusal
 
 # Every endpoint gets a row per event in the transaction that caused it: keep fan-out bounded.
 MAX_ENDPOINTS_PER_TENANT = 25
@@ -38,8 +39,14 @@ class EndpointView:
 
 
 def create_endpoint(db: Database, vault: TokenVault, tenant_id: str, url: str, events: list[str],
-                    now: datetime) -> tuple[EndpointView, str]:
+                    now: datetime, *, allow_private: bool = False) -> tuple[EndpointView, str]:
     """The new endpoint and its secret — the only time the secret leaves the hub."""
+    why = None if allow_private else registration_refusal(url)
+    if why is not None:
+        raise Invalid("url_not_allowed", "The webhook URL is not public",
+                      f"Webhook URLs must reach the public internet; this one is {why.replace('_', ' ')}. "
+                      "Set HUB_WEBHOOK_ALLOW_PRIVATE_URLS=true for local development only.",
+                      errors=[{"field": "url", "message": f"not a public address ({why})"}])
     endpoint_id = new_id("whe")
     secret = new_secret()
     with db.session() as session:

@@ -2,8 +2,9 @@
 
 `enqueue` never talks to the network. It adds one `WebhookDelivery` per endpoint of the tenant
 subscribed to the event type, to the caller's session: if the caller's transaction commits,
-the change and its messages are stored together; if it rolls back, neither is. The delivery
-worker (`delivery.py`) sends them later.
+the change and its messages are stored together; if it rolls back, neither is. After the
+commit each row is handed to the background jobs (`webhooks.deliver`, hub/jobs), which send it
+with `delivery.py`.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.jobs import after_commit
 from hub.storage.models import WebhookDelivery, WebhookEndpoint, new_id
 
 EVENT_TYPES = (
@@ -68,9 +70,11 @@ def enqueue(session: Session, tenant_id: str, event_type: str, data: dict[str, A
     message_id = new_id("msg")
     body = encode_body({"type": event_type, "created_at": now, "data": data})
     for endpoint_id in targets:
-        session.add(WebhookDelivery(message_id=message_id, tenant_id=tenant_id, endpoint_id=endpoint_id,
-                                    event_type=event_type, payload=body, status="pending",
-                                    attempts=0, next_attempt_at=now))
+        delivery_id = new_id("whd")
+        session.add(WebhookDelivery(id=delivery_id, message_id=message_id, tenant_id=tenant_id,
+                                    endpoint_id=endpoint_id, event_type=event_type, payload=body,
+                                    status="pending", attempts=0, next_attempt_at=now))
+        after_commit(session, "webhooks.deliver", {"delivery_id": delivery_id})
 
 
 def encode_body(payload: dict[str, Any]) -> str:

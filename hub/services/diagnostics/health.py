@@ -57,5 +57,6 @@ def health_view(conn: Connection) -> dict[str, Any]:
     out.update(consented_at=conn.consented_at, last_refresh_at=conn.last_refresh_at,
                last_refresh_error_at=conn.last_refresh_error_at, refresh_failures=conn.refresh_failures,
                reconnect_count=conn.reconnect_count,
-               last_diagnosis=_with_time((conn.flags or {}).get(DIAGNOSIS_FLAG)))
+               last_diagnosis=_with_time((conn.flags or {}).get(DIAGNOSIS_FLAG)),
+               account_mismatch=(conn.flags or {}).get("account_mismatch"))
     return out

@@ -142,6 +142,9 @@ def connection_checks(ev: Evidence, user: UserState | None, now: datetime) -> li
         check.message, check.provider_code = last.get("message"), last.get("provider_code")
         out.append(check)
     out.append(_shared_check(ev))
+    mismatch = _account_mismatch_check(ev)
+    if mismatch is not None:
+        out.append(mismatch)
     lifetime = _lifetime_check(ev, now) if alive else None
     if lifetime is not None:
         out.append(lifetime)
@@ -239,6 +242,19 @@ def _shared_check(ev: Evidence) -> Check:
                       f"{ev.facts.title} login {login} is also connected by user(s) {', '.join(ev.peers)} of this "
                       "tenant", "credentials_shared", CAUSE_KIND["credentials_shared"])
     return _check(ev, "credentials_shared", PASS, f"No other user of this tenant has connected {login}.")
+
+
+def _account_mismatch_check(ev: Evidence) -> Check | None:
+    """A warning, not a failure: the account connected is not the user's own address (someone
+    else finished the consent, or the person used another account of theirs)."""
+    found = (ev.state.flags or {}).get("account_mismatch")
+    if not found:
+        return None
+    return _check(ev, "account_mismatch", WARN,
+                  f"The {ev.facts.title} account connected ({found.get('account_email')}) is not this user's "
+                  f"address ({found.get('user_email')}). If that is not expected, disconnect it and connect "
+                  "the user's own account.",
+                  f"connected {found.get('since', '?')}", "account_mismatch", ErrorKind.ACCESS_DENIED.value)
 
 
 def _lifetime_check(ev: Evidence, now: datetime) -> Check | None:

@@ -1,0 +1,30 @@
+"""Security headers on every response the hub sends.
+
+- `X-Content-Type-Options: nosniff` everywhere: a JSON body is never sniffed into HTML.
+- HTML pages get a Content-Security-Policy (the templates use no script and no inline style)
+  with `frame-ancestors 'none'` (and the older `X-Frame-Options`), so no other site can frame
+  the settings page and click its buttons for the user.
+- `Cache-Control: no-store` unless a view chose otherwise: API answers carry connect links,
+  settings links and webhook secrets, and pages carry the user's calendar state — no shared or
+  browser cache may keep them. The static stylesheet and the API description are the exceptions.
+"""
+from __future__ import annotations
+
+from flask import Flask, Response, request
+
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+       "frame-ancestors 'none'")
+CACHEABLE_PATHS = ("/static/", "/openapi.json", "/docs", "/healthz")
+
+
+def register(app: Flask) -> None:
+    @app.after_request
+    def _security_headers(resp: Response) -> Response:
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        if resp.mimetype == "text/html":
+            resp.headers.setdefault("Content-Security-Policy", CSP)
+            resp.headers.setdefault("X-Frame-Options", "DENY")
+        if "Cache-Control" not in resp.headers and not request.path.startswith(CACHEABLE_PATHS):
+            resp.headers["Cache-Control"] = "no-store"
+        resp.headers.pop("Server", None)
+        return resp

@@ -1,0 +1,108 @@
+"""Provider adapters behind the shared limits (hub/limits.py).
+
+Every call that carries an account's access token goes through here first:
+- inside the window of a Retry-After the provider gave for that account (in any process),
+  the call fails at once with the time left, without reaching the provider — Google and Zoom
+  included, whose adapters have no gate of their own;
+- with a shared store, an account with a concurrency cap (Graph: 4 per mailbox) gets one of
+  its places across all processes first, waiting up to the provider timeout for one.
+A Retry-After the provider answers (raised, or inside a free/busy result) closes the account.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import time
+from typing import Any
+
+from hub.limits import Limits
+from providers.base import ErrorKind, ProviderError
+
+# The adapter methods that take an access token first (providers/base.py's ports).
+TOKEN_METHODS = frozenset({"free_busy", "create_event", "update_event", "cancel_event", "conferencing_allowed",
+                           "verify_mailbox", "can_host", "create_meeting", "update_meeting", "delete_meeting"})
+# Concurrent requests per account a provider allows. Graph: MailboxConcurrency
+# (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits).
+CONCURRENCY = {"microsoft": 4}
+PROVIDER_NAMES = {"google": "Google", "microsoft": "Microsoft", "zoom": "Zoom"}
+
+
+def account_key(provider: str, token: str) -> str:
+    # The single-flight refresh gives every process the same token for one connection; only a
+    # digest is kept, never the token.
+    return f"{provider}:{hashlib.sha256(token.encode()).hexdigest()[:32]}"
+
+
+class LimitedAdapter:
+    def __init__(self, adapter: Any, provider: str, limits: Limits, timeout: float) -> None:
+        self._adapter = adapter
+        self._provider = provider
+        self._limits = limits
+        self._timeout = timeout
+        self._concurrency = CONCURRENCY.get(provider) if limits.shared else None
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._adapter, name)
+        if name not in TOKEN_METHODS:
+            return attr
+        return functools.partial(self._call, attr)
+
+    def _call(self, method: Any, token: str, *args: Any, **kwargs: Any) -> Any:
+        key = account_key(self._provider, token)
+        self._check_open(key)
+        place = self._take_place(key) if self._concurrency else None
+        try:
+            result = method(token, *args, **kwargs)
+        except ProviderError as err:
+            self._note(key, err)
+            raise
+        finally:
+            if place is not None:
+                self._limits.release(key, place)
+        if isinstance(result, dict):  # free/busy answers per person, errors included
+            for value in result.values():
+                if isinstance(value, ProviderError):
+                    self._note(key, value)
+        return result
+
+    def _check_open(self, key: str) -> None:
+        left, cause = self._limits.closed(key)
+        if left <= 0:
+            return
+        wait = float(math.ceil(left))
+        name = PROVIDER_NAMES.get(self._provider, self._provider)
+        if cause == "provider_unavailable":
+            raise ProviderError(ErrorKind.PROVIDER_DOWN, f"{name} has not finished earlier requests for this account "
+                                f"that never answered ({wait:g} s before trying again)", provider=self._provider,
+                                cause="provider_unavailable", retry_after=wait)
+        raise ProviderError(ErrorKind.RATE_LIMITED, f"{name} asked to wait before calling this account again "
+                            f"({wait:g} s left)", provider=self._provider, cause="rate_limited", retry_after=wait)
+
+    def _take_place(self, key: str) -> str:
+        assert self._concurrency is not None
+        deadline = time.monotonic() + self._timeout
+        pause = 0.005
+        while True:
+            place = self._limits.acquire(key, self._concurrency, self._timeout + 5)
+            if place is not None:
+                return place
+            if time.monotonic() >= deadline:
+                name = PROVIDER_NAMES.get(self._provider, self._provider)
+                raise ProviderError(ErrorKind.PROVIDER_DOWN, f"{name} did not answer in time: every place for this "
+                                    "account stayed taken by earlier requests", provider=self._provider,
+                                    cause="provider_unavailable")
+            time.sleep(pause)  # places free within milliseconds; Redis has no cheap wake-up here
+            pause = min(pause * 2, 0.05)
+
+    def _note(self, key: str, err: ProviderError) -> None:
+        if err.retry_after and err.retry_after > 0 and (err.kind is ErrorKind.RATE_LIMITED or err.http_status == 429):
+            self._limits.close(key, err.retry_after, err.cause or "rate_limited")
+
+
+def limits_for(broker_url: str) -> Limits:
+    if broker_url:
+        from hub.limits import RedisLimits
+        return RedisLimits.from_url(broker_url)
+    from hub.limits import LocalLimits
+    return LocalLimits()

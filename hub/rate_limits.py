@@ -1,0 +1,79 @@
+"""Rate limits (Flask-Limiter): what one caller can cost the hub and how fast anyone can guess.
+
+- every `/v1` call: `HUB_RATE_LIMIT_API` per API key (default 600 a minute);
+- failed authentication — a bad API key (401), a forged, used or expired connect or settings
+  link, an unknown OAuth state — `HUB_RATE_LIMIT_FAILED_AUTH` per client address (default 20 a
+  minute): only failures count, and once over, that address gets 429 before anything is checked;
+- connect-link creation: `HUB_RATE_LIMIT_CONNECT_LINKS` per API key (default 60 a minute).
+
+Counters live in Redis when `HUB_RATE_LIMIT_STORAGE_URL` or `HUB_BROKER_URL` is set, so every
+process shares them; otherwise in this process's memory. A breach answers 429 problem+json
+`rate_limited` with `Retry-After`. Behind a reverse proxy, make `request.remote_addr` the
+client's address (werkzeug's ProxyFix) or every client shares the proxy's budget.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from flask import Flask, Response, request
+from flask_limiter import Limiter
+
+from hub.config import Settings
+
+LINK_BLUEPRINTS = ("connect", "settings")  # public pages entered with a token
+
+
+def client_address() -> str:
+    return "ip:" + (request.remote_addr or "unknown")
+
+
+def api_key_identity() -> str:
+    """The caller's API key, hashed (the counter's name must not be a credential)."""
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return client_address()
+    return "key:" + hashlib.sha256(key.strip().encode()).hexdigest()[:32]
+
+
+def _auth_failed(resp: Response) -> bool:
+    return resp.status_code == 401
+
+
+def _link_refused(resp: Response) -> bool:
+    # 404 unknown link / provider, 410 used or expired, 400 unknown or replayed OAuth state.
+    return resp.status_code in (400, 404, 410)
+
+
+def storage_uri(settings: Settings) -> str:
+    return (settings.rate_limit_storage_url or getattr(settings, "broker_url", "") or "memory://")
+
+
+def install(app: Flask, settings: Settings) -> Limiter:
+    """Call after every blueprint is registered: limits attach to the `/v1` blueprints and the
+    link pages by name, so a blueprint added later is covered without touching this file."""
+    limiter = Limiter(client_address, app=app, storage_uri=storage_uri(settings), headers_enabled=True,
+                      key_prefix=settings.rate_limit_key_prefix, enabled=settings.rate_limit_enabled,
+                      # Redis down must not take the API down with it: fall back to memory.
+                      in_memory_fallback_enabled=True, swallow_errors=True)
+    for name, blueprint in app.blueprints.items():
+        if (blueprint.url_prefix or "").startswith("/v1"):
+            # shared_limit: one counter per scope across every route and blueprint, not one per route.
+            _on(blueprint, limiter.shared_limit(settings.rate_limit_api, "api", key_func=api_key_identity))
+            _on(blueprint, limiter.shared_limit(settings.rate_limit_failed_auth, "failed_auth",
+                                                key_func=client_address, deduct_when=_auth_failed))
+        elif name in LINK_BLUEPRINTS:
+            _on(blueprint, limiter.shared_limit(settings.rate_limit_failed_auth, "failed_auth",
+                                                key_func=client_address, deduct_when=_link_refused))
+    create_link: Any = app.view_functions.get("v1.create_connect_link")
+    if create_link is not None:
+        # The wrapper checks the limit, so it replaces the view; override_defaults=False keeps
+        # the blueprint's limits on this route too.
+        per_key: Any = limiter.limit(settings.rate_limit_connect_links, key_func=api_key_identity,
+                                     override_defaults=False)
+        app.view_functions["v1.create_connect_link"] = per_key(create_link)
+    return limiter
+
+
+def _on(blueprint: Any, limit: Any) -> None:
+    limit(blueprint)  # Flask-Limiter's decorator applied to a blueprint registers and returns None

@@ -1,0 +1,115 @@
+"""Rate limits: per API key, per client address for failed authentication (bad keys, forged
+links, unknown OAuth states), per key for connect-link creation; 429 problem with Retry-After;
+counters shared through Redis when configured."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis
+
+from hub.services.directory import create_api_key
+from tests.security.conftest import make_app
+
+
+@pytest.fixture
+def limited(database_url):
+    apps = []
+
+    def build(**limits):
+        app = make_app(database_url, **{"rate_limit_key_prefix": f"t{uuid.uuid4().hex[:8]}", **limits})
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["hub"].close()
+
+
+def new_key(app) -> dict[str, str]:
+    key = create_api_key(app.extensions["hub"].db, f"rl-{uuid.uuid4().hex[:8]}")[1]
+    return {"Authorization": f"Bearer {key}"}
+
+
+def assert_limited(r) -> None:
+    assert r.status_code == 429, r.data
+    assert r.mimetype == "application/problem+json" and r.json["code"] == "rate_limited"
+    assert int(r.headers["Retry-After"]) > 0
+
+
+def test_calls_per_api_key(limited):
+    app = limited(rate_limit_api="5/minute")
+    client = app.test_client()
+    first, second = new_key(app), new_key(app)
+    assert [client.get("/v1/users/nobody", headers=first).status_code for _ in range(5)] == [404] * 5
+    assert_limited(client.get("/v1/users/nobody", headers=first))
+    assert_limited(client.post("/v1/freebusy", json={}, headers=first))  # every /v1 route shares it
+    assert client.get("/v1/users/nobody", headers=second).status_code == 404  # another key is not affected
+    assert client.get("/healthz").status_code == 200
+
+
+def test_failed_authentications_per_address(limited):
+    app = limited(rate_limit_failed_auth="3/minute")
+    client = app.test_client()
+    good = new_key(app)
+    for _ in range(10):  # successes do not count
+        assert client.get("/v1/users/nobody", headers=good).status_code == 404
+    for n in range(3):
+        assert client.get("/v1/users/nobody", headers={"Authorization": f"Bearer guess-{n}"}).status_code == 401
+    assert_limited(client.get("/v1/users/nobody", headers={"Authorization": "Bearer guess-4"}))
+    assert_limited(client.get("/v1/users/nobody", headers=good))  # the address is blocked for now
+    other = app.test_client()
+    r = other.get("/v1/users/nobody", headers=good, environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    assert r.status_code == 404  # another address is not
+
+
+@pytest.mark.parametrize("path", ["/connect/forged-link-token", "/settings/enter/forged-link-token",
+                                  "/oauth/callback/google?state=forged&code=x"])
+def test_forged_links_and_states_count_as_failures(limited, path):
+    app = limited(rate_limit_failed_auth="2/minute")
+    client = app.test_client()
+    assert [client.get(path).status_code >= 400 for _ in range(2)] == [True, True]
+    r = client.get(path)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+
+
+def test_connect_link_creation_per_key(limited):
+    app = limited(rate_limit_connect_links="2/minute")
+    client = app.test_client()
+    auth = new_key(app)
+    assert client.put("/v1/users/ada", json={"email": "ada@example.com"}, headers=auth).status_code in (200, 201)
+    made = [client.post("/v1/users/ada/connect-links", json={"provider": "google"}, headers=auth).status_code
+            for _ in range(2)]
+    assert made == [201, 201]
+    assert_limited(client.post("/v1/users/ada/connect-links", json={"provider": "google"}, headers=auth))
+    assert client.get("/v1/users/ada", headers=auth).status_code == 200  # other calls go on
+
+
+def test_redis_storage_is_shared_by_processes(limited):
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.RedisError:
+        pytest.skip("no Redis")
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    one = limited(rate_limit_api="4/minute", rate_limit_storage_url=url, rate_limit_key_prefix=prefix)
+    two = limited(rate_limit_api="4/minute", rate_limit_storage_url=url, rate_limit_key_prefix=prefix)
+    auth = new_key(one)
+    assert [one.test_client().get("/v1/users/x", headers=auth).status_code for _ in range(2)] == [404, 404]
+    assert [two.test_client().get("/v1/users/x", headers=auth).status_code for _ in range(2)] == [404, 404]
+    assert_limited(one.test_client().get("/v1/users/x", headers=auth))
+    assert any(prefix in k.decode() for k in redis.Redis.from_url(url).keys(f"*{prefix}*"))
+
+
+def test_the_counter_names_hold_no_api_key(limited):
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.RedisError:
+        pytest.skip("no Redis")
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    app = limited(rate_limit_storage_url=url, rate_limit_key_prefix=prefix)
+    auth = new_key(app)
+    app.test_client().get("/v1/users/x", headers=auth)
+    names = [k.decode() for k in redis.Redis.from_url(url).keys(f"*{prefix}*")]
+    assert names and not any(auth["Authorization"].split()[1] in n for n in names)
