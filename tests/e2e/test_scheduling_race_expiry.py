@@ -139,3 +139,28 @@ def test_a_hold_whose_id_was_never_recorded_is_found_by_its_handle_and_removed(a
     assert [holds_at_provider(sandbox, p) for p in people] == [[], []]
     with hub.db.session() as session:
         assert {h.status for h in session.query(SchedulingHold).filter_by(request_id=request["id"])} == {"released"}
+
+
+def test_the_expiry_job_is_recorded_with_the_request_and_ends_it_when_run(api, sandbox, live_hub):
+    from sqlalchemy import select
+
+    from hub.jobs.catalog import JOBS, run_stored_job
+    from hub.storage.models import Job
+    people = [interviewer(api, sandbox, "google", "job")]
+    request = _offer(api, people, 1, [slot(17)])
+    hub = live_hub.hub
+    with hub.db.session() as session:
+        [job] = session.execute(select(Job).where(Job.name == "scheduling.expire",
+                                                  Job.payload["request_id"].as_string() == request["id"])).scalars()
+        job_id, run_at = job.id, job.run_at
+    assert run_at == at(17, 30)  # the end of the last slot
+    assert "scheduling.sweep" in JOBS and JOBS["scheduling.sweep"].every is not None
+    real_clock = hub.clock
+    hub.clock = lambda: at(17, 31)
+    try:
+        run_stored_job(hub, {"job_id": job_id})
+    finally:
+        hub.clock = real_clock
+    state = api.get(f"/v1/scheduling-requests/{request['id']}").json()
+    assert state["status"] == "expired" and state["holds"] == []
+    assert holds_at_provider(sandbox, people[0]) == []

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from sqlalchemy import func, select
 
+from hub import jobs
 from hub.container import Hub
 from hub.services.directory import find_user
 from hub.services.events import EventService
@@ -160,6 +161,7 @@ class SchedulingService:
                 session.add(cand)
             session.flush()
             request_id = req.id
+            schedule_expiry(session, req)
             plans = self._hold_rows(session, req, rows, cals) if settings["hold"] else []
         try:
             self._place(plans)
@@ -327,6 +329,7 @@ class SchedulingService:
                     plans = self._hold_rows(session, req, rows, cals)
                 if "expires_at" not in changes and wanted:
                     req.expires_at = max(w.end for w in wanted)
+                    schedule_expiry(session, req)
         if "windows" in changes:
             if not has_windows:
                 raise invalid("windows", "this request offers explicit slots; edit slots instead")
@@ -337,11 +340,14 @@ class SchedulingService:
                 req.windows = [[w.start.isoformat(), w.end.isoformat()] for w in windows]
                 if "expires_at" not in changes:
                     req.expires_at = max(w.end for w in windows)
+                    schedule_expiry(session, req)
         if changes.get("expires_at") is not None:
             if changes["expires_at"] <= now:
                 raise invalid("expires_at", "must be in the future")
             with self.hub.db.session() as session:
-                load_request(session, tenant_id, request_id, lock=True).expires_at = changes["expires_at"]
+                req = load_request(session, tenant_id, request_id, lock=True)
+                req.expires_at = changes["expires_at"]
+                schedule_expiry(session, req)
         hold_ops.release_pending(self.hub, request_id=request_id)
         self._place(plans)
         return self.get(tenant_id, request_id)
@@ -408,6 +414,12 @@ class SchedulingService:
     def release_pending_holds(self, now: datetime | None = None) -> int:
         """Retry every hold removal that is due; returns how many still wait (the retry job)."""
         return hold_ops.release_pending(self.hub, now=now)
+
+
+def schedule_expiry(session: Session, req: SchedulingRequest) -> None:
+    """The expiry job at `expires_at`, in the transaction that sets it; one per request and time."""
+    jobs.schedule(session, "scheduling.expire", {"request_id": req.id}, at=req.expires_at,
+                  key=f"scheduling.expire:{req.id}:{req.expires_at.isoformat()}")
 
 
 def slot_busy(busy: dict[Interval, list[str]]) -> HubError:
