@@ -6,8 +6,10 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic.json_schema import SkipJsonSchema
 from pydantic import (
     AwareDatetime,
+    ConfigDict,
     BaseModel,
     EmailStr,
     Field,
@@ -15,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from hub.api.schemas import ConferencingChoice, EventOut, Strict, Window, _check_zone
+from hub.api.schemas import ConferencingChoice, EventOut, Strict, Window, _check_zone, zone_schema
 from hub.services.scheduling.texts import PLACEHOLDERS, unknown_placeholders
 
 CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -24,8 +26,8 @@ TEXT_HELP = f"May use {NAMES}."
 
 
 class CandidateHours(Strict):
-    start: str = Field(default="08:00", description="HH:MM in the candidate's zone")
-    end: str = Field(default="20:00", description="HH:MM in the candidate's zone")
+    start: str = Field(default="08:00", pattern=CLOCK.pattern, description="HH:MM in the candidate's zone")
+    end: str = Field(default="20:00", pattern=CLOCK.pattern, description="HH:MM in the candidate's zone")
 
     @field_validator("start", "end")
     @classmethod
@@ -97,19 +99,23 @@ class TemplatesOut(BaseModel):
 class CandidateIn(Strict):
     email: EmailStr
     name: str | None = Field(default=None, max_length=256)
-    timezone: str | None = Field(default=None, description="IANA zone, e.g. America/New_York")
+    timezone: str | None = Field(default=None, description="IANA zone, e.g. America/New_York",
+                                 json_schema_extra=zone_schema)
 
     _zone = field_validator("timezone")(_check_zone)
 
 
 class RequestIn(OfferSettings):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "oneOf": [{"required": ["slots"]}, {"required": ["windows"]}]})
+
     organizer: str = Field(min_length=1, max_length=128)
     interviewers: list[str] = Field(default_factory=list, max_length=50,
                                     description="Every one is required; the organizer is always one")
     template_id: str | None = Field(default=None, max_length=128)
     candidates: list[CandidateIn] = Field(min_length=1, max_length=50)
-    slots: list[Window] | None = Field(default=None, max_length=500)
-    windows: list[Window] | None = Field(default=None, max_length=100)
+    slots: list[Window] | None = Field(default=None, min_length=1, max_length=500)
+    windows: list[Window] | None = Field(default=None, min_length=1, max_length=100)
     expires_at: AwareDatetime | None = None
     return_url: str | None = Field(default=None, max_length=2048)
 
@@ -123,6 +129,9 @@ class RequestIn(OfferSettings):
 
 
 class RequestPatch(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "minProperties": 1, "not": {"required": ["slots", "windows"]}})
+
     slots: list[Window] | None = Field(default=None, max_length=500)
     windows: list[Window] | None = Field(default=None, max_length=100)
     expires_at: AwareDatetime | None = None
@@ -215,8 +224,11 @@ class CandidateSlotsOut(BaseModel):
 
 
 class BookIn(Strict):
-    slot_id: str | None = None
-    start: AwareDatetime | None = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "oneOf": [{"required": ["slot_id"]}, {"required": ["start"]}]})
+
+    slot_id: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=40)
+    start: AwareDatetime | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _one(self):
@@ -230,7 +242,11 @@ class RescheduleIn(BookIn):
 
 
 class ReasonIn(Strict):
-    reason: str | None = Field(default=None, max_length=1000,
+    # Required and non-blank in the document; the model lets a missing one through so the
+    # answer names it `reason_required` rather than a generic validation failure.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"required": ["reason"]})
+
+    reason: str | None = Field(default=None, max_length=1000, json_schema_extra={"pattern": r"\S", "minLength": 1},
                                description="Required, 1–1,000 characters (422 reason_required)")
 
 
