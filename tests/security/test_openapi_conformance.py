@@ -23,10 +23,10 @@ MAX_EXAMPLES = 6
 # allow-list), an address that resolves somewhere private, and email-validator's refusal of
 # special-use domains (.test, .local). A schema-valid request may be refused (422) for these
 # reasons and no others. (Working hours: equal start and end, overlapping intervals, duplicate
-# override dates.)
+# override dates. Attendance: the late threshold within the grace period.)
 DOCUMENTED_CODES = {"window_too_long", "return_url_not_allowed", "url_not_allowed"}
 DOCUMENTED_MESSAGES = ("end must be after start", "special-use or reserved name", "start and end are equal",
-                       "overlaps", "duplicate date")
+                       "overlaps", "duplicate date", "late_after_minutes must not exceed grace_minutes")
 
 
 @schemathesis.check
