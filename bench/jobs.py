@@ -126,10 +126,11 @@ def main() -> None:
     workers: list[CeleryWorker] = []
     with fresh_postgres(os.environ.get("HUB_TEST_DATABASE_URL") or POSTGRES) as url:
         env = {"HUB_DATABASE_URL": url, "HUB_BROKER_URL": BROKER, "HUB_ENCRYPTION_KEYS": keys,
-               "HUB_LOG_LEVEL": "WARNING", "HUB_LOG_JSON": "false"}
-        hub = build_hub(Settings(database_url=url, broker_url=BROKER, encryption_keys=keys, log_level="WARNING"))
+               "HUB_LOG_LEVEL": "WARNING", "HUB_LOG_JSON": "false", "HUB_WEBHOOK_ALLOW_PRIVATE_URLS": "true"}
+        hub = build_hub(Settings(database_url=url, broker_url=BROKER, encryption_keys=keys, log_level="WARNING",
+                                 webhook_allow_private_urls=True))
         tenant_id, _ = create_api_key(hub.db, "bench")
-        create_endpoint(hub.db, hub.vault, tenant_id, receiver.url, ["*"], datetime.now(UTC))
+        create_endpoint(hub.db, hub.vault, tenant_id, receiver.url, ["*"], datetime.now(UTC), allow_private=True)
         noop, jobs = Noop(r), Hub(hub, tenant_id, receiver)
         rows = []
         try:

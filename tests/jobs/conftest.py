@@ -79,7 +79,8 @@ class Rig:
 
     def tenant_endpoint(self, url: str, unique: str) -> str:
         tenant_id, _ = create_api_key(self.hub.db, f"jobs-{unique}")
-        create_endpoint(self.hub.db, self.hub.vault, tenant_id, url, ["*"], datetime.now(UTC))
+        # The receivers are on loopback: allowed here, as `hub demo` allows them.
+        create_endpoint(self.hub.db, self.hub.vault, tenant_id, url, ["*"], datetime.now(UTC), allow_private=True)
         return tenant_id
 
     def announce(self, tenant_id: str, n: int, overdue: bool = False) -> None:
@@ -96,12 +97,13 @@ class CeleryRig(Rig):
 
     def __init__(self, database_url: str, broker_url: str, keys: str, workdir: Path) -> None:
         self.env = {"HUB_DATABASE_URL": database_url, "HUB_BROKER_URL": broker_url, "HUB_ENCRYPTION_KEYS": keys,
-                    "HUB_LOG_JSON": "false"}
+                    "HUB_LOG_JSON": "false", "HUB_WEBHOOK_ALLOW_PRIVATE_URLS": "true"}
         self.broker_url = broker_url
         self.workdir = workdir
         self.running: list[CeleryWorker] = []
         self.count = 0
         self.hub = build_hub(Settings(database_url=database_url, broker_url=broker_url, encryption_keys=keys,
+                                      webhook_allow_private_urls=True,
                                       log_json=False))
 
     def workers(self, n: int) -> None:
@@ -138,7 +140,8 @@ class InProcessRig(Rig):
     name = "inprocess"
 
     def __init__(self, database_url: str, keys: str) -> None:
-        settings = Settings(database_url=database_url, encryption_keys=keys, log_json=False)
+        settings = Settings(database_url=database_url, encryption_keys=keys, log_json=False,
+                            webhook_allow_private_urls=True)
         self.hubs = [build_hub(settings), build_hub(settings)]
         self.hub = self.hubs[0]
 

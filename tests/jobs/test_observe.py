@@ -29,7 +29,7 @@ def setup(tmp_path, monkeypatch):
     app = create_app({"webhook_worker": False})
     hub = app.extensions["hub"]
     tenant_id, _ = create_api_key(hub.db, "obs")
-    create_endpoint(hub.db, hub.vault, tenant_id, "http://127.0.0.1:9/hooks", ["*"], datetime.now(UTC))
+    create_endpoint(hub.db, hub.vault, tenant_id, "http://127.0.0.1:9/hooks", ["*"], datetime.now(UTC), allow_private=True)
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     for i in range(3):
         with hub.db.session() as session:

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.problems import Problem
+from hub.errors import Conflict
+from hub.problems import problem_of
 from hub.services.directory import create_api_key
 from hub.services.idempotency import IdempotencyStore
 from tests.e2e.support import Api, connect
@@ -60,10 +61,10 @@ def test_a_key_in_flight_answers_409_and_a_failed_first_attempt_can_retry_at_onc
     tenant_id, _ = create_api_key(database, f"idem-{uuid.uuid4().hex[:6]}")
     now = datetime.now(UTC)
     assert store.begin(tenant_id, "k1", "fp", now) is None  # first: go ahead
-    with pytest.raises(Problem) as in_flight:
+    with pytest.raises(Conflict) as in_flight:  # 409 at the API
         store.begin(tenant_id, "k1", "fp", now + timedelta(seconds=1))
-    assert in_flight.value.status == 409 and in_flight.value.code == "idempotency_in_progress"
-    assert in_flight.value.headers["Retry-After"]
+    assert in_flight.value.code == "idempotency_in_progress"
+    assert problem_of(in_flight.value).status == 409 and problem_of(in_flight.value).headers["Retry-After"]
     store.abandon(tenant_id, "k1")  # the first attempt failed
     assert store.begin(tenant_id, "k1", "fp", now + timedelta(seconds=2)) is None  # at once, no waiting
     store.complete(tenant_id, "k1", 201, {"id": "evt_1"})

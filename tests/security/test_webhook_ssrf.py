@@ -4,6 +4,7 @@ answers and connects to the address it checked (no DNS rebinding in between)."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import threading
 import uuid
@@ -15,10 +16,13 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from hub.services.directory import create_api_key
+from hub.storage.db import Database
 from hub.storage.models import WebhookDelivery
 from webhooks.outbound import url_guard
 from webhooks.outbound.delivery import DeliveryWorker
 from webhooks.outbound.endpoints import create_endpoint
+from tests.conftest import fresh_postgres
+from tests.security.conftest import make_app
 from webhooks.outbound.outbox import enqueue
 
 PRIVATE_URLS = [
@@ -78,6 +82,28 @@ class Receiver:
         request = Request(environ)
         self.calls.append({"path": request.path, "host": request.headers.get("Host")})
         return Response(status=204)(environ, start_response)
+
+
+@pytest.fixture(scope="module")
+def own_database(tmp_path_factory):
+    """A database of its own: the shared live hub (which allows loopback receivers) sweeps every
+    due delivery of the database it runs on, and would deliver these rows — to the sandbox's
+    `/_control/reset` among them — before the guarded worker under test gets to refuse them."""
+    url = os.environ.get("HUB_TEST_DATABASE_URL") or ""
+    if not url:
+        url = f"sqlite:///{tmp_path_factory.mktemp('ssrf') / 'hub.sqlite3'}"
+        Database(url).upgrade()
+        yield url
+        return
+    with fresh_postgres(url) as own:
+        yield own
+
+
+@pytest.fixture
+def app(own_database):
+    app = make_app(own_database)
+    yield app
+    app.extensions["hub"].close()
 
 
 @pytest.fixture
