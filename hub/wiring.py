@@ -9,6 +9,8 @@ from hub.services.attendance import AttendanceService
 from hub.services.directory import require_user
 from hub.services.events import EventService
 from hub.services.idempotency import IdempotencyStore
+from hub.services.scheduling.candidates import CandidateActions
+from hub.services.scheduling.offers import SchedulingService
 from hub.services.working_hours import parse_working_hours
 from oauth.connect import ConnectService
 
@@ -18,6 +20,8 @@ class Services:
     connect: ConnectService
     events: EventService
     idempotency: IdempotencyStore
+    scheduling: SchedulingService
+    candidates: CandidateActions
     attendance: AttendanceService
 
     @staticmethod
@@ -30,11 +34,17 @@ class Services:
             return connect.create_link(tenant_id, user, provider, None, None).url
 
         attendance = AttendanceService(hub.db, hub.attendance, hub.tokens.call, lambda: hub.clock())
+        events = EventService(hub, reconnect_link, attendance)
+        scheduling = SchedulingService(hub, events,
+                                       lambda token: f"{hub.settings.public_url.rstrip('/')}/book/{token}")
         return Services(
             connect=connect,
-            events=EventService(hub, reconnect_link, attendance),
+            events=events,
             attendance=attendance,
             idempotency=IdempotencyStore(hub.db, timedelta(hours=hub.settings.idempotency_ttl_hours)),
+            scheduling=scheduling,
+            candidates=CandidateActions(scheduling),
         )
 
     parse_working_hours = staticmethod(parse_working_hours)
+

@@ -87,6 +87,8 @@ class BusyBlock:
     start: datetime
     end: datetime
     status: str = "busy"  # busy | tentative | oof
+    # Set by `busy_events` only: lets a caller leave its own events (holds) out of a check.
+    event_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,9 @@ class EventDraft:
     native_conferencing: bool = False  # ask the calendar for Meet / Teams
     send_updates: bool = True
     idempotency_handle: str | None = None
+    # "tentative" marks a hold: shown as tentative, still blocking time for everyone else
+    # (Google: status tentative + opaque; Graph: showAs tentative).
+    show_as: str = "busy"  # busy | tentative
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,11 @@ class CalendarProvider(Protocol):
     def free_busy(self, token: str, emails: list[str], start: datetime, end: datetime
                   ) -> dict[str, list[BusyBlock] | ProviderError]:
         """Busy blocks per calendar; a calendar the provider cannot read maps to its error."""
+
+    def busy_events(self, token: str, start: datetime, end: datetime) -> list[BusyBlock]:
+        """The events on the user's own calendar that block time in [start, end), each with its
+        `event_id`, so a check can leave the caller's own events (holds) out — free/busy
+        merges them away."""
 
     def create_event(self, token: str, draft: EventDraft) -> CalendarEvent: ...
 

@@ -14,7 +14,7 @@ from hub.api.schemas import ProblemOut
 REF = "#/components/schemas/{model}"
 PROBLEM_TITLES = {400: "Malformed request", 401: "Missing or wrong API key", 404: "Not found",
                   409: "Conflict", 415: "Unsupported media type", 422: "Validation failed",
-                  502: "Provider error"}
+                  410: "Gone (the scheduling request has ended)", 502: "Provider error"}
 
 
 # Path parameters the routes validate beyond "a string" (hub/api/schemas.USER_ID).

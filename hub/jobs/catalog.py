@@ -99,6 +99,25 @@ def evaluate_attendance(hub: Hub, payload: dict[str, Any]) -> None:
     AttendanceService(hub.db, hub.attendance, hub.tokens.call, lambda: hub.clock()).evaluate_due()
 
 
+def _scheduling(hub: Hub) -> Any:
+    from hub.wiring import Services  # services import the container, which imports this
+    return Services.build(hub).scheduling
+
+
+def expire_scheduling_request(hub: Hub, payload: dict[str, Any]) -> None:
+    """Scheduled at the request's `expires_at` (key: request + time, so an edited `expires_at`
+    adds a job and the old one finds the request not due and does nothing)."""
+    _scheduling(hub).expire(payload["request_id"])
+
+
+def sweep_scheduling(hub: Hub, payload: dict[str, Any]) -> None:
+    """Safety net: requests past `expires_at` whose job was lost, and every hold removal that
+    is due for a retry (a hold is never forgotten)."""
+    service = _scheduling(hub)
+    service.expire_due()
+    service.release_pending_holds()
+
+
 def _catalog(*specs: JobSpec) -> Mapping[str, JobSpec]:
     return {spec.name: spec for spec in specs}
 
@@ -112,6 +131,8 @@ JOBS: Mapping[str, JobSpec] = _catalog(
     # Deadlines sit at start + late/grace minutes: a 15 s tick keeps every notice within
     # seconds of its moment (Karat calls a candidate 2-5 minutes in).
     JobSpec("attendance.evaluate", evaluate_attendance, every=SWEEP_EVERY),
+    JobSpec("scheduling.expire", expire_scheduling_request),
+    JobSpec("scheduling.sweep", sweep_scheduling, every=timedelta(minutes=1)),
 )
 
 

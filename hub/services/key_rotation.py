@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from hub.storage.db import Database
-from hub.storage.models import ConnectAttempt, Connection, WebhookEndpoint
+from hub.services.scheduling.records import token_binding
+from hub.storage.models import ConnectAttempt, Connection, SchedulingCandidate, WebhookEndpoint
 from oauth.connect import verifier_binding
 from oauth.tokens import access_binding, refresh_binding
 from oauth.vault import TokenVault, VaultError
@@ -23,6 +24,7 @@ ENCRYPTED_COLUMNS = (
     (Connection, "refresh_token_enc", refresh_binding),
     (ConnectAttempt, "code_verifier_enc", verifier_binding),
     (WebhookEndpoint, "secret_enc", secret_binding),
+    (SchedulingCandidate, "token_enc", token_binding),
 )
 
 

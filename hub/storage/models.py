@@ -258,6 +258,106 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class InterviewTemplate(Base):
+    """Defaults a scheduling request can start from. `settings` holds the validated fields
+    (duration, conferencing, grid, buffers, title and description with placeholders …)."""
+
+    __tablename__ = "interview_templates"
+    __table_args__ = (UniqueConstraint("tenant_id", "template_id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("itp"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    template_id: Mapped[str] = mapped_column(String(128))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SchedulingRequest(Base):
+    """Interview times offered to candidates. `settings` is the request resolved against its
+    template (title, duration, grid, buffers, conferencing, interviewers' external ids …), so a
+    later template edit never changes an offer already sent. The row is the lock of the
+    one-winner rule: every claim of a slot locks it first."""
+
+    __tablename__ = "scheduling_requests"
+    __table_args__ = (Index("ix_scheduling_requests_due", "status", "expires_at"),
+                      Index("ix_scheduling_requests_tenant", "tenant_id", "created_at"))
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("srq"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    organizer_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    windows: Mapped[list[Any] | None] = mapped_column(default=None)  # [[start, end]] in RFC 3339, or None
+    # pending → completed (everyone answered) | cancelled | expired; completed may go back to
+    # pending when a candidate changes their mind before expiry.
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    expires_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SchedulingSlot(Base):
+    """One offered time. Explicit slots exist from the start; with windows a row is made when a
+    candidate claims a time. `booking` is a short lease (`claimed_until`) held while the live
+    re-check and the event creation run outside any transaction."""
+
+    __tablename__ = "scheduling_slots"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("slt"))
+    request_id: Mapped[str] = mapped_column(ForeignKey("scheduling_requests.id", ondelete="CASCADE"), index=True)
+    start: Mapped[datetime] = mapped_column()
+    end: Mapped[datetime] = mapped_column()
+    # open | held | booking | booked | unavailable | removed
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    candidate_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+    from_window: Mapped[bool] = mapped_column(default=False)
+
+
+class SchedulingCandidate(Base):
+    """A person invited to pick a time. The booking token is unguessable; it is found by its
+    hash and kept only as a vault ciphertext bound to this row, so the link can be shown again
+    without a database dump being enough to use it."""
+
+    __tablename__ = "scheduling_candidates"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cnd"))
+    request_id: Mapped[str] = mapped_column(ForeignKey("scheduling_requests.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    name: Mapped[str | None] = mapped_column(String(256), default=None)
+    timezone: Mapped[str | None] = mapped_column(String(64), default=None)
+    # invited | booked | declined | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="invited")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_enc: Mapped[str] = mapped_column(Text)
+    slot_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    event_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    decline_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    odd_hour: Mapped[bool | None] = mapped_column(default=None)
+    bookings: Mapped[int] = mapped_column(Integer, default=0)  # makes each booking's idempotency handle
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SchedulingHold(Base):
+    """A tentative hold on one interviewer's calendar for one explicit slot. A hold is never
+    forgotten: `releasing` rows are retried (`next_attempt_at`) until the provider confirms the
+    event is gone, and only then become `released`."""
+
+    __tablename__ = "scheduling_holds"
+    __table_args__ = (Index("ix_scheduling_holds_due", "status", "next_attempt_at"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("hld"))
+    request_id: Mapped[str] = mapped_column(ForeignKey("scheduling_requests.id", ondelete="CASCADE"), index=True)
+    slot_id: Mapped[str] = mapped_column(String(40), index=True)
+    user_id: Mapped[str] = mapped_column(String(128))  # the interviewer's external id
+    connection_id: Mapped[str] = mapped_column(String(40))
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_event_id: Mapped[str | None] = mapped_column(String(1024), default=None)
+    # placing → active → releasing → released
+    status: Mapped[str] = mapped_column(String(16), default="placing")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AttendanceWatch(Base):
     """Attendance tracking of one event: who is watched (the candidate), who is expected
     (interviewers, with every address and account id they may join as), the thresholds, and

@@ -97,6 +97,10 @@ class CalDAVCalendar:
         found = cast(list[CalendarObjectResource], cal.search(start=start, end=end, event=True, expand=False))
         return busy_from_calendars([obj.icalendar_instance for obj in found], start, end)
 
+    def busy_events(self, token: str, start: datetime, end: datetime) -> list[BusyBlock]:
+        # The event id the hub keeps for a CalDAV event is its UID (see create_event).
+        return self._call(token, lambda _c, _client, cal: self._busy_from_events(cal, start, end))
+
     # -- events --------------------------------------------------------------------------------
     def create_event(self, token: str, draft: EventDraft) -> CalendarEvent:
         uid = str(uuid.uuid5(UID_NAMESPACE, draft.idempotency_handle)) if draft.idempotency_handle \
@@ -221,7 +225,8 @@ def new_event_ical(uid: str, draft: EventDraft, *, organizer: str) -> str:
     event.add("dtend", _utc(draft.end))
     event.add("summary", draft.title)
     event.add("sequence", 0)
-    event.add("status", "CONFIRMED")
+    # A hold is TENTATIVE and still OPAQUE: it blocks the time for everyone who reads it.
+    event.add("status", "TENTATIVE" if draft.show_as == "tentative" else "CONFIRMED")
     event.add("transp", "OPAQUE")
     if draft.description:
         event.add("description", draft.description)
@@ -279,7 +284,8 @@ def busy_from_calendars(calendars: Iterable[icalendar.Calendar], start: datetime
             finish = _as_utc(occurrence["DTEND"].dt) if "DTEND" in occurrence else begin
             if finish > start and begin < end:
                 blocks.append(BusyBlock(max(begin, start), min(finish, end),
-                                        "tentative" if status == "TENTATIVE" else "busy"))
+                                        "tentative" if status == "TENTATIVE" else "busy",
+                                        str(occurrence.get("UID", "")) or None))
     return sorted(blocks, key=lambda b: (b.start, b.end))
 
 

@@ -132,6 +132,25 @@ class GoogleCalendar:
                                      for b in entry.get("busy") or ()]
         return result
 
+    def busy_events(self, token: str, start: datetime, end: datetime) -> list[BusyBlock]:
+        blocks: list[BusyBlock] = []
+        page_token: str | None = None
+        while True:
+            query = {"calendarId": "primary", "timeMin": _rfc3339(start), "timeMax": _rfc3339(end),
+                     "singleEvents": True, "maxResults": 250, "pageToken": page_token}
+            page = self._call(token, lambda s: s.events().list(**query))  # noqa: B023 - called at once
+            for item in page.get("items") or ():
+                # All-day events carry `date`, not `dateTime`; they do not block a timed slot.
+                if (item.get("status") == "cancelled" or item.get("transparency") == "transparent"
+                        or "dateTime" not in (item.get("start") or {})):
+                    continue
+                status = "tentative" if item.get("status") == "tentative" else "busy"
+                blocks.append(BusyBlock(_parse(item["start"]["dateTime"]), _parse(item["end"]["dateTime"]),
+                                        status, item.get("id")))
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                return blocks
+
     def conferencing_allowed(self, token: str) -> bool:
         cal = self._call(token, lambda s: s.calendars().get(calendarId="primary"))
         allowed = (cal.get("conferenceProperties") or {}).get("allowedConferenceSolutionTypes") or []
@@ -159,6 +178,10 @@ class GoogleCalendar:
             body["location"] = draft.location
         if draft.idempotency_handle:
             body["id"] = event_id_for(draft.idempotency_handle)
+        if draft.show_as == "tentative":
+            # A tentative event still blocks time (opaque) for everyone who reads free/busy.
+            body["status"] = "tentative"
+            body["transparency"] = "opaque"
         if draft.native_conferencing:
             body["conferenceData"] = {"createRequest": {
                 # A repeated requestId is ignored by Google: a retry cannot make a second Meet.

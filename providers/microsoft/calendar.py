@@ -142,6 +142,30 @@ class MicrosoftCalendar:
         # Some schedules (other organisations, restricted sharing) come with the view only.
         return _view_blocks(info.availability_view or "", start)
 
+    def busy_events(self, token: str, start: datetime, end: datetime) -> list[BusyBlock]:
+        from msgraph.generated.users.item.calendar_view.calendar_view_request_builder import (
+            CalendarViewRequestBuilder,
+        )
+
+        config = self._config()
+        config.query_parameters = CalendarViewRequestBuilder.CalendarViewRequestBuilderGetQueryParameters(
+            start_date_time=_utc_text(start) + "Z", end_date_time=_utc_text(end) + "Z",
+            select=["id", "start", "end", "showAs", "isCancelled", "isAllDay"], top=250)
+        blocks: list[BusyBlock] = []
+        page = self.graph.call(token, lambda c: c.me.calendar_view.get(request_configuration=config))
+        while page is not None:
+            for item in page.value or []:
+                status = KEPT_STATUSES.get(_enum(item.show_as))
+                if status is None or item.is_cancelled or item.is_all_day:
+                    continue
+                blocks.append(BusyBlock(_parse_dtz(item.start), _parse_dtz(item.end), status, item.id))
+            next_link = page.odata_next_link
+            if not next_link:
+                break
+            page = self.graph.call(token, lambda c: c.me.calendar_view.with_url(next_link).get(  # noqa: B023 - runs at once
+                request_configuration=self._config()))
+        return blocks
+
     def conferencing_allowed(self, token: str) -> bool:
         calendar = self.graph.call(token, lambda c: c.me.calendar.get())
         allowed = [_enum(p) for p in (calendar.allowed_online_meeting_providers or [])] if calendar else []
@@ -167,6 +191,11 @@ class MicrosoftCalendar:
             event.online_meeting_provider = OnlineMeetingProviderType.TeamsForBusiness
         if draft.idempotency_handle:
             event.transaction_id = transaction_id_for(draft.idempotency_handle)
+        if draft.show_as == "tentative":
+            from msgraph.generated.models.free_busy_status import FreeBusyStatus
+
+            event.show_as = FreeBusyStatus.Tentative
+            event.response_requested = False  # a hold asks nobody for anything
         created = self.graph.call(token, lambda c: c.me.events.post(event))
         return _to_calendar_event(created)
 

@@ -100,3 +100,34 @@ def test_server_error_is_provider_down(cal):
 
 def test_mailbox_check_passes_for_a_person(cal):
     assert cal.adapter.verify_mailbox(cal.token) is None
+
+
+HOLD_MARK = {"google": lambda e: (e.get("status"), e.get("transparency")) == ("tentative", "opaque"),
+             "microsoft": lambda e: e.get("showAs") == "tentative",
+             "caldav": lambda e: (e.get("status"), e.get("transp")) == ("TENTATIVE", "OPAQUE")}
+
+
+def test_a_hold_is_tentative_attendee_free_silent_and_still_busy(cal):
+    draft = EventDraft(title="Held: Interview", start=T0, end=T0 + timedelta(minutes=30), show_as="tentative",
+                       send_updates=False, idempotency_handle=uuid.uuid4().hex)
+    created = cal.adapter.create_event(cal.token, draft)
+    stored = [e for e in cal.sandbox.events(cal.provider, cal.email) if e["id"] == created.event_id]
+    assert len(stored) == 1 and HOLD_MARK[cal.provider](stored[0]), stored
+    assert not stored[0].get("attendees")
+    if cal.provider == "google":  # Graph notifies nobody when there are no attendees
+        inserts = [r for r in cal.sandbox.requests_log("google") if r["method"] == "POST" and r["path"].endswith("/events")]
+        assert inserts and all(r["query"].get("sendUpdates") in ("none", ["none"]) for r in inserts[-1:])
+    fb = cal.adapter.free_busy(cal.token, [cal.email], T0 - timedelta(hours=1), T0 + timedelta(hours=1))[cal.email]
+    assert [(b.start, b.end) for b in fb] == [(T0, T0 + timedelta(minutes=30))]
+
+
+def test_busy_events_name_each_blocking_event(cal):
+    own = cal.adapter.create_event(cal.token, EventDraft(title="Held", start=T0, end=T0 + timedelta(minutes=30),
+                                                         show_as="tentative", send_updates=False))
+    cal.sandbox.busy(cal.provider, cal.email, T0.isoformat(), (T0 + timedelta(minutes=30)).isoformat())
+    cal.sandbox.busy(cal.provider, cal.email, (T0 + timedelta(hours=2)).isoformat(),
+                     (T0 + timedelta(hours=3)).isoformat(), status="free")
+    blocks = cal.adapter.busy_events(cal.token, T0 - timedelta(hours=1), T0 + timedelta(hours=4))
+    assert sorted((b.start, b.end, b.status, b.event_id == own.event_id) for b in blocks) == [
+        (T0, T0 + timedelta(minutes=30), "busy", False),
+        (T0, T0 + timedelta(minutes=30), "tentative", True)]

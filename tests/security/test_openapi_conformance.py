@@ -25,8 +25,12 @@ MAX_EXAMPLES = 6
 # reasons and no others. (Working hours: equal start and end, overlapping intervals, duplicate
 # override dates. Attendance: the late threshold within the grace period.)
 DOCUMENTED_CODES = {"window_too_long", "return_url_not_allowed", "url_not_allowed"}
+# Scheduling requests: rules that need the clock, the calendars or the stored offer (API.md).
+DOCUMENTED_CODES |= {"unknown_users", "slot_in_past", "slot_too_soon", "not_enough_slots", "slot_length_mismatch",
+                     "slot_busy", "slot_off_grid", "slot_outside_windows", "slot_booked", "reason_required"}
 DOCUMENTED_MESSAGES = ("end must be after start", "special-use or reserved name", "start and end are equal",
-                       "overlaps", "duplicate date", "late_after_minutes must not exceed grace_minutes")
+                       "overlaps", "duplicate date", "late_after_minutes must not exceed grace_minutes",
+                       "must be in the future", "this request offers", "1–128 characters of A-Za-z0-9._:@-")
 
 
 @schemathesis.check

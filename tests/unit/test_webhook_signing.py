@@ -105,7 +105,9 @@ def test_event_types_are_the_contract():
     assert set(EVENT_TYPES) == {"connection.created", "connection.needs_reauth", "connection.restored",
                                 "connection.deleted", "event.created", "event.updated", "event.cancelled",
                                 "attendance.candidate_joined", "attendance.candidate_late", "attendance.no_show",
-                                "attendance.interviewer_no_show"}
+                                "attendance.interviewer_no_show",
+                                *(f"scheduling_request.{kind}" for kind in (
+                                    "booked", "declined", "rescheduled", "cancelled", "completed", "expired"))}
 
 
 def test_retry_schedule_spans_about_three_days_with_jitter():
