@@ -32,14 +32,22 @@ def database_url(tmp_path_factory) -> str:
     """SQLite file by default; with HUB_TEST_DATABASE_URL (PostgreSQL) a fresh database is made
     for this session and dropped after it, so concurrent runs never see each other's rows and
     the migrations always build the schema from nothing."""
+    with own_database(tmp_path_factory, "db") as url:
+        yield url
+
+
+@contextmanager
+def own_database(tmp_path_factory, label: str) -> Iterator[str]:
+    """A migrated database nobody else uses: a SQLite file, or with HUB_TEST_DATABASE_URL a new
+    PostgreSQL database dropped afterwards."""
     url = os.environ.get("HUB_TEST_DATABASE_URL") or ""
     if not url:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'hub.sqlite3'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp(label) / 'hub.sqlite3'}"
         Database(url).upgrade()
         yield url
         return
-    with fresh_postgres(url) as session_url:
-        yield session_url
+    with fresh_postgres(url) as fresh:
+        yield fresh
 
 
 @contextmanager

@@ -10,7 +10,6 @@ the right hub has done the delivering.
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -26,9 +25,8 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 
 from hub.services.directory import create_api_key
-from hub.storage.db import Database
 from hub.storage.models import Connection, WebhookDelivery, WebhookEndpoint
-from tests.conftest import fresh_postgres
+from tests.conftest import own_database
 from tests.e2e.support import start_hub
 from tests.e2e.support import Api, connect
 from tests.unit.test_webhook_signing import spec_verify
@@ -86,14 +84,8 @@ def receiver():
 def quiet_database(tmp_path_factory):
     """A database of its own: the shared live hub's sweeps hand out every due delivery of the
     database they run on, and would race these tests, which drive delivery themselves."""
-    url = os.environ.get("HUB_TEST_DATABASE_URL") or ""
-    if not url:
-        url = f"sqlite:///{tmp_path_factory.mktemp('quiet') / 'hub.sqlite3'}"
-        Database(url).upgrade()
+    with own_database(tmp_path_factory, "quiet") as url:
         yield url
-        return
-    with fresh_postgres(url) as own:
-        yield own
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ answers and connects to the address it checked (no DNS rebinding in between)."""
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import threading
 import uuid
@@ -16,12 +15,11 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from hub.services.directory import create_api_key
-from hub.storage.db import Database
 from hub.storage.models import WebhookDelivery
 from webhooks.outbound import url_guard
 from webhooks.outbound.delivery import DeliveryWorker
 from webhooks.outbound.endpoints import create_endpoint
-from tests.conftest import fresh_postgres
+from tests.conftest import own_database
 from tests.security.conftest import make_app
 from webhooks.outbound.outbox import enqueue
 
@@ -85,23 +83,17 @@ class Receiver:
 
 
 @pytest.fixture(scope="module")
-def own_database(tmp_path_factory):
+def ssrf_database(tmp_path_factory):
     """A database of its own: the shared live hub (which allows loopback receivers) sweeps every
     due delivery of the database it runs on, and would deliver these rows — to the sandbox's
     `/_control/reset` among them — before the guarded worker under test gets to refuse them."""
-    url = os.environ.get("HUB_TEST_DATABASE_URL") or ""
-    if not url:
-        url = f"sqlite:///{tmp_path_factory.mktemp('ssrf') / 'hub.sqlite3'}"
-        Database(url).upgrade()
+    with own_database(tmp_path_factory, "ssrf") as url:
         yield url
-        return
-    with fresh_postgres(url) as own:
-        yield own
 
 
 @pytest.fixture
-def app(own_database):
-    app = make_app(own_database)
+def app(ssrf_database):
+    app = make_app(ssrf_database)
     yield app
     app.extensions["hub"].close()
 
