@@ -253,6 +253,9 @@ class AttendanceReader(Protocol):
     # False when the provider reports only after the meeting ends (Teams): deadlines then wait
     # for the end and the answer says so.
     live: bool
+    # What the provider's own participant notifications are called as a source, when it sends
+    # any (Zoom's webhooks: "zoom_webhooks"); None when it must be read.
+    push_source: str | None
 
     def participants(self, token: str, conference: Mapping[str, Any]) -> AttendanceRead:
         """Everyone who joined the meeting of `conference` (the event's conferencing: provider,

@@ -40,7 +40,6 @@ LATE, DEADLINE = "late", "deadline"
 JOINED, LATE_NOTICE, NO_SHOW, INTERVIEWER_NO_SHOW = (
     "attendance.candidate_joined", "attendance.candidate_late", "attendance.no_show",
     "attendance.interviewer_no_show")
-WEBHOOK_SOURCE = "zoom_webhooks"  # what Zoom's participant webhooks are called as a source
 # A failed read is tried again this soon; a report not written yet (Teams) a little later.
 RETRY_READ = timedelta(minutes=1)
 RETRY_REPORT = timedelta(minutes=5)
@@ -279,7 +278,9 @@ class AttendanceService:
             people = _people(event, watch)
             joined = first_join(lines(self._sightings(session, event, watch), people), people[0])
             if joined is not None:
-                self._joined(session, event, watch, joined, WEBHOOK_SOURCE, now)
+                # Only a provider that pushes participants gets here; its notifications are the source.
+                source = self.reader(watch.provider).push_source or self.reader(watch.provider).source
+                self._joined(session, event, watch, joined, source, now)
 
     # --- reading ------------------------------------------------------------------------------
     def report(self, tenant_id: str, event_id: str) -> dict[str, Any]:
@@ -307,7 +308,7 @@ class AttendanceService:
             return {
                 "event_id": event.id,
                 "status": _status(event, now, joined is not None, ended),
-                "source": watch.source or (WEBHOOK_SOURCE if watch.provider == "zoom" else reader.source),
+                "source": watch.source or reader.push_source or reader.source,
                 "live": reader.live,
                 "read_at": watch.read_at,
                 "candidate": _candidate_state(joined, late_at, now, NO_SHOW in sent),

@@ -38,6 +38,7 @@ MAX_PAGES = 20
 class MeetAttendance:
     name = PROVIDER
     source = SOURCE
+    push_source: str | None = None  # Meet sends nothing: conference records are read
     live = True
 
     def __init__(self, api_base: str, timeout: float = 20.0) -> None:

@@ -25,6 +25,7 @@ SCOPE = "OnlineMeetingArtifact.Read.All"
 class TeamsAttendance:
     name = PROVIDER
     source = SOURCE
+    push_source: str | None = None  # reports are read after the meeting
     live = False
 
     def __init__(self, api_base: str, timeout: float = 20.0) -> None:

@@ -32,6 +32,7 @@ class ZoomAttendance:
     name = PROVIDER
     source = SOURCE
     live = True
+    push_source: str | None = "zoom_webhooks"
 
     def __init__(self, api_base: str, timeout: float = 20.0) -> None:
         self._zoom = ZoomMeetings(api_base, timeout)  # its zoomus plumbing and error table
