@@ -45,6 +45,11 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mappi
 def configure(level: str = "INFO", json_output: bool = True) -> None:
     """Called by the composition root only."""
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO))
+    # Libraries' chatter at INFO (alembic's plugin set-up, Radicale's storage notices) is not
+    # the hub's news; migrations applied ("Running upgrade …") still are.
+    for name in ("alembic", "radicale"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
     renderer = structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
