@@ -17,15 +17,13 @@ import time
 from typing import Any
 
 from hub.limits import Limits
+from providers import registry
 from providers.base import ErrorKind, ProviderError
 
 # The adapter methods that take an access token first (providers/base.py's ports).
-TOKEN_METHODS = frozenset({"free_busy", "create_event", "update_event", "cancel_event", "conferencing_allowed",
-                           "verify_mailbox", "can_host", "create_meeting", "update_meeting", "delete_meeting"})
-# Concurrent requests per account a provider allows. Graph: MailboxConcurrency
-# (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits).
-CONCURRENCY = {"microsoft": 4}
-PROVIDER_NAMES = {"google": "Google", "microsoft": "Microsoft", "zoom": "Zoom"}
+TOKEN_METHODS = frozenset({"free_busy", "busy_events", "create_event", "update_event", "cancel_event",
+                           "conferencing_allowed", "verify_mailbox", "can_host", "create_meeting",
+                           "update_meeting", "delete_meeting"})
 
 
 def account_key(provider: str, token: str) -> str:
@@ -40,7 +38,10 @@ class LimitedAdapter:
         self._provider = provider
         self._limits = limits
         self._timeout = timeout
-        self._concurrency = CONCURRENCY.get(provider) if limits.shared else None
+        spec = registry.PROVIDERS.get(provider)
+        # Concurrent requests per account the provider allows (its spec), shared across processes.
+        self._concurrency = spec.concurrency_per_account if spec is not None and limits.shared else None
+        self._name = spec.title if spec is not None else provider
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._adapter, name)
@@ -71,7 +72,7 @@ class LimitedAdapter:
         if left <= 0:
             return
         wait = float(math.ceil(left))
-        name = PROVIDER_NAMES.get(self._provider, self._provider)
+        name = self._name
         if cause == "provider_unavailable":
             raise ProviderError(ErrorKind.PROVIDER_DOWN, f"{name} has not finished earlier requests for this account "
                                 f"that never answered ({wait:g} s before trying again)", provider=self._provider,
@@ -88,7 +89,7 @@ class LimitedAdapter:
             if place is not None:
                 return place
             if time.monotonic() >= deadline:
-                name = PROVIDER_NAMES.get(self._provider, self._provider)
+                name = self._name
                 raise ProviderError(ErrorKind.PROVIDER_DOWN, f"{name} did not answer in time: every place for this "
                                     "account stayed taken by earlier requests", provider=self._provider,
                                     cause="provider_unavailable")

@@ -388,6 +388,8 @@ class ProviderSpec:
     # scope list on code redemption and refresh, so the artifact scope would not reach the
     # access token (a per-connection scope list in the token manager is needed first).
     attendance_scopes_in_consent: bool = True
+    # Requests in flight per account the provider allows (Graph: 4 per mailbox), or None.
+    concurrency_per_account: int | None = None
     # Work worth doing once at start-up, off the request path (msgraph's model imports).
     warm_up: Callable[[Any], None] | None = None
 

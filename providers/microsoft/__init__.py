@@ -83,6 +83,8 @@ SPEC = ProviderSpec(
     emulator=_emulator,
     diagnostics=_diagnostics,
     warm_up=_warm,
+    # Graph's MailboxConcurrency: https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits
+    concurrency_per_account=4,
     causes=(
         CauseText("teams_unavailable",
                   "Microsoft Teams meetings are not enabled for this account, so interviews cannot get a "
