@@ -21,7 +21,9 @@ from flask_limiter import Limiter
 
 from hub.config import Settings
 
-LINK_BLUEPRINTS = ("connect", "settings")  # public pages entered with a token
+LINK_BLUEPRINTS = ("connect", "settings", "booking")  # public pages entered with a token
+# One candidate's booking link: generous for a person clicking, tight for a script hammering it.
+BOOKING_PER_TOKEN = "120 per minute"
 
 
 def client_address() -> str:
@@ -34,6 +36,12 @@ def api_key_identity() -> str:
     if scheme.lower() != "bearer" or not key.strip():
         return client_address()
     return "key:" + hashlib.sha256(key.strip().encode()).hexdigest()[:32]
+
+
+def booking_token_identity() -> str:
+    """The booking link's token, hashed (the counter's name must not be a credential)."""
+    token = (request.view_args or {}).get("token") or ""
+    return "book:" + hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
 def _auth_failed(resp: Response) -> bool:
@@ -65,6 +73,9 @@ def install(app: Flask, settings: Settings) -> Limiter:
         elif name in LINK_BLUEPRINTS:
             _on(blueprint, limiter.shared_limit(settings.rate_limit_failed_auth, "failed_auth",
                                                 key_func=client_address, deduct_when=_link_refused))
+            if name == "booking":
+                _on(blueprint, limiter.shared_limit(BOOKING_PER_TOKEN, "booking_token",
+                                                    key_func=booking_token_identity))
     create_link: Any = app.view_functions.get("v1.create_connect_link")
     if create_link is not None:
         # The wrapper checks the limit, so it replaces the view; override_defaults=False keeps
