@@ -35,7 +35,9 @@ log = get_logger(__name__)
 
 CSRF_COOKIE = "hub_book"
 COOKIE_PATH = "/book"
-_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+# One script of our own (the browser's zone guess); nothing from elsewhere.
+_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'")
 _HEADERS = {"Referrer-Policy": "no-referrer", "Content-Security-Policy": _CSP, "X-Frame-Options": "DENY",
             "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
@@ -121,6 +123,11 @@ def _zone(overview: dict[str, Any]) -> tuple[str, str | None]:
     return overview["candidate"].get("timezone") or "UTC", None
 
 
+def _zone_guess_wanted(overview: dict[str, Any]) -> bool:
+    """No zone from the request nor the select: the page asks the browser for its own."""
+    return not (request.args.get("timezone") or overview["candidate"].get("timezone"))
+
+
 def _when(moment: datetime, zone: str) -> str:
     local = moment.astimezone(ZoneInfo(zone))
     return f"{local:%A %-d %B %Y, %H:%M} ({zone})"
@@ -162,7 +169,8 @@ def page(token: str):
     zone, zone_note = _zone(overview)
     action = request.args.get("action", "")
     context: dict[str, Any] = {"token": token, "o": overview, "zone": zone, "zone_note": zone_note, "zones": zones(),
-                               "csrf": csrf_token(token), "action": action, "notice": PLAIN.get(request.args.get("notice", ""))}
+                               "csrf": csrf_token(token), "action": action, "notice": PLAIN.get(request.args.get("notice", "")),
+                               "zone_guess": _zone_guess_wanted(overview)}
     return _render(tenant, request_id, candidate_id, context)
 
 

@@ -156,3 +156,17 @@ def test_zone_change_odd_hours_phone_and_accessibility(browser, api, sandbox, or
         assert page.evaluate("performance.getEntriesByType('resource').every(e => e.name.startsWith(location.origin))")
     finally:
         phone.close()
+
+
+def test_without_a_zone_the_browsers_zone_is_used(browser, api, sandbox, organizer, shot):
+    req = offer(api, organizer, [slot(13)], candidates=[{"email": "nozone@cand.example", "name": "Noa"}])
+    ctx = browser.new_context(timezone_id="America/Chicago")
+    try:
+        page = ctx.new_page()
+        page.goto(req["candidates"][0]["booking_url"])
+        expect(page.get_by_label("Times are shown in")).to_have_value("America/Chicago")
+        expect(page.get_by_role("link", name="Tuesday 12 January 2027, 07:00–07:30, outside usual working hours")
+               ).to_be_visible()
+        shot(page, "browser-zone")
+    finally:
+        ctx.close()
