@@ -4,7 +4,9 @@
 - failed authentication — a bad API key (401), a forged, used or expired connect or settings
   link, an unknown OAuth state — `HUB_RATE_LIMIT_FAILED_AUTH` per client address (default 20 a
   minute): only failures count, and once over, that address gets 429 before anything is checked;
-- connect-link creation: `HUB_RATE_LIMIT_CONNECT_LINKS` per API key (default 60 a minute).
+- connect-link creation: `HUB_RATE_LIMIT_CONNECT_LINKS` per API key (default 60 a minute);
+- a candidate's booking page: `HUB_RATE_LIMIT_BOOKING` per link (default 120 a minute): generous
+  for a person clicking, tight for a script hammering one link.
 
 Counters live in Redis when `HUB_RATE_LIMIT_STORAGE_URL` or `HUB_BROKER_URL` is set, so every
 process shares them; otherwise in this process's memory. A breach answers 429 problem+json
@@ -22,8 +24,6 @@ from flask_limiter import Limiter
 from hub.config import Settings
 
 LINK_BLUEPRINTS = ("connect", "settings", "booking")  # public pages entered with a token
-# One candidate's booking link: generous for a person clicking, tight for a script hammering it.
-BOOKING_PER_TOKEN = "120 per minute"
 
 
 def client_address() -> str:
@@ -74,7 +74,7 @@ def install(app: Flask, settings: Settings) -> Limiter:
             _on(blueprint, limiter.shared_limit(settings.rate_limit_failed_auth, "failed_auth",
                                                 key_func=client_address, deduct_when=_link_refused))
             if name == "booking":
-                _on(blueprint, limiter.shared_limit(BOOKING_PER_TOKEN, "booking_token",
+                _on(blueprint, limiter.shared_limit(settings.rate_limit_booking, "booking_token",
                                                     key_func=booking_token_identity))
     create_link: Any = app.view_functions.get("v1.create_connect_link")
     if create_link is not None:
