@@ -160,3 +160,24 @@ def test_ended_wrong_link_and_csrf(api, sandbox, panel, live_hub):
     ended = page.get()
     assert ended.status_code == 410 and "was cancelled" in text(ended.text) and slot_values(ended.text) == []
     assert stale.post("decline", reason="late").status_code == 410
+
+
+def test_expired_request_says_so(api, sandbox, panel, live_hub):
+    req = offer(api, panel, [slot(13)])
+    page = Browser(req["candidates"][0]["booking_url"])
+    assert page.get().status_code == 200
+    live_hub.app.extensions["hub_services"].scheduling.expire_due(at(14))
+    ended = page.get()
+    assert ended.status_code == 410 and "has expired" in text(ended.text) and slot_values(ended.text) == []
+    assert page.get("/invite.ics").status_code == 410
+
+
+def test_join_link_on_the_page_and_in_the_invite(api, sandbox, panel):
+    req = offer(api, panel, [slot(13)], conferencing="google_meet")
+    page = Browser(req["candidates"][0]["booking_url"])
+    page.get(slot=req["slots"][0]["id"])
+    done = page.post("book", slot=req["slots"][0]["id"])
+    join = re.search(r'data-join href="([^"]+)"', done.text).group(1)
+    assert join.startswith("https://") and interviews(sandbox, panel[0])[0]["hangoutLink"] == join
+    event = Calendar.from_ical(page.get("/invite.ics").content).walk("VEVENT")[0]
+    assert str(event["url"]) == join and join in str(event["description"])
