@@ -25,7 +25,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from hub.api.context import services
-from hub.errors import HubError
+from hub.errors import HubError, ProviderFailed
 from hub.logs import get_logger
 from hub.web.booking_ics import aware_time
 from hub.web.booking_ics import invite
@@ -171,7 +171,18 @@ def page(token: str):
     context: dict[str, Any] = {"token": token, "o": overview, "zone": zone, "zone_note": zone_note, "zones": zones(),
                                "csrf": csrf_token(token), "action": action, "notice": PLAIN.get(request.args.get("notice", "")),
                                "zone_guess": _zone_guess_wanted(overview)}
-    return _render(tenant, request_id, candidate_id, context)
+    try:
+        return _render(tenant, request_id, candidate_id, context)
+    except HubError as error:  # ended meanwhile, or a calendar could not be read for the slots
+        return _failed(error)
+
+
+def _failed(error: HubError):
+    if error.code == "request_ended":
+        return _ended(error)
+    log.info("booking_page_failed", code=error.code)
+    return _message("Something went wrong", error.detail, 502 if isinstance(error, ProviderFailed) else 409,
+                    code=error.code)
 
 
 def _render(tenant: str, request_id: str, candidate_id: str, context: dict[str, Any], status: int = 200):
@@ -239,18 +250,13 @@ def _act(token: str, what: str):
                 actions.reschedule(tenant, request_id, candidate_id, reason="Rescheduled on the booking page", **args)
             else:
                 actions.book(tenant, request_id, candidate_id, **args)
-            back["notice"] = "booked"
         elif what == "decline":
             actions.decline(tenant, request_id, candidate_id, request.form.get("reason", ""))
         else:
             actions.cancel(tenant, request_id, candidate_id, request.form.get("reason", ""))
     except HubError as error:
-        if error.code == "request_ended":
-            return _ended(error)
         if error.code not in PLAIN:
-            log.info("booking_page_failed", code=error.code)
-            return _message("Something went wrong", error.detail, 502 if error.code.endswith("failed") else 409,
-                            code=error.code)
+            return _failed(error)
         overview = actions.overview(tenant, request_id, candidate_id)
         zone_, _ = _zone(overview)
         action = {"decline": "decline", "cancel": "cancel"}.get(what, "reschedule" if
@@ -258,8 +264,11 @@ def _act(token: str, what: str):
         context = {"token": token, "o": overview, "zone": zone_, "zone_note": None, "zones": zones(),
                    "csrf": csrf_token(token), "action": action, "notice": PLAIN[error.code],
                    "error": error.code == "reason_required"}
-        return _render(tenant, request_id, candidate_id, context,
-                       status=422 if error.code == "reason_required" else 409)
+        try:
+            return _render(tenant, request_id, candidate_id, context,
+                           status=422 if error.code == "reason_required" else 409)
+        except HubError as again:
+            return _failed(again)
     query = ("?" + urlencode(back)) if back else ""
     return redirect(url_for("booking.page", token=token) + query, code=303)
 
