@@ -98,6 +98,8 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
     app.register_blueprint(webhook_endpoints.bp)
     from hub.api import scheduling as scheduling_api
     app.register_blueprint(scheduling_api.bp)
+    from hub.web import booking as booking_page
+    app.register_blueprint(booking_page.bp)
     from hub.api import return_origins
     app.register_blueprint(return_origins.bp)
     rate_limits.install(app, hub.settings)  # after the blueprints: limits attach to them by name

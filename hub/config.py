@@ -61,6 +61,7 @@ class Settings:
     rate_limit_api: str = "600/minute"  # per API key, every /v1 call
     rate_limit_failed_auth: str = "20/minute"  # per client address: bad keys, forged links and states
     rate_limit_connect_links: str = "60/minute"  # per API key
+    rate_limit_booking: str = "120/minute"  # per candidate booking link (/book/<token>)
     # Redis URL for the counters; unset: HUB_BROKER_URL if set, else this process's memory.
     rate_limit_storage_url: str = ""
     rate_limit_key_prefix: str = "hub"

@@ -16,7 +16,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 SERVER_NAME = "calendar-hub"
 ACCESS_LOG = logging.getLogger("hub.access")
 # Path segments that are credentials: everything after these prefixes up to the next "/".
-_TOKEN_PATHS = re.compile(r"^(/connect/|/settings/enter/)[^/?#]+")
+_TOKEN_PATHS = re.compile(r"^(/connect/|/settings/enter/|/book/)[^/?#]+")
 
 
 def redacted_target(target: str) -> str:

@@ -20,8 +20,8 @@ SECRET_VALUES = [
     (re.compile(r"(?i)((?:access_token|refresh_token|id_token|code|client_secret|token|state|nonce|code_verifier)=)"
                 r"[^&\s\"']+"), r"\1[redacted]"),
     (re.compile(r"hub_(?:live|test)_[A-Za-z0-9_-]+"), "hub_[redacted]"),
-    # Connect and settings links carry their credential in the path.
-    (re.compile(r"(/connect/|/settings/enter/)[A-Za-z0-9_-]{16,}"), r"\1[redacted]"),
+    # Connect, settings and booking links carry their credential in the path.
+    (re.compile(r"(/connect/|/settings/enter/|/book/)[A-Za-z0-9_-]{16,}"), r"\1[redacted]"),
     (re.compile(r"whsec_[A-Za-z0-9+/=]+"), "whsec_[redacted]"),
 ]
 

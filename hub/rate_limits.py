@@ -4,7 +4,9 @@
 - failed authentication — a bad API key (401), a forged, used or expired connect or settings
   link, an unknown OAuth state — `HUB_RATE_LIMIT_FAILED_AUTH` per client address (default 20 a
   minute): only failures count, and once over, that address gets 429 before anything is checked;
-- connect-link creation: `HUB_RATE_LIMIT_CONNECT_LINKS` per API key (default 60 a minute).
+- connect-link creation: `HUB_RATE_LIMIT_CONNECT_LINKS` per API key (default 60 a minute);
+- a candidate's booking page: `HUB_RATE_LIMIT_BOOKING` per link (default 120 a minute): generous
+  for a person clicking, tight for a script hammering one link.
 
 Counters live in Redis when `HUB_RATE_LIMIT_STORAGE_URL` or `HUB_BROKER_URL` is set, so every
 process shares them; otherwise in this process's memory. A breach answers 429 problem+json
@@ -21,7 +23,7 @@ from flask_limiter import Limiter
 
 from hub.config import Settings
 
-LINK_BLUEPRINTS = ("connect", "settings")  # public pages entered with a token
+LINK_BLUEPRINTS = ("connect", "settings", "booking")  # public pages entered with a token
 
 
 def client_address() -> str:
@@ -34,6 +36,12 @@ def api_key_identity() -> str:
     if scheme.lower() != "bearer" or not key.strip():
         return client_address()
     return "key:" + hashlib.sha256(key.strip().encode()).hexdigest()[:32]
+
+
+def booking_token_identity() -> str:
+    """The booking link's token, hashed (the counter's name must not be a credential)."""
+    token = (request.view_args or {}).get("token") or ""
+    return "book:" + hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
 def _auth_failed(resp: Response) -> bool:
@@ -65,6 +73,9 @@ def install(app: Flask, settings: Settings) -> Limiter:
         elif name in LINK_BLUEPRINTS:
             _on(blueprint, limiter.shared_limit(settings.rate_limit_failed_auth, "failed_auth",
                                                 key_func=client_address, deduct_when=_link_refused))
+            if name == "booking":
+                _on(blueprint, limiter.shared_limit(settings.rate_limit_booking, "booking_token",
+                                                    key_func=booking_token_identity))
     create_link: Any = app.view_functions.get("v1.create_connect_link")
     if create_link is not None:
         # The wrapper checks the limit, so it replaces the view; override_defaults=False keeps

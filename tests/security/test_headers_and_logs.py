@@ -114,6 +114,7 @@ def test_google_tokeninfo_gets_the_token_in_a_post_body(live_hub, api, sandbox, 
     ("/oauth/callback/google?state=abc&code=4/xyz", "/oauth/callback/google?[redacted]"),
     ("/connect/tok3n-value", "/connect/[redacted]"),
     ("/settings/enter/tok3n-value?x=1", "/settings/enter/[redacted]?[redacted]"),
+    ("/book/tok3n-value/invite.ics?timezone=UTC", "/book/[redacted]/invite.ics?[redacted]"),
     ("/v1/users/ada", "/v1/users/ada"),
 ])
 def test_redacted_request_targets(target, logged):

@@ -63,7 +63,16 @@ def test_failed_authentications_per_address(limited):
     assert r.status_code == 404  # another address is not
 
 
+def test_booking_links_are_limited_per_link(limited):
+    app = limited(rate_limit_booking="3/minute")
+    client = app.test_client()
+    assert [client.get("/book/one-link-token").status_code for _ in range(3)] == [404] * 3
+    assert_limited(client.get("/book/one-link-token/invite.ics"))  # every page of that link
+    assert client.get("/book/another-link-token").status_code == 404  # another link is not affected
+
+
 @pytest.mark.parametrize("path", ["/connect/forged-link-token", "/settings/enter/forged-link-token",
+                                  "/book/forged-link-token",
                                   "/oauth/callback/google?state=forged&code=x"])
 def test_forged_links_and_states_count_as_failures(limited, path):
     app = limited(rate_limit_failed_auth="2/minute")

@@ -79,6 +79,21 @@ class CandidateActions:
             require_open(req, self.hub.clock())
             return req.tenant_id, req.id, cand.id
 
+    def overview(self, tenant_id: str, request_id: str, candidate_id: str) -> dict[str, Any]:
+        """What the candidate's booking page shows above the slots: the offer and their answer."""
+        with self.hub.db.session() as session:
+            req = load_request(session, tenant_id, request_id)
+            cand = load_candidate(session, req, candidate_id)
+            s = req.settings
+            slot = session.get(SchedulingSlot, cand.slot_id) if cand.slot_id else None
+            values = {"candidate_name": cand.name or cand.email, "candidate_email": cand.email,
+                      "organizer_name": s.get("organizer_name") or s["organizer"]}
+            return {"title": render(s["title"], values), "duration_minutes": s["duration_minutes"],
+                    "organizer_name": values["organizer_name"], "organizer_timezone": s.get("organizer_timezone") or "UTC",
+                    "request_status": req.status, "candidate": self.offers.views.candidate(cand, slot),
+                    # every booking and move raises it: the calendar invitation's SEQUENCE
+                    "bookings": cand.bookings}
+
     # --- slots --------------------------------------------------------------------------------
     def slots(self, tenant_id: str, request_id: str, candidate_id: str, zone: str | None) -> dict[str, Any]:
         now = self.hub.clock()
