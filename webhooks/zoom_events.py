@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from hub.storage.db import Database
 from hub.storage.models import Connection, Event, ZoomWebhookEvent
 from providers.base import ErrorKind, ProviderError
+from providers.zoom.attendance import parse_time
 from providers.zoom.errors import PROVIDER
 
 MEETING_EVENTS = ("meeting.started", "meeting.participant_joined", "meeting.participant_left", "meeting.ended")
@@ -61,7 +62,7 @@ def _meeting_event(db: Database, event: str, payload: Mapping[str, Any], event_t
         return Outcome("ignored")
     participant = _object(meeting.get("participant"))
     when_field = {"meeting.started": "start_time", "meeting.ended": "end_time"}.get(event)
-    when = _time(participant.get("join_time") if event.endswith("joined") else
+    when = parse_time(participant.get("join_time") if event.endswith("joined") else
                  participant.get("leave_time") if event.endswith("left") else
                  meeting.get(when_field or "")) or _epoch_ms(event_ts) or clock()
     who = str(participant.get("participant_uuid") or participant.get("id") or participant.get("user_id")
@@ -93,7 +94,7 @@ def _deauthorized(db: Database, payload: Mapping[str, Any], event_ts: Any, clock
     user_id = _str(payload.get("user_id"))
     if not user_id:
         return Outcome("ignored")
-    when = _time(payload.get("deauthorization_time")) or _epoch_ms(event_ts) or clock()
+    when = parse_time(payload.get("deauthorization_time")) or _epoch_ms(event_ts) or clock()
     err = ProviderError(ErrorKind.AUTH_REVOKED, "The Zoom user removed the hub's app from their Zoom account; "
                         "Zoom revoked its tokens. Reconnect Zoom to make Zoom meetings again.",
                         provider=PROVIDER, cause="zoom_token_revoked")
@@ -140,16 +141,6 @@ def _insert_once(session, row: ZoomWebhookEvent) -> bool:
         session.rollback()
         return False
     return True
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _epoch_ms(value: Any) -> datetime | None:

@@ -73,17 +73,18 @@ class ZoomAttendance:
 
 def _participant(row: Mapping[str, Any]) -> MeetingParticipant | None:
     """Dashboard rows say `user_name`/`email`, past-meeting rows `name`/`user_email`."""
-    joined = _time(row.get("join_time"))
+    joined = parse_time(row.get("join_time"))
     if joined is None:
         return None
     return MeetingParticipant(
         name=str(row.get("user_name") or row.get("name") or ""), joined_at=joined,
         email=str(row.get("email") or row.get("user_email") or "") or None,
-        left_at=_time(row.get("leave_time")),
+        left_at=parse_time(row.get("leave_time")),
         key=str(row.get("customer_key") or "") or None)
 
 
-def _time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """A Zoom time (`2026-03-02T13:00:00Z`, sometimes without a zone: UTC), or None."""
     if not isinstance(value, str) or not value:
         return None
     try:
