@@ -6,14 +6,18 @@ Run: python bench/cold_start.py [runs]
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from pathlib import Path
+
 import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.e2e.support import free_port_pair  # noqa: E402 - after the repo is on the path
 
 BASELINE = (
     "import sys\n"
@@ -23,20 +27,6 @@ BASELINE = (
     "from werkzeug.serving import run_simple\n"
     "run_simple('127.0.0.1', int(sys.argv[1]), app)\n"
 )
-
-
-def free_port() -> int:
-    # Two consecutive free ports: the demo takes P and P+1.
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket() as s2:
-                s2.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
 
 
 def time_to_ready(cmd: list[str], port: int, cwd: str) -> float:
@@ -62,9 +52,9 @@ def main(runs: int) -> None:
     hub_times, base_times = [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
-            port = free_port()
+            port = free_port_pair()
             hub_times.append(time_to_ready([sys.executable, "-m", "hub.cli", "demo", "--port", str(port)], port, tmp))
-            port = free_port()
+            port = free_port_pair()
             base_times.append(time_to_ready([sys.executable, "-c", BASELINE, str(port)], port, tmp))
     hub_med, base_med = statistics.median(hub_times), statistics.median(base_times)
     print(f"hub demo → first 200 on /readyz: median {hub_med * 1000:.0f} ms over {runs} runs "

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
+import socket
 import threading
 
 import requests
@@ -159,6 +160,20 @@ def fill_credential_form(browser: requests.Session, url: str, html: str, typed: 
         params = {k: v[0] for k, v in parse_qs(urlsplit(final).query).items()}
         return ConsentResult(params.get("status", ""), params, final)
     return ConsentResult("page", {"status_code": str(answer.status_code), "body": answer.text}, answer.url)
+
+
+def free_port_pair() -> int:
+    """Two consecutive free ports on loopback: `hub demo` takes P and P+1."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        try:
+            with socket.socket() as s2:
+                s2.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
 
 
 def start_hub(database_url: str, sandbox_url: str, **overrides):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,20 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.support import Api, connect
-
-
-def free_port_pair() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket() as s2:
-                s2.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
+from tests.e2e.support import Api, connect, free_port_pair
 
 
 def clean_env() -> dict[str, str]:
