@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # pragma: no cover - only for annotations; nothing here imports at runtime
@@ -262,6 +262,117 @@ class AttendanceReader(Protocol):
         join_url, meeting_id). A meeting nobody started reads as no participants."""
 
 
+# --- push channels and incremental sync (issue 12) ------------------------------------------
+
+RESPONSE_STATUSES = ("accepted", "declined", "tentative", "needs_action")
+# The cause an adapter's `sync` raises (ProviderError, kind CONFLICT) when the provider no longer
+# accepts the cursor (Google 410 fullSyncRequired, a Graph delta token that expired): the
+# caller drops what it synced and starts a full sync.
+FULL_SYNC_REQUIRED = "full_sync_required"
+
+
+@dataclass(frozen=True)
+class ChannelRequest:
+    """What the hub asks for when it opens a push channel on one calendar."""
+
+    channel_id: str  # the hub's id for it (Google's channel id; Graph chooses its own)
+    address: str  # where notifications go: <public url>/webhooks/<provider>
+    secret: str  # Google's channel token / Graph's clientState, echoed in every notification
+    expires_at: datetime  # the lifetime wanted; the provider may shorten it
+    lifecycle_address: str | None = None  # Graph's lifecycleNotificationUrl
+
+
+@dataclass(frozen=True)
+class PushChannel:
+    """An open channel as the provider describes it."""
+
+    channel_id: str  # what notifications carry: Google's channel id, Graph's subscription id
+    expires_at: datetime
+    resource_id: str | None = None  # Google's resourceId, needed to stop the channel
+
+
+@dataclass(frozen=True)
+class PushNotice:
+    """One notification, read from the provider's wire format but not yet trusted: the hub
+    checks `channel_id` + `secret` (and `resource_id` where given) against the channel it
+    opened before it acts on anything else."""
+
+    channel_id: str
+    secret: str | None
+    # changed: something in the calendar changed (sync); opened: the channel's first message
+    # (Google `sync`); lifecycle kinds from Graph: removed (subscriptionRemoved), missed,
+    # reauthorize (reauthorizationRequired).
+    kind: str
+    # Identifies one delivery so a repeat is acknowledged and ignored (Google's message
+    # number; Graph's subscription + change + resource); None when the provider gives nothing.
+    dedupe_key: str | None = None
+    resource_id: str | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AttendeeResponse:
+    email: str
+    response_status: str  # one of RESPONSE_STATUSES
+
+
+@dataclass(frozen=True)
+class SyncedEvent:
+    """One event as an incremental sync reports it; `cancelled` means deleted at the provider."""
+
+    event_id: str
+    cancelled: bool = False
+    start: datetime | None = None
+    end: datetime | None = None
+    title: str | None = None
+    show_as: str = "busy"  # busy | tentative | oof | free (free: does not block time)
+    attendees: tuple[AttendeeResponse, ...] = ()
+
+
+@dataclass(frozen=True)
+class SyncBatch:
+    """Everything that changed since `cursor` (all pages read), and the cursor for next time.
+    `full`: the sync started without a cursor, so `events` is the whole window and anything
+    the caller holds that is not in it is gone."""
+
+    events: tuple[SyncedEvent, ...]
+    cursor: str
+    full: bool
+
+
+@runtime_checkable
+class CalendarSync(Protocol):
+    """Push channels and incremental sync on one user's calendar."""
+
+    name: str
+    # Graph renews a subscription in place (PATCH); Google cannot: open a new channel, then
+    # stop the old one.
+    renewable: bool
+    # The longest lifetime the provider grants a channel on a calendar.
+    max_channel_lifetime: timedelta
+
+    def open_channel(self, token: str, request: ChannelRequest) -> PushChannel: ...
+
+    def renew_channel(self, token: str, channel: PushChannel, expires_at: datetime) -> PushChannel:
+        """Extend in place (renewable providers only); ProviderError NOT_FOUND when the
+        provider no longer has it (open a new one)."""
+
+    def close_channel(self, token: str, channel: PushChannel) -> None:
+        """Stop it; a channel already gone counts as stopped."""
+
+    def sync(self, token: str, cursor: str | None, start: datetime, end: datetime) -> SyncBatch:
+        """Changes since `cursor`, or a full sync of [start, end) when `cursor` is None.
+        Raises ProviderError(cause=FULL_SYNC_REQUIRED) when the cursor is no longer accepted."""
+
+    def validation_echo(self, args: Mapping[str, str]) -> str | None:
+        """The text to answer a subscription validation request with (Graph's
+        `validationToken`), or None when this request is not one."""
+
+    def read_notices(self, headers: Mapping[str, str], body: bytes, lifecycle: bool) -> list[PushNotice]:
+        """The notifications in one inbound request, read but not trusted; raise ValueError
+        when the request is not a notification of this provider at all."""
+
+
 # --- the provider spec: everything the hub knows about one provider, in one object ----------
 
 @dataclass(frozen=True)
@@ -388,6 +499,8 @@ class ProviderSpec:
     # scope list on code redemption and refresh, so the artifact scope would not reach the
     # access token (a per-connection scope list in the token manager is needed first).
     attendance_scopes_in_consent: bool = True
+    # Push channels and incremental sync (the busy cache, event.updated/cancelled), if any.
+    sync: Callable[[ProviderConfig], CalendarSync] | None = None
     # Requests in flight per account the provider allows (Graph: 4 per mailbox), or None.
     concurrency_per_account: int | None = None
     # Work worth doing once at start-up, off the request path (msgraph's model imports).

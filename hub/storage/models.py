@@ -433,3 +433,68 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyncChannel(Base):
+    """A push channel the hub opened on one calendar connection (Google `events.watch`, a Graph
+    subscription). A connection has at most one `active` channel; during a Google renewal the
+    old one is `stopping` until `channels.stop` went through. Only a hash of the channel's
+    secret (Google's token, Graph's clientState) is kept: a notification is trusted when its
+    secret hashes to it."""
+
+    __tablename__ = "sync_channels"
+    __table_args__ = (Index("ix_sync_channels_external", "provider", "external_id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("chn"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    # What notifications carry: Google's channel id (= the hub's), Graph's subscription id.
+    external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    resource_id: Mapped[str | None] = mapped_column(String(255), default=None)  # Google's resourceId
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    # opening | active | stopping | stopped | expired | failed
+    status: Mapped[str] = mapped_column(String(16), default="opening")
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_notice_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SyncState(Base):
+    """Incremental sync of one calendar connection: the provider's cursor (Google syncToken,
+    Graph deltaLink), the rolling window it covers, and how the last runs went. The busy cache
+    of the connection is fresh when its channel is active and `last_synced_at` is recent."""
+
+    __tablename__ = "sync_states"
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    cursor: Mapped[str | None] = mapped_column(Text, default=None)
+    window_start: Mapped[datetime | None] = mapped_column(default=None)
+    window_end: Mapped[datetime | None] = mapped_column(default=None)
+    last_synced_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_full_sync_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A notification arrived after `last_synced_at` and its sync has not finished yet: the
+    # cache is known to be behind (answered live until it catches up).
+    dirty_since: Mapped[datetime | None] = mapped_column(default=None)
+    # The last few failures, newest last: [{"at","cause","message"}].
+    errors: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class CachedEvent(Base):
+    """The busy cache: every event of a synced connection inside its window, as the provider
+    last reported it. Cancelled events are deleted, not kept."""
+
+    __tablename__ = "cached_events"
+    __table_args__ = (Index("ix_cached_events_span", "connection_id", "start", "end"),)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    start: Mapped[datetime] = mapped_column()
+    end: Mapped[datetime] = mapped_column()
+    show_as: Mapped[str] = mapped_column(String(16), default="busy")  # busy | tentative | oof | free
+    title: Mapped[str | None] = mapped_column(Text, default=None)
+    # [{"email","response_status"}]
+    attendees: Mapped[list[Any]] = mapped_column(default=list)
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .config import SandboxConfig
 from .faults import FaultRegistry
+from .push import PushSender
 from .request_log import RequestLog
 from .signing import SigningKey
 from .state import SandboxState
@@ -19,6 +20,7 @@ class SandboxContext:
     faults: FaultRegistry
     requests: RequestLog
     signing_key: SigningKey
+    push: PushSender
 
     @classmethod
     def create(cls, config: SandboxConfig) -> "SandboxContext":
@@ -28,6 +30,7 @@ class SandboxContext:
             faults=FaultRegistry(),
             requests=RequestLog(config.request_log_limit),
             signing_key=SigningKey(),
+            push=PushSender(config.clock, config.sleep),
         )
 
     def now(self) -> float:

@@ -23,6 +23,13 @@ Shapes (JSON; collections are returned as bare lists, oldest first):
   "query","headers","body","at"}] (``path`` is the full path, e.g. ``/google/token``; headers
   and bodies are kept verbatim, tokens and client secrets included: sandbox only);
   ``DELETE /_control/requests`` clears the log
+- Changes people make in their own calendars, pushed to the hub by the provider as it would:
+  ``PATCH /_control/events/{id}`` ``{"start"?,"end"?,"subject"?}`` → 200 the event;
+  ``DELETE /_control/events/{id}`` → 204; ``POST /_control/events/{id}/responses``
+  ``{"email","response":"accepted|declined|tentative"}`` → 201 the event (``{id}`` is the
+  provider's event id; 404 when no emulator has it)
+- ``GET /_control/notifications?provider=`` → [{"id","provider","url","kind","headers","body",
+  "at","attempts","status":"pending|delivered|failed|dropped"}]: what the emulators pushed
 - ``POST /_control/reset`` → 204: accounts, calendars, tokens, faults and log are forgotten
 - ``GET /_control/clients`` → {provider: {"client_id","client_secret","redirect_uris",
   "allow_loopback_redirects","require_pkce","endpoints":{...},"other_clients":[client]}}: the
@@ -147,6 +154,65 @@ def create_control_blueprint(ctx: SandboxContext, emulators: Mapping[str, Provid
         account = ctx.state.account(emulator.name, email)
         return jsonify(emulator.control_events(account) if account else [])
 
+    # -- changes people make in their own calendars (pushed to the hub by the provider) ------
+    def find(call: Any) -> Any:
+        for emulator in emulators.values():
+            found = call(emulator)
+            if found:
+                return found
+        return None
+
+    @bp.patch("/events/<event_id>")
+    def person_changes_event(event_id: str):
+        data = body()
+        changes: dict[str, Any] = {}
+        for field in ("start", "end"):
+            if data.get(field) is not None:
+                try:
+                    changes[field] = parse_rfc3339(data[field])
+                except ValueError:
+                    raise _invalid(field, "An RFC 3339 date-time with offset is required.") from None
+        if data.get("subject") is not None:
+            if not isinstance(data["subject"], str):
+                raise _invalid("subject", "A string.")
+            changes["subject"] = data["subject"]
+        if not changes:
+            raise _invalid("start", "Give at least one of start, end, subject.")
+        if "start" in changes and "end" in changes and changes["end"] <= changes["start"]:
+            raise _invalid("end", "end must be after start.")
+        try:
+            event = find(lambda e: e.person_changes_event(event_id, changes))
+        except ControlRefusal as err:
+            raise ControlError(err.status, err.body) from None
+        if event is None:
+            raise ControlError(404, {"error": "not_found", "message": f"No event {event_id} in any calendar."})
+        return jsonify(event)
+
+    @bp.delete("/events/<event_id>")
+    def person_deletes_event(event_id: str):
+        if not find(lambda e: e.person_deletes_event(event_id)):
+            raise ControlError(404, {"error": "not_found", "message": f"No event {event_id} in any calendar."})
+        return Response(status=204)
+
+    @bp.post("/events/<event_id>/responses")
+    def person_responds(event_id: str):
+        data = body()
+        email = required_email(data.get("email"))
+        response = data.get("response")
+        if response not in ("accepted", "declined", "tentative"):
+            raise _invalid("response", "One of accepted, declined, tentative.")
+        try:
+            event = find(lambda e: e.person_responds(event_id, email, response))
+        except ControlRefusal as err:
+            raise ControlError(err.status, err.body) from None
+        if event is None:
+            raise ControlError(404, {"error": "not_found", "message": f"No event {event_id} in any calendar."})
+        return jsonify(event), 201
+
+    @bp.get("/notifications")
+    def list_notifications():
+        return jsonify(ctx.push.entries(request.args.get("provider") or None))
+
     @bp.get("/meetings")
     def list_meetings():
         # Zoom by default; an unregistered provider simply has no meetings yet.
@@ -243,6 +309,7 @@ def create_control_blueprint(ctx: SandboxContext, emulators: Mapping[str, Provid
         ctx.state.reset()
         ctx.faults.clear()
         ctx.requests.clear()
+        ctx.push.clear()
         for emulator in emulators.values():
             emulator.reset()
         return Response(status=204)

@@ -109,6 +109,24 @@ class ProviderEmulator:
         """What is on the account's calendar now, in wire format (GET /_control/events)."""
         return []
 
+    def person_changes_event(self, event_id: str, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Someone moves or retitles an event in their own calendar (PATCH /_control/events/{id};
+        `changes` has "start"/"end" as datetimes and "subject"): change it as the provider's
+        own client would and push the notifications the provider sends. Return the event in
+        wire format, or None when this provider has no event with that id."""
+        return None
+
+    def person_deletes_event(self, event_id: str) -> bool:
+        """Someone deletes the event in their calendar (DELETE /_control/events/{id}); False when
+        this provider has no such event."""
+        return False
+
+    def person_responds(self, event_id: str, email: str, response: str) -> dict[str, Any] | None:
+        """An attendee answers the invitation (POST /_control/events/{id}/responses; response
+        accepted|declined|tentative); None when this provider has no such event. Raise
+        ControlRefusal when the email is not an attendee."""
+        return None
+
     def control_meetings(self, account: Account) -> list[dict[str, Any]]:
         """The account's meetings (GET /_control/meetings): Zoom overrides this."""
         return []
