@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from hub.storage.models import CachedEvent, SyncChannel, SyncState
@@ -51,7 +51,7 @@ def replace_window(session: Session, tenant_id: str, connection_id: str, events:
     session.execute(delete(CachedEvent).where(CachedEvent.connection_id == connection_id))
     rows = [_row(tenant_id, connection_id, e, now) for e in events if _keep(e)]
     if rows:
-        session.execute(CachedEvent.__table__.insert(), rows)
+        session.execute(insert(CachedEvent), rows)
 
 
 def apply(session: Session, tenant_id: str, connection_id: str, events: Iterable[SyncedEvent],
@@ -65,7 +65,7 @@ def apply(session: Session, tenant_id: str, connection_id: str, events: Iterable
                                               CachedEvent.event_id.in_(ids)))
     rows = [_row(tenant_id, connection_id, e, now) for e in changed if _keep(e)]
     if rows:
-        session.execute(CachedEvent.__table__.insert(), rows)
+        session.execute(insert(CachedEvent), rows)
 
 
 def cached_event(session: Session, connection_id: str, event_id: str) -> CachedEvent | None:
