@@ -7,6 +7,8 @@ from providers.base import (Capability, CauseText, Conferencing, OAuthConnect, O
                             ProviderConfig, ProviderSpec, Setting)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from flask import Blueprint
+
     from oauth.flows import OAuthFlow
     from providers.base import AttendanceReader, CalendarProvider
 
@@ -59,6 +61,11 @@ def _diagnostics():
     return diagnostics
 
 
+def _push_webhooks() -> "Blueprint":
+    from webhooks.calendar_push import blueprint  # the hub's generic receiver, mounted per provider
+    return blueprint("google")
+
+
 SPEC = ProviderSpec(
     name="google",
     title="Google Calendar",
@@ -77,6 +84,7 @@ SPEC = ProviderSpec(
     attendance=_attendance,
     attendance_scopes=("https://www.googleapis.com/auth/meetings.space.readonly",),
     emulator=_emulator,
+    webhooks=_push_webhooks,
     diagnostics=_diagnostics,
     causes=(
         CauseText("meet_unavailable",

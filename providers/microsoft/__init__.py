@@ -7,6 +7,8 @@ from providers.base import (Capability, CauseText, Conferencing, OAuthConnect, O
                             ProviderConfig, ProviderSpec, Setting)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from flask import Blueprint
+
     from oauth.flows import OAuthFlow
     from providers.base import AttendanceReader, CalendarProvider
 
@@ -62,6 +64,11 @@ def _diagnostics():
     return diagnostics
 
 
+def _push_webhooks() -> "Blueprint":
+    from webhooks.calendar_push import blueprint  # the hub's generic receiver, mounted per provider
+    return blueprint("microsoft", ack=202, lifecycle=True)
+
+
 SPEC = ProviderSpec(
     name="microsoft",
     title="Microsoft 365",
@@ -81,6 +88,7 @@ SPEC = ProviderSpec(
     attendance_scopes=("OnlineMeetingArtifact.Read.All",),
     attendance_scopes_in_consent=False,
     emulator=_emulator,
+    webhooks=_push_webhooks,
     diagnostics=_diagnostics,
     warm_up=_warm,
     # Graph's MailboxConcurrency: https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits
