@@ -4,50 +4,21 @@ and the changes people make), with Google's headers and an empty body; nothing f
 expired channels; 410 when the sync token is declared invalid; channels kept by a snapshot."""
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 import pytest
 import requests
 from googleapiclient.errors import HttpError
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from providers.emulator_kit.config import SandboxConfig
 from providers.emulator_kit.snapshot import restore, snapshot
 from providers.sandbox import create_sandbox_app, serve
+from tests.push_receiver import Receiver, notifications
+from tests.push_receiver import wait_delivered as wait_logged
 from tests.sandbox.test_google_emulator import calendar_api, event_body
 
 ADA = "ada@example.com"
-DEADLINE_SECONDS = 20.0  # the sandbox's sender retries a failing receiver for up to 7.5 s
-
-
-class Receiver:
-    """A webhook endpoint on a free loopback port that keeps what it is sent."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/webhooks/google"
-
-    @Request.application
-    def app(self, request: Request) -> Response:
-        with self.lock:
-            self.received.append((dict(request.headers), request.get_data()))
-        return Response(status=200)
-
-    def messages(self, channel_id: str) -> list[tuple[dict[str, str], bytes]]:
-        with self.lock:
-            return [(h, b) for h, b in self.received if h.get("X-Goog-Channel-Id") == channel_id]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -58,24 +29,17 @@ def receiver():
 
 
 def logged(base_url: str, channel_id: str) -> list[dict]:
-    answer = requests.get(f"{base_url}/_control/notifications", params={"provider": "google"}, timeout=5)
-    answer.raise_for_status()
-    return [n for n in answer.json() if n["headers"].get("X-Goog-Channel-ID") == channel_id]
+    return notifications(base_url, "google", "X-Goog-Channel-ID", channel_id)
 
 
 def wait_delivered(base_url: str, receiver: Receiver, channel_id: str, count: int) -> list[dict[str, str]]:
-    """Poll the sandbox's notification log until `count` messages of the channel are delivered
-    (and the receiver has them); their headers as received, oldest first."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        notes = logged(base_url, channel_id)
-        if len(notes) >= count and all(n["status"] == "delivered" for n in notes):
-            received = receiver.messages(channel_id)
-            assert len(received) == len(notes) == count, (notes, received)
-            assert all(body == b"" for _, body in received)
-            return [headers for headers, _ in received]
-        assert time.monotonic() < deadline, f"only {notes} for {channel_id}"
-        time.sleep(0.02)  # poll interval, bounded by the deadline
+    """Wait until `count` messages of the channel are delivered; their headers as the receiver
+    got them, oldest first (and every body empty)."""
+    notes = wait_logged(base_url, "google", "X-Goog-Channel-ID", channel_id, count)
+    received = receiver.messages("X-Goog-Channel-Id", channel_id)
+    assert len(received) == len(notes) == count, (notes, received)
+    assert all(body == b"" for _, body in received)
+    return [headers for headers, _ in received]
 
 
 def watch(api, channel_id: str, address: str, token: str | None = "s3cret", **extra) -> dict:
