@@ -13,7 +13,7 @@
   wherever they fall, so an event moved out of the window comes back and the caller can drop it.
 - All-day events (`date`, no time) are whole days in the event's own `timeZone`, else the
   calendar's (the `timeZone` of the events.list answer), else UTC.
-- Notifications: everything is in the headers, the body is empty
+- Notifications: everything is in the headers; the body is empty and never read
   (https://developers.google.com/calendar/api/guides/push#understanding-the-notification-message-format).
 """
 from __future__ import annotations
@@ -114,13 +114,12 @@ class GoogleSync:
         channel_id = lower.get("x-goog-channel-id")
         if not channel_id:
             raise ValueError("not a Google channel message: no X-Goog-Channel-ID")
-        if body.strip():
-            raise ValueError("a Google Calendar channel message has an empty body")
-        state = lower.get("x-goog-resource-state", "")
-        if state not in STATES:
-            raise ValueError(f"unknown X-Goog-Resource-State {state!r}")
+        del body  # Calendar's messages have none (a payload is only sent when a channel asks for one)
+        # A state this code does not know is still a message about the calendar: looking again
+        # is always a safe answer to it.
+        kind = STATES.get(lower.get("x-goog-resource-state", ""), "changed")
         number = lower.get("x-goog-message-number")
-        return [PushNotice(channel_id=channel_id, secret=lower.get("x-goog-channel-token"), kind=STATES[state],
+        return [PushNotice(channel_id=channel_id, secret=lower.get("x-goog-channel-token"), kind=kind,
                            dedupe_key=f"{channel_id}:{number}" if number else None,
                            resource_id=lower.get("x-goog-resource-id"))]
 
