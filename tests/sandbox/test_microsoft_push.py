@@ -4,72 +4,19 @@ receiver got, and waits poll with a deadline."""
 
 from __future__ import annotations
 
-import json
 import secrets
-import threading
-import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
+from providers.emulator_kit.snapshot import restore, snapshot
+from providers.sandbox import create_sandbox_app, serve
+from tests.push_receiver import Receiver, wait_for
+from tests.sandbox.conftest import Control
 from tests.sandbox.test_microsoft_emulator import MicrosoftSession
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
-
-
-class Receiver:
-    """A webhook endpoint on a free port: answers Graph's validation request as told
-    (`mode`: echo | wrong | error | json) and 202 to everything else, and keeps what it got."""
-
-    def __init__(self) -> None:
-        self.mode = "echo"
-        self.got: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.base = f"http://127.0.0.1:{self.server.server_port}"
-
-    @Request.application
-    def _app(self, request: Request) -> Response:
-        with self.lock:
-            self.got.append({"path": request.path, "args": dict(request.args), "body": request.get_data(),
-                             "headers": dict(request.headers)})
-        token = request.args.get("validationToken")
-        if token is None:
-            return Response(status=202)
-        if self.mode == "error":
-            return Response("no", status=500)
-        if self.mode == "json":
-            return Response(json.dumps(token), content_type="application/json")
-        return Response(token if self.mode == "echo" else "not the token", content_type="text/plain")
-
-    def notifications(self, path: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [json.loads(g["body"]) for g in self.got if g["path"] == path and "validationToken" not in g["args"]]
-
-    def validations(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [g for g in self.got if "validationToken" in g["args"]]
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
-def wait_for(check: Callable[[], Any], deadline: float = 10.0) -> Any:
-    """Poll until `check` returns something truthy (its value), failing after `deadline` s."""
-    end = time.monotonic() + deadline
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > end:
-            raise AssertionError("nothing arrived before the deadline")
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -317,3 +264,33 @@ def test_stale_or_foreign_delta_tokens_need_a_full_sync(mailbox, control, base_u
     other = Mailbox(base_url, http, control, other_email)
     foreign = other.http.get(delta_link, headers={"Authorization": f"Bearer {other.token}"}, timeout=10)
     assert foreign.status_code == 410
+
+
+def test_subscriptions_and_delta_tokens_survive_the_demo_snapshot(http, receiver):
+    first = create_sandbox_app()
+    running = serve(first)
+    try:
+        control = Control(running.base_url, http)
+        control.post("/accounts", {"provider": "microsoft", "email": "carol@demo.example"})
+        mailbox = Mailbox(running.base_url, http, control, "carol@demo.example")
+        sub = mailbox.subscribe(receiver).json()
+        mailbox.create_event("Before restart", T0)
+        window = "startDateTime=2026-03-01T00:00:00Z&endDateTime=2026-03-05T00:00:00Z"
+        _, delta_link, _ = _delta_round(mailbox, f"{mailbox.graph}/me/calendarView/delta?{window}")
+        blob = snapshot(first)
+    finally:
+        running.shutdown()
+    second = create_sandbox_app()
+    assert restore(second, blob)
+    running = serve(second)
+    try:
+        old_graph, mailbox.graph = mailbox.graph, f"{running.base_url}/microsoft/v1.0"
+        assert mailbox.call("GET", f"/subscriptions/{sub['id']}").status_code == 200
+        after = mailbox.create_event("After restart", T0 + timedelta(hours=2))
+        changes, _, _ = _delta_round(mailbox, delta_link.replace(old_graph, mailbox.graph))
+        assert [c["id"] for c in changes] == [after["id"]]
+        got = wait_for(lambda: [n for n in receiver.notifications("/webhooks/microsoft")
+                                if n["value"][0]["resourceData"]["id"] == after["id"]])
+        assert got[0]["value"][0]["subscriptionId"] == sub["id"]
+    finally:
+        running.shutdown()
