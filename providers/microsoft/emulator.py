@@ -71,7 +71,8 @@ MICROSOFT_SCENARIOS: Mapping[str, str] = {
     "subscription_removed": "Graph removes the account's subscriptions now and says so to their lifecycle URL "
     "(subscriptionRemoved); no more change notifications until a new subscription is created.",
     "missed": "Graph tells the lifecycle URL of the account's subscriptions that notifications were missed "
-    "(missed): resync with delta.",
+    '(missed): resync with delta. params {"changes": N}: the next N changes are not notified first, then '
+    "missed is sent.",
     "reauthorization_required": "Graph asks the lifecycle URL of the account's subscriptions for "
     "reauthorization (reauthorizationRequired): renew (PATCH) or POST …/reauthorize.",
     "sync_token_invalid": "The account's next calendarView/delta call with a $deltatoken answers 410 "
@@ -208,7 +209,8 @@ class MicrosoftEmulator(ProviderEmulator):
     # -- faults and account switches -----------------------------------------------------------
     def apply_fault(self, fault: Fault) -> bool:
         if fault.scenario in LIFECYCLE_EVENTS:
-            self.subscriptions.lifecycle(fault.email, fault.scenario)
+            changes = fault.params.get("changes")
+            self.subscriptions.lifecycle(fault.email, fault.scenario, int(changes) if isinstance(changes, int) else 0)
             return True
         if fault.scenario == "consent_required":
             self.oauth.revoke_grants(fault.email, {"scenario": "consent_required", "params": {"aadsts": 65001}})

@@ -15,7 +15,8 @@ https://learn.microsoft.com/graph/change-notifications-lifecycle-events
   subscriptionExpirationDateTime, changeType, resource, resourceData, clientState, tenantId}]}``;
   an expired subscription sends nothing.
 - Lifecycle faults (``POST /_control/faults``, acting at once on the email's subscriptions):
-  ``subscription_removed`` (deleted, then ``subscriptionRemoved``), ``missed``,
+  ``subscription_removed`` (deleted, then ``subscriptionRemoved``), ``missed`` (with params
+  ``{"changes": N}``: the mailbox's next N changes are not notified, then ``missed`` is sent),
   ``reauthorization_required``; bodies ``{"value":[{subscriptionId,
   subscriptionExpirationDateTime, tenantId, clientState, lifecycleEvent}]}``.
 
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import requests
-from flask import Response
+from flask import Response, after_this_request, g, has_request_context
 
 from providers.emulator_kit.accounts import normalise_email
 
@@ -151,7 +152,7 @@ class SubscriptionStore:
             "creatorId": object_id(account.email), "includeResourceData": False,
             "latestSupportedTlsVersion": "v1_2", "encryptionCertificate": None, "encryptionCertificateId": None,
             "notificationUrlAppId": None,
-            "_expires_at": expires, "_mailbox": account.email, "_reauthorize": False,
+            "_expires_at": expires, "_mailbox": account.email,
         }
         with self.state.lock:
             self._all()[subscription_id] = record
@@ -175,10 +176,9 @@ class SubscriptionStore:
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
                 raise _invalid(f"Invalid 'notificationUrl' attribute: '{url}'.")
             validate_endpoint(url)
-            found["notificationUrl"] = url
         with self.state.lock:
             found["_expires_at"] = expires
-            found["_reauthorize"] = False  # a PATCH reauthorizes too [doc]
+            found["notificationUrl"] = body.get("notificationUrl", found["notificationUrl"])
         return found
 
     def delete(self, account: "Account", subscription_id: str) -> None:
@@ -187,9 +187,11 @@ class SubscriptionStore:
             self._all().pop(subscription_id, None)
 
     # -- pushing -----------------------------------------------------------------------------
-    def _post(self, subscription: dict[str, Any], url: str, item: dict[str, Any], kind: str) -> None:
+    def _post(self, url: str, item: dict[str, Any], kind: str) -> None:
         body = json.dumps({"value": [item]}).encode()
-        self.emulator.ctx.push.send(PROVIDER, url, {"Content-Type": "application/json; charset=utf-8"}, body, kind)
+        push = self.emulator.ctx.push
+        after_the_answer(lambda: push.send(PROVIDER, url, {"Content-Type": "application/json; charset=utf-8"},
+                                           body, kind))
 
     def _common(self, subscription: dict[str, Any]) -> dict[str, Any]:
         return {"subscriptionId": subscription["id"],
@@ -199,6 +201,8 @@ class SubscriptionStore:
     def notify(self, email: str, event: dict[str, Any], change: str) -> None:
         """A change to one of `email`'s events: one notification per subscription that asked for
         this change type (the push sender's thread delivers it; nothing here waits)."""
+        if self._dropped(email):
+            return
         for subscription in self.of_mailbox(email):
             if change not in subscription["changeType"].split(","):
                 continue
@@ -210,25 +214,65 @@ class SubscriptionStore:
                     "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": path,
                                      "@odata.etag": f'W/"{event["changeKey"]}"', "id": event["id"]},
                     "clientState": subscription["clientState"], "tenantId": tenant_id(email)}
-            self._post(subscription, subscription["notificationUrl"], item, "change")
+            self._post(subscription["notificationUrl"], item, "change")
 
-    def lifecycle(self, email: str | None, scenario: str) -> int:
+    def _dropping(self) -> dict[str, int]:
+        return self.state.provider_data(PROVIDER).setdefault("dropping_notifications", {})
+
+    def _dropped(self, email: str) -> bool:
+        """Whether a `missed` fault swallows this change; the last one it swallows is followed
+        by the `missed` lifecycle notification, as Graph says so after the fact."""
+        with self.state.lock:
+            left = self._dropping().get(email, 0)
+            if not left:
+                return False
+            if left > 1:
+                self._dropping()[email] = left - 1
+                return True
+            del self._dropping()[email]
+        self.lifecycle(email, "missed")
+        return True
+
+    def lifecycle(self, email: str | None, scenario: str, changes: int = 0) -> int:
         """Act on a lifecycle fault for the subscriptions of `email` (every mailbox when None);
-        how many subscriptions it touched."""
+        how many subscriptions it touched. `missed` with `changes` > 0 (an email required)
+        first swallows that many change notifications of the mailbox, then says so."""
         event = LIFECYCLE_EVENTS[scenario]
+        if scenario == "missed" and changes > 0 and email is not None:
+            with self.state.lock:
+                self._dropping()[normalise_email(email)] = changes
+            return len(self.of_mailbox(normalise_email(email)))
         with self.state.lock:
             targets = [s for s in self._all().values() if email is None or s["_mailbox"] == normalise_email(email)]
             targets = [s for s in targets if s["_expires_at"] > self._now()]
             for subscription in targets:
                 if scenario == "subscription_removed":
                     self._all().pop(subscription["id"], None)
-                elif scenario == "reauthorization_required":
-                    subscription["_reauthorize"] = True
         for subscription in targets:
             url = subscription["lifecycleNotificationUrl"]
             if url:  # without a lifecycle URL Graph has nowhere to say it [doc]
-                self._post(subscription, url, {**self._common(subscription), "lifecycleEvent": event}, event)
+                self._post(url, {**self._common(subscription), "lifecycleEvent": event}, event)
         return len(targets)
+
+
+def after_the_answer(send: Callable[[], Any]) -> None:
+    """Queue a push once the request that caused it has its answer (Graph notifies from
+    elsewhere, after the change; the push sender's thread then delivers without blocking
+    anyone). Outside a request, at once."""
+    if not has_request_context():
+        send()
+        return
+    pending = g.get("graph_pushes")
+    if pending is None:
+        pending = g.graph_pushes = []
+
+        @after_this_request
+        def flush(response: Response) -> Response:
+            for queued in pending:
+                queued()
+            return response
+
+    pending.append(send)
 
 
 def validate_endpoint(url: str) -> None:
@@ -295,9 +339,9 @@ def register_subscriptions_api(graph_call: Callable[..., Any], route: Callable[.
 
     @graph_call(scopes, mailbox=False)
     def reauthorize(account: "Account", subscription_id: str):
-        found = store.owned(account, subscription_id)
-        with store.state.lock:
-            found["_reauthorize"] = False
+        # What answers reauthorizationRequired besides a PATCH; the sandbox keeps delivering
+        # either way, so there is nothing to change.
+        store.owned(account, subscription_id)
         return Response(status=204)
 
     route("/subscriptions", "graph_subscriptions_create", create, ["POST"])

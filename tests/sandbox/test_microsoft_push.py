@@ -193,6 +193,18 @@ def test_lifecycle_faults_reach_the_lifecycle_url(mailbox, receiver, control, sc
     assert still_there == (404 if scenario == "subscription_removed" else 200)
 
 
+def test_missed_swallows_changes_then_says_so(mailbox, receiver, control):
+    mailbox.subscribe(receiver)
+    control.fault("missed", email=mailbox.email, provider="microsoft", params={"changes": 2})
+    lost = [mailbox.create_event(f"Lost {i}", T0 + timedelta(hours=i)) for i in range(2)]
+    assert wait_for(lambda: receiver.notifications("/webhooks/microsoft/lifecycle"))[0]["value"][0]["lifecycleEvent"] \
+        == "missed"
+    seen = mailbox.create_event("Seen", T0 + timedelta(hours=5))
+    got = wait_for(lambda: receiver.notifications("/webhooks/microsoft"))
+    assert [n["value"][0]["resourceData"]["id"] for n in got] == [seen["id"]]
+    assert not {e["id"] for e in lost} & {n["value"][0]["resourceData"]["id"] for n in got}
+
+
 # -- delta -----------------------------------------------------------------------------------------
 def _delta_round(mailbox: Mailbox, first: str, page: int = 2) -> tuple[list[dict], str, int]:
     items, url, pages = [], first, 0
