@@ -19,6 +19,7 @@ bp.before_request(require_api_key)
 
 class SyncErrorOut(BaseModel):
     at: datetime | None = None
+    kind: str | None = None
     cause: str | None = None
     message: str | None = None
 

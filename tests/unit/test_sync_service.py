@@ -461,5 +461,8 @@ def test_diagnostics_rule_names_channel_failed():
     check = rules.sync_check(ev, now)
     assert check is not None and check.status == "fail" and check.cause == "channel_failed"
     assert "no route" in check.detail
+    ev.sync = SyncStatus("failed", None, {"at": now, "kind": "rate_limited", "cause": "rate_limited"}, None, None,
+                         None, [])
+    assert rules.sync_check(ev, now).status == "warn"  # retried by itself; the cause shows where it hit
     ev.sync = SyncStatus("active", now + timedelta(days=6), None, now, now, now + timedelta(days=60), [])
     assert rules.sync_check(ev, now).status == "pass"

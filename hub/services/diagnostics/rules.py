@@ -151,13 +151,15 @@ def connection_checks(ev: Evidence, user: UserState | None, now: datetime) -> li
     lifetime = _lifetime_check(ev, now) if alive else None
     if lifetime is not None:
         out.append(lifetime)
-    sync = sync_check(ev, now)
+    # A dead grant is the one thing to fix: a channel cannot work without it either.
+    named = {c.cause for c in out if c.status == FAIL and c.cause}
+    sync = sync_check(ev, now, named) if alive else None
     if sync is not None:
         out.append(sync)
     return out
 
 
-def sync_check(ev: Evidence, now: datetime) -> Check | None:
+def sync_check(ev: Evidence, now: datetime, named: frozenset[str] | set[str] = frozenset()) -> Check | None:
     """Whether changes in the calendar reach the hub (push channel) and when it last synced.
     A failed channel does not stop bookings (they are checked live) but leaves free/busy
     without the cache and event changes without webhooks until it works again."""
@@ -170,7 +172,11 @@ def sync_check(ev: Evidence, now: datetime) -> Check | None:
     errors = f"; {len(sync.errors)} recent sync error(s), last: {sync.errors[-1].get('message')}" if sync.errors else ""
     if sync.channel_status == "failed":
         err = sync.channel_error or {}
-        return _check(ev, "sync_channel", FAIL, "",
+        # The provider asked to wait or was down (the hub retries by itself), or the channel
+        # failed for a cause another check of this connection already names (fixing that fixes
+        # this): a warning here, not a second failure.
+        transient = err.get("kind") in (ErrorKind.RATE_LIMITED.value, ErrorKind.PROVIDER_DOWN.value)
+        return _check(ev, "sync_channel", WARN if transient or err.get("cause") in named else FAIL, "",
                       f"push channel failed at {err.get('at', '?')}: {err.get('message') or err.get('cause') or '?'}"
                       f" (cause {err.get('cause') or '?'}); {synced}{window}{errors}",
                       "channel_failed", ErrorKind.PROVIDER_DOWN.value)

@@ -60,4 +60,4 @@ def _error_out(record: dict[str, Any]) -> dict[str, Any]:
             at = datetime.fromisoformat(at)
         except ValueError:
             pass
-    return {"at": at, "cause": record.get("cause"), "message": record.get("message")}
+    return {"at": at, "kind": record.get("kind"), "cause": record.get("cause"), "message": record.get("message")}
