@@ -87,6 +87,16 @@ def test_subscription_is_refused_when_the_receiver_does_not_echo(mailbox, receiv
     assert mailbox.call("GET", "/subscriptions").json()["value"] == []
 
 
+def test_users_resource_is_the_own_mailbox_only(mailbox, receiver, control, base_url, http):
+    assert mailbox.subscribe(receiver, resource=f"/users/{mailbox.email}/events").status_code == 201
+    other = f"alex.{secrets.token_hex(4)}@contoso.example"
+    control.post("/accounts", {"provider": "microsoft", "email": other})
+    refused = mailbox.subscribe(receiver, resource=f"/users/{other}/events")
+    assert refused.status_code == 403
+    assert [s["resource"] for s in mailbox.call("GET", "/subscriptions").json()["value"]] == [
+        f"/users/{mailbox.email}/events"]
+
+
 def test_unreachable_receiver_is_refused(mailbox, receiver):
     receiver.close()
     answer = mailbox.subscribe(receiver)
