@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import requests
-from flask import Response, after_this_request, g, has_request_context
+from flask import Response
 
 from providers.emulator_kit.accounts import normalise_email
+from providers.emulator_kit.push import after_the_answer
 
 from .emulator_errors import GraphError, bad_body
 from .emulator_oauth import object_id, tenant_id
@@ -253,26 +254,6 @@ class SubscriptionStore:
             if url:  # without a lifecycle URL Graph has nowhere to say it [doc]
                 self._post(url, {**self._common(subscription), "lifecycleEvent": event}, event)
         return len(targets)
-
-
-def after_the_answer(send: Callable[[], Any]) -> None:
-    """Queue a push once the request that caused it has its answer (Graph notifies from
-    elsewhere, after the change; the push sender's thread then delivers without blocking
-    anyone). Outside a request, at once."""
-    if not has_request_context():
-        send()
-        return
-    pending = g.get("graph_pushes")
-    if pending is None:
-        pending = g.graph_pushes = []
-
-        @after_this_request
-        def flush(response: Response) -> Response:
-            for queued in pending:
-                queued()
-            return response
-
-    pending.append(send)
 
 
 def validate_endpoint(url: str) -> None:

@@ -4,6 +4,8 @@ from what the receiver got, and calendarView delta rounds."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -170,3 +172,11 @@ def test_inbound_shapes(sync):
                                      "lifecycleEvent": "reauthorizationRequired"}]}).encode()
     assert [n.kind for n in sync.read_notices({}, removed, lifecycle=True)] == ["removed", "reauthorize"]
 
+
+
+def test_building_the_adapter_imports_no_sdk():
+    """The hub builds adapters on its start path; msgraph's ~1,200 modules load on first use."""
+    code = ("import sys; from hub.config import Settings; from providers.registry import PROVIDERS; "
+            "PROVIDERS['microsoft'].sync(Settings.from_env({}, sandbox_url='http://127.0.0.1:9').provider('microsoft')); "
+            "assert not [m for m in sys.modules if m.startswith(('msgraph', 'kiota'))], 'SDK imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -87,6 +87,16 @@ def test_subscription_is_refused_when_the_receiver_does_not_echo(mailbox, receiv
     assert mailbox.call("GET", "/subscriptions").json()["value"] == []
 
 
+def test_users_resource_is_the_own_mailbox_only(mailbox, receiver, control, base_url, http):
+    assert mailbox.subscribe(receiver, resource=f"/users/{mailbox.email}/events").status_code == 201
+    other = f"alex.{secrets.token_hex(4)}@contoso.example"
+    control.post("/accounts", {"provider": "microsoft", "email": other})
+    refused = mailbox.subscribe(receiver, resource=f"/users/{other}/events")
+    assert refused.status_code == 403
+    assert [s["resource"] for s in mailbox.call("GET", "/subscriptions").json()["value"]] == [
+        f"/users/{mailbox.email}/events"]
+
+
 def test_unreachable_receiver_is_refused(mailbox, receiver):
     receiver.close()
     answer = mailbox.subscribe(receiver)
@@ -126,7 +136,7 @@ def test_api_changes_are_pushed_with_client_state(mailbox, receiver):
     moved = mailbox.call("PATCH", f"/me/events/{event['id']}", {"subject": "Interview (moved)"})
     assert moved.status_code == 200
     assert mailbox.call("DELETE", f"/me/events/{event['id']}").status_code == 204
-    got = wait_for(lambda: (lambda n: n if len(n) >= 3 else None)(receiver.notifications("/webhooks/microsoft")))
+    got = wait_for(lambda: (lambda n: n if len(n) >= 3 else None)(receiver.json_posts("/webhooks/microsoft")))
     items = [n["value"][0] for n in got]
     assert [i["changeType"] for i in items] == ["created", "updated", "deleted"]
     for item in items:
@@ -136,8 +146,9 @@ def test_api_changes_are_pushed_with_client_state(mailbox, receiver):
         assert item["resource"].endswith(f"/Events/{event['id']}") and item["tenantId"]
         assert item["subscriptionExpirationDateTime"]
     assert items[1]["resourceData"]["@odata.etag"] == moved.json()["@odata.etag"]
-    log = mailbox.control.get("/notifications", provider="microsoft")
-    assert all(n["status"] == "delivered" for n in log if n["url"].startswith(receiver.base))
+    # The sandbox's log says so too (its sender records the answer just after the receiver has it).
+    wait_for(lambda: all(n["status"] == "delivered" for n in mailbox.control.get("/notifications", provider="microsoft")
+                         if n["url"].startswith(receiver.base)))
 
 
 def test_changes_people_make_are_pushed(mailbox, receiver, control):
@@ -156,7 +167,7 @@ def test_changes_people_make_are_pushed(mailbox, receiver, control):
                                 json={"email": "stranger@example.com", "response": "accepted"}, timeout=10)
     assert refused.status_code == 422 and refused.json()["error"] == "not_an_attendee"
     assert mailbox.http.delete(f"{control.base}/events/{busy['id']}", timeout=10).status_code == 204
-    got = wait_for(lambda: (lambda n: n if len(n) >= 5 else None)(receiver.notifications("/webhooks/microsoft")))
+    got = wait_for(lambda: (lambda n: n if len(n) >= 5 else None)(receiver.json_posts("/webhooks/microsoft")))
     seen = [(n["value"][0]["changeType"], n["value"][0]["resourceData"]["id"]) for n in got]
     assert seen == [("created", busy["id"]), ("created", event["id"]), ("updated", event["id"]),
                     ("updated", event["id"]), ("deleted", busy["id"])]
@@ -174,7 +185,7 @@ def test_other_mailboxes_and_expired_subscriptions_send_nothing(mailbox, receive
     mailbox.create_event("After expiry", T0)
     marker = mailbox.subscribe(receiver).json()  # a fresh one: its first change proves the queue is drained
     mailbox.create_event("Watched again", T0)
-    got = wait_for(lambda: receiver.notifications("/webhooks/microsoft"))
+    got = wait_for(lambda: receiver.json_posts("/webhooks/microsoft"))
     assert [n["value"][0]["subscriptionId"] for n in got] == [marker["id"]]
 
 
@@ -185,7 +196,7 @@ def test_lifecycle_faults_reach_the_lifecycle_url(mailbox, receiver, control, sc
     sub = mailbox.subscribe(receiver).json()
     armed = control.fault(scenario, email=mailbox.email, provider="microsoft")
     assert armed["applied"] is True
-    got = wait_for(lambda: receiver.notifications("/webhooks/microsoft/lifecycle"))
+    got = wait_for(lambda: receiver.json_posts("/webhooks/microsoft/lifecycle"))
     item = got[0]["value"][0]
     assert item["lifecycleEvent"] == event and item["subscriptionId"] == sub["id"]
     assert item["clientState"] == sub["clientState"] and item["tenantId"] and item["subscriptionExpirationDateTime"]
@@ -197,10 +208,10 @@ def test_missed_swallows_changes_then_says_so(mailbox, receiver, control):
     mailbox.subscribe(receiver)
     control.fault("missed", email=mailbox.email, provider="microsoft", params={"changes": 2})
     lost = [mailbox.create_event(f"Lost {i}", T0 + timedelta(hours=i)) for i in range(2)]
-    assert wait_for(lambda: receiver.notifications("/webhooks/microsoft/lifecycle"))[0]["value"][0]["lifecycleEvent"] \
+    assert wait_for(lambda: receiver.json_posts("/webhooks/microsoft/lifecycle"))[0]["value"][0]["lifecycleEvent"] \
         == "missed"
     seen = mailbox.create_event("Seen", T0 + timedelta(hours=5))
-    got = wait_for(lambda: receiver.notifications("/webhooks/microsoft"))
+    got = wait_for(lambda: receiver.json_posts("/webhooks/microsoft"))
     assert [n["value"][0]["resourceData"]["id"] for n in got] == [seen["id"]]
     assert not {e["id"] for e in lost} & {n["value"][0]["resourceData"]["id"] for n in got}
 
@@ -301,7 +312,7 @@ def test_subscriptions_and_delta_tokens_survive_the_demo_snapshot(http, receiver
         after = mailbox.create_event("After restart", T0 + timedelta(hours=2))
         changes, _, _ = _delta_round(mailbox, delta_link.replace(old_graph, mailbox.graph))
         assert [c["id"] for c in changes] == [after["id"]]
-        got = wait_for(lambda: [n for n in receiver.notifications("/webhooks/microsoft")
+        got = wait_for(lambda: [n for n in receiver.json_posts("/webhooks/microsoft")
                                 if n["value"][0]["resourceData"]["id"] == after["id"]])
         assert got[0]["value"][0]["subscriptionId"] == sub["id"]
     finally:
