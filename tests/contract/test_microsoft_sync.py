@@ -15,7 +15,7 @@ from providers.base import (FULL_SYNC_REQUIRED, Attendee, CalendarSync, ChannelR
                             ProviderError)
 from providers.registry import PROVIDERS
 from tests.contract.support import CalendarUnderTest, calendar_under_test
-from tests.graph_receiver import Receiver, wait_for
+from tests.push_receiver import Receiver, wait_for
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 WINDOW = (T0 - timedelta(days=1), T0 + timedelta(days=7))

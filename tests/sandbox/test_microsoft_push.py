@@ -12,7 +12,7 @@ import pytest
 
 from providers.emulator_kit.snapshot import restore, snapshot
 from providers.sandbox import create_sandbox_app, serve
-from tests.graph_receiver import Receiver, wait_for
+from tests.push_receiver import Receiver, wait_for
 from tests.sandbox.conftest import Control
 from tests.sandbox.test_microsoft_emulator import MicrosoftSession
 
