@@ -466,3 +466,24 @@ def test_diagnostics_rule_names_channel_failed():
     assert rules.sync_check(ev, now).status == "warn"  # retried by itself; the cause shows where it hit
     ev.sync = SyncStatus("active", now + timedelta(days=6), None, now, now, now + timedelta(days=60), [])
     assert rules.sync_check(ev, now).status == "pass"
+
+
+def test_a_hub_that_cannot_read_the_tokens_leaves_the_connection_alone(env, db_url, monkeypatch):
+    """Jobs are shared through the database; a process whose keys cannot open the connection's
+    tokens must not declare it dead (the next API use names the cause) — it fails, for a retry."""
+    from hub.services.sync.records import ForeignCredentials
+    cid = env.connection()
+    other = create_app({"database_url": db_url, "encryption_keys": TokenVault.generate_key_spec("x"),
+                        "log_json": False, "webhook_worker": False})
+    hub = other.extensions["hub"]
+    install(monkeypatch, hub, env.fake)
+    try:
+        with pytest.raises(ForeignCredentials):
+            channels.open_channel(hub, cid)
+        with pytest.raises(ForeignCredentials):
+            runner.run(hub, cid)
+    finally:
+        hub.close()
+    with env.hub.db.session() as s:
+        assert s.get(Connection, cid).status == "active"
+    assert env.fake.opened == []

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from hub import jobs
 from hub.logs import get_logger
-from hub.services.sync.adapters import adapter, pushes
-from hub.services.sync.records import (OPEN, RENEW, RUN, STOP, error_record, new_secret, renew_lead,
-                                       secret_hash)
+from hub.services.sync.adapters import adapter, call, pushes
+from hub.services.sync.records import (OPEN, RENEW, RUN, STOP, ForeignCredentials, error_record, new_secret,
+                                       renew_lead, secret_hash)
 from hub.storage.models import Connection, SyncChannel
 from oauth.tokens import ConnectionUnusable
 from providers import registry
@@ -82,7 +82,7 @@ def open_channel(hub: Hub, connection_id: str, replacing: str | None = None, res
     request = ChannelRequest(channel_id=str(uuid.uuid4()), address=address, secret=secret,
                              expires_at=now + sync.max_channel_lifetime, lifecycle_address=lifecycle)
     try:
-        pushed = hub.tokens.call(connection_id, lambda token: sync.open_channel(token, request))
+        pushed = call(hub, connection_id, lambda token: sync.open_channel(token, request))
     except ProviderError as err:
         _record_failure(hub, connection_id, provider, secret, err)
         if isinstance(err, ConnectionUnusable):
@@ -130,8 +130,8 @@ def renew(hub: Hub, channel_id: str) -> None:
         open_channel(hub, connection_id, replacing=channel_id, resync=False)
         return
     try:
-        renewed = hub.tokens.call(
-            connection_id, lambda token: sync.renew_channel(token, current, now + sync.max_channel_lifetime))
+        renewed = call(
+            hub, connection_id, lambda token: sync.renew_channel(token, current, now + sync.max_channel_lifetime))
     except ProviderError as err:
         if err.kind is ErrorKind.NOT_FOUND:
             open_channel(hub, connection_id, replacing=channel_id, resync=True)
@@ -168,7 +168,7 @@ def stop(hub: Hub, channel_id: str) -> None:
     if usable:
         sync = adapter(hub, provider)
         try:
-            hub.tokens.call(connection_id, lambda token: sync.close_channel(token, pushed))
+            call(hub, connection_id, lambda token: sync.close_channel(token, pushed))
         except ProviderError as err:
             if not isinstance(err, ConnectionUnusable) and err.kind is not ErrorKind.NOT_FOUND:
                 with hub.db.session() as session:
@@ -207,10 +207,13 @@ def stop_all_now(hub: Hub, connection_id: str) -> None:
 def _close_quietly(hub: Hub, connection_id: str, provider: str, pushed: PushChannel) -> None:
     sync = adapter(hub, provider)
     try:
-        hub.tokens.call(connection_id, lambda token: sync.close_channel(token, pushed))
+        call(hub, connection_id, lambda token: sync.close_channel(token, pushed))
     except ProviderError as err:
         log.warning("sync_channel_stop_failed", connection_id=connection_id, provider=provider,
                     kind=err.kind.value, cause=err.cause)
+    except ForeignCredentials:
+        log.warning("sync_channel_stop_failed", connection_id=connection_id, provider=provider,
+                    cause="credentials_unreadable")
 
 
 def sweep(hub: Hub) -> None:

@@ -18,6 +18,14 @@ RUN = "sync.run"  # {connection_id, full?}: one sync into the busy cache
 ERRORS_KEPT = 5  # SyncState.errors keeps the newest few failures
 
 
+class ForeignCredentials(RuntimeError):
+    """This hub's keys cannot open the connection's stored tokens. In production every process
+    shares the keys, so that is a key removed too early — which the next API use reports (and
+    marks) with its cause; a background job must not be the one to declare the connection dead,
+    so it fails and is retried instead. (Several test hubs share one database with different
+    keys: each leaves the others' connections alone.)"""
+
+
 def new_secret() -> str:
     # 43 URL-safe characters: inside Google's token and Graph's clientState (≤ 128) limits.
     return secrets.token_urlsafe(32)

@@ -22,7 +22,7 @@ from hub import jobs
 from hub.logs import get_logger
 from hub.services import busy_cache
 from hub.services.sync import changes
-from hub.services.sync.adapters import adapter
+from hub.services.sync.adapters import adapter, call
 from hub.services.sync.channels import ACTIVE, enabled_provider
 from hub.services.sync.records import RUN, error_record, window, with_error
 from hub.storage.models import Connection, SyncChannel, SyncState
@@ -92,7 +92,7 @@ def run(hub: Hub, connection_id: str, full: bool = False) -> str:
 def _fetch(hub: Hub, connection_id: str, provider: str, cursor: str | None, start: datetime,
            end: datetime) -> SyncBatch:
     sync = adapter(hub, provider)
-    return hub.tokens.call(connection_id, lambda token: sync.sync(token, cursor, start, end))
+    return call(hub, connection_id, lambda token: sync.sync(token, cursor, start, end))
 
 
 def _store(hub: Hub, tenant_id: str, connection_id: str, batch: SyncBatch, start: datetime, end: datetime,
