@@ -487,3 +487,18 @@ def test_a_hub_that_cannot_read_the_tokens_leaves_the_connection_alone(env, db_u
     with env.hub.db.session() as s:
         assert s.get(Connection, cid).status == "active"
     assert env.fake.opened == []
+
+
+def test_refused_notifications_count_against_the_sender(db_url, monkeypatch):
+    app = create_app({"database_url": db_url, "encryption_keys": TokenVault.generate_key_spec("r"),
+                      "log_json": False, "webhook_worker": False, "rate_limit_failed_auth": "3/minute",
+                      "rate_limit_key_prefix": f"t{uuid.uuid4().hex[:6]}"})
+    hub = app.extensions["hub"]
+    install(monkeypatch, hub, FakeSync())
+    try:
+        client = app.test_client()
+        body = json.dumps([{"channel_id": "nope", "secret": "x", "kind": "changed"}])
+        codes = [client.post("/webhooks/google", data=body).status_code for _ in range(4)]
+        assert codes == [404, 404, 404, 429]
+    finally:
+        hub.close()
