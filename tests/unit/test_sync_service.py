@@ -502,3 +502,35 @@ def test_refused_notifications_count_against_the_sender(db_url, monkeypatch):
         assert codes == [404, 404, 404, 429]
     finally:
         hub.close()
+
+
+def test_a_move_at_the_provider_moves_the_attendance_deadlines_and_a_deletion_stops_them(env):
+    from hub.storage.models import AttendanceCheck, AttendanceWatch
+    cid = env.connection()
+    start = _at(30)
+    event_id = env.hub_event(cid, "att1", start)
+    with env.hub.db.session() as s:
+        s.add(AttendanceWatch(event_id=event_id, tenant_id=env.tenant_id, grace_minutes=10, late_after_minutes=3,
+                              candidate_email="cand@example.com", candidate_name=None, interviewers=[],
+                              provider="google", connection_id=cid, created_at=_now()))
+        s.flush()
+        for kind, minutes in (("late", 3), ("deadline", 10)):
+            s.add(AttendanceCheck(event_id=event_id, tenant_id=env.tenant_id, kind=kind,
+                                  due_at=start + timedelta(minutes=minutes)))
+    env.fake.put(SyncedEvent("att1", start=start, end=start + timedelta(hours=1), title="Interview"))
+    env.open(cid)
+    runner.run(env.hub, cid)
+    moved = start + timedelta(hours=2)
+    env.fake.put(SyncedEvent("att1", start=moved, end=moved + timedelta(hours=1), title="Interview"))
+    runner.run(env.hub, cid)
+
+    def checks() -> dict[str, tuple[datetime, str]]:
+        with env.hub.db.session() as s:
+            return {c.kind: (c.due_at, c.status) for c in s.execute(
+                select(AttendanceCheck).where(AttendanceCheck.event_id == event_id)).scalars()}
+
+    assert checks() == {"late": (moved + timedelta(minutes=3), "pending"),
+                        "deadline": (moved + timedelta(minutes=10), "pending")}
+    env.fake.put(SyncedEvent("att1", cancelled=True))
+    runner.run(env.hub, cid)
+    assert {status for _, status in checks().values()} == {"cancelled"}
