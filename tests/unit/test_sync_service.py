@@ -534,3 +534,31 @@ def test_a_move_at_the_provider_moves_the_attendance_deadlines_and_a_deletion_st
     env.fake.put(SyncedEvent("att1", cancelled=True))
     runner.run(env.hub, cid)
     assert {status for _, status in checks().values()} == {"cancelled"}
+
+
+def test_a_row_the_hub_wrote_after_the_provider_was_read_is_left_to_the_next_sync(env):
+    """The hub's own PATCH writes its row after the provider accepted the move; a sync that
+    read the calendar just before must not take its older answer for a change made there."""
+    cid = env.connection()
+    env.subscribe()
+    start = _at(28)
+    event_id = env.hub_event(cid, "race1", start)
+    env.fake.put(SyncedEvent("race1", start=start, end=start + timedelta(hours=1), title="Interview"))
+    env.open(cid)
+    runner.run(env.hub, cid)
+    env.fake.put(SyncedEvent("race1", start=start, end=start + timedelta(hours=1), title="Interview"))
+    moved = start + timedelta(hours=1)
+    original = env.fake.sync
+
+    def read_then_hub_writes(token, cursor, s, e):
+        batch = original(token, cursor, s, e)  # the calendar as it was when read
+        with env.hub.db.session() as session:  # …then the hub's PATCH lands in its own row
+            row = session.get(Event, event_id)
+            row.start, row.end = moved, moved + timedelta(hours=1)
+        return batch
+
+    env.fake.sync = read_then_hub_writes
+    runner.run(env.hub, cid)
+    assert env.deliveries("event.updated") == []
+    with env.hub.db.session() as s:
+        assert s.get(Event, event_id).start == moved

@@ -28,9 +28,11 @@ NEEDS_ACTION = "needs_action"
 
 
 def apply(hub: Hub, session: Session, connection_id: str, batch: SyncBatch,
-          window: tuple[datetime, datetime]) -> int:
+          window: tuple[datetime, datetime], read_from: datetime) -> int:
     """Bring the hub's events of this connection in line with the batch; returns how many
-    webhooks were queued."""
+    webhooks were queued. `read_from` is when the provider was asked: a row the hub wrote since
+    (an event it just created or moved itself) may be newer than the batch, so it is left to
+    the next sync, which the provider's notice of that very change queues."""
     by_id = {e.event_id: e for e in batch.events}
     query = select(Event).where(Event.connection_id == connection_id, Event.status != "cancelled")
     if not batch.full:
@@ -39,6 +41,8 @@ def apply(hub: Hub, session: Session, connection_id: str, batch: SyncBatch,
         query = query.where(Event.provider_event_id.in_(list(by_id)))
     sent = 0
     for event in session.execute(query).scalars():
+        if event.updated_at >= read_from or event.created_at >= read_from:
+            continue
         synced = by_id.get(event.provider_event_id)
         if synced is None:
             # A full sync lists the whole window: a hub event inside it that is not listed was
