@@ -562,3 +562,17 @@ def test_a_row_the_hub_wrote_after_the_provider_was_read_is_left_to_the_next_syn
     assert env.deliveries("event.updated") == []
     with env.hub.db.session() as s:
         assert s.get(Event, event_id).start == moved
+
+
+def test_a_removal_reported_outside_the_window_cancels_nothing(env):
+    """Graph's windowed delta reports a change to an event outside its window as removed."""
+    cid = env.connection()
+    env.subscribe()
+    past = _now() - timedelta(days=30)
+    event_id = env.hub_event(cid, "old1", past)
+    env.open(cid)
+    runner.run(env.hub, cid)
+    env.fake.put(SyncedEvent("old1", cancelled=True))
+    runner.run(env.hub, cid)
+    assert env.deliveries("event.cancelled") == []
+    assert env.client.get(f"/v1/events/{event_id}", headers=env.headers).json["status"] == "confirmed"

@@ -5,7 +5,8 @@ Compared with what the hub stored: a change the hub made itself (PATCH /v1/event
 row after the provider accepted it) reads as no change and sends nothing. Moved, retitled or an
 attendee's answer changed → the row is updated and `event.updated` carries the event as it is
 now plus `changes` (previous and current values); deleted at the provider → `cancelled` and
-`event.cancelled`. A move also moves the event's attendance deadlines (AttendanceService.moved,
+`event.cancelled` — inside the synced window only: outside it a "removed" may just mean "not
+in the window". A move also moves the event's attendance deadlines (AttendanceService.moved,
 the same hook PATCH /v1/events uses).
 """
 from __future__ import annotations
@@ -44,12 +45,17 @@ def apply(hub: Hub, session: Session, connection_id: str, batch: SyncBatch,
         if event.updated_at >= read_from or event.created_at >= read_from:
             continue
         synced = by_id.get(event.provider_event_id)
+        outside = event.end <= window[0] or event.start >= window[1]
         if synced is None:
             # A full sync lists the whole window: a hub event inside it that is not listed was
             # deleted at the provider. Outside the window nothing is known.
-            if event.start < window[0] or event.start >= window[1]:
+            if outside:
                 continue
             synced = SyncedEvent(event.provider_event_id, cancelled=True)
+        elif synced.cancelled and outside:
+            # A windowed sync (Graph's calendarView delta) reports a change to an event outside
+            # its window as removed: that says nothing about whether it still exists.
+            continue
         sent += _reconcile(hub, session, event, synced)
     return sent
 
