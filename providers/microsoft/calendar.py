@@ -48,14 +48,18 @@ def _utc_text(moment: datetime) -> str:
 def _parse_dtz(value: Any) -> datetime:
     """A dateTimeTimeZone from the SDK as an aware UTC instant (we ask for UTC; other zones are
     read too, in case a proxy or tenant policy ignores the Prefer header)."""
-    text = (value.date_time or "").replace("Z", "")
-    local = datetime.fromisoformat(text)
-    tz = zone_named(value.time_zone or "UTC")
+    return parse_date_time_zone(value.date_time, value.time_zone)
+
+
+def parse_date_time_zone(date_time: str | None, time_zone: str | None) -> datetime:
+    """A dateTimeTimeZone's two fields as an aware UTC instant (also for raw JSON)."""
+    local = datetime.fromisoformat((date_time or "").replace("Z", ""))
+    tz = zone_named(time_zone or "UTC")
     if tz is None:
         # Reading an unknown zone as UTC would move the time by hours without anyone noticing.
         raise ProviderError(ErrorKind.UNKNOWN, f"Microsoft reported a time zone the hub does not know: "
-                            f"{value.time_zone!r}", provider=PROVIDER, cause="unknown_time_zone",
-                            provider_code=value.time_zone)
+                            f"{time_zone!r}", provider=PROVIDER, cause="unknown_time_zone",
+                            provider_code=time_zone)
     return local.replace(tzinfo=tz).astimezone(timezone.utc)
 
 
