@@ -8,7 +8,13 @@ Paths (relative to the sandbox base URL):
   ``GET /microsoft/<tenant>/discovery/v2.0/keys``; ``GET /microsoft/common/discovery/instance``
   (msal's instance discovery)
 - ``/microsoft/v1.0/...`` — /me, /me/mailboxSettings, /me/calendar, getSchedule,
-  calendarView, events (see ``emulator_graph``)
+  calendarView, events (see ``emulator_graph``); /subscriptions with the validation handshake,
+  change and lifecycle notifications (``emulator_subscriptions``); calendarView/delta
+  (``emulator_delta``)
+
+Every change to a stored event — Graph API, ``POST /_control/events``, and the changes people
+make (``emulator_people``, behind the control API's person_* hooks) — goes through the calendar
+store's change listener: delta tracks it and subscribers are notified.
 
 msal insists on an https authority, so a client keeps the real one
 (``https://login.microsoftonline.com/<tenant>``) and rewrites that host to

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 from providers.base import (FULL_SYNC_REQUIRED, AttendeeResponse, ChannelRequest, ErrorKind, ProviderError,
                             PushChannel, PushNotice, SyncBatch, SyncedEvent)
 
-from .calendar import UTC_PREFERENCE, _enum, _parse_dtz, _utc_text
+from .calendar import UTC_PREFERENCE, _parse_json_dtz, _utc_text
 from .errors import PROVIDER
 from .graph_runtime import GraphRuntime
 
@@ -103,26 +103,24 @@ class MicrosoftSync:
             # stored against another Graph base, e.g. a moved sandbox, cannot be used anyway).
             raise ProviderError(ErrorKind.CONFLICT, "The stored delta link is not for this Graph endpoint",
                                 provider=PROVIDER, cause=FULL_SYNC_REQUIRED)
-        if cursor is None:
-            config = self._config(start, end)
-            page = self.graph.call(token, lambda c: c.me.calendar_view.delta.get(request_configuration=config))
-        else:
-            page = self._follow(token, cursor)
+        # The first page of a full round names the window; a deltaLink carries it in its token.
+        page = self._page(token, cursor, self._config(start, end) if cursor is None else self._config())
         found: list[SyncedEvent] = []
         while True:
-            if page is None:
-                raise ProviderError(ErrorKind.UNKNOWN, "Microsoft Graph answered delta with nothing", provider=PROVIDER)
-            found.extend(_synced(item) for item in page.value or [])
-            if page.odata_delta_link:
-                return SyncBatch(events=tuple(found), cursor=page.odata_delta_link, full=cursor is None)
-            if not page.odata_next_link:
+            found.extend(_synced(item) for item in page.get("value") or [] if isinstance(item, dict))
+            if page.get("@odata.deltaLink"):
+                return SyncBatch(events=tuple(found), cursor=page["@odata.deltaLink"], full=cursor is None)
+            if not page.get("@odata.nextLink"):
                 raise ProviderError(ErrorKind.UNKNOWN, "Microsoft Graph ended a delta round without a deltaLink",
                                     provider=PROVIDER)
-            page = self._follow(token, page.odata_next_link)
+            page = self._page(token, page["@odata.nextLink"], self._config())
 
-    def _follow(self, token: str, url: str) -> Any:
-        config = self._config()
-        return self.graph.call(token, lambda c: c.me.calendar_view.delta.with_url(url).get(request_configuration=config))
+    def _page(self, token: str, url: str | None, config: Any) -> dict[str, Any]:
+        def request(client: Any) -> Any:
+            builder = client.me.calendar_view.delta if url is None else client.me.calendar_view.delta.with_url(url)
+            return builder.to_get_request_information(request_configuration=config)
+
+        return self.graph.get_json(token, request)
 
     # -- inbound ------------------------------------------------------------------------------
     def validation_echo(self, args: Mapping[str, str]) -> str | None:
@@ -164,18 +162,21 @@ def _aware(moment: datetime | None, asked: Any) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
-def _synced(item: Any) -> SyncedEvent:
-    extra = item.additional_data or {}
-    if "@removed" in extra:
-        return SyncedEvent(event_id=item.id, cancelled=True)
+def _synced(item: Mapping[str, Any]) -> SyncedEvent:
+    """One delta entry (raw Graph JSON) as a SyncedEvent."""
+    if "@removed" in item:
+        return SyncedEvent(event_id=item["id"], cancelled=True)
     attendees = []
-    for attendee in item.attendees or []:
-        address = attendee.email_address.address if attendee.email_address else None
-        if not address:
-            continue
-        response = _enum(attendee.status.response) if attendee.status else "none"
-        attendees.append(AttendeeResponse(email=address, response_status=RESPONSES.get(response, "needs_action")))
+    for attendee in item.get("attendees") or []:
+        address = (attendee.get("emailAddress") or {}).get("address")
+        if address:
+            response = (attendee.get("status") or {}).get("response") or "none"
+            attendees.append(AttendeeResponse(email=address, response_status=RESPONSES.get(response, "needs_action")))
     return SyncedEvent(
-        event_id=item.id, cancelled=bool(item.is_cancelled),
-        start=_parse_dtz(item.start) if item.start else None, end=_parse_dtz(item.end) if item.end else None,
-        title=item.subject, show_as=SHOW_AS.get(_enum(item.show_as), "busy"), attendees=tuple(attendees))
+        event_id=item["id"], cancelled=bool(item.get("isCancelled")),
+        start=_when(item.get("start")), end=_when(item.get("end")), title=item.get("subject"),
+        show_as=SHOW_AS.get(item.get("showAs") or "", "busy"), attendees=tuple(attendees))
+
+
+def _when(value: Any) -> datetime | None:
+    return _parse_json_dtz(value) if isinstance(value, dict) and value.get("dateTime") else None
