@@ -79,7 +79,6 @@ SPEC = ProviderSpec(
     native=True,
     attendance=_attendance,
     attendance_scopes=("OnlineMeetingArtifact.Read.All",),
-    attendance_scopes_in_consent=False,
     emulator=_emulator,
     diagnostics=_diagnostics,
     warm_up=_warm,

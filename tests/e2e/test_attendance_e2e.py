@@ -344,6 +344,7 @@ def teams_join(sandbox, event: dict, name: str, minute: float, email: str = "") 
 
 def test_teams_attendance_comes_from_the_report_after_the_meeting(hub_live, tenant, sandbox, clock):
     tenant_id, api = tenant
+    attendance_on(hub_live, tenant_id)
     who = person(api, sandbox, "microsoft", connect_zoom=False)
     event = teams_event(api, who)
     report = api.get(f"/v1/events/{event['id']}/attendance").json()
@@ -363,6 +364,7 @@ def test_teams_attendance_comes_from_the_report_after_the_meeting(hub_live, tena
 
 def test_teams_report_not_written_yet_is_asked_again_later(hub_live, tenant, sandbox, clock):
     tenant_id, api = tenant
+    attendance_on(hub_live, tenant_id)
     who = person(api, sandbox, "microsoft", connect_zoom=False)
     future = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=30)
     event = teams_event(api, who, future)

@@ -26,7 +26,7 @@ class RotatingFlow:
         self.delay = delay
         self.lock = threading.Lock()
 
-    def refresh(self, refresh_token: str) -> Grant:
+    def refresh(self, refresh_token: str, scopes: tuple[str, ...] = ()) -> Grant:
         with self.lock:
             self.calls += 1
             n = self.calls
