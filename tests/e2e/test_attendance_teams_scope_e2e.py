@@ -33,6 +33,11 @@ def stored_scopes(hub_live, connection_id: str) -> list[str]:
         return list(s.get(Connection, connection_id).scopes)
 
 
+def scopes_check(api, user_id: str) -> dict:
+    report = api.get(f"/v1/diagnostics/users/{user_id}").json()
+    return next(c for c in report["checks"] if c["id"] == "microsoft.scopes")
+
+
 def test_consent_asks_for_the_artifact_scope_only_where_attendance_is_on(hub_live, tenant, sandbox):
     tenant_id, api = tenant
     off = person(api, sandbox, "microsoft", connect_zoom=False)
@@ -92,7 +97,12 @@ def test_a_connection_without_the_scope_is_told_to_reconnect_and_never_called_a_
     assert report["error"]["fix"]["action"] == "reconnect"
     assert {d["status"] for d in report["deadlines"]} == {"pending"}  # tried again after the fix
     set_attendance(hub_live.hub.db, name, True)
+    # Diagnostics say the same as for any other scope gap: the scopes check fails, reconnect.
+    scopes = scopes_check(api, who.user_id)
+    assert (scopes["status"], scopes["cause"]) == ("fail", "scopes_missing") and SCOPE in scopes["detail"]
+    assert scopes["fix"]["action"] == "reconnect" and "/connect/" in scopes["fix"]["url"]
     assert connect(api, who.user_id, "microsoft", who.calendar_email).status == "connected"
+    assert scopes_check(api, who.user_id)["status"] == "pass"
     at(hub_live, clock, event, 62)
     assert sorted(types(hub_live, tenant_id)) == ["attendance.candidate_late", "attendance.interviewer_no_show",
                                                   "attendance.no_show"]
