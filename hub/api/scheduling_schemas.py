@@ -112,8 +112,10 @@ class CandidateIn(Strict):
 
 
 class RequestIn(OfferSettings):
+    # The one given must be a list: a present `"slots": null` does not count as giving slots.
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "oneOf": [{"required": ["slots"]}, {"required": ["windows"]}]})
+        "oneOf": [{"required": ["slots"], "properties": {"slots": {"type": "array"}}},
+                  {"required": ["windows"], "properties": {"windows": {"type": "array"}}}]})
 
     organizer: str = Field(min_length=1, max_length=128)
     interviewers: list[str] = Field(default_factory=list, max_length=50,
