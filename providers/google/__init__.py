@@ -8,7 +8,7 @@ from providers.base import (Capability, CauseText, Conferencing, OAuthConnect, O
 
 if TYPE_CHECKING:  # pragma: no cover
     from oauth.flows import OAuthFlow
-    from providers.base import AttendanceReader, CalendarProvider
+    from providers.base import AttendanceReader, CalendarProvider, CalendarSync
 
 
 def endpoints(config: ProviderConfig) -> OAuthEndpoints:
@@ -36,6 +36,11 @@ def _flow(config: ProviderConfig) -> "OAuthFlow":
 def _calendar(config: ProviderConfig) -> "CalendarProvider":
     from providers.google.calendar import GoogleCalendar
     return GoogleCalendar(endpoints(config).api_base, timeout=config.timeout)
+
+
+def _sync(config: ProviderConfig) -> "CalendarSync":
+    from providers.google.sync import GoogleSync
+    return GoogleSync(endpoints(config).api_base, timeout=config.timeout)
 
 
 def meet_base(config: ProviderConfig) -> str:
@@ -71,6 +76,7 @@ SPEC = ProviderSpec(
                 default="production"),
     ),
     calendar=_calendar,
+    sync=_sync,
     meetings=Conferencing(Capability.GOOGLE_MEET, "Google Meet", unavailable_cause="meet_unavailable",
                           link_missing_cause="meet_unavailable", join_label="Join with Google Meet"),
     native=True,
