@@ -58,7 +58,7 @@ def test_a_calendar_only_token_is_refused_and_named_a_missing_scope(ms, control,
     conference = ended_meeting(ms, grant.access_token, control)
     raw = ms.get("/me/onlineMeetings", grant.access_token,
                  params={"$filter": f"JoinWebUrl eq '{conference['join_url']}'"})
-    assert raw.status_code == 403, raw.text
+    assert (raw.status_code, raw.json()["error"]["code"]) == (403, "Forbidden"), raw.text
     reader = TeamsAttendance(f"{base_url}/microsoft/v1.0", timeout=10)
     with pytest.raises(ProviderError) as refused:
         reader.participants(grant.access_token, conference)
