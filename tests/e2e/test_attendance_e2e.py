@@ -356,6 +356,40 @@ def test_meet_is_read_every_minute_so_a_join_is_told_before_the_late_deadline(hu
         "late", "deadline"}
 
 
+def test_meet_polling_ends_at_the_grace_deadline_and_moves_with_the_event(hub_live, tenant, sandbox, clock):
+    from hub.storage.models import AttendanceCheck
+
+    tenant_id, api = tenant
+    attendance_on(hub_live, tenant_id)
+    who = person(api, sandbox, connect_zoom=False)
+    body = {"organizer": who.user_id, "title": "Interview on Meet", "start": START.isoformat(),
+            "end": (START + timedelta(hours=1)).isoformat(), "conferencing": "google_meet",
+            "attendees": [{"email": "grace@candidates.example", "name": "Grace Hopper"}], "attendance": {}}
+    event = api.post("/v1/events", json=body).json()
+
+    def poll() -> tuple[datetime, str]:
+        with hub_live.hub.db.session() as s:
+            row = s.execute(select(AttendanceCheck).where(AttendanceCheck.event_id == event["id"],
+                                                          AttendanceCheck.kind == "poll")).scalar_one()
+            return row.due_at, row.status
+
+    later = START + timedelta(days=1)
+    r = api.patch(f"/v1/events/{event['id']}", json={"start": later.isoformat(),
+                                                     "end": (later + timedelta(hours=1)).isoformat()})
+    assert r.status_code == 200, r.text
+    assert poll() == (later, "pending")  # the polling starts at the new start
+    reads = lambda: len(sandbox.requests_log("google", "/google/meet/v2/conferenceRecords"))  # noqa: E731
+    at(hub_live, clock, event, 24 * 60 + 5)
+    assert poll() == (later + timedelta(minutes=6), "pending")
+    before = reads()
+    at(hub_live, clock, event, 24 * 60 + 10)  # the deadline reads; the poll stops without reading
+    assert poll()[1] == "done" and reads() == before + 1
+    at(hub_live, clock, event, 24 * 60 + 12)
+    assert reads() == before + 1
+    assert types(hub_live, tenant_id) == ["attendance.candidate_late", "attendance.no_show",
+                                          "attendance.interviewer_no_show"]
+
+
 def teams_event(api: Api, who: Person, start: datetime = START) -> dict:
     body = {"organizer": who.user_id, "title": "Interview on Teams", "start": start.isoformat(),
             "end": (start + timedelta(hours=1)).isoformat(), "conferencing": "teams",
