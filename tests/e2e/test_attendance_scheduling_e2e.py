@@ -7,15 +7,30 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from hub.storage.models import WebhookDelivery
+from tests.conftest import own_database
 from tests.e2e import test_attendance_e2e as base
-from tests.e2e.test_attendance_e2e import START, at, join, types
+from tests.e2e.support import start_hub
+from tests.e2e.test_attendance_e2e import SECRET, START, at, join, types
 from tests.e2e.zoom_support import person
 
-# The live hub on its fake clock and a tenant with a backend webhook, as in the other attendance tests.
-clock, hub_live, tenant = base.clock, base.hub_live, base.tenant
+# The fake clock and a tenant with a backend webhook, as in the other attendance tests.
+clock, tenant = base.clock, base.tenant
+
+
+@pytest.fixture(scope="module")
+def hub_live(tmp_path_factory, sandbox_url, clock):
+    """A hub on its own database: its requests are in the past of the real clock, and other
+    tests' expiry sweeps (which look at every tenant) must not find them."""
+    with own_database(tmp_path_factory, "attendance-scheduling") as url:
+        server, live = start_hub(url, sandbox_url, zoom_webhook_secret=SECRET, webhook_worker=False)
+        live.hub.clock = clock
+        yield live
+        server.shutdown()
+        live.hub.close()
 CANDIDATE = {"email": "grace@candidates.example", "name": "Grace Hopper"}
 NEXT_DAY = START + timedelta(days=1)
 
