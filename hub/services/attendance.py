@@ -6,8 +6,8 @@ the thresholds) and two deadline rows (`attendance_checks`): `late` at start + l
 `deadline` at start + grace. A provider that pushes nothing but can be read during the meeting
 (Meet) also gets a `poll` row: from the start it reads the participant list every minute until
 the candidate is seen or the grace deadline comes, so `candidate_joined` goes out within about a
-minute of the join instead of at the next deadline. The rows are the timers: a job runner (Celery or in-process) calls
-`evaluate_due(now)`, which runs every pending check whose time has come. A check reads the
+minute of the join instead of at the next deadline. The rows are the timers: a job runner
+(Celery or in-process) calls `evaluate_due(now)`, which runs every pending check whose time has come. A check reads the
 provider's participant list (Zoom participants API, Meet conference records, Teams attendance
 report) and decides: a no-show is only ever declared on a successful read, never because a
 webhook did not arrive (Zoom retries a lost one only after 5 minutes). A reader that reports
