@@ -7,11 +7,11 @@ the thresholds) and two deadline rows (`attendance_checks`): `late` at start + l
 (Meet) also gets a `poll` row: from the start it reads the participant list every minute until
 the candidate is seen or the grace deadline comes, so `candidate_joined` goes out within about a
 minute of the join instead of at the next deadline. The rows are the timers: a job runner
-(Celery or in-process) calls `evaluate_due(now)`, which runs every pending check whose time has come. A check reads the
-provider's participant list (Zoom participants API, Meet conference records, Teams attendance
-report) and decides: a no-show is only ever declared on a successful read, never because a
-webhook did not arrive (Zoom retries a lost one only after 5 minutes). A reader that reports
-only after the meeting (Teams) has its deadlines at the meeting's end.
+(Celery or in-process) calls `evaluate_due(now)`, which runs every pending check whose time has
+come. A check reads the provider's participant list (Zoom participants API, Meet conference
+records, Teams attendance report) and decides: a no-show is only ever declared on a successful
+read, never because a webhook did not arrive (Zoom retries a lost one only after 5 minutes). A
+reader that reports only after the meeting (Teams) has its deadlines at the meeting's end.
 
 Each webhook is an `attendance_notices` row inserted in the transaction that queues it in the
 outbox: two workers, a webhook and a poll reaching the same conclusion send one message.
