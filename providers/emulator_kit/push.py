@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import requests
+from flask import Response, after_this_request, g, has_request_context
 
 # Receivers that fail are retried after these delays (seconds): enough to ride out a hub
 # restart in a test, short enough that a sandbox never piles up work.
@@ -114,3 +115,24 @@ class PushSender:
                 note.status = "delivered"
                 return
         note.status = "failed"
+
+
+def after_the_answer(send: Callable[[], Any]) -> None:
+    """Call `send` (typically a `PushSender.send`) once the current request has its answer, in
+    the order asked: providers notify from elsewhere, after the change, so a notification never
+    overtakes the write that caused it, and queueing never delays the answer. Works for any
+    blueprint (emulator or control API); outside a request, at once."""
+    if not has_request_context():
+        send()
+        return
+    pending = g.get("sandbox_pushes")
+    if pending is None:
+        pending = g.sandbox_pushes = []
+
+        @after_this_request
+        def flush(response: Response) -> Response:
+            for queued in pending:
+                queued()
+            return response
+
+    pending.append(send)

@@ -8,7 +8,7 @@ from providers.base import (Capability, CauseText, Conferencing, OAuthConnect, O
 
 if TYPE_CHECKING:  # pragma: no cover
     from oauth.flows import OAuthFlow
-    from providers.base import AttendanceReader, CalendarProvider
+    from providers.base import AttendanceReader, CalendarProvider, CalendarSync
 
 
 def endpoints(config: ProviderConfig) -> OAuthEndpoints:
@@ -47,6 +47,11 @@ def _attendance(config: ProviderConfig) -> "AttendanceReader":
     return TeamsAttendance(endpoints(config).api_base, timeout=config.timeout)
 
 
+def _sync(config: ProviderConfig) -> "CalendarSync":
+    from providers.microsoft.sync import MicrosoftSync
+    return MicrosoftSync(endpoints(config).api_base, timeout=config.timeout)
+
+
 def _warm(calendar: Any) -> None:
     # msgraph-sdk imports ~1,200 model modules on its first answer (1-4 s).
     calendar.warm()
@@ -78,6 +83,7 @@ SPEC = ProviderSpec(
                           join_label="Join Microsoft Teams Meeting"),
     native=True,
     attendance=_attendance,
+    sync=_sync,
     attendance_scopes=("OnlineMeetingArtifact.Read.All",),
     emulator=_emulator,
     diagnostics=_diagnostics,
