@@ -92,10 +92,10 @@ class Hub:
 
     def _feature_scopes(self, tenant_id: str, provider: str) -> tuple[str, ...]:
         """Scopes of the tenant's optional features: attendance reads meeting participants, which
-        needs more than calendars (Meet's meetings.space.readonly); asked only where the tenant
-        turned attendance on, so nobody else sees a bigger consent screen."""
+        needs more than calendars (Meet's meetings.space.readonly, Teams' OnlineMeetingArtifact.Read.All);
+        asked only where the tenant turned attendance on, so nobody else sees a bigger consent screen."""
         spec = registry.get(provider)
-        if not spec.attendance_scopes or not spec.attendance_scopes_in_consent:
+        if not spec.attendance_scopes:
             return ()
         with self.db.session() as session:
             tenant = session.get(Tenant, tenant_id)

@@ -269,9 +269,13 @@ class ConnectService:
             tenant_id, user_id = attempt.tenant_id, attempt.user_id
             attempt_id = attempt.id
         flow = self._oauth(provider)
+        # The consent asked for the tenant's feature scopes too: a flow that names scopes when
+        # redeeming (Microsoft) asks for the same ones again.
+        extra = self.extra_scopes(tenant_id, provider) if self.extra_scopes is not None else ()
+        redeem = {"extra_scopes": extra} if extra else {}
         try:
             grant = flow.exchange(code=code, redirect_uri=self.redirect_uri(provider),
-                                  code_verifier=verifier, nonce=nonce)
+                                  code_verifier=verifier, nonce=nonce, **redeem)
         except ProviderError as err:
             return self._finish(attempt_id, ConnectOutcome(
                 "error", err.cause or "provider_error", err.message, **base))

@@ -44,7 +44,7 @@ class CredentialForm:
     def fix_for(self, error: ProviderError | None) -> str | None:
         return self.fixes.get(error.cause or "") if error is not None else None
 
-    def refresh(self, refresh_token: str) -> Grant:
+    def refresh(self, refresh_token: str, scopes: tuple[str, ...] = ()) -> Grant:
         raise ProviderError(ErrorKind.AUTH_REVOKED, "a form credential cannot be refreshed",
                             provider=self.provider, cause="credentials_invalid")
 

@@ -49,9 +49,14 @@ class OAuthFlow(Protocol):
                           nonce: str, login_hint: str | None, extra_scopes: tuple[str, ...] = ()) -> str:
         """`extra_scopes`: asked for on top of the flow's own (a tenant's optional features)."""
 
-    def exchange(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str) -> Grant: ...
+    def exchange(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str,
+                 extra_scopes: tuple[str, ...] = ()) -> Grant:
+        """`extra_scopes`: the same as on the consent URL (a flow that names scopes when it
+        redeems the code needs them again)."""
 
-    def refresh(self, refresh_token: str) -> Grant: ...
+    def refresh(self, refresh_token: str, scopes: tuple[str, ...] = ()) -> Grant:
+        """`scopes`: what the connection holds (a flow that must name scopes on a refresh asks
+        for these, so a tenant's extra scopes outlive the first refresh)."""
 
     def revoke(self, token: str) -> None: ...
 
@@ -107,13 +112,16 @@ class AuthlibFlow:
             self.authorize_endpoint, state=state, code_verifier=code_verifier, **params)
         return str(url)
 
-    def exchange(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str) -> Grant:
+    def exchange(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str,
+                 extra_scopes: tuple[str, ...] = ()) -> Grant:
+        del extra_scopes  # RFC 6749 §4.1.3: the code carries its scopes; Google and Zoom take none here
         body = self._call(lambda s: s.fetch_token(self.token_endpoint, code=code,
                                                   code_verifier=code_verifier,
                                                   timeout=self.timeout), redirect_uri)
         return self._grant(body, nonce=nonce)
 
-    def refresh(self, refresh_token: str) -> Grant:
+    def refresh(self, refresh_token: str, scopes: tuple[str, ...] = ()) -> Grant:
+        del scopes  # RFC 6749 §6: without a scope the refresh keeps everything granted
         body = self._call(lambda s: s.refresh_token(self.token_endpoint,
                                                     refresh_token=refresh_token,
                                                     timeout=self.timeout))

@@ -152,7 +152,9 @@ class TokenManager:
         now = self.clock()
         try:
             self.refresh_count += 1
-            grant = self.flow_for(conn.provider).refresh(refresh_token)
+            # The connection's own scopes: a flow that names them on refresh (Microsoft) keeps
+            # what this consent granted, a tenant's extra scopes included.
+            grant = self.flow_for(conn.provider).refresh(refresh_token, tuple(conn.scopes or ()))
         except ProviderError as err:
             conn.last_refresh_error_at = now
             conn.refresh_failures += 1

@@ -495,10 +495,6 @@ class ProviderSpec:
     # connect flow for tenants that enable attendance.
     attendance: Callable[[ProviderConfig], AttendanceReader] | None = None
     attendance_scopes: tuple[str, ...] = ()
-    # Whether its connect flow can ask for them yet. Microsoft cannot: msal requests a fixed
-    # scope list on code redemption and refresh, so the artifact scope would not reach the
-    # access token (a per-connection scope list in the token manager is needed first).
-    attendance_scopes_in_consent: bool = True
     # Push channels and incremental sync (the busy cache, event.updated/cancelled), if any.
     sync: Callable[[ProviderConfig], CalendarSync] | None = None
     # Requests in flight per account the provider allows (Graph: 4 per mailbox), or None.

@@ -17,7 +17,8 @@ from pydantic import (
     model_validator,
 )
 
-from hub.api.schemas import ConferencingChoice, EventOut, Strict, Window, _check_zone, zone_schema
+from hub.api.schemas import (AttendanceThresholds, ConferencingChoice, EventOut, Strict, Window, _check_zone,
+                             zone_schema)
 from hub.services.scheduling.texts import PLACEHOLDERS, unknown_placeholders
 
 CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -63,6 +64,10 @@ class OfferSettings(Strict):
     description: str | None = Field(default=None, max_length=8192, description=TEXT_HELP)
     candidate_hours: CandidateHours | None = None
     hold: bool | None = None
+    attendance: AttendanceThresholds | None = Field(
+        default=None, description="Track whether the candidate who books joins the interview (Zoom, Meet or "
+                                  "Teams): attendance.* webhooks for the booked event. A request's replaces its "
+                                  "template's.")
 
     _texts = field_validator("title", "description")(_placeholders)
 
@@ -87,6 +92,7 @@ class TemplateOut(BaseModel):
     minimum_notice_minutes: int | None = None
     candidate_hours: dict[str, str] | None = None
     hold: bool | None = None
+    attendance: AttendanceThresholds | None = None
     expires_after_days: int | None = None
     created_at: datetime
     updated_at: datetime
@@ -106,8 +112,10 @@ class CandidateIn(Strict):
 
 
 class RequestIn(OfferSettings):
+    # The one given must be a list: a present `"slots": null` does not count as giving slots.
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "oneOf": [{"required": ["slots"]}, {"required": ["windows"]}]})
+        "oneOf": [{"required": ["slots"], "properties": {"slots": {"type": "array"}}},
+                  {"required": ["windows"], "properties": {"windows": {"type": "array"}}}]})
 
     organizer: str = Field(min_length=1, max_length=128)
     interviewers: list[str] = Field(default_factory=list, max_length=50,
@@ -193,6 +201,7 @@ class RequestOut(BaseModel):
     conferencing: str
     candidate_hours: dict[str, str]
     hold: bool
+    attendance: AttendanceThresholds | None = Field(default=None, description="null: attendance is not tracked")
     return_url: str | None
     expires_at: datetime
     created_at: datetime

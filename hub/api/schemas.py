@@ -226,20 +226,26 @@ class AttendeeIn(Strict):
     optional: bool = False
 
 
-class AttendanceIn(Strict):
-    """Track whether the candidate joins the meeting (Zoom, Meet or Teams)."""
+class AttendanceThresholds(Strict):
+    """Track whether the candidate joins the meeting (Zoom, Meet or Teams). Scheduling requests
+    and interview templates take this; the candidate who books is the one watched."""
 
     grace_minutes: int = Field(default=10, ge=1, le=60,
                                description="No-show when not joined by start + this (confirmed by the provider)")
     late_after_minutes: int = Field(default=3, ge=0, le=30, description="Late when not joined by start + this")
-    candidate_email: EmailStr | None = Field(
-        default=None, description="Who is watched; default: the first attendee who is not a hub user")
 
     @model_validator(mode="after")
     def _late_before_grace(self):
         if self.late_after_minutes > self.grace_minutes:
             raise ValueError("late_after_minutes must not exceed grace_minutes")
         return self
+
+
+class AttendanceIn(AttendanceThresholds):
+    """Track whether the candidate joins the meeting (Zoom, Meet or Teams)."""
+
+    candidate_email: EmailStr | None = Field(
+        default=None, description="Who is watched; default: the first attendee who is not a hub user")
 
 
 class EventIn(Window):

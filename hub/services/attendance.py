@@ -3,12 +3,15 @@ period, each webhook once.
 
 An event booked with attendance gets a watch (who is the candidate, who are the interviewers,
 the thresholds) and two deadline rows (`attendance_checks`): `late` at start + late_after and
-`deadline` at start + grace. The rows are the timers: a job runner (Celery or in-process) calls
-`evaluate_due(now)`, which runs every pending check whose time has come. A check reads the
-provider's participant list (Zoom participants API, Meet conference records, Teams attendance
-report) and decides: a no-show is only ever declared on a successful read, never because a
-webhook did not arrive (Zoom retries a lost one only after 5 minutes). A reader that reports
-only after the meeting (Teams) has its deadlines at the meeting's end.
+`deadline` at start + grace. A provider that pushes nothing but can be read during the meeting
+(Meet) also gets a `poll` row: from the start it reads the participant list every minute until
+the candidate is seen or the grace deadline comes, so `candidate_joined` goes out within about a
+minute of the join instead of at the next deadline. The rows are the timers: a job runner
+(Celery or in-process) calls `evaluate_due(now)`, which runs every pending check whose time has
+come. A check reads the provider's participant list (Zoom participants API, Meet conference
+records, Teams attendance report) and decides: a no-show is only ever declared on a successful
+read, never because a webhook did not arrive (Zoom retries a lost one only after 5 minutes). A
+reader that reports only after the meeting (Teams) has its deadlines at the meeting's end.
 
 Each webhook is an `attendance_notices` row inserted in the transaction that queues it in the
 outbox: two workers, a webhook and a poll reaching the same conclusion send one message.
@@ -29,6 +32,7 @@ from hub.attendance.people import (CANDIDATE, INTERVIEWER, Line, Person, Sightin
                                    lines, minutes_late)
 from hub.errors import Invalid, NotFound
 from hub.services.directory import user_connections
+from hub.services.explanations import explain
 from hub.storage.db import Database
 from hub.storage.models import (AttendanceCheck, AttendanceNotice, AttendanceWatch, Connection, Event, User,
                                 ZoomWebhookEvent)
@@ -36,13 +40,16 @@ from providers import registry
 from providers.base import Attendee, AttendanceRead, ErrorKind, AttendanceReader, MeetingParticipant, ProviderError
 from webhooks.outbound.outbox import enqueue
 
-LATE, DEADLINE = "late", "deadline"
+LATE, DEADLINE, POLL = "late", "deadline", "poll"
 JOINED, LATE_NOTICE, NO_SHOW, INTERVIEWER_NO_SHOW = (
     "attendance.candidate_joined", "attendance.candidate_late", "attendance.no_show",
     "attendance.interviewer_no_show")
 # A failed read is tried again this soon; a report not written yet (Teams) a little later.
 RETRY_READ = timedelta(minutes=1)
 RETRY_REPORT = timedelta(minutes=5)
+# How often a poll reads a meeting that sends no notifications, between the start and the
+# grace deadline: the candidate_joined webhook is at most this (plus a job tick) late.
+POLL_EVERY = timedelta(minutes=1)
 # Reads stop (the check fails, visibly) this long after the meeting's end.
 GIVE_UP_AFTER_END = timedelta(hours=24)
 # Sightings this long before the start belong to another occurrence, not to this interview.
@@ -71,6 +78,7 @@ class Prepared:
     provider: str
     connection_id: str
     live: bool
+    polled: bool = False  # read during the meeting too, the provider pushing nothing (Meet)
 
 
 ReaderFor = Callable[[str], AttendanceReader]
@@ -95,11 +103,11 @@ class AttendanceService:
                           f"this event's conferencing is {conferencing!r}.",
                           errors=[{"field": "attendance", "message": "needs zoom, google_meet or teams"}])
         missing = [s for s in spec.attendance_scopes if s not in (meeting_connection.scopes or [])]
-        if missing and spec.attendance_scopes_in_consent:
+        if missing:
             raise Invalid("attendance_unavailable", "Attendance cannot be read from this connection",
                           f"{spec.title} did not grant {', '.join(missing)}: turn attendance on for the tenant "
                           "(`hub tenants attendance NAME --on`) and have the organizer reconnect.",
-                          cause="scopes_missing", fix={"action": "reconnect"})
+                          cause="scopes_missing", fix=explain("scopes_missing").as_fix())
         attendees = list(attendees)
         hub_users = {u.email.lower(): u for u in session.execute(
             select(User).where(User.tenant_id == tenant_id)).scalars()}
@@ -109,8 +117,9 @@ class AttendanceService:
                                       and a.email.lower() != candidate.email.lower()
                                       and hub_users[a.email.lower()].id != organizer.id]
         people = tuple(_interviewer(session, u) for u in interviewers)
-        live = self.reader(spec.name).live
-        return Prepared(rules, candidate, people, spec.name, meeting_connection.id, live)
+        reader = self.reader(spec.name)
+        return Prepared(rules, candidate, people, spec.name, meeting_connection.id, reader.live,
+                        polled=reader.live and reader.push_source is None)
 
     def watch(self, session: Session, event: Event, prepared: Prepared) -> None:
         rules = prepared.rules
@@ -120,7 +129,7 @@ class AttendanceService:
             candidate_name=prepared.candidate.name, interviewers=list(prepared.interviewers),
             provider=prepared.provider, connection_id=prepared.connection_id, created_at=self.clock()))
         session.flush()
-        for kind in (LATE, DEADLINE):
+        for kind in (LATE, DEADLINE, POLL) if prepared.polled else (LATE, DEADLINE):
             session.add(AttendanceCheck(event_id=event.id, tenant_id=event.tenant_id, kind=kind,
                                         due_at=_due(kind, event, rules.late_after_minutes, rules.grace_minutes,
                                                     prepared.live)))
@@ -177,6 +186,9 @@ class AttendanceService:
                 if check is not None:
                     check.status, check.done_at = "cancelled", now
                 return
+            if check.kind == POLL and now >= _grace_at(event, watch):
+                check.status, check.done_at = "done", now  # the deadline check reads from here on
+                return
             conference, provider, connection_id, end = (dict(event.conferencing or {}), watch.provider,
                                                         watch.connection_id, event.end)
         try:
@@ -197,8 +209,12 @@ class AttendanceService:
             assert event is not None and watch is not None
             watch.participants = [_participant_row(p) for p in read.participants]
             watch.source, watch.read_at, watch.last_error = read.source, now, None
-            self._decide(session, event, watch, check.kind, now, read.source)
-            check.status, check.done_at, check.last_error = "done", now, None
+            joined = self._decide(session, event, watch, check.kind, now, read.source)
+            check.last_error = None
+            if check.kind == POLL and joined is None and now + POLL_EVERY < _grace_at(event, watch):
+                check.due_at, check.attempts = now + POLL_EVERY, check.attempts + 1  # not seen yet: read again
+            else:
+                check.status, check.done_at = "done", now
 
     def _read(self, provider: str, connection_id: str | None, conference: dict[str, Any]) -> AttendanceRead:
         reader = self.reader(provider)
@@ -214,7 +230,7 @@ class AttendanceService:
             if check is None or check.status != "pending":
                 return
             check.attempts += 1
-            check.last_error = {**error, "at": now.isoformat()} if error else None
+            check.last_error = _error_record(error, now) if error else None
             if now > end + GIVE_UP_AFTER_END:
                 check.status, check.done_at = "failed", now
             else:
@@ -224,13 +240,14 @@ class AttendanceService:
                 watch.last_error = check.last_error
 
     def _decide(self, session: Session, event: Event, watch: AttendanceWatch, kind: str, now: datetime,
-                source: str) -> None:
+                source: str) -> datetime | None:
+        """Queue what this check concludes; returns when the candidate joined, if they did."""
         people = _people(event, watch)
         candidate = people[0]
         seen = lines([s for s in self._sightings(session, event, watch) if s.at <= now + CLOCK_SKEW], people)
         joined = first_join(seen, candidate)
         late_at = event.start + timedelta(minutes=watch.late_after_minutes)
-        grace_at = event.start + timedelta(minutes=watch.grace_minutes)
+        grace_at = _grace_at(event, watch)
         if joined is not None:
             self._joined(session, event, watch, joined, source, now)
         if kind == LATE and (joined is None or joined > late_at):
@@ -247,6 +264,7 @@ class AttendanceService:
                     self._notice(session, event, INTERVIEWER_NO_SHOW, person.email.lower(), now, {
                         **_about(event, watch, source), "interviewer": {"email": person.email, "name": person.name},
                         "grace_minutes": watch.grace_minutes})
+        return joined
 
     def _joined(self, session: Session, event: Event, watch: AttendanceWatch, joined: datetime, source: str,
                 now: datetime) -> None:
@@ -316,7 +334,8 @@ class AttendanceService:
                              "key": people[0].key},
                 "grace_minutes": watch.grace_minutes,
                 "late_after_minutes": watch.late_after_minutes,
-                "deadlines": [{"kind": c.kind, "due_at": c.due_at, "status": c.status} for c in checks.values()],
+                "deadlines": [{"kind": c.kind, "due_at": c.due_at, "status": c.status} for c in checks.values()
+                              if c.kind != POLL],  # a poll is no deadline: it only says joins sooner
                 "participants": [_line_out(ln, event.start) for ln in seen if ln.joined_at is not None],
                 "notices": sorted(sent),
                 "error": watch.last_error,
@@ -349,9 +368,25 @@ class AttendanceService:
 
 
 def _due(kind: str, event: Event, late_after: int, grace: int, live: bool) -> datetime:
+    if kind == POLL:
+        return event.start
     at = event.start + timedelta(minutes=late_after if kind == LATE else grace)
     # Reports written only after the meeting (Teams): nothing can be known before its end.
     return at if live else max(at, event.end)
+
+
+def _grace_at(event: Event, watch: AttendanceWatch) -> datetime:
+    return event.start + timedelta(minutes=watch.grace_minutes)
+
+
+def _error_record(error: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A failed read as stored and shown; a cause that reconnecting fixes (a scope the consent
+    did not grant) carries the same fix diagnostics give for it."""
+    record = {**error, "at": now.isoformat()}
+    explained = explain(error.get("cause"), error.get("kind"))
+    if error.get("cause") and explained.reconnect_fixes_it:
+        record["fix"] = explained.as_fix()
+    return record
 
 
 def _candidate(attendees: list[Attendee], hub_users: dict[str, User], email: str | None) -> Attendee:

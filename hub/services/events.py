@@ -261,6 +261,12 @@ class EventService:
             enqueue(session, tenant_id, "event.created", out, now=self.hub.clock())
             return out
 
+    def check_attendance(self, tenant_id: str, body: NewEvent) -> None:
+        """Whether `body` could be created with its attendance, refused as `create` would refuse
+        it, without creating anything (a scheduling request checks before offering times)."""
+        user, plan = self.plan(tenant_id, body)
+        self._prepare_attendance(tenant_id, user, plan, body)
+
     def _prepare_attendance(self, tenant_id: str, user: User, plan: Plan, body: NewEvent) -> Any:
         if body.attendance is None:
             return None

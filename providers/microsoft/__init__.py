@@ -92,7 +92,6 @@ SPEC = ProviderSpec(
     attendance=_attendance,
     sync=_sync,
     attendance_scopes=("OnlineMeetingArtifact.Read.All",),
-    attendance_scopes_in_consent=False,
     emulator=_emulator,
     webhooks=_push_webhooks,
     diagnostics=_diagnostics,

@@ -32,6 +32,18 @@ class TeamsAttendance:
         self.graph = GraphRuntime(api_base, timeout)
 
     def participants(self, token: str, conference: Mapping[str, Any]) -> AttendanceRead:
+        try:
+            return self._participants(token, conference)
+        except ProviderError as err:
+            if err.kind is not ErrorKind.ACCESS_DENIED:
+                raise
+            # The calls are on /me and the organizer's own meetings: a refusal is the token
+            # lacking the artifact scope, which reconnecting (with attendance on) fixes.
+            raise ProviderError(ErrorKind.SCOPE_MISSING, f"Teams refused the attendance report: {err.message}",
+                                provider=PROVIDER, cause="scopes_missing", provider_code=err.provider_code,
+                                http_status=err.http_status) from None
+
+    def _participants(self, token: str, conference: Mapping[str, Any]) -> AttendanceRead:
         from kiota_abstractions.base_request_configuration import RequestConfiguration
         from msgraph.generated.users.item.online_meetings.online_meetings_request_builder import (
             OnlineMeetingsRequestBuilder,

@@ -48,6 +48,7 @@ GRAPH_SCOPES = {
     "MailboxSettings.Read": "Read your mailbox settings",
     "MailboxSettings.ReadWrite": "Read and write to your mailbox settings",
     "OnlineMeetings.ReadWrite": "Read and create your online meetings",
+    "OnlineMeetingArtifact.Read.All": "Read your online meetings' attendance reports",
 }
 GRAPH_PREFIX = "https://graph.microsoft.com/"
 

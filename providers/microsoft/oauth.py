@@ -38,7 +38,11 @@ from providers.microsoft.errors import PROVIDER, classify_token_error
 LOGIN = "https://login.microsoftonline.com"
 GRAPH_SCOPES = ("User.Read", "Calendars.ReadWrite", "MailboxSettings.Read")
 # msal adds openid, profile and offline_access itself and refuses to be given them.
+RESERVED = frozenset({"offline_access", "openid", "profile"})
 SCOPES = ("offline_access", "openid", "profile", "email", *GRAPH_SCOPES)
+# Optional scopes a tenant's features add to the consent (attendance reports), known by name so
+# the granted list comes back in one spelling whatever case Microsoft answers in.
+OPTIONAL_SCOPES = ("OnlineMeetingArtifact.Read.All",)
 # Without these the hub can neither read and write the calendar nor tell a shared mailbox.
 REQUIRED_SCOPES = ("Calendars.ReadWrite", "MailboxSettings.Read")
 STATE_CHECKED = "checked-by-connect-service"
@@ -148,13 +152,15 @@ class MicrosoftFlow:
             return self._app
 
     def _auth_code_flow(self, redirect_uri: str, state: str, code_verifier: str, nonce: str,
-                        login_hint: str | None) -> dict[str, Any]:
-        """msal's flow dict, carrying the hub's verifier and nonce instead of msal's own."""
+                        login_hint: str | None, extra_scopes: tuple[str, ...] = ()) -> dict[str, Any]:
+        """msal's flow dict, carrying the hub's verifier and nonce instead of msal's own. msal
+        sends the flow's scope list again when the code is redeemed: the same list both times."""
         # The hub's callback is a GET (query response mode) by design; msal would warn about it on
         # every connect. Re-adding an identical filter replaces it, so this does not accumulate.
         warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended", category=UserWarning)
-        flow = self.app().initiate_auth_code_flow(list(GRAPH_SCOPES) + ["email"], redirect_uri=redirect_uri,
-                                                  state=state, login_hint=login_hint)
+        scopes = list(dict.fromkeys([*GRAPH_SCOPES, "email", *_asked(extra_scopes)]))
+        flow = self.app().initiate_auth_code_flow(scopes, redirect_uri=redirect_uri, state=state,
+                                                  login_hint=login_hint)
         parts = urlsplit(flow["auth_uri"])
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         query.update(code_challenge=_s256(code_verifier), code_challenge_method="S256", nonce=_nonce_digest(nonce))
@@ -165,21 +171,26 @@ class MicrosoftFlow:
     # -- OAuthFlow -------------------------------------------------------------------------------
     def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str, nonce: str,
                           login_hint: str | None, extra_scopes: tuple[str, ...] = ()) -> str:
-        if extra_scopes:  # the spec says attendance_scopes_in_consent=False, so the hub never asks
-            raise ValueError("msal redeems and refreshes a fixed scope list: extra scopes would not last")
-        flow = self._auth_code_flow(redirect_uri, state, code_verifier, nonce, login_hint)
+        flow = self._auth_code_flow(redirect_uri, state, code_verifier, nonce, login_hint, extra_scopes)
         return self.http.rewrite(flow["auth_uri"])  # the browser goes where the sandbox is
 
-    def exchange(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str) -> Grant:
+    def exchange(self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str,
+                 extra_scopes: tuple[str, ...] = ()) -> Grant:
+        """`extra_scopes`: those the consent asked for on top of the calendar's; the code is
+        redeemed for the same list (the v2.0 endpoint issues a token for the scopes named)."""
         # ConnectService matched and consumed the state before calling us; msal still wants one.
-        flow = self._auth_code_flow(redirect_uri, STATE_CHECKED, code_verifier, nonce, None)
+        flow = self._auth_code_flow(redirect_uri, STATE_CHECKED, code_verifier, nonce, None, extra_scopes)
         result = self._call(lambda app: app.acquire_token_by_auth_code_flow(
             flow, {"code": code, "state": STATE_CHECKED}))
         return self._grant(result, with_identity=True)
 
-    def refresh(self, refresh_token: str) -> Grant:
+    def refresh(self, refresh_token: str, scopes: tuple[str, ...] = ()) -> Grant:
+        """`scopes`: what the connection was granted. A v2.0 refresh names its scopes and gets a
+        token for those only, so a fixed list would drop a tenant's extra ones (attendance) at
+        the first refresh."""
+        wanted = _asked(scopes) or list(GRAPH_SCOPES)
         # msal's call for a refresh token kept outside its own cache (the vault holds ours).
-        result = self._call(lambda app: app.acquire_token_by_refresh_token(refresh_token, list(GRAPH_SCOPES)))
+        result = self._call(lambda app: app.acquire_token_by_refresh_token(refresh_token, wanted))
         return self._grant(result, with_identity=False)
 
     def revoke(self, token: str) -> None:
@@ -238,7 +249,12 @@ class MicrosoftFlow:
 def _canonical(scope: str) -> str:
     """Graph scopes are case-insensitive and may come back as full URIs."""
     bare = scope.removeprefix("https://graph.microsoft.com/")
-    return next((s for s in SCOPES if s.lower() == bare.lower()), bare)
+    return next((s for s in (*SCOPES, *OPTIONAL_SCOPES) if s.lower() == bare.lower()), bare)
+
+
+def _asked(scopes: tuple[str, ...] | list[str]) -> list[str]:
+    """Scopes to hand msal: without the ones it adds itself and refuses to be given."""
+    return list(dict.fromkeys(_canonical(s) for s in scopes if s.lower() not in RESERVED))
 
 
 def _seconds(value: str | None) -> float | None:

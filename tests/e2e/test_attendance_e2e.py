@@ -325,6 +325,71 @@ def test_meet_no_show(hub_live, tenant, sandbox, clock):
     assert types(hub_live, tenant_id) == ["attendance.candidate_late", "attendance.no_show"]
 
 
+def test_meet_is_read_every_minute_so_a_join_is_told_before_the_late_deadline(hub_live, tenant, sandbox, clock):
+    """Meet pushes nothing: from the start the hub reads the participant list every minute (on
+    the attendance.evaluate tick, here every 15 s) until the candidate is seen."""
+    tenant_id, api = tenant
+    attendance_on(hub_live, tenant_id)
+    who = person(api, sandbox, connect_zoom=False)
+    body = {"organizer": who.user_id, "title": "Interview on Meet", "start": START.isoformat(),
+            "end": (START + timedelta(hours=1)).isoformat(), "conferencing": "google_meet",
+            "attendees": [{"email": "grace@candidates.example", "name": "Grace Hopper"}],
+            "attendance": {"grace_minutes": 10, "late_after_minutes": 3}}
+    event = api.post("/v1/events", json=body).json()
+    meet_join(sandbox, event, "Ada", 0, who.calendar_email)
+    reads = lambda: len(sandbox.requests_log("google", "/google/meet/v2/conferenceRecords"))  # noqa: E731
+    joined_at, told_at = START + timedelta(minutes=1, seconds=45), None
+    for tick in range(0, 12):  # 0:00 … 2:45
+        clock.now = START + timedelta(seconds=15 * tick)
+        if clock.now == joined_at:
+            meet_join(sandbox, event, "Grace Hopper", 1.75)
+        hub_live.app.extensions["hub_services"].attendance.check(event["id"], clock.now)
+        if told_at is None and types(hub_live, tenant_id):
+            told_at, reads_when_told = clock.now, reads()
+    assert sent(hub_live, tenant_id) == [("attendance.candidate_joined", "meet_api")]
+    assert told_at is not None and told_at - joined_at <= timedelta(seconds=75)  # a minute and a tick
+    assert reads() == reads_when_told  # seen: the polling stopped
+    at(hub_live, clock, event, 3)
+    at(hub_live, clock, event, 10)
+    assert types(hub_live, tenant_id) == ["attendance.candidate_joined"]  # neither late nor a no-show
+    assert {d["kind"] for d in api.get(f"/v1/events/{event['id']}/attendance").json()["deadlines"]} == {
+        "late", "deadline"}
+
+
+def test_meet_polling_ends_at_the_grace_deadline_and_moves_with_the_event(hub_live, tenant, sandbox, clock):
+    from hub.storage.models import AttendanceCheck
+
+    tenant_id, api = tenant
+    attendance_on(hub_live, tenant_id)
+    who = person(api, sandbox, connect_zoom=False)
+    body = {"organizer": who.user_id, "title": "Interview on Meet", "start": START.isoformat(),
+            "end": (START + timedelta(hours=1)).isoformat(), "conferencing": "google_meet",
+            "attendees": [{"email": "grace@candidates.example", "name": "Grace Hopper"}], "attendance": {}}
+    event = api.post("/v1/events", json=body).json()
+
+    def poll() -> tuple[datetime, str]:
+        with hub_live.hub.db.session() as s:
+            row = s.execute(select(AttendanceCheck).where(AttendanceCheck.event_id == event["id"],
+                                                          AttendanceCheck.kind == "poll")).scalar_one()
+            return row.due_at, row.status
+
+    later = START + timedelta(days=1)
+    r = api.patch(f"/v1/events/{event['id']}", json={"start": later.isoformat(),
+                                                     "end": (later + timedelta(hours=1)).isoformat()})
+    assert r.status_code == 200, r.text
+    assert poll() == (later, "pending")  # the polling starts at the new start
+    reads = lambda: len(sandbox.requests_log("google", "/google/meet/v2/conferenceRecords"))  # noqa: E731
+    at(hub_live, clock, event, 24 * 60 + 5)
+    assert poll() == (later + timedelta(minutes=6), "pending")
+    before = reads()
+    at(hub_live, clock, event, 24 * 60 + 10)  # the deadline reads; the poll stops without reading
+    assert poll()[1] == "done" and reads() == before + 1
+    at(hub_live, clock, event, 24 * 60 + 12)
+    assert reads() == before + 1
+    assert types(hub_live, tenant_id) == ["attendance.candidate_late", "attendance.no_show",
+                                          "attendance.interviewer_no_show"]
+
+
 def teams_event(api: Api, who: Person, start: datetime = START) -> dict:
     body = {"organizer": who.user_id, "title": "Interview on Teams", "start": start.isoformat(),
             "end": (start + timedelta(hours=1)).isoformat(), "conferencing": "teams",
@@ -344,6 +409,7 @@ def teams_join(sandbox, event: dict, name: str, minute: float, email: str = "") 
 
 def test_teams_attendance_comes_from_the_report_after_the_meeting(hub_live, tenant, sandbox, clock):
     tenant_id, api = tenant
+    attendance_on(hub_live, tenant_id)
     who = person(api, sandbox, "microsoft", connect_zoom=False)
     event = teams_event(api, who)
     report = api.get(f"/v1/events/{event['id']}/attendance").json()
@@ -363,6 +429,7 @@ def test_teams_attendance_comes_from_the_report_after_the_meeting(hub_live, tena
 
 def test_teams_report_not_written_yet_is_asked_again_later(hub_live, tenant, sandbox, clock):
     tenant_id, api = tenant
+    attendance_on(hub_live, tenant_id)
     who = person(api, sandbox, "microsoft", connect_zoom=False)
     future = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=30)
     event = teams_event(api, who, future)

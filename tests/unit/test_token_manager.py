@@ -26,7 +26,7 @@ class RotatingFlow:
         self.delay = delay
         self.lock = threading.Lock()
 
-    def refresh(self, refresh_token: str) -> Grant:
+    def refresh(self, refresh_token: str, scopes: tuple[str, ...] = ()) -> Grant:
         with self.lock:
             self.calls += 1
             n = self.calls
@@ -114,7 +114,7 @@ def test_refused_grant_marks_needs_reauth(setup, database):
 def test_transient_refresh_failure_keeps_connection_active(setup, database):
     tm, flow, cid = setup
 
-    def down(_):
+    def down(_, scopes=()):
         raise ProviderError(ErrorKind.PROVIDER_DOWN, "503", provider="fake", cause="provider_unavailable")
 
     flow.refresh = down
@@ -123,6 +123,26 @@ def test_transient_refresh_failure_keeps_connection_active(setup, database):
     with database.session() as s:
         conn = s.get(Connection, cid)
         assert conn.status == "active" and conn.refresh_failures == 1
+
+
+def test_a_refresh_asks_for_the_scopes_the_connection_holds(setup, database):
+    """Microsoft names scopes on a refresh: the connection's own (a tenant's attendance scope
+    included) must reach the flow, not a fixed list."""
+    tm, flow, cid = setup
+    asked: list[tuple[str, ...]] = []
+    original = flow.refresh
+
+    def recording(refresh_token, scopes=()):
+        asked.append(scopes)
+        return original(refresh_token, scopes)
+
+    flow.refresh = recording
+    with database.session() as s:
+        conn = s.get(Connection, cid)
+        conn.scopes = ["Calendars.ReadWrite", "OnlineMeetingArtifact.Read.All"]
+        conn.access_expires_at = datetime.now(timezone.utc) - timedelta(minutes=1)
+    tm.access_token(cid)
+    assert asked == [("Calendars.ReadWrite", "OnlineMeetingArtifact.Read.All")]
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ other row it may add is a connect link when reconnecting is the fix.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable, Sequence
 
@@ -66,7 +67,7 @@ class DiagnosticsService:
         started = time.perf_counter()
         now = self.hub.clock()
         known = [s for s in states if s.provider in registry.PROVIDERS]
-        facts = {s.provider: self.facts(s.provider) for s in known}
+        facts = {p: self._with_features(tenant_id, self.facts(p)) for p in {s.provider for s in known}}
         user_state = UserState(user.id, user.external_id, user.email, user.default_conferencing)
         evidence = {s.id: rules.Evidence(s, facts[s.provider]) for s in known}
         for ev in evidence.values():
@@ -118,6 +119,16 @@ class DiagnosticsService:
             return {}
         with self.hub.db.session() as session:
             return {s.id: sync_status.of(session, s.id, now) for s in states}
+
+    def _with_features(self, tenant_id: str, facts: ProviderFacts) -> ProviderFacts:
+        """The tenant's optional features need their scopes too (attendance reads meeting
+        participants): one the consent did not grant is a scope gap like any other, and
+        reconnecting (the consent now asks for it) is the fix."""
+        wanted = self.hub.connect.extra_scopes
+        extra = wanted(tenant_id, facts.name) if wanted is not None else ()
+        if not extra:
+            return facts
+        return replace(facts, required_scopes=tuple(dict.fromkeys((*facts.required_scopes, *extra))))
 
     def facts(self, provider: str) -> ProviderFacts:
         # Settings are fixed for the hub's life, so a provider's facts are gathered once.

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from hub.errors import HubError
 from hub.services.scheduling import holds as hold_ops
+from hub.services.scheduling.attendance import candidate_rules
 from hub.services.scheduling.checks import busy_conflicts
 from hub.services.scheduling.errors import fail, invalid
 from hub.services.scheduling.grid import (
@@ -384,7 +385,9 @@ class CandidateActions:
                         description=description, start=slot.start, end=slot.end,
                         timezone=settings.get("organizer_timezone"),
                         attendees=(*interviewers, Attendee(cand.email, cand.name)),
-                        conferencing=settings["conferencing"])
+                        conferencing=settings["conferencing"],
+                        # The one watched is whoever booked, whatever other attendees there are.
+                        attendance=candidate_rules(settings, cand.email))
 
     def _move(self, tenant_id: str, event_id: str, start: datetime, end: datetime) -> dict[str, Any]:
         return self.offers.events.update(tenant_id, event_id,

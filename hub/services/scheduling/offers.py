@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from hub import jobs
 from hub.container import Hub
 from hub.services.directory import find_user
-from hub.services.events import EventService
+from hub.services.events import EventService, NewEvent
+from hub.services.scheduling.attendance import candidate_rules, thresholds
 from hub.errors import HubError
 from hub.services.scheduling import holds as hold_ops
 from hub.services.scheduling.checks import busy_conflicts, calendars, require_users
@@ -41,15 +42,16 @@ from hub.storage.models import (
     SchedulingSlot,
     new_id,
 )
-from providers.base import ProviderError
+from providers.base import Attendee, ProviderError
 from webhooks.outbound.outbox import enqueue
 
 # Fields a request takes from its template when the body leaves them out.
 INHERITED = ("title", "description", "duration_minutes", "conferencing", "interval_minutes",
-             "buffer_before_minutes", "buffer_after_minutes", "minimum_notice_minutes", "candidate_hours", "hold")
+             "buffer_before_minutes", "buffer_after_minutes", "minimum_notice_minutes", "candidate_hours", "hold",
+             "attendance")
 DEFAULTS: dict[str, Any] = {"conferencing": "default", "buffer_before_minutes": 0, "buffer_after_minutes": 0,
                             "minimum_notice_minutes": 0, "candidate_hours": DEFAULT_CANDIDATE_HOURS, "hold": True,
-                            "description": None}
+                            "description": None, "attendance": None}
 
 
 def check_texts(settings: dict[str, Any]) -> None:
@@ -130,6 +132,8 @@ class SchedulingService:
             settings["interviewer_emails"] = [found[u].email for u in users if u != settings["organizer"]]
             settings["organizer_timezone"] = found[settings["organizer"]].timezone
         cals = calendars(self.hub, tenant_id, users)
+        if settings["attendance"] is not None:
+            self._check_attendance(tenant_id, settings, body["candidates"][0]["email"], now)
         duration = timedelta(minutes=settings["duration_minutes"])
         slots = [Interval(s["start"], s["end"]) for s in body.get("slots") or []]
         windows = [Interval(w["start"], w["end"]) for w in body.get("windows") or []]
@@ -177,6 +181,7 @@ class SchedulingService:
                 template = dict(self._template(session, tenant_id, body["template_id"]).settings)
         settings = {**DEFAULTS, **{k: v for k, v in template.items() if v is not None}}
         settings.update({k: body[k] for k in INHERITED if body.get(k) is not None})
+        settings["attendance"] = thresholds(settings["attendance"])
         if settings.get("duration_minutes") is None and body.get("slots"):
             first = body["slots"][0]
             settings["duration_minutes"] = int((first["end"] - first["start"]).total_seconds() // 60)
@@ -190,6 +195,17 @@ class SchedulingService:
                         expires_after_days=template.get("expires_after_days"))
         check_texts(settings)
         return settings
+
+    def _check_attendance(self, tenant_id: str, settings: dict[str, Any], candidate_email: str,
+                          now: datetime) -> None:
+        """Refuse attendance now that the interview could not have it (conferencing without a
+        participant list, a connection without the scope), with the answer POST /v1/events gives,
+        rather than when a candidate books."""
+        duration = timedelta(minutes=settings["duration_minutes"])
+        self.events.check_attendance(tenant_id, NewEvent(
+            organizer=settings["organizer"], title=settings["title"], start=now, end=now + duration,
+            attendees=(*[Attendee(e) for e in settings["interviewer_emails"]], Attendee(candidate_email)),
+            conferencing=settings["conferencing"], attendance=candidate_rules(settings, candidate_email)))
 
     def _check_slots(self, slots: list[Interval], duration: timedelta, now: datetime, candidates: int,
                      field: str) -> None:

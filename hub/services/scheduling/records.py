@@ -119,7 +119,8 @@ class Views:
             "duration_minutes": s["duration_minutes"], "interval_minutes": s["interval_minutes"],
             "buffer_before_minutes": s["buffer_before_minutes"], "buffer_after_minutes": s["buffer_after_minutes"],
             "minimum_notice_minutes": s["minimum_notice_minutes"], "conferencing": s["conferencing"],
-            "candidate_hours": s["candidate_hours"], "hold": s["hold"], "return_url": s.get("return_url"),
+            "candidate_hours": s["candidate_hours"], "hold": s["hold"], "attendance": s.get("attendance"),
+            "return_url": s.get("return_url"),
             "expires_at": req.expires_at, "created_at": req.created_at, "ended_at": req.ended_at,
             "slots": [{"id": sl.id, "start": sl.start, "end": sl.end, "status": _slot_status(sl),
                        **({"candidate_id": sl.candidate_id} if sl.candidate_id and sl.status == "booked" else {})}
