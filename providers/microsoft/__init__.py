@@ -39,19 +39,25 @@ def _flow(config: ProviderConfig) -> "OAuthFlow":
     return microsoft_flow(endpoints(config), tenant_of(config), timeout=config.timeout)
 
 
+def _graph(config: ProviderConfig) -> Any:
+    # One runtime per Graph endpoint for every adapter of the process (its mailbox gate).
+    from providers.microsoft.graph_runtime import GraphRuntime
+    return GraphRuntime.shared(endpoints(config).api_base, config.timeout)
+
+
 def _calendar(config: ProviderConfig) -> "CalendarProvider":
     from providers.microsoft.calendar import MicrosoftCalendar
-    return MicrosoftCalendar(endpoints(config).api_base, timeout=config.timeout)
+    return MicrosoftCalendar(endpoints(config).api_base, timeout=config.timeout, graph=_graph(config))
 
 
 def _attendance(config: ProviderConfig) -> "AttendanceReader":
     from providers.microsoft.attendance import TeamsAttendance
-    return TeamsAttendance(endpoints(config).api_base, timeout=config.timeout)
+    return TeamsAttendance(endpoints(config).api_base, timeout=config.timeout, graph=_graph(config))
 
 
 def _sync(config: ProviderConfig) -> "CalendarSync":
     from providers.microsoft.sync import MicrosoftSync
-    return MicrosoftSync(endpoints(config).api_base, timeout=config.timeout)
+    return MicrosoftSync(endpoints(config).api_base, timeout=config.timeout, graph=_graph(config))
 
 
 def _warm(calendar: Any) -> None:

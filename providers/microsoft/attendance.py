@@ -28,8 +28,8 @@ class TeamsAttendance:
     push_source: str | None = None  # reports are read after the meeting
     live = False
 
-    def __init__(self, api_base: str, timeout: float = 20.0) -> None:
-        self.graph = GraphRuntime(api_base, timeout)
+    def __init__(self, api_base: str, timeout: float = 20.0, graph: GraphRuntime | None = None) -> None:
+        self.graph = graph or GraphRuntime(api_base, timeout)
 
     def participants(self, token: str, conference: Mapping[str, Any]) -> AttendanceRead:
         try:

@@ -74,8 +74,8 @@ def _enum(value: Any) -> str:
 class MicrosoftCalendar:
     name = PROVIDER
 
-    def __init__(self, api_base: str, timeout: float = 20.0) -> None:
-        self.graph = GraphRuntime(api_base, timeout)
+    def __init__(self, api_base: str, timeout: float = 20.0, graph: GraphRuntime | None = None) -> None:
+        self.graph = graph or GraphRuntime(api_base, timeout)
 
     def warm(self) -> None:
         self.graph.warm()

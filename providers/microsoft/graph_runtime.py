@@ -64,7 +64,22 @@ def _build_client(api_base: str, timeout: float):
     return GraphServiceClient(request_adapter=adapter), http
 
 
+_SHARED: dict[tuple[str, float], "GraphRuntime"] = {}
+_SHARED_LOCK = threading.Lock()
+
+
 class GraphRuntime:
+    @classmethod
+    def shared(cls, api_base: str, timeout: float = 20.0) -> "GraphRuntime":
+        """The process's one runtime for a Graph endpoint, used by the calendar, sync and
+        attendance adapters alike: Graph's 4-per-mailbox limit counts every request to a
+        mailbox, so they must queue at one gate (one event loop, one connection pool)."""
+        with _SHARED_LOCK:
+            runtime = _SHARED.get((api_base, timeout))
+            if runtime is None:
+                runtime = _SHARED[(api_base, timeout)] = cls(api_base, timeout)
+            return runtime
+
     def __init__(self, api_base: str, timeout: float = 20.0) -> None:
         self.api_base = api_base
         self.timeout = timeout

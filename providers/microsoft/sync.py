@@ -48,8 +48,8 @@ class MicrosoftSync:
     renewable = True
     max_channel_lifetime = MAX_LIFETIME
 
-    def __init__(self, api_base: str, timeout: float = 20.0) -> None:
-        self.graph = GraphRuntime(api_base, timeout)
+    def __init__(self, api_base: str, timeout: float = 20.0, graph: GraphRuntime | None = None) -> None:
+        self.graph = graph or GraphRuntime(api_base, timeout)
         self.api_base = api_base.rstrip("/")
         self.page_size = PAGE_SIZE
 

@@ -85,3 +85,17 @@ def test_readme_lists_what_the_registry_declares():
 def test_contract_suite_fails_closed_for_a_provider_without_traits():
     with pytest.raises(Failed):
         traits_of("no-such-provider")
+
+
+def test_microsoft_adapters_of_one_endpoint_share_one_mailbox_gate():
+    """Graph's 4-per-mailbox limit counts every request: the calendar, sync and attendance
+    adapters must queue at one gate, or one process could have 12 requests on a mailbox."""
+    from providers.base import ProviderConfig
+    from providers.registry import get
+
+    spec = get("microsoft")
+    config = ProviderConfig("microsoft", sandbox_url="http://127.0.0.1:9", timeout=3.0)
+    calendar, sync, attendance = spec.calendar(config), spec.sync(config), spec.attendance(config)
+    assert calendar.graph.gate is sync.graph.gate is attendance.graph.gate
+    other = ProviderConfig("microsoft", sandbox_url="http://127.0.0.1:10", timeout=3.0)
+    assert spec.calendar(other).graph.gate is not calendar.graph.gate
