@@ -33,7 +33,7 @@ from hub.services.availability import availability
 from hub.services.attendance import AttendanceRules
 from hub.services.directory import require_user
 from hub.services.events import EventUpdate, NewEvent
-from hub.services.freebusy import error_out, free_busy
+from hub.services.freebusy import free_busy, participant_status
 from hub.services.idempotency import request_hash
 from providers import registry
 from providers.base import Attendee
@@ -128,14 +128,10 @@ def delete_connection(connection_id: str):
 @operation("Busy blocks of several users; each user's failure is reported in place", tags=("Free/busy",),
            body=FreeBusyIn, responses={200: FreeBusyOut}, problems=(400, 422))
 def post_freebusy(body: FreeBusyIn):
-    results = free_busy(hub(), tenant_id(), body.users, body.start, body.end)
-    users = {}
-    for user_id, res in results.items():
-        users[user_id] = {
-            "status": "ok" if res.ok else "error",
-            "busy": [{"start": b.start, "end": b.end, "status": b.status} for b in res.busy or []],
-            "error": error_out(res.error) if res.error else None,
-        }
+    results = free_busy(hub(), tenant_id(), body.users, body.start, body.end, consistency=body.consistency)
+    users = {user_id: {**participant_status(res),
+                       "busy": [{"start": b.start, "end": b.end, "status": b.status} for b in res.busy or []]}
+             for user_id, res in results.items()}
     return jsonify({"start": body.start, "end": body.end, "users": users})
 
 

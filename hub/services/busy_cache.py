@@ -5,7 +5,8 @@ instead of the provider.
 Write side (the sync service, inside its own transaction): `replace_window` after a full sync,
 `apply` after an incremental one. Read side (free/busy, availability): `freshness` says which
 connections may be answered from the cache for a range, `busy` reads their blocks — two
-statements for any number of participants.
+statements for any number of participants, both plain reads (a pooled connection from
+`Database.read()` or a session): the read path writes nothing.
 
 A connection is fresh for [start, end) when its push channel is active and not expired, its
 last sync finished within `max_age`, no notification is waiting for a sync (`dirty_since`),
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.orm import Session
 
 from hub.storage.models import CachedEvent, SyncChannel, SyncState
@@ -72,7 +73,7 @@ def cached_event(session: Session, connection_id: str, event_id: str) -> CachedE
     return session.get(CachedEvent, (connection_id, event_id))
 
 
-def freshness(session: Session, connection_ids: list[str], start: datetime, end: datetime, now: datetime,
+def freshness(session: Session | Connection, connection_ids: list[str], start: datetime, end: datetime, now: datetime,
               max_age: timedelta) -> dict[str, Freshness]:
     """The connections that may be answered from the cache for [start, end)."""
     if not connection_ids:
@@ -89,7 +90,7 @@ def freshness(session: Session, connection_ids: list[str], start: datetime, end:
     return {r.connection_id: Freshness(r.connection_id, r.last_synced_at) for r in rows}
 
 
-def busy(session: Session, connection_ids: list[str], start: datetime, end: datetime
+def busy(session: Session | Connection, connection_ids: list[str], start: datetime, end: datetime
          ) -> dict[str, list[BusyBlock]]:
     """Blocking events of each connection overlapping [start, end), unmerged, with event ids."""
     out: dict[str, list[BusyBlock]] = {c: [] for c in connection_ids}
