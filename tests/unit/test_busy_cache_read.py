@@ -100,6 +100,17 @@ def test_live_consistency_and_stale_cache_reach_the_calendar(env):  # noqa: F811
     assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "consistency"
 
 
+def test_a_connection_needing_reauthorization_is_never_answered_from_its_cache(env):  # noqa: F811
+    client, headers, fake, person = env
+    hub = _hub(client)
+    conn_id = _connection(client, person("lapsed"))
+    fill_cache(hub.db, conn_id, [], synced_at=NOW, window=WINDOW)
+    with hub.db.session() as s:
+        s.get(Connection, conn_id).status = "needs_reauth"
+    got = client.post("/v1/freebusy", headers=headers, json={"users": ["lapsed"], **WORKDAY}).json["users"]["lapsed"]
+    assert (got["status"], got["source"], got["fresh_as_of"]) == ("error", "live", None)
+
+
 # Minutes into the workday, so generated events straddle the window's edges and each other.
 _minute = st.integers(min_value=-120, max_value=600)
 _event = st.tuples(_minute, st.integers(min_value=1, max_value=240), st.sampled_from(["busy", "tentative", "oof", "free"]),
