@@ -7,7 +7,7 @@ every user with their connections, the provider calls run on the pool under one 
 the health records are written in one transaction only where something changed.
 
 With `consistency="cached"` a participant whose busy cache is fresh (hub/services/busy_cache.py)
-is answered from it first — two more reads for any number of users, no provider call, no pool,
+is answered from it first — one more read for any number of users, no provider call, no pool,
 nothing written — and only the others go to the provider. Every caller names the consistency:
 the cache is for showing times; anything that books (events, scheduling requests' re-checks)
 reads live.
@@ -167,8 +167,8 @@ def read_busy(hub: Hub, readers: list[Reader], start: datetime, end: datetime, *
 
 
 def from_cache(hub: Hub, readers: list[Reader], start: datetime, end: datetime) -> dict[str, UserBusy]:
-    """The readers whose busy cache is fresh for [start, end), answered from it: two reads on
-    one pooled connection whatever the number of readers, merged and clipped exactly as a live
+    """The readers whose busy cache is fresh for [start, end), answered from it: one read
+    whatever the number of readers, merged and clipped exactly as a live
     answer. A connection that needs reauthorization is left to the live path, which reports it."""
     wanted = {r.connection_id: r.user_id for r in readers
               if r.connection_id is not None and r.access is not None and r.access.status == "active"}
@@ -176,12 +176,9 @@ def from_cache(hub: Hub, readers: list[Reader], start: datetime, end: datetime) 
     if not wanted or max_age <= timedelta(0):
         return {}
     with hub.db.read() as db:
-        fresh = busy_cache.freshness(db, list(wanted), start, end, hub.clock(), max_age)
-        if not fresh:
-            return {}
-        blocks = busy_cache.busy(db, list(fresh), start, end)
-    return {wanted[cid]: UserBusy(merge_clip(blocks[cid], start, end), None, "cache", f.fresh_as_of)
-            for cid, f in fresh.items()}
+        fresh = busy_cache.fresh_busy(db, list(wanted), start, end, hub.clock(), max_age)
+    return {wanted[cid]: UserBusy(merge_clip(blocks, start, end), None, "cache", as_of.fresh_as_of)
+            for cid, (as_of, blocks) in fresh.items()}
 
 
 def _read_one(hub: Hub, reader: Reader, start: datetime, end: datetime) -> UserBusy:
