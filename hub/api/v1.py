@@ -126,7 +126,10 @@ def delete_connection(connection_id: str):
 
 @bp.post("/freebusy")
 @operation("Busy blocks of several users; each user's failure is reported in place", tags=("Free/busy",),
-           body=FreeBusyIn, responses={200: FreeBusyOut}, problems=(400, 422))
+           body=FreeBusyIn, responses={200: FreeBusyOut}, problems=(400, 422),
+           description="With `consistency:\"cached\"` (the default) a user whose synced calendar is fresh is "
+                       "answered from the busy cache without a provider call; each user's `source` and "
+                       "`fresh_as_of` say where the answer came from and how current it is.")
 def post_freebusy(body: FreeBusyIn):
     results = free_busy(hub(), tenant_id(), body.users, body.start, body.end, consistency=body.consistency)
     users = {user_id: {**participant_status(res),
@@ -137,7 +140,10 @@ def post_freebusy(body: FreeBusyIn):
 
 @bp.post("/availability")
 @operation("Common free slots of several participants inside their working hours", tags=("Availability",),
-           body=AvailabilityIn, responses={200: AvailabilityOut}, problems=(400, 422))
+           body=AvailabilityIn, responses={200: AvailabilityOut}, problems=(400, 422),
+           description="Each participant is read from the busy cache or live as in `POST /v1/freebusy` "
+                       "(`consistency`); `participants[].source` and `fresh_as_of` say which. Offering and "
+                       "booking times in scheduling requests always re-check live.")
 def post_availability(body: AvailabilityIn):
     result = availability(hub(), tenant_id(), body)
     return jsonify({"complete": result.complete,
