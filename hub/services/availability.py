@@ -14,7 +14,7 @@ from typing import Any, Protocol, Sequence
 from hub.errors import invalid_fields
 from hub.availability import AvailabilityInputError, Participant, find_slots, from_datetimes
 from hub.container import Hub
-from hub.services.freebusy import Consistency, check_window, participant_status, read_busy, resolve_readers
+from hub.services.freebusy import Consistency, check_window, participant_status, read_participants
 from hub.services.working_hours import working_hours_of
 
 
@@ -61,9 +61,9 @@ class AvailabilityResult:
 
 def availability(hub: Hub, tenant_id: str, body: AvailabilityQuery) -> AvailabilityResult:
     check_window(body.start, body.end)
-    readers = resolve_readers(hub, tenant_id, [p.user_id for p in body.participants])
+    readers, results = read_participants(hub, tenant_id, [p.user_id for p in body.participants], body.start,
+                                         body.end, consistency=body.consistency)
     hours = {r.user_id: working_hours_of(r.working_hours, r.timezone) for r in readers if r.found}
-    results = read_busy(hub, readers, body.start, body.end, consistency=body.consistency)
 
     statuses = {uid: participant_status(r) for uid, r in results.items()}
     required_failed = any(not results[p.user_id].ok for p in body.participants if not p.optional)

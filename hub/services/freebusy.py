@@ -7,7 +7,8 @@ every user with their connections, the provider calls run on the pool under one 
 the health records are written in one transaction only where something changed.
 
 With `consistency="cached"` a participant whose busy cache is fresh (hub/services/busy_cache.py)
-is answered from it first — one more read for any number of users, no provider call, no pool,
+is answered from it first — one more statement for any number of users, on the same pooled
+connection, no provider call, no pool,
 nothing written — and only the others go to the provider. Every caller names the consistency:
 the cache is for showing times; anything that books (events, scheduling requests' re-checks)
 reads live.
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from sqlalchemy import Connection as DbConnection
 from sqlalchemy import bindparam, select
 
 from hub.container import Hub
@@ -100,12 +102,27 @@ _READERS = (
     .where(User.tenant_id == bindparam("tenant_id"), User.external_id.in_(bindparam("user_ids", expanding=True))))
 
 
+def read_participants(hub: Hub, tenant_id: str, user_ids: list[str], start: datetime, end: datetime, *,
+                      consistency: Consistency) -> tuple[list[Reader], dict[str, UserBusy]]:
+    """Every requested user (see `resolve_readers`) with their busy time for [start, end): with
+    `cached`, the users and the fresh caches are read on one pooled connection (two statements
+    for any number of users), then only the others go to their providers."""
+    wanted = list(dict.fromkeys(user_ids))
+    with hub.db.read() as db:
+        readers = _readers(db, tenant_id, wanted)
+        cached = _from_cache(hub, db, readers, start, end) if consistency == "cached" else {}
+    return readers, _read_rest(hub, readers, cached, start, end)
+
+
 def resolve_readers(hub: Hub, tenant_id: str, user_ids: list[str]) -> list[Reader]:
     """Every requested user with their calendar connection, in one query; an unknown id is a
     reader that reports `user_not_found` in place."""
-    wanted = list(dict.fromkeys(user_ids))
     with hub.db.read() as db:
-        rows = db.execute(_READERS, {"tenant_id": tenant_id, "user_ids": wanted}).all()
+        return _readers(db, tenant_id, list(dict.fromkeys(user_ids)))
+
+
+def _readers(db: DbConnection, tenant_id: str, wanted: list[str]) -> list[Reader]:
+    rows = db.execute(_READERS, {"tenant_id": tenant_id, "user_ids": wanted}).all()
     users: dict[str, Any] = {}
     conns: dict[str, list[Any]] = {}
     for row in rows:
@@ -133,10 +150,18 @@ def resolve_readers(hub: Hub, tenant_id: str, user_ids: list[str]) -> list[Reade
 
 def read_busy(hub: Hub, readers: list[Reader], start: datetime, end: datetime, *,
               consistency: Consistency) -> dict[str, UserBusy]:
-    """Fresh caches first (when allowed), then the rest live. Latency ~ the slowest provider
-    call, not the sum: every live reader runs on the pool, and the whole fan-out shares one
-    deadline."""
-    cached = from_cache(hub, readers, start, end) if consistency == "cached" else {}
+    """Fresh caches first (when allowed), then the rest live."""
+    cached: dict[str, UserBusy] = {}
+    if consistency == "cached":
+        with hub.db.read() as db:
+            cached = _from_cache(hub, db, readers, start, end)
+    return _read_rest(hub, readers, cached, start, end)
+
+
+def _read_rest(hub: Hub, readers: list[Reader], cached: dict[str, UserBusy], start: datetime, end: datetime
+               ) -> dict[str, UserBusy]:
+    """Readers not answered by `cached` are read live. Latency ~ the slowest provider call, not
+    the sum: every live reader runs on the pool, and the whole fan-out shares one deadline."""
     live = [r for r in readers if r.user_id not in cached]
     deadline = hub.settings.provider_timeout_seconds + 1
     calls = {r.user_id: (lambda r=r: _read_one(hub, r, start, end)) for r in live if r.connection_id}
@@ -166,17 +191,18 @@ def read_busy(hub: Hub, readers: list[Reader], start: datetime, end: datetime, *
     return {r.user_id: out[r.user_id] for r in readers}
 
 
-def from_cache(hub: Hub, readers: list[Reader], start: datetime, end: datetime) -> dict[str, UserBusy]:
-    """The readers whose busy cache is fresh for [start, end), answered from it: one read
-    whatever the number of readers, merged and clipped exactly as a live
-    answer. A connection that needs reauthorization is left to the live path, which reports it."""
+def _from_cache(hub: Hub, db: DbConnection, readers: list[Reader], start: datetime, end: datetime
+                ) -> dict[str, UserBusy]:
+    """The readers whose busy cache is fresh for [start, end), answered from it: one statement
+    whatever the number of readers, merged and clipped exactly as a live answer; no pool, no
+    provider, nothing written. A connection that needs reauthorization is left to the live
+    path, which reports it."""
     wanted = {r.connection_id: r.user_id for r in readers
               if r.connection_id is not None and r.access is not None and r.access.status == "active"}
     max_age = timedelta(seconds=hub.settings.cache_max_age_seconds)
     if not wanted or max_age <= timedelta(0):
         return {}
-    with hub.db.read() as db:
-        fresh = busy_cache.fresh_busy(db, list(wanted), start, end, hub.clock(), max_age)
+    fresh = busy_cache.fresh_busy(db, list(wanted), start, end, hub.clock(), max_age)
     return {wanted[cid]: UserBusy(merge_clip(blocks, start, end), None, "cache", as_of.fresh_as_of)
             for cid, (as_of, blocks) in fresh.items()}
 
@@ -258,4 +284,4 @@ def merge_clip(blocks: list[BusyBlock], start: datetime, end: datetime) -> list[
 def free_busy(hub: Hub, tenant_id: str, user_ids: list[str], start: datetime, end: datetime, *,
               consistency: Consistency) -> dict[str, UserBusy]:
     check_window(start, end)
-    return read_busy(hub, resolve_readers(hub, tenant_id, user_ids), start, end, consistency=consistency)
+    return read_participants(hub, tenant_id, user_ids, start, end, consistency=consistency)[1]
