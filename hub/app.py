@@ -102,6 +102,8 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
     app.register_blueprint(booking_page.bp)
     from hub.api import return_origins
     app.register_blueprint(return_origins.bp)
+    from hub.api import sync as sync_api
+    app.register_blueprint(sync_api.bp)
     rate_limits.install(app, hub.settings)  # after the blueprints: limits attach to them by name
     # Background jobs (webhook delivery, sweeps) run on this process's threads when there is
     # no broker, unless settings say another process (or a test driving deliver_due) runs them;

@@ -68,6 +68,12 @@ class Settings:
     # Redis URL for the counters; unset: HUB_BROKER_URL if set, else this process's memory.
     rate_limit_storage_url: str = ""
     rate_limit_key_prefix: str = "hub"
+    rate_limit_push: str = "6000/minute"  # per sending address, /webhooks/<provider> (calendar pushes)
+    # Push channels and incremental sync (hub/services/sync): off leaves every read live.
+    sync_enabled: bool = True
+    # The rolling window the busy cache covers, in whole UTC days around today.
+    sync_window_days_behind: int = 1
+    sync_window_days_ahead: int = 62
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -103,6 +103,8 @@ class Hub:
 
     def _connected(self, session, conn: Connection, old_status: str | None) -> None:
         connection_events.connected(session, conn, old_status, now=self.clock())
+        from hub.services.sync import channels  # that package imports this module
+        channels.on_connected(self, session, conn, old_status)  # push channel + first sync, as jobs
 
     def _cached(self, kind: str, name: str, make: Callable[[], Any]) -> Any:
         with self._lock:

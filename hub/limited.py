@@ -23,7 +23,8 @@ from providers.base import ErrorKind, ProviderError
 # The adapter methods that take an access token first (providers/base.py's ports).
 TOKEN_METHODS = frozenset({"free_busy", "busy_events", "create_event", "update_event", "cancel_event",
                            "conferencing_allowed", "verify_mailbox", "can_host", "create_meeting",
-                           "update_meeting", "delete_meeting"})
+                           "update_meeting", "delete_meeting",
+                           "open_channel", "renew_channel", "close_channel", "sync"})
 
 
 def account_key(provider: str, token: str) -> str:

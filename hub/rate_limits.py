@@ -6,7 +6,10 @@
   minute): only failures count, and once over, that address gets 429 before anything is checked;
 - connect-link creation: `HUB_RATE_LIMIT_CONNECT_LINKS` per API key (default 60 a minute);
 - a candidate's booking page: `HUB_RATE_LIMIT_BOOKING` per link (default 120 a minute): generous
-  for a person clicking, tight for a script hammering one link.
+  for a person clicking, tight for a script hammering one link;
+- calendar push receivers (`/webhooks/<provider>`, blueprints named `<provider>_push`):
+  `HUB_RATE_LIMIT_PUSH` per sending address (default 6000 a minute: providers push in bursts),
+  and refused notifications (unknown channel, wrong secret) count as failed authentication.
 
 Counters live in Redis when `HUB_RATE_LIMIT_STORAGE_URL` or `HUB_BROKER_URL` is set, so every
 process shares them; otherwise in this process's memory. A breach answers 429 problem+json
@@ -24,6 +27,7 @@ from flask_limiter import Limiter
 from hub.config import Settings
 
 LINK_BLUEPRINTS = ("connect", "settings", "booking")  # public pages entered with a token
+PUSH_SUFFIX = "_push"  # webhooks/calendar_push.py names each provider's receiver <provider>_push
 
 
 def client_address() -> str:
@@ -46,6 +50,10 @@ def booking_token_identity() -> str:
 
 def _auth_failed(resp: Response) -> bool:
     return resp.status_code == 401
+
+
+def _push_refused(resp: Response) -> bool:
+    return resp.status_code in (401, 404)
 
 
 def _link_refused(resp: Response) -> bool:
@@ -76,6 +84,10 @@ def install(app: Flask, settings: Settings) -> Limiter:
             if name == "booking":
                 _on(blueprint, limiter.shared_limit(settings.rate_limit_booking, "booking_token",
                                                     key_func=booking_token_identity))
+        elif name.endswith(PUSH_SUFFIX):
+            _on(blueprint, limiter.shared_limit(settings.rate_limit_push, "push", key_func=client_address))
+            _on(blueprint, limiter.shared_limit(settings.rate_limit_failed_auth, "failed_auth",
+                                                key_func=client_address, deduct_when=_push_refused))
     create_link: Any = app.view_functions.get("v1.create_connect_link")
     if create_link is not None:
         # The wrapper checks the limit, so it replaces the view; override_defaults=False keeps

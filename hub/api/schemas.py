@@ -309,6 +309,7 @@ class AttendeeOut(BaseModel):
     email: str
     name: str | None = None
     optional: bool = False
+    response_status: Literal["accepted", "declined", "tentative", "needs_action"] = "needs_action"
 
 
 class EventOut(BaseModel):

@@ -15,6 +15,9 @@ twice, late, or after a restart, and does the right thing:
   is looked up here. `jobs.sweep` (every 15 s) is its safety net.
 - `idempotency.sweep` (every 10 min): forgets Idempotency-Keys past their retention.
 - `attendance.evaluate` (every 15 s): attendance deadlines that have passed (hub/services/attendance.py).
+- `sync.open {connection_id}`, `sync.renew {channel_id}`, `sync.stop {channel_id}`, `sync.run
+  {connection_id}`: push channels and incremental sync (hub/services/sync); `sync.sweep` (every
+  15 s) renews what is due, retries failed channels and resyncs connections getting stale.
 
 The sync, scheduling-request and attendance work adds its jobs to `JOBS` below: a periodic
 one (`every=`) for renewals and resyncs, a `schedule(…, at=…, key=…)` job for expiries.
@@ -118,6 +121,41 @@ def sweep_scheduling(hub: Hub, payload: dict[str, Any]) -> None:
     service.release_pending_holds()
 
 
+def _sync(name: str) -> Any:
+    from hub.services.sync import channels, runner  # services import the container, which imports this
+    return {"channels": channels, "runner": runner}[name]
+
+
+def open_sync_channel(hub: Hub, payload: dict[str, Any]) -> None:
+    """On connect (and to recreate a channel the provider removed): open the push channel and
+    run a full sync (hub/services/sync/channels.py)."""
+    _sync("channels").open_channel(hub, payload["connection_id"], payload.get("replacing"),
+                                   bool(payload.get("resync", True)))
+
+
+def renew_sync_channel(hub: Hub, payload: dict[str, Any]) -> None:
+    """Scheduled before the channel expires (key: channel + expiry: one per period)."""
+    _sync("channels").renew(hub, payload["channel_id"])
+
+
+def stop_sync_channel(hub: Hub, payload: dict[str, Any]) -> None:
+    _sync("channels").stop(hub, payload["channel_id"])
+
+
+def run_sync(hub: Hub, payload: dict[str, Any]) -> None:
+    """One sync of a connection into the busy cache; queued by notifications (one per burst)."""
+    _sync("runner").run(hub, payload["connection_id"], bool(payload.get("full")))
+
+
+def sweep_sync(hub: Hub, payload: dict[str, Any]) -> None:
+    """Safety net: renewals and channels whose jobs were lost, failed channels again, and a
+    resync of every pushed connection well within HUB_CACHE_MAX_AGE_SECONDS."""
+    if not getattr(hub.settings, "sync_enabled", True):
+        return
+    _sync("channels").sweep(hub)
+    _sync("runner").sweep(hub)
+
+
 def _catalog(*specs: JobSpec) -> Mapping[str, JobSpec]:
     return {spec.name: spec for spec in specs}
 
@@ -133,6 +171,11 @@ JOBS: Mapping[str, JobSpec] = _catalog(
     JobSpec("attendance.evaluate", evaluate_attendance, every=SWEEP_EVERY),
     JobSpec("scheduling.expire", expire_scheduling_request),
     JobSpec("scheduling.sweep", sweep_scheduling, every=timedelta(minutes=1)),
+    JobSpec("sync.open", open_sync_channel),
+    JobSpec("sync.renew", renew_sync_channel),
+    JobSpec("sync.stop", stop_sync_channel),
+    JobSpec("sync.run", run_sync),
+    JobSpec("sync.sweep", sweep_sync, every=SWEEP_EVERY),
 )
 
 

@@ -64,6 +64,9 @@ def revoke_at_provider(hub: Hub, connection_id: str) -> None:
 def delete_connection(hub: Hub, tenant_id: str, connection_id: str) -> None:
     with hub.db.session() as session:
         require_connection(session, tenant_id, connection_id)
+    # Before the revocation: afterwards no token could stop the push channels.
+    from hub.services.sync import channels  # that package imports the container
+    channels.stop_all_now(hub, connection_id)
     revoke_at_provider(hub, connection_id)
     with hub.db.session() as session:
         conn = session.get(Connection, connection_id)

@@ -477,7 +477,9 @@ def event_out(event: Event, organizer: str) -> dict[str, Any]:
         "start": event.start,
         "end": event.end,
         "timezone": event.timezone,
-        "attendees": list(event.attendees or []),
+        # An answer the attendee gave in their calendar arrives through sync (hub/services/sync).
+        "attendees": [{**a, "response_status": a.get("response_status") or "needs_action"}
+                      for a in event.attendees or []],
         "calendar": {"provider": event.calendar_provider, "event_id": event.provider_event_id,
                      "html_link": event.html_link},
         "conferencing": conference,

@@ -139,6 +139,17 @@ CAUSES: dict[str, Explanation] = {e.code: e for e in (
     _e("provider_unavailable",
        "{provider} is having trouble or did not answer in time.",
        "Nothing to do on your side: the hub tries again. Check again in a few minutes.", WAIT),
+    _e("channel_failed",
+       "{provider} is not telling the hub about changes in this calendar right now, so the hub reads "
+       "the calendar directly (a little slower) and cannot report changes made there. The hub keeps "
+       "trying to subscribe again.",
+       "Usually nothing to do: it recovers by itself. If it keeps failing, reconnect the calendar; "
+       "operators check that the hub's public address (HUB_PUBLIC_URL) is a secure address reachable "
+       "from the internet.", RETRY,
+       "Wait a few minutes: the hub subscribes again by itself.",
+       "If it still fails, choose Reconnect and sign in with the same account.",
+       "Operators: HUB_PUBLIC_URL must be a secure public address the provider can reach; the "
+       "details show the provider's answer."),
     _e("unknown_time_zone",
        "{provider} reported a time zone the hub does not recognise, so it cannot place those "
        "times correctly.",

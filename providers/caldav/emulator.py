@@ -123,9 +123,16 @@ class RadicaleServer:
     def export(self) -> dict[str, Any]:
         """Users and stored collections (not Radicale's caches and locks), for a snapshot."""
         with self._lock:
-            files = {str(p.relative_to(self.collections)): p.read_bytes()
-                     for p in self.collections.rglob("*")
-                     if p.is_file() and not any(part in (".Radicale.cache", ".Radicale.lock") for part in p.parts)}
+            files = {}
+            for path in self.collections.rglob("*"):
+                if any(part in (".Radicale.cache", ".Radicale.lock") or part.startswith(".Radicale.tmp")
+                       for part in path.parts):
+                    continue
+                try:
+                    if path.is_file():
+                        files[str(path.relative_to(self.collections))] = path.read_bytes()
+                except FileNotFoundError:
+                    continue  # Radicale replaced or removed it meanwhile (it writes under its own lock)
             return {"passwords": dict(self._passwords), "files": files}
 
     def restore(self, state: dict[str, Any]) -> None:

@@ -319,6 +319,11 @@ class AuthorizationServer:
         with self._lock:
             return [g for g in self._grants.values() if email in (None, g.email)]
 
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by a snapshot around the whole export (re-entrant: export_state takes it too)."""
+        return self._lock
+
     def export_state(self) -> dict[str, Any]:
         """Grants and live tokens as plain dataclasses (pending codes are not worth keeping)."""
         with self._lock:

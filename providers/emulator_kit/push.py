@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import requests
+from flask import Response, after_this_request, g, has_request_context
 
 # Receivers that fail are retried after these delays (seconds): enough to ride out a hub
 # restart in a test, short enough that a sandbox never piles up work.
@@ -32,6 +33,7 @@ class Notification:
     kind: str = "change"  # what the provider calls it, for the control log
     attempts: list[Any] = field(default_factory=list)  # status codes or "unreachable: …"
     status: str = "pending"  # pending | delivered | failed | dropped
+    generation: int = 0  # the sandbox reset count when it was sent: older ones are dropped
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "provider": self.provider, "url": self.url, "kind": self.kind,
@@ -40,29 +42,34 @@ class Notification:
 
 
 class PushSender:
-    """A queue and one daemon thread, started on the first send (nothing runs at import or
-    while a sandbox sends nothing)."""
+    """One queue and daemon thread per receiver address, started on the first send to it
+    (nothing runs at import or while a sandbox sends nothing): messages to one address stay in
+    order, and a receiver that hangs or fails delays only its own messages."""
 
     def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None], limit: int = 10_000) -> None:
         self._clock = clock
+        # Kept for the injected-clock contract of the sandbox; retry waits use `_reset`, which a
+        # reset interrupts, so a sandbox reset never waits for a retry of a hub that is gone.
         self._sleep = sleep
         self._limit = limit
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._log: list[Notification] = []
-        self._queue: queue.Queue[Notification | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._queues: dict[str, queue.Queue[Notification]] = {}
         self._generation = 0
+        self._reset = threading.Event()
 
     def send(self, provider: str, url: str, headers: dict[str, str], body: bytes, kind: str = "change") -> Notification:
         note = Notification(next(self._ids), provider, url, dict(headers), body, self._clock(), kind)
         with self._lock:
+            note.generation = self._generation
             self._log.append(note)
             del self._log[: max(0, len(self._log) - self._limit)]
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="sandbox-push", daemon=True)
-                self._thread.start()
-        self._queue.put(note)
+            inbox = self._queues.get(url)
+            if inbox is None:
+                inbox = self._queues[url] = queue.Queue()
+                threading.Thread(target=self._run, args=(inbox,), name="sandbox-push", daemon=True).start()
+        inbox.put(note)
         return note
 
     def entries(self, provider: str | None = None) -> list[dict[str, Any]]:
@@ -70,26 +77,31 @@ class PushSender:
             return [n.to_dict() for n in self._log if provider in (None, n.provider)]
 
     def clear(self) -> None:
-        """Forget the log and drop what is queued (a reset: the hub it was for may be gone)."""
+        """Forget the log and drop what is queued or waiting for a retry (a reset: the hub it
+        was for may be gone)."""
         with self._lock:
             self._log.clear()
             self._generation += 1
+            self._reset.set()
+            self._reset = threading.Event()
 
-    def _run(self) -> None:
+    def _run(self, inbox: queue.Queue[Notification]) -> None:
         session = requests.Session()
         session.trust_env = False  # never through a proxy: the hub is on this machine
         while True:
-            note = self._queue.get()
-            if note is None:
-                return
+            note = inbox.get()
             with self._lock:
-                generation = self._generation
-            self._deliver(session, note, generation)
+                current, reset = self._generation, self._reset
+            if note.generation != current:
+                note.status = "dropped"
+                continue
+            self._deliver(session, note, current, reset)
 
-    def _deliver(self, session: requests.Session, note: Notification, generation: int) -> None:
+    def _deliver(self, session: requests.Session, note: Notification, generation: int, reset: threading.Event) -> None:
         for delay in (0.0, *RETRY_DELAYS):
-            if delay:
-                self._sleep(delay)
+            if delay and reset.wait(delay):
+                note.status = "dropped"
+                return
             with self._lock:
                 if generation != self._generation:
                     note.status = "dropped"
@@ -103,3 +115,24 @@ class PushSender:
                 note.status = "delivered"
                 return
         note.status = "failed"
+
+
+def after_the_answer(send: Callable[[], Any]) -> None:
+    """Call `send` (typically a `PushSender.send`) once the current request has its answer, in
+    the order asked: providers notify from elsewhere, after the change, so a notification never
+    overtakes the write that caused it, and queueing never delays the answer. Works for any
+    blueprint (emulator or control API); outside a request, at once."""
+    if not has_request_context():
+        send()
+        return
+    pending = g.get("sandbox_pushes")
+    if pending is None:
+        pending = g.sandbox_pushes = []
+
+        @after_this_request
+        def flush(response: Response) -> Response:
+            for queued in pending:
+                queued()
+            return response
+
+    pending.append(send)

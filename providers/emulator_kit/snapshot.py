@@ -8,6 +8,7 @@ its own `instance/` folder).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import threading
@@ -27,8 +28,13 @@ def _parts(app: Flask) -> tuple[SandboxContext, dict[str, ProviderEmulator]]:
 
 
 def snapshot(app: Flask) -> bytes:
+    """One consistent picture: the state lock and every authorization server's lock are held
+    until the bytes are made, so no request changes a dict while it is being pickled."""
     ctx, emulators = _parts(app)
-    with ctx.state.lock:
+    with contextlib.ExitStack() as held:
+        held.enter_context(ctx.state.lock)
+        for emulator in emulators.values():
+            held.enter_context(emulator.oauth.lock)
         data: dict[str, Any] = {
             "format": FORMAT,
             "state": ctx.state.export_state(),

@@ -7,8 +7,10 @@ from providers.base import (Capability, CauseText, Conferencing, OAuthConnect, O
                             ProviderConfig, ProviderSpec, Setting)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from flask import Blueprint
+
     from oauth.flows import OAuthFlow
-    from providers.base import AttendanceReader, CalendarProvider
+    from providers.base import AttendanceReader, CalendarProvider, CalendarSync
 
 
 def endpoints(config: ProviderConfig) -> OAuthEndpoints:
@@ -38,6 +40,11 @@ def _calendar(config: ProviderConfig) -> "CalendarProvider":
     return GoogleCalendar(endpoints(config).api_base, timeout=config.timeout)
 
 
+def _sync(config: ProviderConfig) -> "CalendarSync":
+    from providers.google.sync import GoogleSync
+    return GoogleSync(endpoints(config).api_base, timeout=config.timeout)
+
+
 def meet_base(config: ProviderConfig) -> str:
     """The Meet REST API's root (meet.googleapis.com), or the sandbox's `/google/meet/`."""
     sb = config.sandbox
@@ -59,6 +66,11 @@ def _diagnostics():
     return diagnostics
 
 
+def _push_webhooks() -> "Blueprint":
+    from webhooks.calendar_push import blueprint  # the hub's generic receiver, mounted per provider
+    return blueprint("google")
+
+
 SPEC = ProviderSpec(
     name="google",
     title="Google Calendar",
@@ -71,12 +83,14 @@ SPEC = ProviderSpec(
                 default="production"),
     ),
     calendar=_calendar,
+    sync=_sync,
     meetings=Conferencing(Capability.GOOGLE_MEET, "Google Meet", unavailable_cause="meet_unavailable",
                           link_missing_cause="meet_unavailable", join_label="Join with Google Meet"),
     native=True,
     attendance=_attendance,
     attendance_scopes=("https://www.googleapis.com/auth/meetings.space.readonly",),
     emulator=_emulator,
+    webhooks=_push_webhooks,
     diagnostics=_diagnostics,
     causes=(
         CauseText("meet_unavailable",

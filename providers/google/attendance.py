@@ -25,7 +25,7 @@ from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import HttpError
 
 from providers.base import AttendanceRead, ErrorKind, MeetingParticipant, ProviderError
-from providers.google.calendar import _from_http_error
+from providers.google.calendar_api import from_http_error as _from_http_error
 from providers.google.errors import PROVIDER
 
 SOURCE = "meet_api"

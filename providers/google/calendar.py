@@ -1,38 +1,25 @@
-"""Google Calendar adapter on google-api-python-client.
-
-A built service object is not thread-safe (shared across threads it fails with EBADF), so each
-call borrows one from a small pool (built from a discovery document parsed once per adapter). The hub refreshes tokens
-itself, so the credentials carry only an access token and never refresh behind our back.
-"""
+"""Google Calendar adapter on google-api-python-client (calls go through `calendar_api`, shared
+with the sync adapter)."""
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
-import socket
-import threading
 import time
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime
 from typing import Any, Callable, TypeVar
-
-import googleapiclient
-import httplib2
-from google.oauth2.credentials import Credentials
-from google_auth_httplib2 import AuthorizedHttp
-from googleapiclient.discovery import build_from_document
-from googleapiclient.errors import HttpError
 
 from providers.base import (Attendee, BusyBlock, CalendarEvent, ConferenceLink, ErrorKind,
                             EventChanges, EventDraft, ProviderError)
-from providers.google.errors import PROVIDER, classify_api_error
+from providers.google.calendar_api import CalendarApi
+from providers.google.calendar_api import parse_instant as _parse
+from providers.google.calendar_api import rfc3339 as _rfc3339
+from providers.google.errors import PROVIDER
 
 T = TypeVar("T")
 MEET = "hangoutsMeet"
 FREEBUSY_MAX_ITEMS = 50
 PENDING_POLLS = 5
-_DISCOVERY = Path(googleapiclient.__file__).parent / "discovery_cache" / "documents" / "calendar.v3.json"
 
 
 def event_id_for(handle: str) -> str:
@@ -42,70 +29,18 @@ def event_id_for(handle: str) -> str:
     return base64.b32hexencode(digest).decode().rstrip("=").lower()
 
 
-class _BuiltOnce:
-    """`service.events()` builds a new Resource — every method with its docstring — on each call
-    (a third of an event create's CPU). Per thread, each resource is built once and reused."""
-
-    def __init__(self, service: Any) -> None:
-        self._service = service
-        self._built: dict[str, Any] = {}
-
-    def __getattr__(self, name: str) -> Callable[[], Any]:
-        resource = self._built.get(name)
-        if resource is None:
-            resource = self._built[name] = getattr(self._service, name)()
-        return lambda: resource
-
-
 class GoogleCalendar:
     name = PROVIDER
 
     def __init__(self, api_base: str, timeout: float = 20.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self.api_base = api_base if api_base.endswith("/") else api_base + "/"
+        self._api = CalendarApi(api_base, timeout)
+        self.api_base = self._api.api_base
         self.timeout = timeout
         self._sleep = sleep
-        self._document: dict[str, Any] | None = None
-        self._doc_lock = threading.Lock()
-        # A built service and an httplib2 connection are not thread-safe, so a call borrows a
-        # pair from this pool and gives it back: building one re-parses the discovery document
-        # (~ms, ~0.8 MB) and a fresh Http would open a new TCP connection. The pool grows to the
-        # most calls ever in flight at once — not to the number of threads that ever called.
-        self._idle: list[tuple[_BuiltOnce, httplib2.Http]] = []
-
-    # --- plumbing -------------------------------------------------------------------------
-    def _borrow(self) -> tuple[_BuiltOnce, httplib2.Http]:
-        with self._doc_lock:
-            if self._idle:
-                return self._idle.pop()
-            if self._document is None:
-                self._document = json.loads(_DISCOVERY.read_text())
-            document = json.dumps(self._document)  # build_from_document mutates what it is given
-        http = httplib2.Http(timeout=self.timeout)
-        return _BuiltOnce(build_from_document(document, http=http,
-                                              client_options={"api_endpoint": self.api_base})), http
-
-    def _give_back(self, pair: tuple[_BuiltOnce, httplib2.Http]) -> None:
-        with self._doc_lock:
-            self._idle.append(pair)
 
     def _call(self, token: str, request_of: Callable[[Any], Any]) -> Any:
-        pair = self._borrow()
-        service, transport = pair
-        # The token travels per request; refresh_status_codes=(): the hub refreshes (single-flight,
-        # persisted) — google-auth must not try on its own with credentials that hold no refresh token.
-        http = AuthorizedHttp(Credentials(token), http=transport, refresh_status_codes=())
-        try:
-            result = request_of(service).execute(http=http, num_retries=0)
-        except HttpError as exc:
-            self._give_back(pair)
-            raise _from_http_error(exc) from None
-        except (httplib2.HttpLib2Error, socket.timeout, OSError) as exc:
-            # A broken keep-alive connection must not poison a later call: the pair is dropped.
-            raise ProviderError(ErrorKind.PROVIDER_DOWN, f"Google unreachable: {type(exc).__name__}",
-                                provider=PROVIDER, cause="provider_unavailable") from None
-        self._give_back(pair)
-        return result
+        return self._api.call(token, request_of)
 
     # --- reads ----------------------------------------------------------------------------
     def free_busy(self, token: str, emails: list[str], start: datetime, end: datetime
@@ -252,15 +187,6 @@ class GoogleCalendar:
                 raise
 
 
-def _from_http_error(exc: HttpError) -> ProviderError:
-    try:
-        body = json.loads(exc.content.decode() if isinstance(exc.content, bytes) else exc.content)
-    except (ValueError, AttributeError):
-        body = {}
-    headers = {str(k): str(v) for k, v in dict(exc.resp).items()}
-    return classify_api_error(int(exc.resp.status), body if isinstance(body, dict) else {}, headers)
-
-
 def _to_calendar_event(event: dict[str, Any]) -> CalendarEvent:
     return CalendarEvent(event_id=event["id"], html_link=event.get("htmlLink"),
                          conference=_meet_link(event))
@@ -293,14 +219,6 @@ def _when(dt: datetime, tz: str | None) -> dict[str, str]:
     if tz:
         out["timeZone"] = tz
     return out
-
-
-def _rfc3339(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
 def _random_request_id() -> str:

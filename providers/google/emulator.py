@@ -10,6 +10,9 @@ Paths (relative to the sandbox base URL):
 - ``/google/calendar/v3/...`` — calendars.get, calendarList.list/get, freebusy.query,
   events.list/insert/get/patch/update/delete/watch (writes honour ``If-Match``: 412
   conditionNotMet for a stale etag), channels.stop, settings.list/get, colors.get
+- push: a channel opened with events.watch gets ``sync``, then ``exists`` after every change to
+  the calendar's events (``emulator_push``); the control API's changes people make are
+  ``emulator_people``
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ from providers.emulator_kit.oauth_views import (
     token_endpoint,
 )
 
+from . import emulator_people as people
 from .emulator_api import API_ROOT, register_calendar_api
 from .emulator_calendar import GoogleCalendarStore, MeetPolicy
 from .emulator_meet_records import MeetRecords, register_meet_api
 from .emulator_discovery import api_scopes, calendar_discovery, meet_discovery, method_scopes
+from .emulator_push import GooglePush
 from .emulator_oauth import (
     GoogleOAuthDialect,
     openid_configuration,
@@ -52,7 +57,9 @@ GOOGLE_SCENARIOS: Mapping[str, str] = {
     'a createRequest answers 400 invalid "Invalid conference type value.".',
     "meet_pending": "A Meet createRequest comes back with status pending; the next events.get "
     "returns it created.",
-    "full_sync_required": "The next events.list with a syncToken answers 410 fullSyncRequired.",
+    "sync_token_invalid": "The next events.list with a syncToken answers 410 fullSyncRequired "
+    "(the client must wipe what it synced and sync in full again).",
+    "full_sync_required": "The same as sync_token_invalid (its first name).",
     "freebusy_calendar_error": "freeBusy reports this account's calendar with a per-calendar "
     'error inside HTTP 200 (params {"reason": "internalError"}).',
     "scopes_missing": "The account's grants lose scopes now, as when a person unticks one on the "
@@ -77,11 +84,13 @@ class GoogleEmulator(ProviderEmulator):
         # Meet's scopes too: the hub asks for meetings.space.readonly where attendance is on.
         self._calendar_scopes = {**api_scopes(discovery), **api_scopes(meet_discovery())}
         super().__init__(ctx)
+        self.push = GooglePush(ctx)
         self.calendar = GoogleCalendarStore(
             ctx.state,
             ctx.config.clock,
             MeetPolicy(allowed=self._meet_allowed, outcome=self._meet_outcome),
             self.take_fault,
+            listener=self.push,
         )
 
     def create_dialect(self) -> GoogleOAuthDialect:
@@ -122,6 +131,9 @@ class GoogleEmulator(ProviderEmulator):
             lambda: jsonify(openid_configuration(request.host_url.rstrip("/") + request.script_root + "/google")),
         )
         register_calendar_api(bp, self)
+        # Channel messages a request caused leave once its answer is made (any request: the
+        # control API's changes notify too).
+        bp.teardown_app_request(self.push.flush)
         register_meet_api(bp, self, self.meet_records)
 
     @property
@@ -154,3 +166,12 @@ class GoogleEmulator(ProviderEmulator):
 
     def control_events(self, account: Account) -> list[dict[str, Any]]:
         return self.calendar.current_events(account)
+
+    def person_changes_event(self, event_id: str, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+        return people.change(self.calendar, event_id, changes)
+
+    def person_deletes_event(self, event_id: str) -> bool:
+        return people.delete(self.calendar, event_id)
+
+    def person_responds(self, event_id: str, email: str, response: str) -> dict[str, Any] | None:
+        return people.respond(self.calendar, event_id, email, response)

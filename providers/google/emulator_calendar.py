@@ -5,6 +5,9 @@ and faults on requests are the API layer's job (``emulator_api``).
 Events live in ``state.collection("google", email, "events")`` keyed by id. A deleted event
 stays as a ``cancelled`` tombstone: Google answers 410 to a second delete and reports the
 deletion to incremental sync, and its id stays taken (a retried insert gets 409).
+
+Every change to an event and every new channel is reported to a ``CalendarListener`` (the
+emulator's push notifications, ``emulator_push``); the store itself sends nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import secrets
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -48,7 +51,8 @@ PROVIDER = "google"
 FREEBUSY_MAX_RANGE = timedelta(days=90)
 FREEBUSY_MAX_CALENDARS = 50  # FreeBusyRequest.calendarExpansionMax maximum [doc]
 EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX = 250, 2500  # events.list maxResults [doc]
-# Channel lifetime when the client sets none, and the cap: not documented for Calendar. [?]
+# Channel lifetime when the client sets none (expiration or params.ttl), and the cap: the
+# default is documented (7 days), the cap is not. [?]
 CHANNEL_DEFAULT_TTL = timedelta(days=7)
 CHANNEL_MAX_TTL = timedelta(days=30)
 DEFAULT_REMINDERS = [{"method": "popup", "minutes": 10}]
@@ -78,6 +82,22 @@ class MeetPolicy:
     outcome: Callable[[Account], str]  # "success" | "pending" | "unavailable" for one createRequest
 
 
+class CalendarListener(Protocol):
+    """Told about every change, inside the store's lock; must not call back into the store."""
+
+    def calendar_changed(self, email: str) -> None: ...
+
+    def channel_opened(self, channel_id: str) -> None: ...
+
+
+class _NoListener:
+    def calendar_changed(self, email: str) -> None:
+        del email
+
+    def channel_opened(self, channel_id: str) -> None:
+        del channel_id
+
+
 def _encode(payload: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
 
@@ -104,11 +124,13 @@ class GoogleCalendarStore:
         clock: Callable[[], float],
         meet_policy: MeetPolicy,
         take_fault: Callable[[str, str | None], Fault | None],
+        listener: CalendarListener | None = None,
     ) -> None:
         self._state = state
         self._clock = clock
         self._meet = meet_policy
         self._take_fault = take_fault
+        self._listener: CalendarListener = listener or _NoListener()
 
     # -- calendars ---------------------------------------------------------------------------
     def resolve(self, caller: Account, calendar_id: str) -> Account:
@@ -183,6 +205,7 @@ class GoogleCalendarStore:
         event["_seq"] = meta["seq"]
         event["etag"] = etag_for(now, meta["seq"])
         event["updated"] = timestamp(now)
+        self._listener.calendar_changed(account.email)
 
     def _apply_times(self, account: Account, event: dict[str, Any]) -> None:
         event["_start"], event["_end"] = normalise_times(event, self._zone(account))
@@ -391,6 +414,8 @@ class GoogleCalendarStore:
             or token.get("a") != account.email
             or token.get("g") != self._state.generation
             or not isinstance(token.get("s"), int)
+            # API.md's name for the fault, and the name it had first.
+            or self._take_fault("sync_token_invalid", account.email) is not None
             or self._take_fault("full_sync_required", account.email) is not None
         ):
             raise errors.full_sync_required()
@@ -495,10 +520,18 @@ class GoogleCalendarStore:
             raise errors.GoogleApiError(400, "push.webhookUrlNotHttps", f"WebHook callback must be HTTPS: {address}")
         now = self._clock()
         latest = now + CHANNEL_MAX_TTL.total_seconds()
+        expiration = now + CHANNEL_DEFAULT_TTL.total_seconds()
+        raw_params = body.get("params")
+        params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
         try:
-            expiration = int(body["expiration"]) / 1000 if body.get("expiration") else now + CHANNEL_DEFAULT_TTL.total_seconds()
+            # Calendar's channels take a lifetime either way: params.ttl in seconds (what the
+            # push guide's examples use) or an absolute expiration in milliseconds.
+            if params.get("ttl") is not None:
+                expiration = now + int(params["ttl"])
+            elif body.get("expiration"):
+                expiration = int(body["expiration"]) / 1000
         except (TypeError, ValueError):
-            raise errors.invalid("Invalid value for: expiration") from None
+            raise errors.invalid("Invalid value for: expiration" if "ttl" not in params else "Invalid value for: ttl") from None
         with self._state.lock:
             channels = self._state.provider_data(PROVIDER).setdefault("channels", {})
             if channel_id in channels:
@@ -513,6 +546,7 @@ class GoogleCalendarStore:
             if body.get("token"):
                 channel["token"] = body["token"]
             channels[channel_id] = {**channel, "_address": address, "_email": account.email, "_params": body.get("params")}
+            self._listener.channel_opened(channel_id)
             return channel
 
     def stop_channel(self, body: dict[str, Any]) -> None:
@@ -528,6 +562,15 @@ class GoogleCalendarStore:
             return [dict(c) for c in self._state.provider_data(PROVIDER).get("channels", {}).values()]
 
     # -- control API -------------------------------------------------------------------------
+    def locate(self, event_id: str) -> tuple[Account, datetime, datetime] | None:
+        """Whose calendar holds the live (not deleted) event ``event_id``, and its span."""
+        with self._state.lock:
+            for account in self._state.accounts(PROVIDER):
+                event = self._events(account).get(event_id)
+                if event is not None and event["status"] != "cancelled":
+                    return account, event["_start"], event["_end"]
+            return None
+
     def add_busy_block(
         self, account: Account, start: datetime, end: datetime, status: str, subject: str | None
     ) -> dict[str, Any]:

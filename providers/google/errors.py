@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from providers.base import FULL_SYNC_REQUIRED, ProviderError
 from providers.base import ErrorKind as K
-from providers.base import ProviderError
 from providers.retry_after import retry_after_seconds
 
 PROVIDER = "google"
@@ -33,7 +33,8 @@ API_REASONS: dict[str, tuple[K, str | None]] = {
     "notFound": (K.NOT_FOUND, None),
     # https://developers.google.com/calendar/api/guides/errors#410_gone
     "deleted": (K.NOT_FOUND, None),
-    "fullSyncRequired": (K.NOT_FOUND, None),
+    # https://developers.google.com/calendar/api/guides/sync: the sync token is no longer valid
+    "fullSyncRequired": (K.CONFLICT, FULL_SYNC_REQUIRED),
     # https://developers.google.com/calendar/api/guides/errors#409_the_requested_identifier_already_exists
     "duplicate": (K.CONFLICT, None),
     # https://developers.google.com/calendar/api/guides/errors#500_backend_error

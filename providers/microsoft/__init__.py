@@ -7,8 +7,10 @@ from providers.base import (Capability, CauseText, Conferencing, OAuthConnect, O
                             ProviderConfig, ProviderSpec, Setting)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from flask import Blueprint
+
     from oauth.flows import OAuthFlow
-    from providers.base import AttendanceReader, CalendarProvider
+    from providers.base import AttendanceReader, CalendarProvider, CalendarSync
 
 
 def endpoints(config: ProviderConfig) -> OAuthEndpoints:
@@ -47,6 +49,11 @@ def _attendance(config: ProviderConfig) -> "AttendanceReader":
     return TeamsAttendance(endpoints(config).api_base, timeout=config.timeout)
 
 
+def _sync(config: ProviderConfig) -> "CalendarSync":
+    from providers.microsoft.sync import MicrosoftSync
+    return MicrosoftSync(endpoints(config).api_base, timeout=config.timeout)
+
+
 def _warm(calendar: Any) -> None:
     # msgraph-sdk imports ~1,200 model modules on its first answer (1-4 s).
     calendar.warm()
@@ -60,6 +67,11 @@ def _emulator():
 def _diagnostics():
     from providers.microsoft import diagnostics
     return diagnostics
+
+
+def _push_webhooks() -> "Blueprint":
+    from webhooks.calendar_push import blueprint  # the hub's generic receiver, mounted per provider
+    return blueprint("microsoft", ack=202, lifecycle=True)
 
 
 SPEC = ProviderSpec(
@@ -78,9 +90,11 @@ SPEC = ProviderSpec(
                           join_label="Join Microsoft Teams Meeting"),
     native=True,
     attendance=_attendance,
+    sync=_sync,
     attendance_scopes=("OnlineMeetingArtifact.Read.All",),
     attendance_scopes_in_consent=False,
     emulator=_emulator,
+    webhooks=_push_webhooks,
     diagnostics=_diagnostics,
     warm_up=_warm,
     # Graph's MailboxConcurrency: https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits

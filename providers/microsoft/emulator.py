@@ -39,7 +39,10 @@ from . import emulator_errors as errors
 from .emulator_calendar import CalendarStore
 from .emulator_events import wire
 from .emulator_attendance import TeamsAttendanceStore, register_attendance_api
-from .emulator_graph import GRAPH_ROOT, register_graph_api
+from .emulator_delta import DeltaLog, register_delta_api
+from .emulator_graph import CALENDAR_READ, GRAPH_ROOT, instant_param, read_json, register_graph_api
+from .emulator_people import PeopleChanges
+from .emulator_subscriptions import LIFECYCLE_EVENTS, SubscriptionStore, register_subscriptions_api
 from .emulator_oauth import LOGIN, MicrosoftOAuthDialect, aadsts_body, instance_discovery, openid_configuration
 
 MAILBOX_CONCURRENCY = 4  # Outlook: 4 concurrent requests per app per mailbox [doc]
@@ -65,6 +68,15 @@ MICROSOFT_SCENARIOS: Mapping[str, str] = {
     'params {"endpoint": "token"} hits the token endpoint instead (AADSTS50000).',
     "schedule_error": "getSchedule reports this account with a per-schedule error inside HTTP 200 "
     '(params {"responseCode": "5009", "message": …}).',
+    "subscription_removed": "Graph removes the account's subscriptions now and says so to their lifecycle URL "
+    "(subscriptionRemoved); no more change notifications until a new subscription is created.",
+    "missed": "Graph tells the lifecycle URL of the account's subscriptions that notifications were missed "
+    '(missed): resync with delta. params {"changes": N}: the next N changes are not notified first, then '
+    "missed is sent.",
+    "reauthorization_required": "Graph asks the lifecycle URL of the account's subscriptions for "
+    "reauthorization (reauthorizationRequired): renew (PATCH) or POST …/reauthorize.",
+    "sync_token_invalid": "The account's next calendarView/delta call with a $deltatoken answers 410 "
+    "SyncStateNotFound: the client must start a full sync.",
 }
 
 
@@ -85,7 +97,10 @@ class MicrosoftEmulator(ProviderEmulator):
 
     def __init__(self, ctx: SandboxContext) -> None:
         super().__init__(ctx)
-        self.calendar = CalendarStore(ctx.state, ctx.config.clock, self._teams_outcome)
+        self.delta = DeltaLog(ctx.state)
+        self.subscriptions = SubscriptionStore(self)
+        self.calendar = CalendarStore(ctx.state, ctx.config.clock, self._teams_outcome, self._event_changed)
+        self.people = PeopleChanges(self.calendar)
         self._flight_lock = threading.Lock()
         self._in_flight: dict[str, int] = {}
 
@@ -101,7 +116,15 @@ class MicrosoftEmulator(ProviderEmulator):
                         self._discovery)
         bp.add_url_rule("/<tenant>/discovery/v2.0/keys", "jwks", jwks_endpoint(self))
         bp.add_url_rule("/<tenant>/discovery/instance", "instance_discovery", self._instance_discovery)
-        register_attendance_api(*register_graph_api(bp, self), TeamsAttendanceStore(self))
+        graph_call, route = register_graph_api(bp, self)
+        register_attendance_api(graph_call, route, TeamsAttendanceStore(self))
+        register_subscriptions_api(graph_call, route, self.subscriptions, CALENDAR_READ, read_json)
+        register_delta_api(graph_call, route, self, CALENDAR_READ, instant_param)
+
+    def _event_changed(self, email: str, event: dict[str, Any], change: str) -> None:
+        """Every change to a stored event, however made: tracked for delta, pushed to subscribers."""
+        self.delta.record(email, event, change)
+        self.subscriptions.notify(email, event, change)
 
     def record_participant(self, meeting_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return TeamsAttendanceStore(self).record(meeting_id, body)
@@ -185,6 +208,10 @@ class MicrosoftEmulator(ProviderEmulator):
 
     # -- faults and account switches -----------------------------------------------------------
     def apply_fault(self, fault: Fault) -> bool:
+        if fault.scenario in LIFECYCLE_EVENTS:
+            changes = fault.params.get("changes")
+            self.subscriptions.lifecycle(fault.email, fault.scenario, int(changes) if isinstance(changes, int) else 0)
+            return True
         if fault.scenario == "consent_required":
             self.oauth.revoke_grants(fault.email, {"scenario": "consent_required", "params": {"aadsts": 65001}})
             return True
@@ -241,3 +268,13 @@ class MicrosoftEmulator(ProviderEmulator):
 
     def control_events(self, account: Account) -> list[dict[str, Any]]:
         return [wire(e, "UTC", timezone.utc) for e in self.calendar.all(account.email)]
+
+    # Changes people make in Outlook themselves (providers/microsoft/emulator_people.py).
+    def person_changes_event(self, event_id: str, changes: Mapping[str, Any]) -> dict[str, Any] | None:
+        return self.people.move_or_retitle(event_id, changes)
+
+    def person_deletes_event(self, event_id: str) -> bool:
+        return self.people.delete(event_id)
+
+    def person_responds(self, event_id: str, email: str, response: str) -> dict[str, Any] | None:
+        return self.people.respond(event_id, email, response)

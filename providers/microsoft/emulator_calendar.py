@@ -24,13 +24,18 @@ MAX_WINDOW = timedelta(days=62)
 # account -> "ok" | "unavailable" (no Teams: no link, isOnlineMeeting false) | "missing" (Teams
 # asked for and allowed, but the link did not come back: onlineMeeting null) [seen].
 TeamsOutcome = Callable[[Account], str]
+# (mailbox, event, "created"|"updated"|"deleted"): called under the state lock after every change,
+# so change tracking (delta) and change notifications see every change exactly once.
+ChangeListener = Callable[[str, dict[str, Any], str], None]
 
 
 class CalendarStore:
-    def __init__(self, state: SandboxState, clock: Callable[[], float], teams_outcome: TeamsOutcome) -> None:
+    def __init__(self, state: SandboxState, clock: Callable[[], float], teams_outcome: TeamsOutcome,
+                 changed: ChangeListener | None = None) -> None:
         self.state = state
         self.clock = clock
         self.teams_outcome = teams_outcome
+        self.changed: ChangeListener = changed or (lambda _email, _event, _change: None)
 
     def _events(self, email: str) -> dict[str, dict[str, Any]]:
         return self.state.collection(PROVIDER, email, "events")
@@ -53,6 +58,7 @@ class CalendarStore:
             event["_transaction_id"] = transaction
             self._online_meeting(account, event, body)
             held[event["id"]] = event
+            self.changed(account.email, event, "created")
             return event
 
     def get(self, email: str, event_id: str) -> dict[str, Any]:
@@ -74,12 +80,14 @@ class CalendarStore:
             event.clear()
             event.update(draft)
             events.touch(event, self.clock())
+            self.changed(account.email, event, "updated")
             return event
 
     def delete(self, email: str, event_id: str) -> None:
         with self.state.lock:
-            self.get(email, event_id)
+            event = self.get(email, event_id)
             del self._events(email)[event_id]
+            self.changed(email, event, "deleted")
 
     def add_busy_block(self, account: Account, start: datetime, end: datetime, status: str,
                        subject: str | None) -> dict[str, Any]:
@@ -91,7 +99,26 @@ class CalendarStore:
             event["_start_at"], event["_end_at"] = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
             event["_transaction_id"] = None
             self._events(account.email)[event["id"]] = event
+            self.changed(account.email, event, "created")
             return event
+
+    def find(self, event_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(mailbox, event) of an event id in any sandbox mailbox (the control API's changes
+        name an event by id only)."""
+        with self.state.lock:
+            for account in self.state.accounts(PROVIDER):
+                event = self._events(account.email).get(event_id)
+                if event is not None:
+                    return account.email, event
+        return None
+
+    def person_change(self, email: str, event: dict[str, Any], fields: dict[str, Any]) -> None:
+        """Apply a change the mailbox's owner (or an attendee's answer) made outside the API:
+        stored fields already in the stored form, then the usual bookkeeping."""
+        with self.state.lock:
+            event.update(fields)
+            events.touch(event, self.clock())
+            self.changed(email, event, "updated")
 
     def overlapping(self, email: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         with self.state.lock:

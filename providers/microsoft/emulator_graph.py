@@ -46,7 +46,7 @@ MAX_SCHEDULES = 20  # [?] PROVIDERS.md; Microsoft does not publish the limit
 
 
 
-def _json() -> dict[str, Any]:
+def read_json() -> dict[str, Any]:
     raw = request.get_data(cache=True)
     if not raw:
         raise errors.bad_body()
@@ -64,7 +64,7 @@ def _field(body: dict[str, Any], name: str) -> Any:
     return next((v for k, v in body.items() if k.lower() == lowered), None)
 
 
-def _instant(value: str | None, name: str) -> datetime:
+def instant_param(value: str | None, name: str) -> datetime:
     if not value:
         raise GraphError(400, "ErrorInvalidParameter",
                          "This request requires a time window specified by the query string parameters "
@@ -187,7 +187,7 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> tuple[Ca
     def get_schedule(account: "Account", user: str | None = None):
         if user is not None and normalise_email(user) not in (account.email, object_id(account.email)):
             raise errors.access_denied()
-        body = _json()
+        body = read_json()
         schedules = _field(body, "schedules")
         if not isinstance(schedules, list) or not schedules or not all(isinstance(s, str) for s in schedules):
             raise errors.invalid_request("Schedules is required and must be a collection of SMTP addresses.")
@@ -242,8 +242,8 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> tuple[Ca
     def calendar_view(account: "Account", calendar_ref: str | None = None):
         resolve_calendar(account, calendar_ref)
         args = {k.lower(): v for k, v in request.args.items()}
-        start = _instant(args.get("startdatetime"), "startDateTime")
-        end = _instant(args.get("enddatetime"), "endDateTime")
+        start = instant_param(args.get("startdatetime"), "startDateTime")
+        end = instant_param(args.get("enddatetime"), "endDateTime")
         return event_page(account, store.overlapping(account.email, start, end), "calendarView")
 
     @graph_call(CALENDAR_READ)
@@ -265,7 +265,7 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> tuple[Ca
     @graph_call(CALENDAR_WRITE)
     def create_event(account: "Account", calendar_ref: str | None = None):
         resolve_calendar(account, calendar_ref)
-        return event_entity(account, store.create(account, _json())), 201
+        return event_entity(account, store.create(account, read_json())), 201
 
     @graph_call(CALENDAR_READ)
     def get_event(account: "Account", event_id: str, calendar_ref: str | None = None):
@@ -275,7 +275,7 @@ def register_graph_api(bp: Blueprint, emulator: "MicrosoftEmulator") -> tuple[Ca
     @graph_call(CALENDAR_WRITE)
     def patch_event(account: "Account", event_id: str, calendar_ref: str | None = None):
         resolve_calendar(account, calendar_ref)
-        return event_entity(account, store.patch(account, event_id, _json()))
+        return event_entity(account, store.patch(account, event_id, read_json()))
 
     @graph_call(CALENDAR_WRITE)
     def delete_event(account: "Account", event_id: str, calendar_ref: str | None = None):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
+from providers.base import FULL_SYNC_REQUIRED, ProviderError
 from providers.base import ErrorKind as K
-from providers.base import ProviderError
 
 PROVIDER = "microsoft"
 REFERENCE = "https://learn.microsoft.com/entra/identity-platform/reference-error-codes#aadsts-error-codes"
@@ -153,6 +153,12 @@ GRAPH_CODES: dict[str, tuple[K, str | None]] = {
     "generalException": (K.PROVIDER_DOWN, "provider_unavailable"),
     "UnknownError": (K.PROVIDER_DOWN, "provider_unavailable"),
     "ErrorInternalServerError": (K.PROVIDER_DOWN, "provider_unavailable"),
+    # A delta token whose sync state Graph dropped: start over with a full sync.
+    # [seen] microsoftgraph/microsoft-graph-docs#2350 (410); https://learn.microsoft.com/graph/errors
+    "SyncStateNotFound": (K.CONFLICT, FULL_SYNC_REQUIRED),
+    "resyncRequired": (K.CONFLICT, FULL_SYNC_REQUIRED),
+    # A subscription that is gone (deleted, removed, expired). [seen] microsoftgraph/msgraph-sdk-php#221
+    "ResourceNotFound": (K.NOT_FOUND, None),
 }
 
 GRAPH_STATUSES: dict[int, tuple[K, str | None]] = {
@@ -161,6 +167,7 @@ GRAPH_STATUSES: dict[int, tuple[K, str | None]] = {
     403: (K.ACCESS_DENIED, None),
     404: (K.NOT_FOUND, None),
     409: (K.CONFLICT, None),
+    410: (K.CONFLICT, FULL_SYNC_REQUIRED),  # only delta answers 410 Gone
     429: (K.RATE_LIMITED, "rate_limited"),
     500: (K.PROVIDER_DOWN, "provider_unavailable"),
     502: (K.PROVIDER_DOWN, "provider_unavailable"),

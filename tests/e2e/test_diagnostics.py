@@ -25,6 +25,7 @@ from hub.services.directory import create_api_key
 from hub.storage.models import Connection
 from oauth.tokens import access_binding, refresh_binding
 from providers.registry import PROVIDERS
+from tests.e2e.sync_support import wait_for
 from tests.e2e.support import start_hub
 from tests.e2e.support import Api, LiveHub, Sandbox, connect
 
@@ -330,6 +331,15 @@ def test_diagnosing_changes_no_calendar_and_no_token_but_by_refreshing(live_hub,
                                  vault.decrypt(c.refresh_token_enc, refresh_binding(c.id))
                                  if c.refresh_token_enc else None) for c in rows}
 
+    # Connecting opened push channels in the background: let that finish, so what is counted
+    # below is the diagnosis alone.
+    def channel_open(connection_id: str) -> bool:
+        status = desk.api.get(f"/v1/connections/{connection_id}/sync").json()
+        return bool(status["channel"] and status["channel"]["status"] == "active" and status["last_synced_at"])
+
+    for provider, (connection_id, _) in accounts.items():
+        if PROVIDERS[provider].sync is not None:
+            wait_for(lambda cid=connection_id: channel_open(cid), f"{provider} channel open")
     before_world, before_tokens = world(), tokens()
     mark = max((e["id"] for e in sandbox.requests_log("")), default=0)
 

@@ -26,6 +26,7 @@ from googleapiclient.errors import HttpError
 
 from providers.emulator_kit.config import SandboxConfig
 from providers.sandbox import create_sandbox_app, serve
+from tests.push_receiver import Receiver, wait_delivered
 
 REDIRECT_URI = "http://127.0.0.1:5999/oauth/google/callback"  # the conftest's GoogleFlow default
 CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
@@ -838,11 +839,21 @@ def test_events_list_filters_orders_pages_and_syncs(api, control):
     assert caught.value.status_code == 410
 
 
-def test_watch_and_stop_channel(api, control):
+@pytest.fixture
+def receiver():
+    running = Receiver()
+    yield running
+    running.close()
+
+
+def test_watch_and_stop_channel(api, control, receiver):
+    # A receiver that answers: the channel's sync message must not leave the sandbox's sender
+    # retrying an address nobody listens on while later tests wait for theirs.
     channel = api.events().watch(
         calendarId="primary",
-        body={"id": "chan-1", "type": "web_hook", "address": "http://127.0.0.1:5999/webhooks/google", "token": "s3cret"},
+        body={"id": "chan-1", "type": "web_hook", "address": receiver.url, "token": "s3cret"},
     ).execute(num_retries=0)
+    wait_delivered(control.base.removesuffix("/_control"), "google", "X-Goog-Channel-ID", "chan-1", 1)
     assert channel["kind"] == "api#channel" and channel["id"] == "chan-1" and channel["token"] == "s3cret"
     assert channel["resourceId"] and channel["expiration"].isdigit()
     assert channel["resourceUri"].endswith("/calendars/ada%40example.com/events?alt=json")
@@ -893,7 +904,7 @@ def schema_violations(value, schema: dict, schemas: dict, path: str) -> list[str
     return []
 
 
-def test_responses_match_the_discovery_document(api, control):
+def test_responses_match_the_discovery_document(api, control, receiver):
     control.post("/accounts", {"provider": "google", "email": "grace@example.com"})
     control.fault("meet_pending", "ada@example.com", times=1)
     pending = api.events().insert(
@@ -928,7 +939,7 @@ def test_responses_match_the_discovery_document(api, control):
         "CalendarListEntry": [api.calendarList().get(calendarId="primary").execute(num_retries=0)],
         "CalendarList": [api.calendarList().list().execute(num_retries=0)],
         "Channel": [
-            api.events().watch(calendarId="primary", body={"id": "c", "type": "web_hook", "address": "http://127.0.0.1:1/h", "token": "t"}).execute(
+            api.events().watch(calendarId="primary", body={"id": "c", "type": "web_hook", "address": receiver.url, "token": "t"}).execute(
                 num_retries=0
             )
         ],
@@ -942,6 +953,7 @@ def test_responses_match_the_discovery_document(api, control):
     ]
     assert problems == []
     assert samples["Events"][0]["items"], "the list sample must contain events"
+    wait_delivered(control.base.removesuffix("/_control"), "google", "X-Goog-Channel-ID", "c", 1)
 
 
 def test_schema_checker_catches_drift():

@@ -6,8 +6,8 @@
 - Zoom: ``zoom/meetings-subset.json``, the meeting operations of Zoom's OpenAPI document.
 
 Checking is strict: a property the published type does not declare is a violation (OData
-annotations such as ``@odata.context`` excepted), so a field a client library would not expect
-shows up here first. ``violations(provider, method, path, status, body)`` answers [] for a
+annotations such as ``@odata.context`` and delta's ``@removed`` excepted), so a field a client
+library would not expect shows up here first. ``violations(provider, method, path, status, body)`` answers [] for a
 response no published schema covers (OAuth endpoints, Zoom errors).
 """
 
@@ -101,7 +101,7 @@ class Schemas:
                 problems += self.check(item, properties[key], f"{path}.{key}")
             elif isinstance(extra, dict):
                 problems += self.check(item, extra, f"{path}[{key!r}]")
-            elif extra is True or key.startswith("@odata.") or self.allowed_extra(key):
+            elif extra is True or key.startswith("@odata.") or key == "@removed" or self.allowed_extra(key):
                 continue
             else:
                 problems.append(f"{path}.{key}: not a property of the published schema")
@@ -145,6 +145,8 @@ def graph() -> tuple[Schemas, list[tuple[str, re.Pattern[str], str]]]:
         ("GET", r"/me/calendars", "collection.calendar"),
         ("POST", r"/(?:me|users/[^/]+)/calendar/get[sS]chedule", "collection.scheduleInformation"),
         ("GET", r"/me(?:|/calendar|/calendars/[^/]+)/calendar[vV]iew", "collection.event"),
+        # Delta pages: events, and deleted ones as {"id", "@removed"} (OData's deleted-entity annotation).
+        ("GET", r"/me(?:|/calendar)/calendar[vV]iew/delta(?:\(\))?", "collection.event"),
         ("GET", rf"(?:/me|{calendar})/events", "collection.event"),
         ("POST", rf"(?:/me|{calendar})/events", "microsoft.graph.event"),
         ("GET", rf"(?:/me|{calendar})/events/[^/]+", "microsoft.graph.event"),

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
 from hub.services.diagnostics.model import Check, ConnectionState, UserState
+from hub.services.sync.status import SyncStatus
 from hub.services.diagnostics.providers import ProviderFacts
 from providers.base import Capability, ErrorKind, ProviderError
 from providers.probes import (CALENDAR, CONFERENCING, FAIL, IDENTITY, MAILBOX, PASS, SCOPES, SKIP, WARN,
@@ -67,6 +68,8 @@ class Evidence:
     findings: list[Finding] = field(default_factory=list)
     # external ids of the tenant's other users holding a connection to the same provider login
     peers: list[str] = field(default_factory=list)
+    # Push channel and sync (providers that push only; hub/services/sync/status.py).
+    sync: SyncStatus | None = None
 
 
 def refine_dead_grant(cause: str | None, state: ConnectionState, facts: ProviderFacts, now: datetime) -> str:
@@ -148,7 +151,44 @@ def connection_checks(ev: Evidence, user: UserState | None, now: datetime) -> li
     lifetime = _lifetime_check(ev, now) if alive else None
     if lifetime is not None:
         out.append(lifetime)
+    # A dead grant is the one thing to fix: a channel cannot work without it either.
+    named = {c.cause for c in out if c.status == FAIL and c.cause}
+    sync = sync_check(ev, now, named) if alive else None
+    if sync is not None:
+        out.append(sync)
     return out
+
+
+def sync_check(ev: Evidence, now: datetime, named: frozenset[str] | set[str] = frozenset()) -> Check | None:
+    """Whether changes in the calendar reach the hub (push channel) and when it last synced.
+    A failed channel does not stop bookings (they are checked live) but leaves free/busy
+    without the cache and event changes without webhooks until it works again."""
+    sync = ev.sync
+    if sync is None:
+        return None
+    synced = f"last synced {_ago(now - sync.last_synced_at)}" if sync.last_synced_at else "never synced"
+    window = (f"; window {sync.window_start:%Y-%m-%d} to {sync.window_end:%Y-%m-%d}"
+              if sync.window_start and sync.window_end else "")
+    errors = f"; {len(sync.errors)} recent sync error(s), last: {sync.errors[-1].get('message')}" if sync.errors else ""
+    if sync.channel_status == "failed":
+        err = sync.channel_error or {}
+        # The provider asked to wait or was down (the hub retries by itself), or the channel
+        # failed for a cause another check of this connection already names (fixing that fixes
+        # this): a warning here, not a second failure.
+        transient = err.get("kind") in (ErrorKind.RATE_LIMITED.value, ErrorKind.PROVIDER_DOWN.value)
+        return _check(ev, "sync_channel", WARN if transient or err.get("cause") in named else FAIL, "",
+                      f"push channel failed at {err.get('at', '?')}: {err.get('message') or err.get('cause') or '?'}"
+                      f" (cause {err.get('cause') or '?'}); {synced}{window}{errors}",
+                      "channel_failed", ErrorKind.PROVIDER_DOWN.value)
+    if sync.channel_status == "active":
+        expires = f"; channel expires {sync.channel_expires_at:%Y-%m-%d %H:%M}Z" if sync.channel_expires_at else ""
+        return _check(ev, "sync_channel", PASS,
+                      f"Changes in this {ev.facts.title} calendar reach the hub as they happen.",
+                      f"{synced}{expires}{window}{errors}")
+    state = "has lapsed" if sync.channel_status == "expired" else "is not open yet"
+    return _check(ev, "sync_channel", WARN,
+                  f"The hub's subscription to changes in this {ev.facts.title} calendar {state}; the hub opens a "
+                  "new one by itself and reads the calendar directly meanwhile.", f"{synced}{window}{errors}")
 
 
 def _check(ev: Evidence, check_id: str, status: str, summary: str, detail: str = "",

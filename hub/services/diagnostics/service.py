@@ -8,6 +8,7 @@ other row it may add is a connect link when reconnecting is the fix.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from sqlalchemy import select
@@ -18,6 +19,8 @@ from hub.services.diagnostics import health, probing, rules
 from hub.services.diagnostics.model import Check, ConnectionState, Report, UserState
 from hub.services.diagnostics.providers import ProviderFacts, provider_facts, title
 from hub.services.directory import require_connection, require_user, user_connections
+from hub.services.sync import status as sync_status
+from hub.services.sync.adapters import pushes
 from hub.storage.models import Connection, User
 from providers import registry
 from providers.probes import FAIL, WARN, Subject
@@ -68,6 +71,9 @@ class DiagnosticsService:
         evidence = {s.id: rules.Evidence(s, facts[s.provider]) for s in known}
         for ev in evidence.values():
             ev.peers = rules.peers_of(ev.state, self._tenant_logins(tenant_id, ev.state))
+        syncs = self._sync_status([s for s in known if pushes(s.provider)], now)
+        for cid, found in syncs.items():
+            evidence[cid].sync = found
 
         deadline = self.hub.settings.provider_timeout_seconds + 5
         active = [s.id for s in known if s.status == "active"]
@@ -102,7 +108,16 @@ class DiagnosticsService:
             views = [health.health_view(c) for c in session.execute(
                 select(Connection).where(Connection.id.in_([s.id for s in states]))
                 .order_by(Connection.connected_at)).scalars()]
+        for view in views:  # the same as GET /v1/connections/{id}/sync
+            if view.get("id") in syncs:
+                view["sync"] = syncs[view["id"]].as_dict()
         return Report(checks, views, user.external_id, now, (time.perf_counter() - started) * 1000)
+
+    def _sync_status(self, states: Sequence[ConnectionState], now: datetime) -> dict[str, sync_status.SyncStatus]:
+        if not states:
+            return {}
+        with self.hub.db.session() as session:
+            return {s.id: sync_status.of(session, s.id, now) for s in states}
 
     def facts(self, provider: str) -> ProviderFacts:
         # Settings are fixed for the hub's life, so a provider's facts are gathered once.

@@ -1,0 +1,108 @@
+"""Changes people make at the provider to events the hub created → the hub's Event row and
+`event.updated` / `event.cancelled`.
+
+Compared with what the hub stored: a change the hub made itself (PATCH /v1/events writes the
+row after the provider accepted it) reads as no change and sends nothing. Moved, retitled or an
+attendee's answer changed → the row is updated and `event.updated` carries the event as it is
+now plus `changes` (previous and current values); deleted at the provider → `cancelled` and
+`event.cancelled`. A move also moves the event's attendance deadlines (AttendanceService.moved,
+the same hook PATCH /v1/events uses).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.services.events import event_out
+from hub.storage.models import Event, User
+from providers.base import SyncBatch, SyncedEvent
+from webhooks.outbound.outbox import enqueue
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hub.container import Hub
+
+NEEDS_ACTION = "needs_action"
+
+
+def apply(hub: Hub, session: Session, connection_id: str, batch: SyncBatch,
+          window: tuple[datetime, datetime]) -> int:
+    """Bring the hub's events of this connection in line with the batch; returns how many
+    webhooks were queued."""
+    by_id = {e.event_id: e for e in batch.events}
+    query = select(Event).where(Event.connection_id == connection_id, Event.status != "cancelled")
+    if not batch.full:
+        if not by_id:
+            return 0
+        query = query.where(Event.provider_event_id.in_(list(by_id)))
+    sent = 0
+    for event in session.execute(query).scalars():
+        synced = by_id.get(event.provider_event_id)
+        if synced is None:
+            # A full sync lists the whole window: a hub event inside it that is not listed was
+            # deleted at the provider. Outside the window nothing is known.
+            if event.start < window[0] or event.start >= window[1]:
+                continue
+            synced = SyncedEvent(event.provider_event_id, cancelled=True)
+        sent += _reconcile(hub, session, event, synced)
+    return sent
+
+
+def _reconcile(hub: Hub, session: Session, event: Event, synced: SyncedEvent) -> int:
+    now = hub.clock()
+    if synced.cancelled:
+        event.status = "cancelled"
+        session.flush()
+        _attendance(hub).stopped(session, event.id)
+        enqueue(session, event.tenant_id, "event.cancelled",
+                {**event_out(event, _organizer(session, event)), "changed_by": "provider"}, now=now)
+        return 1
+    diff: dict[str, Any] = {}
+    for field in ("start", "end", "title"):
+        new = getattr(synced, field)
+        old = getattr(event, field)
+        if new is not None and new != old:
+            diff[field] = {"previous": old, "current": new}
+    answers = _answers(event, synced)
+    if not diff and not answers:
+        return 0
+    for field, values in diff.items():
+        setattr(event, field, values["current"])
+    if answers:
+        event.attendees = [
+            {**a, "response_status": answers[a["email"].lower()]["current"]}
+            if a.get("email", "").lower() in answers else a
+            for a in event.attendees or []]
+        diff["attendees"] = [{"email": values["email"], "previous": values["previous"], "current": values["current"]}
+                             for values in answers.values()]
+    session.flush()
+    if "start" in diff or "end" in diff:
+        _attendance(hub).moved(session, event)  # the deadlines move with the event
+    enqueue(session, event.tenant_id, "event.updated",
+            {**event_out(event, _organizer(session, event)), "changes": diff, "changed_by": "provider"}, now=now)
+    return 1
+
+
+def _answers(event: Event, synced: SyncedEvent) -> dict[str, dict[str, str]]:
+    """Attendees of the hub's event whose answer differs from the stored one."""
+    reported = {a.email.lower(): a.response_status for a in synced.attendees}
+    out: dict[str, dict[str, str]] = {}
+    for attendee in event.attendees or []:
+        email = str(attendee.get("email") or "").lower()
+        if email in reported:
+            previous = attendee.get("response_status") or NEEDS_ACTION
+            if reported[email] != previous:
+                out[email] = {"email": str(attendee.get("email")), "previous": previous, "current": reported[email]}
+    return out
+
+
+def _organizer(session: Session, event: Event) -> str:
+    user = session.get(User, event.organizer_id)
+    return user.external_id if user else ""
+
+
+def _attendance(hub: Hub) -> Any:
+    from hub.services.attendance import AttendanceService  # services import the container
+    return AttendanceService(hub.db, hub.attendance, hub.tokens.call, lambda: hub.clock())

@@ -1,0 +1,149 @@
+"""What an inbound push notification may do — decided without Flask, called by
+webhooks/calendar_push.py.
+
+Every notice of a request is verified against the channel the hub opened (its external id is
+known, the secret hashes to the stored hash — compared in constant time — and Google's resource
+id matches) before anything else happens; one bad notice refuses the whole request and nothing
+is done. A verified notice then only writes rows: the connection is marked dirty (its cache is
+behind until the sync ran) and one sync job is queued per burst; lifecycle notices queue the
+renewal, recreation or resync they ask for. No provider is called here.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub import jobs
+from hub.services.sync.channels import ACTIVE, STOPPING
+from hub.services.sync.records import OPEN, RENEW, RUN, secret_matches
+from hub.storage.models import SyncChannel, SyncState
+from providers.base import PushNotice
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hub.storage.db import Database
+
+# Channels whose notices are acted on; a stopped channel's late notices are acknowledged only
+# (Google keeps sending shortly after channels.stop).
+ACTING = (ACTIVE, STOPPING)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # accepted | duplicate | ignored | unknown_channel | secret_mismatch
+    acted: int = 0  # notices that led to work
+
+    @property
+    def refused(self) -> bool:
+        return self.status in ("unknown_channel", "secret_mismatch")
+
+
+class SeenNotices:
+    """Dedupe keys of notices already handled, for `window` seconds, at most `limit` of them
+    (oldest dropped first). Per process: a repeat reaching another process only queues a sync
+    that finds nothing new — and change webhooks compare against stored rows, so nothing is
+    sent twice either way."""
+
+    def __init__(self, window: float = 3600.0, limit: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window, self.limit, self.clock = window, limit, clock
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def seen(self, key: str) -> bool:
+        with self._lock:
+            now = self.clock()
+            self._expire(now)
+            return key in self._seen
+
+    def remember(self, key: str) -> None:
+        with self._lock:
+            now = self.clock()
+            self._expire(now)
+            self._seen[key] = now
+            self._seen.move_to_end(key)
+
+    def _expire(self, now: float) -> None:
+        while self._seen and (next(iter(self._seen.values())) < now - self.window or len(self._seen) >= self.limit):
+            self._seen.popitem(last=False)
+
+
+def handle(db: Database, provider: str, notices: list[PushNotice], seen: SeenNotices, now: datetime) -> Outcome:
+    if not notices:
+        return Outcome("ignored")
+    with db.session() as session:
+        channels: list[SyncChannel] = []
+        for notice in notices:
+            channel = _channel(session, provider, notice.channel_id)
+            if channel is None:
+                return Outcome("unknown_channel")
+            if not secret_matches(notice.secret, channel.secret_hash) or (
+                    channel.resource_id is not None and notice.resource_id != channel.resource_id):
+                return Outcome("secret_mismatch")
+            channels.append(channel)
+        acted = 0
+        duplicates = 0
+        for notice, channel in zip(notices, channels):
+            key = f"{provider}:{notice.channel_id}:{notice.dedupe_key}" if notice.dedupe_key else None
+            if key is not None and seen.seen(key):
+                duplicates += 1
+                continue
+            if channel.status in ACTING and _act(session, channel, notice, now):
+                acted += 1
+            if key is not None:
+                seen.remember(key)
+    if acted:
+        return Outcome("accepted", acted)
+    return Outcome("duplicate" if duplicates == len(notices) else "ignored")
+
+
+def _channel(session: Session, provider: str, external_id: str) -> SyncChannel | None:
+    if not external_id:
+        return None
+    return session.execute(select(SyncChannel).where(
+        SyncChannel.provider == provider, SyncChannel.external_id == external_id)
+        .order_by(SyncChannel.created_at.desc()).limit(1)).scalar_one_or_none()
+
+
+def _act(session: Session, channel: SyncChannel, notice: PushNotice, now: datetime) -> bool:
+    channel.last_notice_at = now
+    stamp = now.isoformat()
+    if notice.kind == "changed":
+        mark_dirty(session, channel, now)
+    elif notice.kind == "missed":  # notices were lost: a (delta) sync catches up
+        mark_dirty(session, channel, now, why="missed")
+    elif notice.kind == "reauthorize":
+        jobs.schedule(session, RENEW, {"channel_id": channel.id}, key=f"{RENEW}:{channel.id}:reauth:{stamp}")
+    elif notice.kind == "removed":  # the provider dropped the subscription: a new one, and resync
+        jobs.schedule(session, OPEN, {"connection_id": channel.connection_id, "replacing": channel.id,
+                                      "resync": True}, key=f"{OPEN}:{channel.connection_id}:removed:{channel.id}")
+    else:  # "opened" (Google's first `sync` message): nothing changed yet
+        return False
+    return True
+
+
+def mark_dirty(session: Session, channel: SyncChannel, now: datetime, why: str = "notice") -> None:
+    """The cache of this connection is behind. The first notice since the last sync queues the
+    sync (keyed on that moment, so a burst of notices queues one job); later ones find the
+    connection dirty already and only move `last_notice_at`, which the running sync checks
+    before it calls itself done."""
+    # Locked first: a sync finishing meanwhile either sees this notice's `last_notice_at` or
+    # has already cleared `dirty_since`, in which case this notice queues the next sync.
+    state = session.get(SyncState, channel.connection_id, with_for_update=True)
+    if state is None:
+        state = SyncState(connection_id=channel.connection_id, tenant_id=channel.tenant_id,
+                          provider=channel.provider, errors=[])
+        session.add(state)
+        session.flush()
+    # Conditional update: of two notices racing, exactly one sees the connection clean.
+    result: Any = session.execute(
+        update(SyncState).where(SyncState.connection_id == channel.connection_id, SyncState.dirty_since.is_(None))
+        .values(dirty_since=now).execution_options(synchronize_session=False))
+    if result.rowcount or why != "notice":
+        jobs.schedule(session, RUN, {"connection_id": channel.connection_id},
+                      key=f"{RUN}:{channel.connection_id}:{why}:{now.isoformat()}")

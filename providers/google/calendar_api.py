@@ -1,0 +1,109 @@
+"""Calls to Calendar API v3 through google-api-python-client, shared by the calendar adapter
+(`calendar.py`) and the sync adapter (`sync.py`): services built from the bundled discovery
+document, a bearer token per call, and Google's errors turned into `ProviderError`.
+
+A built service object is not thread-safe (shared across threads it fails with EBADF), so each
+call borrows one from a small pool (built from a discovery document parsed once per pool). The
+hub refreshes tokens itself, so the credentials carry only an access token and never refresh
+behind our back.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import googleapiclient
+import httplib2
+from google.oauth2.credentials import Credentials
+from google_auth_httplib2 import AuthorizedHttp
+from googleapiclient.discovery import build_from_document
+from googleapiclient.errors import HttpError
+
+from providers.base import ErrorKind, ProviderError
+from providers.google.errors import PROVIDER, classify_api_error
+
+_DISCOVERY = Path(googleapiclient.__file__).parent / "discovery_cache" / "documents" / "calendar.v3.json"
+
+
+class _BuiltOnce:
+    """`service.events()` builds a new Resource — every method with its docstring — on each call
+    (a third of an event create's CPU). Per thread, each resource is built once and reused."""
+
+    def __init__(self, service: Any) -> None:
+        self._service = service
+        self._built: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Callable[[], Any]:
+        resource = self._built.get(name)
+        if resource is None:
+            resource = self._built[name] = getattr(self._service, name)()
+        return lambda: resource
+
+
+class CalendarApi:
+    def __init__(self, api_base: str, timeout: float = 20.0) -> None:
+        self.api_base = api_base if api_base.endswith("/") else api_base + "/"
+        self.timeout = timeout
+        self._document: dict[str, Any] | None = None
+        self._doc_lock = threading.Lock()
+        # A built service and an httplib2 connection are not thread-safe, so a call borrows a
+        # pair from this pool and gives it back: building one re-parses the discovery document
+        # (~ms, ~0.8 MB) and a fresh Http would open a new TCP connection. The pool grows to the
+        # most calls ever in flight at once — not to the number of threads that ever called.
+        self._idle: list[tuple[_BuiltOnce, httplib2.Http]] = []
+
+    def _borrow(self) -> tuple[_BuiltOnce, httplib2.Http]:
+        with self._doc_lock:
+            if self._idle:
+                return self._idle.pop()
+            if self._document is None:
+                self._document = json.loads(_DISCOVERY.read_text())
+            document = json.dumps(self._document)  # build_from_document mutates what it is given
+        http = httplib2.Http(timeout=self.timeout)
+        return _BuiltOnce(build_from_document(document, http=http,
+                                              client_options={"api_endpoint": self.api_base})), http
+
+    def _give_back(self, pair: tuple[_BuiltOnce, httplib2.Http]) -> None:
+        with self._doc_lock:
+            self._idle.append(pair)
+
+    def call(self, token: str, request_of: Callable[[Any], Any]) -> Any:
+        """Build a request on a service (`lambda s: s.events().list(...)`) and execute it with
+        `token`; ProviderError for anything Google refuses or a network failure."""
+        pair = self._borrow()
+        service, transport = pair
+        # The token travels per request; refresh_status_codes=(): the hub refreshes (single-flight,
+        # persisted) — google-auth must not try on its own with credentials that hold no refresh token.
+        http = AuthorizedHttp(Credentials(token), http=transport, refresh_status_codes=())
+        try:
+            result = request_of(service).execute(http=http, num_retries=0)
+        except HttpError as exc:
+            self._give_back(pair)
+            raise from_http_error(exc) from None
+        except (httplib2.HttpLib2Error, socket.timeout, OSError) as exc:
+            # A broken keep-alive connection must not poison a later call: the pair is dropped.
+            raise ProviderError(ErrorKind.PROVIDER_DOWN, f"Google unreachable: {type(exc).__name__}",
+                                provider=PROVIDER, cause="provider_unavailable") from None
+        self._give_back(pair)
+        return result
+
+
+def from_http_error(exc: HttpError) -> ProviderError:
+    try:
+        body = json.loads(exc.content.decode() if isinstance(exc.content, bytes) else exc.content)
+    except (ValueError, AttributeError):
+        body = {}
+    headers = {str(k): str(v) for k, v in dict(exc.resp).items()}
+    return classify_api_error(int(exc.resp.status), body if isinstance(body, dict) else {}, headers)
+
+
+def rfc3339(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)

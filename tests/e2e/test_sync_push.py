@@ -1,0 +1,174 @@
+"""Push notifications and incremental sync, end to end over real HTTP: the live hub (its jobs on
+its own threads) and the sandbox's Google and Microsoft, which push to the hub's public URL as
+the providers would. People change events in their calendars through the sandbox's control API
+(PATCH/DELETE /_control/events/{id}, …/responses); the backend's webhook receiver must get
+`event.updated` / `event.cancelled`. Every wait is a poll with a deadline."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+import requests
+
+from tests.e2e.support import Api, Sandbox
+from tests.e2e.sync_support import (Backend, channel, connected_person, event_body, rfc3339, state, sync_jobs, synced,
+                                    wait_for)
+
+
+@pytest.fixture
+def backend(api: Api):
+    receiver = Backend()
+    r = api.post("/v1/webhook-endpoints", json={"url": receiver.url, "events": ["event.updated", "event.cancelled"]})
+    assert r.status_code == 201, r.text
+    yield receiver
+    receiver.close()
+
+
+def _hub_post(live_hub, path: str, **kw) -> requests.Response:
+    session = requests.Session()
+    session.trust_env = False
+    return session.post(live_hub.url + path, timeout=10, **kw)
+
+
+def _people_change(sandbox: Sandbox, provider_event_id: str, **changes) -> dict:
+    r = sandbox.http.patch(f"{sandbox.base}/_control/events/{provider_event_id}", json=changes, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _respond(sandbox: Sandbox, provider_event_id: str, email: str, response: str) -> None:
+    r = sandbox.http.post(f"{sandbox.base}/_control/events/{provider_event_id}/responses",
+                          json={"email": email, "response": response}, timeout=10)
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+def test_changes_people_make_reach_the_backend(api, sandbox, live_hub, backend, provider):
+    person = connected_person(api, sandbox, provider)
+    status = synced(api, person)
+    assert status["window"]["start"] < status["window"]["end"] and status["errors"] == []
+    opened = "/events/watch" if provider == "google" else "/subscriptions"
+    assert [q for q in sandbox.requests_log(provider) if q["path"].endswith(opened) and q["method"] == "POST"]
+
+    created = api.post("/v1/events", json=event_body(person))
+    assert created.status_code == 201, created.text
+    event = created.json()
+    assert event["attendees"][0]["response_status"] == "needs_action"
+    provider_event_id = event["calendar"]["event_id"]
+
+    # The hub's own move sends its event.updated once; the sync that follows adds nothing.
+    own = datetime.fromisoformat(event["start"].replace("Z", "+00:00")) + timedelta(hours=1)
+    r = api.patch(f"/v1/events/{event['id']}", json={"start": own.isoformat(),
+                                                     "end": (own + timedelta(hours=1)).isoformat()})
+    assert r.status_code == 200, r.text
+
+    moved = own + timedelta(hours=2)
+    _people_change(sandbox, provider_event_id, start=rfc3339(moved), end=rfc3339(moved + timedelta(hours=1)),
+                   subject="Interview: Ada (moved)")
+    update = wait_for(lambda: [b for b in backend.of("event.updated", event["id"])
+                               if b["data"].get("changed_by") == "provider"], "event.updated for the move")[0]
+    assert update["data"]["start"] == rfc3339(moved)
+    assert update["data"]["changes"]["start"] == {"previous": rfc3339(own), "current": rfc3339(moved)}
+    assert update["data"]["changes"]["title"]["current"] == "Interview: Ada (moved)"
+    by = [b["data"].get("changed_by") for b in backend.of("event.updated", event["id"])]
+    assert sorted(by, key=str) == [None, "provider"], "the hub's own PATCH: its own event.updated, none from sync"
+
+    _respond(sandbox, provider_event_id, "ada@candidates.example", "declined")
+    answered = wait_for(lambda: [b for b in backend.of("event.updated", event["id"])
+                                 if "attendees" in b["data"].get("changes", {})], "event.updated for the answer")[0]
+    assert answered["data"]["changes"]["attendees"] == [
+        {"email": "ada@candidates.example", "previous": "needs_action", "current": "declined"}]
+    shown = api.get(f"/v1/events/{event['id']}").json()
+    assert shown["attendees"][0]["response_status"] == "declined" and shown["start"] == rfc3339(moved)
+
+    r = sandbox.http.delete(f"{sandbox.base}/_control/events/{provider_event_id}", timeout=10)
+    assert r.status_code == 204, r.text
+    wait_for(lambda: backend.of("event.cancelled", event["id"]), "event.cancelled")
+    assert api.get(f"/v1/events/{event['id']}").json()["status"] == "cancelled"
+
+    # Disconnect: the channel is stopped at the provider before the grant is revoked.
+    row = channel(live_hub.hub, person.connection_id)
+    assert api.delete(f"/v1/connections/{person.connection_id}").status_code == 204
+    stopped = [q for q in sandbox.requests_log(provider)
+               if (provider == "google" and q["path"].endswith("/channels/stop") and row.external_id in str(q["body"]))
+               or (provider == "microsoft" and q["method"] == "DELETE" and q["path"].endswith(row.external_id))]
+    assert stopped, "the channel was not stopped at the provider"
+
+
+def test_forged_google_notifications_are_refused_and_a_repeat_is_acknowledged(api, sandbox, live_hub):
+    person = connected_person(api, sandbox, "google")
+    synced(api, person)
+    row = channel(live_hub.hub, person.connection_id)
+    before = sync_jobs(live_hub.hub, person.connection_id)
+    base = {"X-Goog-Channel-ID": row.external_id, "X-Goog-Resource-ID": row.resource_id,
+            "X-Goog-Resource-State": "exists", "X-Goog-Message-Number": "9001"}
+    wrong = _hub_post(live_hub, "/webhooks/google", headers={**base, "X-Goog-Channel-Token": "forged"})
+    assert wrong.status_code == 401 and wrong.headers["Content-Type"].startswith("application/problem+json")
+    unknown = _hub_post(live_hub, "/webhooks/google", headers={**base, "X-Goog-Channel-ID": "no-such-channel"})
+    assert unknown.status_code == 404
+    assert sync_jobs(live_hub.hub, person.connection_id) == before and state(live_hub.hub, person.connection_id).dirty_since is None
+
+    # A delivery the sandbox made, sent again as is: acknowledged, nothing done.
+    def delivered() -> list[dict]:
+        answer = sandbox.http.get(f"{sandbox.base}/_control/notifications", params={"provider": "google"}, timeout=10)
+        return [n for n in answer.json()
+                if n["headers"].get("X-Goog-Channel-ID") == row.external_id and n["status"] == "delivered"]
+    notes = wait_for(delivered, "the channel's first message delivered")
+    again = _hub_post(live_hub, "/webhooks/google", headers=notes[-1]["headers"])
+    assert again.status_code == 200 and again.json() == {"status": "duplicate"}
+    assert sync_jobs(live_hub.hub, person.connection_id) == before
+
+
+def test_forged_graph_notifications_are_refused_and_validation_is_echoed(api, sandbox, live_hub):
+    person = connected_person(api, sandbox, "microsoft")
+    synced(api, person)
+    row = channel(live_hub.hub, person.connection_id)
+    before = sync_jobs(live_hub.hub, person.connection_id)
+    note = {"value": [{"subscriptionId": row.external_id, "clientState": "forged", "changeType": "updated",
+                       "resource": "me/events/x", "resourceData": {"id": "x"}}]}
+    assert _hub_post(live_hub, "/webhooks/microsoft", json=note).status_code == 401
+    note["value"][0]["subscriptionId"] = "no-such-subscription"
+    assert _hub_post(live_hub, "/webhooks/microsoft", json=note).status_code == 404
+    assert sync_jobs(live_hub.hub, person.connection_id) == before
+    echo = _hub_post(live_hub, "/webhooks/microsoft/lifecycle?validationToken=Validation%3A%20token%20%26%20more")
+    assert echo.status_code == 200 and echo.headers["Content-Type"].startswith("text/plain")
+    assert echo.text == "Validation: token & more"
+
+
+def _moved_event(api, sandbox, backend, person, hours: int) -> None:
+    """Create an event, move it at the provider, and wait for the backend to hear of it."""
+    event = api.post("/v1/events", json=event_body(person, hours_ahead=hours)).json()
+    moved = datetime.fromisoformat(event["start"].replace("Z", "+00:00")) + timedelta(minutes=30)
+    _people_change(sandbox, event["calendar"]["event_id"], start=rfc3339(moved), end=rfc3339(moved + timedelta(hours=1)))
+    wait_for(lambda: [b for b in backend.of("event.updated", event["id"]) if b["data"]["start"] == rfc3339(moved)],
+             f"event.updated for {event['id']}")
+
+
+def test_google_refused_sync_token_means_a_full_resync(api, sandbox, live_hub, backend):
+    person = connected_person(api, sandbox, "google")
+    synced(api, person)
+    first_full = state(live_hub.hub, person.connection_id).last_full_sync_at
+    sandbox.fault("google", "sync_token_invalid", person.email)
+    _moved_event(api, sandbox, backend, person, 40)
+    assert state(live_hub.hub, person.connection_id).last_full_sync_at > first_full
+    assert api.get(f"/v1/connections/{person.connection_id}/sync").json()["errors"] == []
+
+
+def test_graph_lifecycle_notifications(api, sandbox, live_hub, backend):
+    person = connected_person(api, sandbox, "microsoft")
+    synced(api, person)
+    first = channel(live_hub.hub, person.connection_id)
+
+    sandbox.fault("microsoft", "reauthorization_required", person.email)
+    wait_for(lambda: [q for q in sandbox.requests_log("microsoft") if q["method"] == "PATCH"
+                      and q["path"].endswith(f"/subscriptions/{first.external_id}")], "PATCH after reauthorizationRequired")
+
+    sandbox.fault("microsoft", "subscription_removed", person.email)
+    second = wait_for(lambda: (lambda c: c if c.external_id != first.external_id else None)(
+        channel(live_hub.hub, person.connection_id)), "a new subscription after subscriptionRemoved")
+    assert second.external_id != first.external_id
+    _moved_event(api, sandbox, backend, person, 45)  # the new subscription delivers
+
+    # The next change is not notified, then `missed` arrives: the resync still finds the move.
+    sandbox.fault("microsoft", "missed", person.email, params={"changes": 1})
+    _moved_event(api, sandbox, backend, person, 46)

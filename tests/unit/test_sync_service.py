@@ -1,0 +1,489 @@
+"""The sync service with a hand-written CalendarSync (tests/sync_fakes.py): channels, the push
+receiver's verification, the runner, change webhooks and the status route — the edge cases the
+end-to-end tests (tests/e2e/test_sync_push.py) cannot reach cheaply. Jobs are driven by hand
+on a database of their own."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from hub.app import create_app
+from hub.services import busy_cache
+from hub.services.connections import delete_connection
+from hub.services.diagnostics import rules
+from hub.services.directory import create_api_key
+from hub.services.sync import channels, runner
+from hub.services.sync.records import OPEN, RENEW, RUN, STOP, secret_hash
+from hub.services.sync.status import SyncStatus
+from hub.storage.models import (CachedEvent, Connection, Event, Job, SyncChannel, SyncState, User, WebhookDelivery,
+                                WebhookEndpoint)
+from oauth.flows import Grant
+from oauth.vault import TokenVault
+from providers.base import AttendeeResponse, ErrorKind, ProviderError, SyncedEvent
+from tests.conftest import own_database
+from tests.sync_fakes import FakeSync, install
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory):
+    with own_database(tmp_path_factory, "sync") as url:
+        yield url
+
+
+class Env:
+    def __init__(self, app, hub, fake, key):
+        self.app, self.hub, self.fake, self.key = app, hub, fake, key
+        self.client = app.test_client()
+        self.headers = {"Authorization": f"Bearer {key}"}
+        with hub.db.session() as s:
+            self.tenant_id = s.execute(select(User.tenant_id).limit(0)).scalar() or None
+
+    def connection(self) -> str:
+        user_id = f"u{uuid.uuid4().hex[:6]}"
+        email = f"{user_id}@example.com"
+        r = self.client.put(f"/v1/users/{user_id}", json={"email": email}, headers=self.headers)
+        assert r.status_code == 201, r.json
+        with self.hub.db.session() as s:
+            user = s.execute(select(User).where(User.external_id == user_id, User.email == email)).scalar_one()
+            conn = Connection(tenant_id=user.tenant_id, user_id=user.id, provider=self.fake.name,
+                              provider_account_id=email, account_email=email, capabilities=["calendar"], scopes=[])
+            s.add(conn)
+            s.flush()
+            self.hub.tokens.store_grant(conn, Grant("tok", "ref", _now() + timedelta(hours=1), ()))
+            self.tenant_id = user.tenant_id
+            self.user_row = user.id
+            return conn.id
+
+    def jobs(self, name: str, connection_id: str | None = None) -> list[Job]:
+        with self.hub.db.session() as s:
+            rows = list(s.execute(select(Job).where(Job.name == name)).scalars())
+        return [j for j in rows if connection_id is None or connection_id in json.dumps(j.payload)]
+
+    def channel(self, connection_id: str, status: str = "active") -> SyncChannel:
+        with self.hub.db.session() as s:
+            return s.execute(select(SyncChannel).where(SyncChannel.connection_id == connection_id,
+                                                       SyncChannel.status == status)).scalar_one()
+
+    def state(self, connection_id: str) -> SyncState | None:
+        with self.hub.db.session() as s:
+            return s.get(SyncState, connection_id)
+
+    def notify(self, channel_id: str, secret: str | None, kind: str = "changed", lifecycle: bool = False, **extra):
+        path = f"/webhooks/{self.fake.name}" + ("/lifecycle" if lifecycle else "")
+        body = [{"channel_id": channel_id, "secret": secret, "kind": kind, **extra}]
+        return self.client.post(path, data=json.dumps(body))
+
+    def open(self, connection_id: str) -> tuple[SyncChannel, str]:
+        """Open a channel and learn its secret (the fake saw the request)."""
+        channels.open_channel(self.hub, connection_id)
+        request = self.fake.opened[-1]
+        return self.channel(connection_id), request.secret
+
+    def hub_event(self, connection_id: str, provider_event_id: str, start: datetime, title: str = "Interview",
+                  attendees: list | None = None) -> str:
+        with self.hub.db.session() as s:
+            conn = s.get(Connection, connection_id)
+            ev = Event(tenant_id=conn.tenant_id, organizer_id=conn.user_id, connection_id=connection_id,
+                       title=title, start=start, end=start + timedelta(hours=1), calendar_provider=conn.provider,
+                       provider_event_id=provider_event_id,
+                       attendees=attendees if attendees is not None else [{"email": "cand@example.com", "name": None,
+                                                                           "optional": False}])
+            s.add(ev)
+            s.flush()
+            return ev.id
+
+    def deliveries(self, event_type: str) -> list[dict]:
+        with self.hub.db.session() as s:
+            rows = s.execute(select(WebhookDelivery.payload).where(WebhookDelivery.tenant_id == self.tenant_id,
+                                                                   WebhookDelivery.event_type == event_type)).scalars()
+            return [json.loads(p) for p in rows]
+
+    def subscribe(self) -> None:
+        with self.hub.db.session() as s:
+            s.add(WebhookEndpoint(tenant_id=self.tenant_id, url="https://backend.example/hook", events=["*"],
+                                  secret_enc="x"))
+
+
+@pytest.fixture
+def env(db_url, monkeypatch):
+    app = create_app({"database_url": db_url, "encryption_keys": TokenVault.generate_key_spec("s"),
+                      "log_json": False, "webhook_worker": False, "public_url": "https://hub.example"})
+    hub = app.extensions["hub"]
+    fake = FakeSync()
+    install(monkeypatch, hub, fake)
+    _, key = create_api_key(hub.db, f"sync-{uuid.uuid4().hex[:8]}")
+    yield Env(app, hub, fake, key)
+    hub.close()
+
+
+# --- channels ---------------------------------------------------------------------------------
+
+def test_connect_schedules_the_channel_and_opening_it_stores_only_a_hash(env):
+    cid = env.connection()
+    with env.hub.db.session() as s:
+        env.hub._connected(s, s.get(Connection, cid), None)
+    assert [j.payload for j in env.jobs(OPEN, cid)] == [{"connection_id": cid, "resync": True}]
+    row, secret = env.open(cid)
+    request = env.fake.opened[-1]
+    assert request.address == "https://hub.example/webhooks/google"
+    assert request.lifecycle_address == "https://hub.example/webhooks/google/lifecycle"
+    assert row.secret_hash == secret_hash(secret) and secret not in row.secret_hash
+    assert row.external_id == f"ext-{request.channel_id}" and row.resource_id == "res-1"
+    renewals = env.jobs(RENEW, row.id)
+    assert len(renewals) == 1 and renewals[0].run_at == row.expires_at - timedelta(days=1)
+    assert [j.payload["full"] for j in env.jobs(RUN, cid)] == [True]
+
+
+def test_reconnect_with_a_live_channel_keeps_it_and_resyncs(env):
+    cid = env.connection()
+    row, _ = env.open(cid)
+    channels.open_channel(env.hub, cid)
+    assert len(env.fake.opened) == 1 and env.channel(cid).id == row.id
+    assert len(env.jobs(RUN, cid)) == 2
+
+
+def test_open_failure_is_recorded_and_retried_then_shown(env):
+    cid = env.connection()
+    env.fake.fail_open = ProviderError(ErrorKind.INVALID_REQUEST, "Unauthorized WebHook callback channel",
+                                       provider="google", cause="push_address_refused")
+    with pytest.raises(ProviderError):  # raised: the job store retries it with backoff
+        channels.open_channel(env.hub, cid)
+    failed = env.channel(cid, "failed")
+    assert failed.last_error["cause"] == "push_address_refused"
+    r = env.client.get(f"/v1/connections/{cid}/sync", headers=env.headers)
+    assert r.status_code == 200
+    assert r.json["channel"]["status"] == "failed"
+    assert r.json["channel"]["last_error"]["message"] == "Unauthorized WebHook callback channel"
+    env.fake.fail_open = None
+    channels.open_channel(env.hub, cid)  # the retry works: the failed row is retired
+    assert env.channel(cid).status == "active"
+    assert env.client.get(f"/v1/connections/{cid}/sync", headers=env.headers).json["channel"]["status"] == "active"
+
+
+def test_google_renewal_opens_a_new_channel_then_stops_the_old_one(env):
+    cid = env.connection()
+    old, _ = env.open(cid)
+    channels.renew(env.hub, old.id)
+    new = env.channel(cid)
+    assert new.id != old.id and len(env.fake.opened) == 2
+    assert env.channel(cid, "stopping").id == old.id
+    assert [j.payload for j in env.jobs(STOP, old.id)] == [{"channel_id": old.id}]
+    channels.stop(env.hub, old.id)
+    assert env.fake.closed[-1].channel_id == old.external_id and env.fake.closed[-1].resource_id == old.resource_id
+    assert env.channel(cid, "stopped").id == old.id
+
+
+def test_graph_renewal_extends_in_place_and_a_gone_subscription_is_recreated(env):
+    env.fake.renewable = True
+    cid = env.connection()
+    row, _ = env.open(cid)
+    channels.renew(env.hub, row.id)
+    assert env.fake.renewed[-1].channel_id == row.external_id and env.channel(cid).id == row.id
+    env.fake.fail_renew = ProviderError(ErrorKind.NOT_FOUND, "gone", provider="google")
+    channels.renew(env.hub, row.id)
+    assert env.channel(cid).id != row.id and len(env.fake.opened) == 2
+
+
+def test_disconnect_stops_the_channel_before_revoking(env):
+    cid = env.connection()
+    row, _ = env.open(cid)
+    delete_connection(env.hub, env.tenant_id, cid)
+    assert [c.channel_id for c in env.fake.closed] == [row.external_id]
+
+
+def test_sweep_opens_missing_channels_and_marks_expired_ones(env):
+    cid = env.connection()
+    channels.sweep(env.hub)
+    assert env.jobs(OPEN, cid)
+    row, _ = env.open(cid)
+    with env.hub.db.session() as s:
+        s.get(SyncChannel, row.id).expires_at = _now() - timedelta(minutes=1)
+    channels.sweep(env.hub)
+    assert env.channel(cid, "expired").id == row.id
+    assert any(j.key.endswith(f"expired:{row.id}") for j in env.jobs(OPEN, cid))
+
+
+# --- the receiver -----------------------------------------------------------------------------
+
+def test_verified_notice_marks_dirty_and_queues_one_sync_per_burst(env):
+    cid = env.connection()
+    row, secret = env.open(cid)
+    before = len(env.jobs(RUN, cid))
+    for n in range(5):
+        r = env.notify(row.external_id, secret, resource_id=row.resource_id, dedupe_key=str(n))
+        assert r.status_code == 200, r.json
+    assert env.state(cid).dirty_since is not None
+    assert len(env.jobs(RUN, cid)) == before + 1
+
+
+@pytest.mark.parametrize("forgery", ["secret", "channel", "resource", "no_secret"])
+def test_forged_notices_are_refused_and_change_nothing(env, forgery):
+    cid = env.connection()
+    row, secret = env.open(cid)
+    before = len(env.jobs(RUN, cid))
+    channel_id, given, resource = row.external_id, secret, row.resource_id
+    if forgery == "secret":
+        given = secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    elif forgery == "channel":
+        channel_id = "ext-unknown"
+    elif forgery == "resource":
+        resource = "res-other"
+    else:
+        given = None
+    r = env.notify(channel_id, given, resource_id=resource)
+    assert r.status_code == (404 if forgery == "channel" else 401)
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    state = env.state(cid)
+    assert state is None or state.dirty_since is None
+    assert len(env.jobs(RUN, cid)) == before
+    assert env.channel(cid).last_notice_at is None
+
+
+def test_one_forged_notice_refuses_the_whole_request(env):
+    cid = env.connection()
+    row, secret = env.open(cid)
+    body = [{"channel_id": row.external_id, "secret": secret, "kind": "changed", "resource_id": row.resource_id},
+            {"channel_id": row.external_id, "secret": "wrong", "kind": "changed", "resource_id": row.resource_id}]
+    assert env.client.post("/webhooks/google", data=json.dumps(body)).status_code == 401
+    assert env.state(cid) is None or env.state(cid).dirty_since is None
+
+
+def test_duplicate_is_acknowledged_and_does_nothing(env):
+    cid = env.connection()
+    row, secret = env.open(cid)
+    assert env.notify(row.external_id, secret, resource_id=row.resource_id, dedupe_key="m1").status_code == 200
+    jobs_after_first = len(env.jobs(RUN, cid))
+    with env.hub.db.session() as s:
+        s.get(SyncState, cid).dirty_since = None  # as if the sync ran
+    r = env.notify(row.external_id, secret, resource_id=row.resource_id, dedupe_key="m1")
+    assert r.status_code == 200 and r.json == {"status": "duplicate"}
+    assert env.state(cid).dirty_since is None and len(env.jobs(RUN, cid)) == jobs_after_first
+
+
+def test_validation_token_is_echoed_as_text(env):
+    r = env.client.post("/webhooks/google?validationToken=Validation%3A+Testing+client+application")
+    assert r.status_code == 200 and r.mimetype == "text/plain"
+    assert r.get_data(as_text=True) == "Validation: Testing client application"
+
+
+def test_not_a_notification_is_400(env):
+    assert env.client.post("/webhooks/google", data="{}").status_code == 400
+
+
+def test_lifecycle_notices_queue_what_they_ask_for(env):
+    cid = env.connection()
+    row, secret = env.open(cid)
+    assert env.notify(row.external_id, secret, "reauthorize", resource_id=row.resource_id).status_code == 200
+    assert any("reauth" in j.key for j in env.jobs(RENEW, row.id))
+    assert env.notify(row.external_id, secret, "missed", resource_id=row.resource_id).status_code == 200
+    assert any(":missed:" in j.key for j in env.jobs(RUN, cid))
+    assert env.notify(row.external_id, secret, "removed", resource_id=row.resource_id).status_code == 200
+    assert [j.payload for j in env.jobs(OPEN, cid) if "removed" in j.key] == [
+        {"connection_id": cid, "replacing": row.id, "resync": True}]
+    channels.open_channel(env.hub, cid, replacing=row.id)
+    assert env.channel(cid).id != row.id
+
+
+def test_late_notice_of_a_stopped_channel_is_acknowledged_only(env):
+    cid = env.connection()
+    row, secret = env.open(cid)
+    with env.hub.db.session() as s:
+        s.get(SyncChannel, row.id).status = "stopped"
+    before = len(env.jobs(RUN, cid))
+    assert env.notify(row.external_id, secret, resource_id=row.resource_id).status_code == 200
+    assert len(env.jobs(RUN, cid)) == before
+
+
+# --- the runner -------------------------------------------------------------------------------
+
+def _at(hours: int) -> datetime:
+    return _now().replace(minute=0, second=0) + timedelta(hours=hours)
+
+
+def test_full_then_incremental_sync_fill_the_cache(env):
+    cid = env.connection()
+    env.fake.put(SyncedEvent("a", start=_at(2), end=_at(3), title="A"))
+    env.fake.put(SyncedEvent("far", start=_now() + timedelta(days=90), end=_now() + timedelta(days=90, hours=1)))
+    env.open(cid)
+    assert runner.run(env.hub, cid) == "full"
+    with env.hub.db.session() as s:
+        assert set(s.execute(select(CachedEvent.event_id).where(CachedEvent.connection_id == cid)).scalars()) == {"a"}
+    state = env.state(cid)
+    day = _now().replace(hour=0, minute=0, second=0)
+    assert (state.window_start, state.window_end) == (day - timedelta(days=1), day + timedelta(days=63))
+    env.fake.put(SyncedEvent("b", start=_at(4), end=_at(5)))
+    env.fake.put(SyncedEvent("a", cancelled=True))
+    assert runner.run(env.hub, cid) == "synced"
+    assert env.fake.syncs[-1] == env.fake.syncs[-1] and env.fake.syncs[-1] is not None
+    with env.hub.db.session() as s:
+        assert set(s.execute(select(CachedEvent.event_id).where(CachedEvent.connection_id == cid)).scalars()) == {"b"}
+    fresh = busy_cache.freshness(env.hub.db.session().__enter__(), [cid], _at(1), _at(6), _now(),
+                                 timedelta(minutes=5))
+    assert cid in fresh
+
+
+def test_refused_cursor_wipes_and_resyncs_in_full(env):
+    cid = env.connection()
+    env.fake.put(SyncedEvent("a", start=_at(2), end=_at(3)))
+    env.open(cid)
+    runner.run(env.hub, cid)
+    with env.hub.db.session() as s:  # something the cache holds that the calendar no longer has
+        s.add(CachedEvent(connection_id=cid, event_id="ghost", tenant_id=env.tenant_id, start=_at(7), end=_at(8),
+                          attendees=[]))
+    env.fake.cursor_refused = True
+    assert runner.run(env.hub, cid) == "full"
+    assert env.fake.syncs[-2:] == [env.fake.syncs[-2], None] and env.fake.syncs[-2] is not None
+    with env.hub.db.session() as s:
+        assert set(s.execute(select(CachedEvent.event_id).where(CachedEvent.connection_id == cid)).scalars()) == {"a"}
+
+
+def test_dirty_is_cleared_only_when_no_notice_came_during_the_sync(env):
+    cid = env.connection()
+    row, secret = env.open(cid)
+    env.notify(row.external_id, secret, resource_id=row.resource_id)
+    runner.run(env.hub, cid)
+    assert env.state(cid).dirty_since is None
+    env.notify(row.external_id, secret, resource_id=row.resource_id)
+    original = env.fake.sync
+
+    def sync_while_notified(token, cursor, start, end):  # a notice lands while the provider answers
+        with env.hub.db.session() as s:
+            s.get(SyncChannel, row.id).last_notice_at = datetime.now(timezone.utc) + timedelta(seconds=1)
+        return original(token, cursor, start, end)
+
+    env.fake.sync = sync_while_notified
+    runner.run(env.hub, cid)
+    assert env.state(cid).dirty_since is not None
+    assert any(":again:" in j.key for j in env.jobs(RUN, cid))
+
+
+def test_failed_sync_is_recorded_and_raised_for_retry(env):
+    cid = env.connection()
+    env.open(cid)
+
+    def down(token, cursor, start, end):
+        raise ProviderError(ErrorKind.PROVIDER_DOWN, "Backend Error", provider="google", cause="provider_unavailable")
+
+    env.fake.sync = down
+    with pytest.raises(ProviderError):
+        runner.run(env.hub, cid)
+    r = env.client.get(f"/v1/connections/{cid}/sync", headers=env.headers)
+    assert [e["cause"] for e in r.json["errors"]] == ["provider_unavailable"]
+
+
+def test_resync_sweep_queues_stale_connections(env):
+    cid = env.connection()
+    env.open(cid)
+    runner.run(env.hub, cid)
+    with env.hub.db.session() as s:
+        s.get(SyncState, cid).last_synced_at = _now() - timedelta(minutes=3)  # > max age / 2
+    runner.sweep(env.hub)
+    assert any(":sweep:" in j.key for j in env.jobs(RUN, cid))
+
+
+# --- change webhooks ----------------------------------------------------------------------------
+
+def test_moved_retitled_answered_and_deleted_events_become_webhooks(env):
+    cid = env.connection()
+    env.subscribe()
+    start = _at(26)
+    event_id = env.hub_event(cid, "pe1", start)
+    env.fake.put(SyncedEvent("pe1", start=start, end=start + timedelta(hours=1), title="Interview",
+                             attendees=(AttendeeResponse("cand@example.com", "needs_action"),)))
+    env.open(cid)
+    runner.run(env.hub, cid)
+    assert env.deliveries("event.updated") == []  # as the hub stored it: nothing to say
+    moved = start + timedelta(hours=2)
+    env.fake.put(SyncedEvent("pe1", start=moved, end=moved + timedelta(hours=1), title="Interview (moved)",
+                             attendees=(AttendeeResponse("Cand@Example.com", "declined"),)))
+    runner.run(env.hub, cid)
+    [update] = env.deliveries("event.updated")
+    data = update["data"]
+    assert data["id"] == event_id and data["changed_by"] == "provider"
+    assert data["start"] == moved.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert data["changes"]["start"]["previous"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert data["changes"]["title"] == {"previous": "Interview", "current": "Interview (moved)"}
+    assert data["changes"]["attendees"] == [{"email": "cand@example.com", "previous": "needs_action",
+                                             "current": "declined"}]
+    assert data["attendees"][0]["response_status"] == "declined"
+    r = env.client.get(f"/v1/events/{event_id}", headers=env.headers)
+    assert r.json["attendees"][0]["response_status"] == "declined" and r.json["title"] == "Interview (moved)"
+    runner.run(env.hub, cid)  # nothing new: nothing sent
+    assert len(env.deliveries("event.updated")) == 1
+    env.fake.put(SyncedEvent("pe1", cancelled=True))
+    runner.run(env.hub, cid)
+    [cancelled] = env.deliveries("event.cancelled")
+    assert cancelled["data"]["id"] == event_id and cancelled["data"]["status"] == "cancelled"
+
+
+def test_full_sync_missing_a_hub_event_in_the_window_cancels_it(env):
+    cid = env.connection()
+    env.subscribe()
+    event_id = env.hub_event(cid, "gone", _at(30))
+    env.open(cid)
+    runner.run(env.hub, cid)
+    assert [d["data"]["id"] for d in env.deliveries("event.cancelled")] == [event_id]
+
+
+# --- status and diagnostics -------------------------------------------------------------------
+
+def test_sync_status_is_tenant_scoped(env):
+    cid = env.connection()
+    env.open(cid)
+    runner.run(env.hub, cid)
+    r = env.client.get(f"/v1/connections/{cid}/sync", headers=env.headers)
+    assert r.status_code == 200
+    assert r.json["channel"]["status"] == "active" and r.json["last_synced_at"] and r.json["window"]["start"]
+    _, other = create_api_key(env.hub.db, f"other-{uuid.uuid4().hex[:6]}")
+    r = env.client.get(f"/v1/connections/{cid}/sync", headers={"Authorization": f"Bearer {other}"})
+    assert r.status_code == 404
+
+
+def test_diagnostics_rule_names_channel_failed():
+    from hub.services.diagnostics.model import ConnectionState
+    from hub.services.diagnostics.providers import ProviderFacts
+    now = _now()
+    state = ConnectionState("c1", "u1", "google", "a", "a@example.com", "active", (), ("calendar",), now, now,
+                            None, None, None, 0, 0, None, {})
+    facts = ProviderFacts.__new__(ProviderFacts)
+    object.__setattr__(facts, "title", "Google Calendar")
+    ev = rules.Evidence(state, facts)
+    ev.sync = SyncStatus("failed", None, {"at": now, "cause": "provider_unavailable", "message": "no route"},
+                         None, None, None, [])
+    check = rules.sync_check(ev, now)
+    assert check is not None and check.status == "fail" and check.cause == "channel_failed"
+    assert "no route" in check.detail
+    ev.sync = SyncStatus("failed", None, {"at": now, "kind": "rate_limited", "cause": "rate_limited"}, None, None,
+                         None, [])
+    assert rules.sync_check(ev, now).status == "warn"  # retried by itself; the cause shows where it hit
+    ev.sync = SyncStatus("active", now + timedelta(days=6), None, now, now, now + timedelta(days=60), [])
+    assert rules.sync_check(ev, now).status == "pass"
+
+
+def test_a_hub_that_cannot_read_the_tokens_leaves_the_connection_alone(env, db_url, monkeypatch):
+    """Jobs are shared through the database; a process whose keys cannot open the connection's
+    tokens must not declare it dead (the next API use names the cause) — it fails, for a retry."""
+    from hub.services.sync.records import ForeignCredentials
+    cid = env.connection()
+    other = create_app({"database_url": db_url, "encryption_keys": TokenVault.generate_key_spec("x"),
+                        "log_json": False, "webhook_worker": False})
+    hub = other.extensions["hub"]
+    install(monkeypatch, hub, env.fake)
+    try:
+        with pytest.raises(ForeignCredentials):
+            channels.open_channel(hub, cid)
+        with pytest.raises(ForeignCredentials):
+            runner.run(hub, cid)
+    finally:
+        hub.close()
+    with env.hub.db.session() as s:
+        assert s.get(Connection, cid).status == "active"
+    assert env.fake.opened == []
