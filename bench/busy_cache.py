@@ -10,8 +10,10 @@
    ≥ 50% of bare Flask). The machinery (gunicorn processes, load generator, bare app) is
    bench/gunicorn_stack.py's.
 
-The cache is filled as a finished full sync leaves it (tests/busy_cache_support.py: the store's
-own write API), with the same events the sandbox holds.
+In (1) the cache is filled the production way: connecting opens a push channel and runs the
+full sync (background jobs on). In (2) the gunicorn hub runs no background jobs, so the cache is
+written as a finished full sync leaves it (tests/busy_cache_support.py: the store's own write
+API), with the event the sandbox holds.
 
 Run: python bench/busy_cache.py [latency_ms] [repeats] [participants] [seconds_per_load_run] [connections]
 """
@@ -63,13 +65,25 @@ def settled(server: Gunicorn, deadline_s: float = 60.0) -> Gunicorn:
     return server
 
 
+def _synced(api: Api, connection_id: str, deadline_s: float = 120.0) -> None:
+    """Wait for the connection's push channel to be open and its first full sync done."""
+    stop = time.monotonic() + deadline_s
+    while True:
+        body = api.get(f"/v1/connections/{connection_id}/sync").json()
+        if (body.get("channel") or {}).get("status") == "active" and body.get("last_synced_at"):
+            return
+        assert time.monotonic() < stop, f"{connection_id} not synced within {deadline_s:g} s: {body}"
+        time.sleep(0.1)
+
+
 def availability_figures(latency_ms: int, repeats: int, count: int) -> None:
-    with live_stack(separate_sandbox=True, provider_concurrency=max(32, count)) as (app, url, sandbox_url, key):
-        hub = app.extensions["hub"]
+    # Background jobs on (webhook_worker): connecting opens each calendar's push channel and runs
+    # its full sync, which fills the busy cache the way production does.
+    with live_stack(separate_sandbox=True, provider_concurrency=max(32, count), webhook_worker=True
+                    ) as (app, url, sandbox_url, key):
         api, sandbox = Api(url, key), Sandbox(sandbox_url)
         day = (datetime.now(UTC) + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
-        window = (day - timedelta(days=8), day + timedelta(days=55))  # the sync's rolling window
-        calendars: dict[str, list[Cached]] = {}
+        connections = []
         for i in range(count):
             provider = "google" if i % 2 == 0 else "microsoft"
             email = f"c{i}.{uuid.uuid4().hex[:6]}@example.com"
@@ -80,15 +94,12 @@ def availability_figures(latency_ms: int, repeats: int, count: int) -> None:
                 sandbox.busy(provider, email, e.start.isoformat(), e.end.isoformat())
             api.put(f"/v1/users/c{i}", json={"email": email, "timezone": "UTC"})
             assert connect(api, f"c{i}", provider, email).status == "connected"
-            calendars[_connection_id(api, f"c{i}")] = events
-
-        def synced_now() -> None:
-            for conn_id, events in calendars.items():
-                fill_cache(hub.db, conn_id, events, synced_at=hub.clock(), window=window)
+            connections.append(_connection_id(api, f"c{i}"))
+        for conn_id in connections:
+            _synced(api, conn_id)
 
         body = {"participants": [{"user_id": f"c{i}"} for i in range(count)], "start": day.isoformat(),
                 "end": (day + timedelta(days=5)).isoformat(), "duration_minutes": 30, "interval_minutes": 15}
-        synced_now()
         for consistency in ("cached", "live"):  # warm both paths
             assert api.post("/v1/availability", json={**body, "consistency": consistency}).status_code == 200
         for provider in ("google", "microsoft"):
@@ -103,7 +114,6 @@ def availability_figures(latency_ms: int, repeats: int, count: int) -> None:
                 assert r.status_code == 200 and r.json()["complete"], r.text
             return out, r.json()
 
-        synced_now()
         mark = _requests_seen(sandbox_url)
         cached, cached_answer = timed("cached")
         calls_cached = _requests_seen(sandbox_url) - mark
