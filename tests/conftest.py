@@ -108,7 +108,9 @@ def api(live_hub):
     from hub.services.directory import create_api_key
     from tests.e2e.support import Api
     _, key = create_api_key(live_hub.hub.db, f"tenant-{uuid.uuid4().hex[:8]}")
-    return Api(live_hub.url, key)
+    # This hub runs its background jobs: `connect` waits for the push channel and first sync
+    # a connect starts, so a test's one-shot provider fault is not spent by them.
+    return Api(live_hub.url, key, settle_sync=True)
 
 
 @pytest.fixture

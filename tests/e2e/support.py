@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import socket
 import threading
+import time
 
 import requests
 from hub.devserver import make_hub_server
@@ -27,9 +28,11 @@ class LiveHub:
 class Api:
     """A scheduling backend: one tenant's API key against the live hub."""
 
-    def __init__(self, base: str, key: str) -> None:
+    def __init__(self, base: str, key: str, settle_sync: bool = False) -> None:
         self.base = base
         self.key = key
+        # The hub runs background jobs: connect() waits for the sync work a connect starts.
+        self.settle_sync = settle_sync
         self.http = requests.Session()
         self.http.trust_env = False
         self.http.headers["Authorization"] = f"Bearer {key}"
@@ -131,8 +134,25 @@ def connect(api: Api, user_id: str, provider: str, account: str, *, decision: st
     if callback.status_code in (302, 303):
         final = callback.headers["Location"]
         params = {k: v[0] for k, v in parse_qs(urlsplit(final).query).items()}
+        if params.get("status") == "connected" and api.settle_sync:
+            settle_sync(api, provider, params["connection_id"])
         return ConsentResult(params.get("status", ""), params, final)
     return ConsentResult("page", {"status_code": str(callback.status_code), "body": callback.text}, callback.url)
+
+
+def settle_sync(api: Api, provider: str, connection_id: str, deadline: float = 20.0) -> None:
+    """Wait until the push channel a connect opens in the background is open (or failed) and
+    its first sync done: provider calls a test did not make, finished before it makes its own."""
+    from providers.registry import PROVIDERS
+    if PROVIDERS[provider].sync is None:
+        return
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        status = api.get(f"/v1/connections/{connection_id}/sync").json()
+        channel = status.get("channel") or {}
+        if channel.get("status") == "failed" or (channel.get("status") == "active" and status.get("last_synced_at")):
+            return
+        time.sleep(0.02)  # the poll's interval, bounded by the deadline
 
 
 class _FormInputs(HTMLParser):

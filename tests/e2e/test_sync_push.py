@@ -172,3 +172,28 @@ def test_graph_lifecycle_notifications(api, sandbox, live_hub, backend):
     # The next change is not notified, then `missed` arrives: the resync still finds the move.
     sandbox.fault("microsoft", "missed", person.email, params={"changes": 1})
     _moved_event(api, sandbox, backend, person, 46)
+
+
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+def test_renewal_before_expiry(api, sandbox, live_hub, provider):
+    """What the renewal job does when its time comes (run here at once): Graph extends the
+    subscription in place; Google opens a new channel, then stops the old one."""
+    from hub.services.sync import channels
+    person = connected_person(api, sandbox, provider)
+    synced(api, person)
+    old = channel(live_hub.hub, person.connection_id)
+    channels.renew(live_hub.hub, old.id)
+    now = channel(live_hub.hub, person.connection_id)
+    log = sandbox.requests_log(provider)
+    if provider == "microsoft":
+        assert now.id == old.id and now.expires_at >= old.expires_at
+        assert [q for q in log if q["method"] == "PATCH" and q["path"].endswith(f"/subscriptions/{old.external_id}")]
+        return
+    assert now.id != old.id and now.external_id != old.external_id
+    wait_for(lambda: [q for q in sandbox.requests_log(provider)
+                      if q["path"].endswith("/channels/stop") and old.external_id in str(q["body"])],
+             "the old channel stopped")
+    # The new channel delivers.
+    body = event_body(person, hours_ahead=30)
+    sandbox.busy(provider, person.email, body["start"], body["end"])
+    wait_for(lambda: channel(live_hub.hub, person.connection_id).last_notice_at, "a notice on the new channel")

@@ -487,3 +487,92 @@ def test_a_hub_that_cannot_read_the_tokens_leaves_the_connection_alone(env, db_u
     with env.hub.db.session() as s:
         assert s.get(Connection, cid).status == "active"
     assert env.fake.opened == []
+
+
+def test_refused_notifications_count_against_the_sender(db_url, monkeypatch):
+    app = create_app({"database_url": db_url, "encryption_keys": TokenVault.generate_key_spec("r"),
+                      "log_json": False, "webhook_worker": False, "rate_limit_failed_auth": "3/minute",
+                      "rate_limit_key_prefix": f"t{uuid.uuid4().hex[:6]}"})
+    hub = app.extensions["hub"]
+    install(monkeypatch, hub, FakeSync())
+    try:
+        client = app.test_client()
+        body = json.dumps([{"channel_id": "nope", "secret": "x", "kind": "changed"}])
+        codes = [client.post("/webhooks/google", data=body).status_code for _ in range(4)]
+        assert codes == [404, 404, 404, 429]
+    finally:
+        hub.close()
+
+
+def test_a_move_at_the_provider_moves_the_attendance_deadlines_and_a_deletion_stops_them(env):
+    from hub.storage.models import AttendanceCheck, AttendanceWatch
+    cid = env.connection()
+    start = _at(30)
+    event_id = env.hub_event(cid, "att1", start)
+    with env.hub.db.session() as s:
+        s.add(AttendanceWatch(event_id=event_id, tenant_id=env.tenant_id, grace_minutes=10, late_after_minutes=3,
+                              candidate_email="cand@example.com", candidate_name=None, interviewers=[],
+                              provider="google", connection_id=cid, created_at=_now()))
+        s.flush()
+        for kind, minutes in (("late", 3), ("deadline", 10)):
+            s.add(AttendanceCheck(event_id=event_id, tenant_id=env.tenant_id, kind=kind,
+                                  due_at=start + timedelta(minutes=minutes)))
+    env.fake.put(SyncedEvent("att1", start=start, end=start + timedelta(hours=1), title="Interview"))
+    env.open(cid)
+    runner.run(env.hub, cid)
+    moved = start + timedelta(hours=2)
+    env.fake.put(SyncedEvent("att1", start=moved, end=moved + timedelta(hours=1), title="Interview"))
+    runner.run(env.hub, cid)
+
+    def checks() -> dict[str, tuple[datetime, str]]:
+        with env.hub.db.session() as s:
+            return {c.kind: (c.due_at, c.status) for c in s.execute(
+                select(AttendanceCheck).where(AttendanceCheck.event_id == event_id)).scalars()}
+
+    assert checks() == {"late": (moved + timedelta(minutes=3), "pending"),
+                        "deadline": (moved + timedelta(minutes=10), "pending")}
+    env.fake.put(SyncedEvent("att1", cancelled=True))
+    runner.run(env.hub, cid)
+    assert {status for _, status in checks().values()} == {"cancelled"}
+
+
+def test_a_row_the_hub_wrote_after_the_provider_was_read_is_left_to_the_next_sync(env):
+    """The hub's own PATCH writes its row after the provider accepted the move; a sync that
+    read the calendar just before must not take its older answer for a change made there."""
+    cid = env.connection()
+    env.subscribe()
+    start = _at(28)
+    event_id = env.hub_event(cid, "race1", start)
+    env.fake.put(SyncedEvent("race1", start=start, end=start + timedelta(hours=1), title="Interview"))
+    env.open(cid)
+    runner.run(env.hub, cid)
+    env.fake.put(SyncedEvent("race1", start=start, end=start + timedelta(hours=1), title="Interview"))
+    moved = start + timedelta(hours=1)
+    original = env.fake.sync
+
+    def read_then_hub_writes(token, cursor, s, e):
+        batch = original(token, cursor, s, e)  # the calendar as it was when read
+        with env.hub.db.session() as session:  # …then the hub's PATCH lands in its own row
+            row = session.get(Event, event_id)
+            row.start, row.end = moved, moved + timedelta(hours=1)
+        return batch
+
+    env.fake.sync = read_then_hub_writes
+    runner.run(env.hub, cid)
+    assert env.deliveries("event.updated") == []
+    with env.hub.db.session() as s:
+        assert s.get(Event, event_id).start == moved
+
+
+def test_a_removal_reported_outside_the_window_cancels_nothing(env):
+    """Graph's windowed delta reports a change to an event outside its window as removed."""
+    cid = env.connection()
+    env.subscribe()
+    past = _now() - timedelta(days=30)
+    event_id = env.hub_event(cid, "old1", past)
+    env.open(cid)
+    runner.run(env.hub, cid)
+    env.fake.put(SyncedEvent("old1", cancelled=True))
+    runner.run(env.hub, cid)
+    assert env.deliveries("event.cancelled") == []
+    assert env.client.get(f"/v1/events/{event_id}", headers=env.headers).json["status"] == "confirmed"

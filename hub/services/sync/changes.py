@@ -5,7 +5,8 @@ Compared with what the hub stored: a change the hub made itself (PATCH /v1/event
 row after the provider accepted it) reads as no change and sends nothing. Moved, retitled or an
 attendee's answer changed → the row is updated and `event.updated` carries the event as it is
 now plus `changes` (previous and current values); deleted at the provider → `cancelled` and
-`event.cancelled`. A move also moves the event's attendance deadlines (AttendanceService.moved,
+`event.cancelled` — inside the synced window only: outside it a "removed" may just mean "not
+in the window". A move also moves the event's attendance deadlines (AttendanceService.moved,
 the same hook PATCH /v1/events uses).
 """
 from __future__ import annotations
@@ -28,9 +29,11 @@ NEEDS_ACTION = "needs_action"
 
 
 def apply(hub: Hub, session: Session, connection_id: str, batch: SyncBatch,
-          window: tuple[datetime, datetime]) -> int:
+          window: tuple[datetime, datetime], read_from: datetime) -> int:
     """Bring the hub's events of this connection in line with the batch; returns how many
-    webhooks were queued."""
+    webhooks were queued. `read_from` is when the provider was asked: a row the hub wrote since
+    (an event it just created or moved itself) may be newer than the batch, so it is left to
+    the next sync, which the provider's notice of that very change queues."""
     by_id = {e.event_id: e for e in batch.events}
     query = select(Event).where(Event.connection_id == connection_id, Event.status != "cancelled")
     if not batch.full:
@@ -39,13 +42,20 @@ def apply(hub: Hub, session: Session, connection_id: str, batch: SyncBatch,
         query = query.where(Event.provider_event_id.in_(list(by_id)))
     sent = 0
     for event in session.execute(query).scalars():
+        if event.updated_at >= read_from or event.created_at >= read_from:
+            continue
         synced = by_id.get(event.provider_event_id)
+        outside = event.end <= window[0] or event.start >= window[1]
         if synced is None:
             # A full sync lists the whole window: a hub event inside it that is not listed was
             # deleted at the provider. Outside the window nothing is known.
-            if event.start < window[0] or event.start >= window[1]:
+            if outside:
                 continue
             synced = SyncedEvent(event.provider_event_id, cancelled=True)
+        elif synced.cancelled and outside:
+            # A windowed sync (Graph's calendarView delta) reports a change to an event outside
+            # its window as removed: that says nothing about whether it still exists.
+            continue
         sent += _reconcile(hub, session, event, synced)
     return sent
 

@@ -20,7 +20,7 @@ from hub.logs import get_logger
 from hub.services.sync.adapters import adapter, call, pushes
 from hub.services.sync.records import (OPEN, RENEW, RUN, STOP, ForeignCredentials, error_record, new_secret,
                                        renew_lead, secret_hash)
-from hub.storage.models import Connection, SyncChannel
+from hub.storage.models import Connection, SyncChannel, SyncState
 from oauth.tokens import ConnectionUnusable
 from providers import registry
 from providers.base import ChannelRequest, ErrorKind, ProviderError, PushChannel
@@ -98,6 +98,9 @@ def open_channel(hub: Hub, connection_id: str, replacing: str | None = None, res
                           secret_hash=secret_hash(secret), status=ACTIVE, expires_at=pushed.expires_at,
                           created_at=now, updated_at=now)
         session.add(row)
+        if session.get(SyncState, connection_id) is None:
+            # Made here, before any notice can arrive, so notices never race to create it.
+            session.add(SyncState(connection_id=connection_id, tenant_id=conn.tenant_id, provider=provider, errors=[]))
         session.flush()
         for old in session.execute(select(SyncChannel).where(
                 SyncChannel.connection_id == connection_id, SyncChannel.id != row.id,
@@ -230,8 +233,10 @@ def sweep(hub: Hub) -> None:
                 row.status = EXPIRED
                 jobs.schedule(session, OPEN, {"connection_id": row.connection_id, "resync": True},
                               key=f"{OPEN}:{row.connection_id}:expired:{row.id}")
-            elif row.status == ACTIVE:
-                _schedule_renewal(session, row, now, adapter(hub, row.provider).max_channel_lifetime)
+            elif row.status == ACTIVE and row.expires_at is not None:
+                lifetime = adapter(hub, row.provider).max_channel_lifetime
+                if row.expires_at - renew_lead(lifetime) <= now:  # due: its job may have been lost
+                    _schedule_renewal(session, row, now, lifetime)
             elif row.status == FAILED and row.updated_at <= now - FAILED_RETRY:
                 row.updated_at = now  # the next sweep waits FAILED_RETRY again
                 jobs.schedule(session, OPEN, {"connection_id": row.connection_id, "resync": True},

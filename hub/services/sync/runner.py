@@ -70,6 +70,7 @@ def run(hub: Hub, connection_id: str, full: bool = False) -> str:
                               at=now + BUSY_RETRY, key=f"{RUN}:{connection_id}:busy:{now.isoformat()}")
             return "busy"
         started = hub.clock()
+        read_from = datetime.now(timezone.utc)  # real time, as Event.updated_at is written
         try:
             batch = _fetch(hub, connection_id, provider, None if full else cursor, start, end)
         except ProviderError as err:
@@ -85,7 +86,7 @@ def run(hub: Hub, connection_id: str, full: bool = False) -> str:
             except ProviderError as again:
                 _record_error(hub, connection_id, again, drop_cursor=True)
                 raise
-        _store(hub, tenant_id, connection_id, batch, start, end, started)
+        _store(hub, tenant_id, connection_id, batch, start, end, started, read_from)
     return "full" if batch.full else "synced"
 
 
@@ -96,7 +97,7 @@ def _fetch(hub: Hub, connection_id: str, provider: str, cursor: str | None, star
 
 
 def _store(hub: Hub, tenant_id: str, connection_id: str, batch: SyncBatch, start: datetime, end: datetime,
-           started: datetime) -> None:
+           started: datetime, read_from: datetime) -> None:
     now = hub.clock()
     with hub.db.session() as session:
         state = session.get(SyncState, connection_id, with_for_update=True)
@@ -106,7 +107,7 @@ def _store(hub: Hub, tenant_id: str, connection_id: str, batch: SyncBatch, start
             busy_cache.replace_window(session, tenant_id, connection_id, batch.events, now)
         else:
             busy_cache.apply(session, tenant_id, connection_id, batch.events, now)
-        changes.apply(hub, session, connection_id, batch, (start, end))
+        changes.apply(hub, session, connection_id, batch, (start, end), read_from)
         state.cursor = batch.cursor
         state.window_start, state.window_end = start, end
         state.last_synced_at = now
