@@ -19,6 +19,7 @@ import pytest
 
 from hub.services.directory import create_api_key
 from tests.busy_cache_support import Cached, fill_cache
+from tests.conftest import own_database
 from tests.e2e.scheduling_support import at, iso, slot
 from tests.e2e.support import Api, connect, start_hub
 from tests.e2e.sync_support import Person, synced, wait_for
@@ -34,12 +35,14 @@ def z(moment: datetime) -> str:
 
 
 @pytest.fixture(scope="module")
-def quiet_hub(database_url, sandbox_url):
-    """A hub with push channels and sync off: its cache holds exactly what a test writes."""
-    server, live = start_hub(database_url, sandbox_url, sync_enabled=False)
-    yield live
-    server.shutdown()
-    live.hub.close()
+def quiet_hub(tmp_path_factory, sandbox_url):
+    """A hub with push channels and sync off, on its own database (the session's live hub runs
+    sync sweeps that would take its rows): its cache holds exactly what a test writes."""
+    with own_database(tmp_path_factory, "quiet-hub") as url:
+        server, live = start_hub(url, sandbox_url, sync_enabled=False)
+        yield live
+        server.shutdown()
+        live.hub.close()
 
 
 @pytest.fixture

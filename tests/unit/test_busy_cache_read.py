@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, select
@@ -13,9 +14,18 @@ from sqlalchemy import event, select
 from hub.storage.models import Connection
 from providers.base import BusyBlock
 from tests.busy_cache_support import Cached, fill_cache
+from tests.conftest import own_database
 from tests.unit.test_services_with_fakes import NOW, WORKDAY, env  # noqa: F401  (env is a fixture)
 
 WINDOW = (NOW - timedelta(days=1), NOW + timedelta(days=30))
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory):
+    """This module's own database (it overrides the session's for `env`): the session's live hub
+    runs sync jobs and sweeps, which would take the sync rows these tests write."""
+    with own_database(tmp_path_factory, "busy-cache-read") as url:
+        yield url
 DAY0 = datetime.fromisoformat(WORKDAY["start"])
 
 
