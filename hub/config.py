@@ -32,6 +32,9 @@ class Settings:
     refresh_margin_seconds: int = 300
     provider_timeout_seconds: float = 20.0
     provider_concurrency: int = 32
+    # A participant's synced busy time (the busy cache) answers free/busy and availability only
+    # when its last sync finished at most this long ago; older, it is read live. 0: always live.
+    cache_max_age_seconds: int = 300
     connect_link_ttl_seconds: int = 900
     idempotency_ttl_hours: int = 48
     auto_migrate: bool = False

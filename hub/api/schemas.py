@@ -190,8 +190,22 @@ class Window(Strict):
         return self
 
 
+CONSISTENCY_DOC = ("`cached` (default): a participant whose busy cache is fresh (push channel healthy, nothing "
+                   "waiting to sync, synced within HUB_CACHE_MAX_AGE_SECONDS, the range inside the synced window) "
+                   "is answered from it without a provider call, the others live. `live`: every participant is "
+                   "read from the provider.")
+SOURCE_DOC = "Where this participant's answer came from: the busy cache or a live provider read"
+FRESH_DOC = ("What the answer knows the calendar as of: the end of the last sync (cache) or the moment the provider "
+             "was asked (live); null when the calendar could not be read")
+
+
+def _consistency_field() -> Any:
+    return Field(default="cached", description=CONSISTENCY_DOC)
+
+
 class FreeBusyIn(Window):
     users: list[str] = Field(min_length=1, max_length=100)
+    consistency: Literal["cached", "live"] = _consistency_field()
 
 
 class BusyOut(BaseModel):
@@ -212,6 +226,8 @@ class FreeBusyUserOut(BaseModel):
     status: Literal["ok", "error"]
     busy: list[BusyOut]
     error: ParticipantError | None
+    source: Literal["cache", "live"] = Field(description=SOURCE_DOC)
+    fresh_as_of: datetime | None = Field(description=FRESH_DOC)
 
 
 class FreeBusyOut(BaseModel):
@@ -379,6 +395,7 @@ class AvailabilityIn(Window):
     minimum_notice_minutes: int = Field(default=0, ge=0, le=60 * 24 * 90)
     respect_working_hours: bool = True
     max_results: int = Field(default=500, ge=1, le=5000)
+    consistency: Literal["cached", "live"] = _consistency_field()
 
 
 class SlotOut(BaseModel):
@@ -390,6 +407,8 @@ class SlotOut(BaseModel):
 class ParticipantStatusOut(BaseModel):
     status: Literal["ok", "error"]
     error: ParticipantError | None
+    source: Literal["cache", "live"] = Field(description=SOURCE_DOC)
+    fresh_as_of: datetime | None = Field(description=FRESH_DOC)
 
 
 class AvailabilityOut(BaseModel):

@@ -33,7 +33,7 @@ from hub.services.availability import availability
 from hub.services.attendance import AttendanceRules
 from hub.services.directory import require_user
 from hub.services.events import EventUpdate, NewEvent
-from hub.services.freebusy import error_out, free_busy
+from hub.services.freebusy import free_busy, participant_status
 from hub.services.idempotency import request_hash
 from providers import registry
 from providers.base import Attendee
@@ -126,22 +126,24 @@ def delete_connection(connection_id: str):
 
 @bp.post("/freebusy")
 @operation("Busy blocks of several users; each user's failure is reported in place", tags=("Free/busy",),
-           body=FreeBusyIn, responses={200: FreeBusyOut}, problems=(400, 422))
+           body=FreeBusyIn, responses={200: FreeBusyOut}, problems=(400, 422),
+           description="With `consistency:\"cached\"` (the default) a user whose synced calendar is fresh is "
+                       "answered from the busy cache without a provider call; each user's `source` and "
+                       "`fresh_as_of` say where the answer came from and how current it is.")
 def post_freebusy(body: FreeBusyIn):
-    results = free_busy(hub(), tenant_id(), body.users, body.start, body.end)
-    users = {}
-    for user_id, res in results.items():
-        users[user_id] = {
-            "status": "ok" if res.ok else "error",
-            "busy": [{"start": b.start, "end": b.end, "status": b.status} for b in res.busy or []],
-            "error": error_out(res.error) if res.error else None,
-        }
+    results = free_busy(hub(), tenant_id(), body.users, body.start, body.end, consistency=body.consistency)
+    users = {user_id: {**participant_status(res),
+                       "busy": [{"start": b.start, "end": b.end, "status": b.status} for b in res.busy or []]}
+             for user_id, res in results.items()}
     return jsonify({"start": body.start, "end": body.end, "users": users})
 
 
 @bp.post("/availability")
 @operation("Common free slots of several participants inside their working hours", tags=("Availability",),
-           body=AvailabilityIn, responses={200: AvailabilityOut}, problems=(400, 422))
+           body=AvailabilityIn, responses={200: AvailabilityOut}, problems=(400, 422),
+           description="Each participant is read from the busy cache or live as in `POST /v1/freebusy` "
+                       "(`consistency`); `participants[].source` and `fresh_as_of` say which. Offering and "
+                       "booking times in scheduling requests always re-check live.")
 def post_availability(body: AvailabilityIn):
     result = availability(hub(), tenant_id(), body)
     return jsonify({"complete": result.complete,

@@ -1,7 +1,9 @@
 """/v1/availability: read everyone's busy time concurrently, then ask the pure engine for slots.
 
 A required participant whose calendar cannot be read makes the answer incomplete with no slots:
-offering a time that might clash is worse than offering none.
+offering a time that might clash is worse than offering none. Each participant is read from the
+busy cache or live exactly as free/busy would (`consistency`); either way their busy time is
+merged the same way before the engine sees it.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any, Protocol, Sequence
 from hub.errors import invalid_fields
 from hub.availability import AvailabilityInputError, Participant, find_slots, from_datetimes
 from hub.container import Hub
-from hub.services.freebusy import check_window, error_out, read_busy, resolve_readers
+from hub.services.freebusy import Consistency, check_window, participant_status, read_participants
 from hub.services.working_hours import working_hours_of
 
 
@@ -46,6 +48,8 @@ class AvailabilityQuery(Protocol):
     def respect_working_hours(self) -> bool: ...
     @property
     def max_results(self) -> int: ...
+    @property
+    def consistency(self) -> Consistency: ...
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,11 @@ class AvailabilityResult:
 
 def availability(hub: Hub, tenant_id: str, body: AvailabilityQuery) -> AvailabilityResult:
     check_window(body.start, body.end)
-    readers = resolve_readers(hub, tenant_id, [p.user_id for p in body.participants])
+    readers, results = read_participants(hub, tenant_id, [p.user_id for p in body.participants], body.start,
+                                         body.end, consistency=body.consistency)
     hours = {r.user_id: working_hours_of(r.working_hours, r.timezone) for r in readers if r.found}
-    results = read_busy(hub, readers, body.start, body.end)
 
-    statuses = {uid: {"status": "ok" if r.ok else "error", "error": error_out(r.error) if r.error else None}
-                for uid, r in results.items()}
+    statuses = {uid: participant_status(r) for uid, r in results.items()}
     required_failed = any(not results[p.user_id].ok for p in body.participants if not p.optional)
     if required_failed:
         return AvailabilityResult(False, [], statuses)

@@ -4,8 +4,9 @@ instead of the provider.
 
 Write side (the sync service, inside its own transaction): `replace_window` after a full sync,
 `apply` after an incremental one. Read side (free/busy, availability): `freshness` says which
-connections may be answered from the cache for a range, `busy` reads their blocks — two
-statements for any number of participants.
+connections may be answered from the cache for a range, `busy` reads their blocks, and
+`fresh_busy` does both in one statement for any number of participants — plain reads (a pooled
+connection from `Database.read()` or a session): the read path writes nothing.
 
 A connection is fresh for [start, end) when its push channel is active and not expired, its
 last sync finished within `max_age`, no notification is waiting for a sync (`dirty_since`),
@@ -15,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import BindParameter, Connection, String, bindparam, delete, exists, insert, select, type_coerce
 from sqlalchemy.orm import Session
 
 from hub.storage.models import CachedEvent, SyncChannel, SyncState
@@ -72,36 +73,83 @@ def cached_event(session: Session, connection_id: str, event_id: str) -> CachedE
     return session.get(CachedEvent, (connection_id, event_id))
 
 
-def freshness(session: Session, connection_ids: list[str], start: datetime, end: datetime, now: datetime,
+# The read side's statements are built once and bound per call (building a SQLAlchemy
+# expression costs more CPU than SQLite takes to run it). The freshness rule is written once
+# and shared by `freshness` and `fresh_busy`.
+_IDS: BindParameter[list[str]] = bindparam("connection_ids", expanding=True)
+# Typed by the columns they are compared with (UTC datetimes).
+_NOW: BindParameter[datetime] = bindparam("now")
+_OLDEST: BindParameter[datetime] = bindparam("oldest")
+_START: BindParameter[datetime] = bindparam("start")
+_END: BindParameter[datetime] = bindparam("end")
+# EXISTS, not a join: a second active channel (a renewal overlapping) must not double the rows.
+_CHANNEL_OPEN = exists().where(SyncChannel.connection_id == SyncState.connection_id, SyncChannel.status == "active",
+                               SyncChannel.expires_at > _NOW)
+_FRESH = (SyncState.connection_id.in_(_IDS), SyncState.dirty_since.is_(None), SyncState.last_synced_at >= _OLDEST,
+          SyncState.window_start <= _START, SyncState.window_end >= _END, _CHANNEL_OPEN)
+_FRESHNESS = select(SyncState.connection_id, SyncState.last_synced_at).where(*_FRESH)
+# Every fresh connection once with no event columns (so an empty calendar is still answered),
+# then one row per blocking event overlapping the range. The times come back undecoded (see
+# `_utc`): SQLAlchemy's SQLite datetime parsing was most of a cached availability's CPU.
+_FRESH_BUSY = (
+    select(SyncState.connection_id, type_coerce(SyncState.last_synced_at, String).label("synced"),
+           CachedEvent.event_id, type_coerce(CachedEvent.start, String).label("start"),
+           type_coerce(CachedEvent.end, String).label("end"), CachedEvent.show_as)
+    .outerjoin(CachedEvent, (CachedEvent.connection_id == SyncState.connection_id) & (CachedEvent.start < _END)
+               & (CachedEvent.end > _START) & CachedEvent.show_as.in_(list(BLOCKING)))
+    .where(*_FRESH)
+    .order_by(SyncState.connection_id, CachedEvent.start))
+_BUSY = (
+    select(CachedEvent.connection_id, CachedEvent.event_id, CachedEvent.start, CachedEvent.end, CachedEvent.show_as)
+    .where(CachedEvent.connection_id.in_(_IDS), CachedEvent.start < _END, CachedEvent.end > _START,
+           CachedEvent.show_as.in_(list(BLOCKING)))
+    .order_by(CachedEvent.connection_id, CachedEvent.start))
+
+
+def _params(connection_ids: list[str], start: datetime, end: datetime, now: datetime, max_age: timedelta
+            ) -> dict[str, Any]:
+    return {"connection_ids": connection_ids, "start": start, "end": end, "now": now, "oldest": now - max_age}
+
+
+def freshness(session: Session | Connection, connection_ids: list[str], start: datetime, end: datetime, now: datetime,
               max_age: timedelta) -> dict[str, Freshness]:
     """The connections that may be answered from the cache for [start, end)."""
     if not connection_ids:
         return {}
-    rows = session.execute(
-        select(SyncState.connection_id, SyncState.last_synced_at)
-        .join(SyncChannel, (SyncChannel.connection_id == SyncState.connection_id) & (SyncChannel.status == "active"))
-        .where(SyncState.connection_id.in_(connection_ids),
-               SyncState.dirty_since.is_(None),
-               SyncState.last_synced_at >= now - max_age,
-               SyncState.window_start <= start, SyncState.window_end >= end,
-               SyncChannel.expires_at > now)
-    ).all()
+    rows = session.execute(_FRESHNESS, _params(connection_ids, start, end, now, max_age)).all()
     return {r.connection_id: Freshness(r.connection_id, r.last_synced_at) for r in rows}
 
 
-def busy(session: Session, connection_ids: list[str], start: datetime, end: datetime
+def busy(session: Session | Connection, connection_ids: list[str], start: datetime, end: datetime
          ) -> dict[str, list[BusyBlock]]:
     """Blocking events of each connection overlapping [start, end), unmerged, with event ids."""
     out: dict[str, list[BusyBlock]] = {c: [] for c in connection_ids}
     if not connection_ids:
         return out
-    rows = session.execute(
-        select(CachedEvent.connection_id, CachedEvent.event_id, CachedEvent.start, CachedEvent.end,
-               CachedEvent.show_as)
-        .where(CachedEvent.connection_id.in_(connection_ids), CachedEvent.start < end, CachedEvent.end > start,
-               CachedEvent.show_as.in_(list(BLOCKING)))
-        .order_by(CachedEvent.connection_id, CachedEvent.start)
-    ).all()
-    for r in rows:
+    for r in session.execute(_BUSY, {"connection_ids": connection_ids, "start": start, "end": end}):
         out[r.connection_id].append(BusyBlock(r.start, r.end, BLOCKING[r.show_as], event_id=r.event_id))
     return out
+
+
+def fresh_busy(session: Session | Connection, connection_ids: list[str], start: datetime, end: datetime,
+               now: datetime, max_age: timedelta) -> dict[str, tuple[Freshness, list[BusyBlock]]]:
+    """`freshness` and `busy` in one statement: each fresh connection with its blocking events
+    overlapping [start, end), unmerged, with event ids. Connections that are not fresh are absent."""
+    out: dict[str, tuple[Freshness, list[BusyBlock]]] = {}
+    if not connection_ids:
+        return out
+    for cid, synced, event_id, ev_start, ev_end, show_as in session.execute(
+            _FRESH_BUSY, _params(connection_ids, start, end, now, max_age)):
+        entry = out.get(cid)
+        if entry is None:
+            entry = out[cid] = (Freshness(cid, _utc(synced)), [])
+        if event_id is not None:
+            entry[1].append(BusyBlock(_utc(ev_start), _utc(ev_end), BLOCKING[show_as], event_id))
+    return out
+
+
+def _utc(value: str | datetime) -> datetime:
+    """A stored UTC time as the driver returned it: text on SQLite ("2026-03-02 10:00:00.000000",
+    naive UTC), a datetime on PostgreSQL."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)

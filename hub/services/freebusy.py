@@ -5,17 +5,26 @@ in place; it never fails or silently empties the others.
 Cost per request does not grow with the number of users on the hub's side: one query loads
 every user with their connections, the provider calls run on the pool under one deadline, and
 the health records are written in one transaction only where something changed.
+
+With `consistency="cached"` a participant whose busy cache is fresh (hub/services/busy_cache.py)
+is answered from it first — one more statement for any number of users, on the same pooled
+connection, no provider call, no pool,
+nothing written — and only the others go to the provider. Every caller names the consistency:
+the cache is for showing times; anything that books (events, scheduling requests' re-checks)
+reads live.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
+from sqlalchemy import Connection as DbConnection
 from sqlalchemy import bindparam, select
 
 from hub.container import Hub
 from hub.errors import Invalid
+from hub.services import busy_cache
 from hub.services.directory import LAST_USED_RESOLUTION, error_record, newest_offering
 from hub.services.fanout import Timeout, run_level
 from hub.storage.models import Connection, User
@@ -26,6 +35,7 @@ MAX_WINDOW = timedelta(days=62)
 STATUS_RANK = {"tentative": 0, "busy": 1, "oof": 2}
 # Kinds that say nothing about the connection's health (the request's fault, not the grant's).
 NOT_HEALTH = ("not_found", "invalid_request", "conflict")
+Consistency = Literal["cached", "live"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,10 @@ class Reader:
 class UserBusy:
     busy: list[BusyBlock] | None
     error: ProviderError | None
+    source: Literal["cache", "live"] = "live"
+    # What the answer knows the calendar as of: the end of the last sync for the cache, the
+    # moment the provider was asked for a live read; None when nothing could be read.
+    fresh_as_of: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -62,6 +76,12 @@ def error_out(err: ProviderError) -> dict[str, Any]:
     if err.retry_after is not None:
         out["retry_after"] = err.retry_after
     return out
+
+
+def participant_status(res: UserBusy) -> dict[str, Any]:
+    """A participant's outcome as the API shows it (free/busy adds the blocks)."""
+    return {"status": "ok" if res.ok else "error", "error": error_out(res.error) if res.error else None,
+            "source": res.source, "fresh_as_of": res.fresh_as_of}
 
 
 def check_window(start: datetime, end: datetime) -> None:
@@ -82,12 +102,27 @@ _READERS = (
     .where(User.tenant_id == bindparam("tenant_id"), User.external_id.in_(bindparam("user_ids", expanding=True))))
 
 
+def read_participants(hub: Hub, tenant_id: str, user_ids: list[str], start: datetime, end: datetime, *,
+                      consistency: Consistency) -> tuple[list[Reader], dict[str, UserBusy]]:
+    """Every requested user (see `resolve_readers`) with their busy time for [start, end): with
+    `cached`, the users and the fresh caches are read on one pooled connection (two statements
+    for any number of users), then only the others go to their providers."""
+    wanted = list(dict.fromkeys(user_ids))
+    with hub.db.read() as db:
+        readers = _readers(db, tenant_id, wanted)
+        cached = _from_cache(hub, db, readers, start, end) if consistency == "cached" else {}
+    return readers, _read_rest(hub, readers, cached, start, end)
+
+
 def resolve_readers(hub: Hub, tenant_id: str, user_ids: list[str]) -> list[Reader]:
     """Every requested user with their calendar connection, in one query; an unknown id is a
     reader that reports `user_not_found` in place."""
-    wanted = list(dict.fromkeys(user_ids))
     with hub.db.read() as db:
-        rows = db.execute(_READERS, {"tenant_id": tenant_id, "user_ids": wanted}).all()
+        return _readers(db, tenant_id, list(dict.fromkeys(user_ids)))
+
+
+def _readers(db: DbConnection, tenant_id: str, wanted: list[str]) -> list[Reader]:
+    rows = db.execute(_READERS, {"tenant_id": tenant_id, "user_ids": wanted}).all()
     users: dict[str, Any] = {}
     conns: dict[str, list[Any]] = {}
     for row in rows:
@@ -113,14 +148,26 @@ def resolve_readers(hub: Hub, tenant_id: str, user_ids: list[str]) -> list[Reade
     return readers
 
 
-def read_busy(hub: Hub, readers: list[Reader], start: datetime, end: datetime) -> dict[str, UserBusy]:
-    """Latency ~ the slowest provider call, not the sum: every reader runs on the pool, and the
-    whole fan-out shares one deadline."""
+def read_busy(hub: Hub, readers: list[Reader], start: datetime, end: datetime, *,
+              consistency: Consistency) -> dict[str, UserBusy]:
+    """Fresh caches first (when allowed), then the rest live."""
+    cached: dict[str, UserBusy] = {}
+    if consistency == "cached":
+        with hub.db.read() as db:
+            cached = _from_cache(hub, db, readers, start, end)
+    return _read_rest(hub, readers, cached, start, end)
+
+
+def _read_rest(hub: Hub, readers: list[Reader], cached: dict[str, UserBusy], start: datetime, end: datetime
+               ) -> dict[str, UserBusy]:
+    """Readers not answered by `cached` are read live. Latency ~ the slowest provider call, not
+    the sum: every live reader runs on the pool, and the whole fan-out shares one deadline."""
+    live = [r for r in readers if r.user_id not in cached]
     deadline = hub.settings.provider_timeout_seconds + 1
-    calls = {r.user_id: (lambda r=r: _read_one(hub, r, start, end)) for r in readers if r.connection_id}
+    calls = {r.user_id: (lambda r=r: _read_one(hub, r, start, end)) for r in live if r.connection_id}
     results = run_level(hub.executor, calls, deadline) if calls else {}
-    out: dict[str, UserBusy] = {}
-    for reader in readers:
+    out: dict[str, UserBusy] = dict(cached)
+    for reader in live:
         result = results.get(reader.user_id)
         if not reader.found:
             out[reader.user_id] = UserBusy(None, ProviderError(
@@ -140,14 +187,31 @@ def read_busy(hub: Hub, readers: list[Reader], start: datetime, end: datetime) -
             out[reader.user_id] = UserBusy(None, ProviderError(
                 ErrorKind.UNKNOWN, f"reading the calendar failed ({type(result).__name__})",
                 provider=reader.provider or "hub"))
-    _record_outcomes(hub, readers, out)
-    return out
+    _record_outcomes(hub, live, out)  # a cached answer used no grant: nothing to record
+    return {r.user_id: out[r.user_id] for r in readers}
+
+
+def _from_cache(hub: Hub, db: DbConnection, readers: list[Reader], start: datetime, end: datetime
+                ) -> dict[str, UserBusy]:
+    """The readers whose busy cache is fresh for [start, end), answered from it: one statement
+    whatever the number of readers, merged and clipped exactly as a live answer; no pool, no
+    provider, nothing written. A connection that needs reauthorization is left to the live
+    path, which reports it."""
+    wanted = {r.connection_id: r.user_id for r in readers
+              if r.connection_id is not None and r.access is not None and r.access.status == "active"}
+    max_age = timedelta(seconds=hub.settings.cache_max_age_seconds)
+    if not wanted or max_age <= timedelta(0):
+        return {}
+    fresh = busy_cache.fresh_busy(db, list(wanted), start, end, hub.clock(), max_age)
+    return {wanted[cid]: UserBusy(merge_clip(blocks, start, end), None, "cache", as_of.fresh_as_of)
+            for cid, (as_of, blocks) in fresh.items()}
 
 
 def _read_one(hub: Hub, reader: Reader, start: datetime, end: datetime) -> UserBusy:
     assert reader.connection_id is not None and reader.provider is not None
     calendar = hub.calendar(reader.provider)
     email = reader.account_email or ""
+    asked = hub.clock()
     try:
         result = hub.tokens.call(reader.connection_id, lambda token: calendar.free_busy(token, [email], start, end),
                                  known=reader.access)
@@ -158,7 +222,7 @@ def _read_one(hub: Hub, reader: Reader, start: datetime, end: datetime) -> UserB
         hub.metrics.provider_calls.labels(reader.provider, err.kind.value).inc()
         return UserBusy(None, err)
     hub.metrics.provider_calls.labels(reader.provider, "ok").inc()
-    return UserBusy(merge_clip(blocks or [], start, end), None)
+    return UserBusy(merge_clip(blocks or [], start, end), None, "live", asked)
 
 
 def _record_outcomes(hub: Hub, readers: list[Reader], results: dict[str, UserBusy]) -> None:
@@ -217,7 +281,7 @@ def merge_clip(blocks: list[BusyBlock], start: datetime, end: datetime) -> list[
     return merged
 
 
-def free_busy(hub: Hub, tenant_id: str, user_ids: list[str], start: datetime, end: datetime
-              ) -> dict[str, UserBusy]:
+def free_busy(hub: Hub, tenant_id: str, user_ids: list[str], start: datetime, end: datetime, *,
+              consistency: Consistency) -> dict[str, UserBusy]:
     check_window(start, end)
-    return read_busy(hub, resolve_readers(hub, tenant_id, user_ids), start, end)
+    return read_participants(hub, tenant_id, user_ids, start, end, consistency=consistency)[1]

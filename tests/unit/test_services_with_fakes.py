@@ -108,7 +108,8 @@ def test_availability_lunch_example_in_users_zone(env):
     expected = [f"2026-03-02T{h:02d}:{m:02d}:00Z" for h in range(8, 12) for m in (0, 30)] + \
                [f"2026-03-02T{h:02d}:{m:02d}:00Z" for h in range(13, 16) for m in (0, 30)]
     assert starts == expected
-    assert r.json["complete"] is True and r.json["participants"]["ana"] == {"status": "ok", "error": None}
+    assert r.json["complete"] is True and r.json["participants"]["ana"] == {
+        "status": "ok", "error": None, "source": "live", "fresh_as_of": "2026-03-01T12:00:00Z"}
 
 
 def test_busy_and_tentative_remove_slots_and_optional_is_listed(env):

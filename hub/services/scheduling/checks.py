@@ -1,5 +1,8 @@
 """Live checks of the interviewers' calendars: who is busy during which offered slot.
 
+Always the provider, never the busy cache (hub/services/busy_cache.py): offering, holding and
+booking must not trust a copy that may be a push notification behind.
+
 Events are listed with their ids (not free/busy) so the request's own holds can be left out:
 free/busy merges a hold with a real meeting at the same time into one block, which would hide
 the meeting."""
