@@ -22,7 +22,9 @@ from tests.e2e.support import Api, Sandbox, connect  # noqa: E402
 
 def main(latency_ms: int, repeats: int, count: int) -> None:
     # Enough pool threads and provider slots for every participant at once (HUB_PROVIDER_CONCURRENCY).
-    with live_stack(separate_sandbox=True, provider_concurrency=max(32, count)) as (app, url, sandbox_url, key):
+    # Generous limits: setting up 100 connections is more than a minute's connect links.
+    limits = {"rate_limit_connect_links": "100000/minute", "rate_limit_api": "100000/minute"}
+    with live_stack(separate_sandbox=True, provider_concurrency=max(32, count), **limits) as (app, url, sandbox_url, key):
         api, sandbox = Api(url, key), Sandbox(sandbox_url)
         day = (datetime.now(timezone.utc) + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
         users = []

@@ -6,7 +6,6 @@ import hmac
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from hub.api.context import hub
-from hub.api.openapi import build_document
 from hub.problems import Problem, database_problem
 from hub.storage.db import unavailability
 
@@ -45,6 +44,9 @@ def openapi_document():
     # Built once per app: the routes and schemas do not change while it runs.
     cache = current_app.extensions.setdefault("hub_openapi", {})
     if "doc" not in cache:
+        # Imported on use: the schema models behind it are a large part of a worker's start.
+        from hub.api.openapi import build_document
+
         cache["doc"] = build_document(current_app, VERSION)
     return cache["doc"]
 

@@ -37,13 +37,14 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from itertools import chain, compress, repeat
 from operator import and_, ge, le
 from typing import Protocol
 
 from .errors import AvailabilityInputError, FieldError
 from .intervals import Interval, from_timestamp, merge, merge_columns, to_timestamp
-from .working_hours import Block, WorkingHours
+from .working_hours import Block, WorkingHours, _expanded_days, _overlapping
 
 _NEG_INF = float("-inf")
 _POS_INF = float("inf")
@@ -130,14 +131,11 @@ def find_slots(
         return blocks
 
     if respect_working_hours:
-        blocks: list[Block] | None = None
         # Intersecting a schedule with itself changes nothing, so each distinct one is used once.
-        for hours in dict.fromkeys(p.working_hours for p in required if p.working_hours is not None):
-            own = working_blocks(hours)
-            blocks = own if blocks is None else _intersect_blocks(blocks, own)
-            if not blocks:
-                return []
-        assert blocks is not None
+        schedules = tuple(dict.fromkeys(p.working_hours for p in required if p.working_hours is not None))
+        blocks = _required_blocks(schedules, earliest, window_end)
+        if not blocks:
+            return []
     else:
         blocks = [(window_start, window_end, window_start)]
 
@@ -174,6 +172,31 @@ def find_slots(
         Slot(from_timestamp(s), from_timestamp(s + duration), names)
         for s, names in zip(slot_starts, available)
     ]
+
+
+def _required_blocks(schedules: tuple[WorkingHours, ...], start: int, end: int) -> list[Block]:
+    """The intersection of ``schedules``' working blocks, those meeting ``[start, end)``.
+
+    Intersecting the whole days and then keeping the blocks that meet the window gives the
+    same blocks as intersecting the windowed expansions (a common block meets the window
+    exactly when all the blocks it is cut from do), and lets the intersection be memoised
+    per set of schedules and days like the expansions themselves.
+    """
+    starts, ends, blocks = _common_blocks(schedules, tuple(hours.day_span(start, end) for hours in schedules))
+    return _overlapping(starts, ends, blocks, start, end)
+
+
+@lru_cache(maxsize=256)
+def _common_blocks(
+    schedules: tuple[WorkingHours, ...], spans: tuple[tuple[int, int], ...]
+) -> tuple[list[int], list[int], list[Block]]:
+    blocks: list[Block] = []
+    for i, (hours, (first_day, last_day)) in enumerate(zip(schedules, spans)):
+        own = _expanded_days(hours, first_day, last_day)[2]
+        blocks = own if i == 0 else _intersect_blocks(blocks, own)
+        if not blocks:
+            break
+    return [b[0] for b in blocks], [b[1] for b in blocks], blocks
 
 
 def _intersect_blocks(a: Sequence[Block], b: Sequence[Block]) -> list[Block]:

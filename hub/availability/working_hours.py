@@ -31,7 +31,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cache
+from bisect import bisect_left, bisect_right
+from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -247,12 +248,23 @@ class WorkingHours:
         """
         if start >= end:
             return []
+        starts, ends, blocks = _expanded_days(self, *self.day_span(start, end))
+        return _overlapping(starts, ends, blocks, start, end)
+
+    def day_span(self, start: int, end: int) -> tuple[int, int]:
+        """The local days (ordinals) whose blocks ``expand(start, end)`` must look at.
+
+        A block of local day D ends before the midnight that starts day D+2, so blocks of days
+        before (day of ``start``) - 1 end by ``start``. Day -2 is still expanded because its
+        overnight tail can trim a block of day -1.
+        """
         zone = self._zone
-        # A block of local day D ends before the midnight that starts day D+2, so blocks of
-        # days before (day of `start`) - 1 end by `start`. Day -2 is still expanded because
-        # its overnight tail can trim a block of day -1.
-        first_day = datetime.fromtimestamp(start, zone).toordinal() - 2
-        last_day = datetime.fromtimestamp(end, zone).toordinal()
+        return _from_timestamp(start, zone).toordinal() - 2, _from_timestamp(end, zone).toordinal()
+
+    def _expand_days(self, first_day: int, last_day: int) -> list[Block]:
+        """Blocks of the local days ``first_day..last_day`` (ordinals), trimmed, unfiltered."""
+        zone = self._zone
+        start = (first_day - _EPOCH_ORDINAL) * 86400  # a day's worth before any block of it
         weekly = self._weekly_seconds
         overrides = self._override_seconds
         from_timestamp = _from_timestamp
@@ -294,10 +306,25 @@ class WorkingHours:
             # instant).
             trimmed = block_start if block_start > reach else reach
             if trimmed < block_end:
-                if block_end > start and trimmed < end:
-                    blocks.append((trimmed, block_end, block_start))
+                blocks.append((trimmed, block_end, block_start))
                 reach = block_end
         return blocks
+
+
+def _overlapping(starts: list[int], ends: list[int], blocks: list[Block], start: int, end: int) -> list[Block]:
+    """The blocks meeting ``[start, end)``, given their start and end columns: the blocks
+    are sorted and disjoint, so "ends after start" and "begins before end" select a run."""
+    return blocks[bisect_right(ends, start) : bisect_left(starts, end)]
+
+
+@lru_cache(maxsize=512)
+def _expanded_days(hours: WorkingHours, first_day: int, last_day: int) -> tuple[list[int], list[int], list[Block]]:
+    """``hours._expand_days`` with its start and end columns, memoised: a schedule is
+    immutable and equal schedules expand alike, so the same people asked about the same days
+    (every availability request for a team, or the pages of one search) reuse one expansion.
+    Callers get slices, never these lists."""
+    blocks = hours._expand_days(first_day, last_day)
+    return [b[0] for b in blocks], [b[1] for b in blocks], blocks
 
 
 def load_zone(name: object, field_name: str = "timezone") -> ZoneInfo:

@@ -1,7 +1,9 @@
 """Engine, sessions and migrations for one database URL (SQLite file or PostgreSQL)."""
 from __future__ import annotations
 
+import ast
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Iterator
 
@@ -67,6 +69,8 @@ class Database:
             yield conn
 
     def upgrade(self) -> None:
+        if self.at_heads():
+            return  # the usual restart: importing alembic and its scripts would cost ~1 s
         # Imported here: alembic was a third of `import hub.app`, and only migrating needs it.
         from alembic import command
         from alembic.config import Config as AlembicConfig
@@ -76,6 +80,20 @@ class Database:
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")  # feature branches may add parallel heads
+
+    def at_heads(self) -> bool:
+        """True when the database records exactly the migration scripts' heads, read with one
+        SELECT and the scripts' own ``revision`` / ``down_revision`` lines; anything unclear
+        (no version table yet, unreadable scripts) answers False and alembic decides."""
+        heads = script_heads()
+        if not heads:
+            return False
+        try:
+            with self.engine.connect() as conn:
+                stamped = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+        except exc.DBAPIError:
+            return False
+        return stamped == heads
 
     def ping(self) -> None:
         """Raises unless the database answers *and* takes writes: a read-only SQLite file or a
@@ -98,6 +116,33 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@cache
+def script_heads() -> frozenset[str]:
+    """Revisions no other migration script names as its down_revision (alembic's "heads"),
+    read from the scripts' module-level assignments without importing alembic or them."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    try:
+        for path in (MIGRATIONS / "versions").glob("*.py"):
+            for node in ast.parse(path.read_text()).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target, expr = node.targets[0], node.value
+                elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                    target, expr = node.target, node.value
+                else:
+                    continue
+                if not isinstance(target, ast.Name):
+                    continue
+                if target.id == "revision":
+                    revisions.add(ast.literal_eval(expr))
+                elif target.id == "down_revision":
+                    value = ast.literal_eval(expr)
+                    parents.update([value] if isinstance(value, str) else value or ())
+    except (OSError, SyntaxError, ValueError, TypeError):
+        return frozenset()
+    return frozenset(revisions - parents)
 
 
 def _make_engine(url: str) -> Engine:

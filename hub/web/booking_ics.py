@@ -6,10 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from icalendar import Calendar, Event, vCalAddress, vText
 
 
 def invite(overview: dict[str, Any], event: dict[str, Any] | None, *, page_url: str, now: datetime) -> bytes:
+    # Imported on use: icalendar is ~80 modules that every worker would load at start for a
+    # file only booking pages hand out.
+    from icalendar import Calendar, Event, vCalAddress, vText
+
     cand = overview["candidate"]
     booked = cand["status"] == "booked"
     cal = Calendar()

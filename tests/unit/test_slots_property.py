@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from hub.availability import DAY_NAMES, Participant, WorkingHours, find_slots
 from hub.availability.intervals import clip, intersect, merge, subtract
+from hub.availability.slots import _intersect_blocks, _required_blocks
 from hub.availability.working_hours import _wall_to_utc  # the DST rule itself
 from tests.oracle_availability import oracle_slots
 
@@ -199,6 +200,24 @@ def test_expansion_does_not_depend_on_the_window(case, cut_start, cut_end):
     if inner_start < inner_end:
         inner = hours.expand(inner_start, inner_end)
         assert inner == [b for b in whole if b[1] > inner_start and b[0] < inner_end]
+
+
+@SETTINGS
+@given(scenarios(), st.integers(0, 3 * 1440))
+def test_memoised_common_blocks_equal_intersecting_fresh_windowed_expansions(case, cut):
+    """find_slots intersects whole days once per set of schedules (memoised) and then keeps
+    what meets the window: that must equal intersecting everyone's windowed expansion, made
+    afresh without any cache, and a second (cached) answer must be the same."""
+    start, end = int(case["start"].timestamp()) + cut * 60, int(case["end"].timestamp())
+    if start >= end:
+        return
+    schedules = tuple(dict.fromkeys(p.working_hours for p in case["participants"]))
+    expected = None
+    for hours in schedules:
+        own = [b for b in hours._expand_days(*hours.day_span(start, end)) if b[1] > start and b[0] < end]
+        expected = own if expected is None else _intersect_blocks(expected, own)
+    assert _required_blocks(schedules, start, end) == expected
+    assert _required_blocks(schedules, start, end) == expected
 
 
 @st.composite
