@@ -19,6 +19,7 @@ from hub.errors import Conflict, HubError, Invalid, NotFound, ProviderFailed
 from hub.services.directory import (LAST_USED_RESOLUTION, calendar_connection, connection_of, record_outcome,
                                     require_user, user_connections)
 from hub.services.explanations import explain
+from hub.services.sync.notices import calendar_written
 from hub.storage.models import Connection, Event, User
 from providers import registry
 from providers.base import (Attendee, CalendarEvent, ErrorKind, EventChanges, EventDraft, Meeting,
@@ -254,6 +255,7 @@ class EventService:
                           send_updates=body.send_updates)
             session.add(event)
             session.flush()
+            calendar_written(session, plan.calendar.id, self.hub.clock())
             if watching is not None and self.attendance is not None:
                 self.attendance.watch(session, event, watching)
             out = event_out(event, body.organizer)
@@ -382,6 +384,7 @@ class EventService:
             if patch.attendees is not None:
                 event.attendees = _attendee_rows(patch.attendees)
             session.flush()
+            calendar_written(session, event.connection_id, self.hub.clock())
             if self.attendance is not None and (patch.start or patch.end):
                 self.attendance.moved(session, event)  # the deadlines move with the event
             out = event_out(event, organizer)
@@ -411,6 +414,7 @@ class EventService:
             if event.status != "cancelled":  # a concurrent cancel may have got here first: one message
                 event.status = "cancelled"
                 session.flush()
+                calendar_written(session, event.connection_id, self.hub.clock())
                 if self.attendance is not None:
                     self.attendance.stopped(session, event.id)  # no deadline fires for a cancelled event
                 enqueue(session, tenant_id, "event.cancelled", event_out(event, organizer),  # same transaction

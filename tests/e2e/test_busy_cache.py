@@ -244,3 +244,20 @@ def test_booking_rechecks_live_even_when_the_cache_says_free(qapi, sandbox, peop
         (e["method"], e["path"]) for e in provider_calls(sandbox, mark)]
     ok = qapi.post(base + "/book", json={"start": iso(at(11, 30))})
     assert ok.status_code == 200, ok.text
+
+
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+def test_the_hubs_own_writes_are_seen_at_once(qapi, sandbox, people, quiet_hub, provider):
+    """Read your writes: right after the hub makes, moves or cancels an event, a cached read
+    must not answer from a cache that has not heard of it (here no sync runs at all, so only
+    the hub marking the connection behind can make the read go live)."""
+    ada = people(provider)
+    filled(quiet_hub, ada)
+    assert freebusy(qapi, [ada])[ada["user_id"]]["source"] == "cache"
+
+    r = qapi.post("/v1/events", json={"organizer": ada["user_id"], "title": "Made by the hub",
+                                      "start": iso(at(14)), "end": iso(at(15)), "conferencing": "none"})
+    assert r.status_code == 201, r.text
+    got = freebusy(qapi, [ada])[ada["user_id"]]
+    assert got["source"] == "live"
+    assert {"start": iso(at(14)), "end": iso(at(15)), "status": "busy"} in got["busy"]

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from hub.container import Hub
 from hub.services.directory import record_outcome
+from hub.services.sync.notices import calendar_written
 from hub.storage.models import SchedulingHold, SchedulingRequest, SchedulingSlot
 from providers.base import EventDraft, ProviderError
 
@@ -110,6 +111,7 @@ def release_pending(hub: Hub, *, request_id: str | None = None, now: datetime | 
             if error is None:
                 row.status = "released"
                 row.last_error = None
+                calendar_written(session, row.connection_id, now)  # cached reads see the time free
             else:
                 row.attempts += 1
                 row.last_error = f"{error.kind.value}: {error.message}"

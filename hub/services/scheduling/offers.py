@@ -34,6 +34,7 @@ from hub.services.scheduling.records import (
     token_hash,
 )
 from hub.services.scheduling.texts import unknown_placeholders
+from hub.services.sync.notices import calendar_written
 from hub.storage.models import (
     InterviewTemplate,
     SchedulingCandidate,
@@ -254,6 +255,8 @@ class SchedulingService:
         results = hold_ops.place(self.hub, plans)
         failed: dict[str, dict[str, Any]] = {}
         with self.hub.db.session() as session:
+            for connection_id in {p.connection_id for p in plans}:
+                calendar_written(session, connection_id, self.hub.clock())  # cached reads see the holds
             for hold_id, result in results.items():
                 hold = session.get_one(SchedulingHold, hold_id)
                 hold_ops.record_placed(hold, result)

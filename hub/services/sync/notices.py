@@ -147,3 +147,15 @@ def mark_dirty(session: Session, channel: SyncChannel, now: datetime, why: str =
     if result.rowcount or why != "notice":
         jobs.schedule(session, RUN, {"connection_id": channel.connection_id},
                       key=f"{RUN}:{channel.connection_id}:{why}:{now.isoformat()}")
+
+
+def calendar_written(session: Session, connection_id: str, now: datetime) -> None:
+    """The hub itself just changed this calendar (an event or a hold made, moved or removed):
+    its cache is behind until the next sync. The provider's push would say so too, but a
+    cached read in between must not miss the hub's own write, so the connection is marked
+    dirty — answered live — and a sync is queued now."""
+    channel = session.execute(
+        select(SyncChannel).where(SyncChannel.connection_id == connection_id, SyncChannel.status == ACTIVE)
+    ).scalars().first()
+    if channel is not None:
+        mark_dirty(session, channel, now, why="write")
