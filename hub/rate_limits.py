@@ -95,6 +95,9 @@ def install(app: Flask, settings: Settings) -> Limiter:
         per_key: Any = limiter.limit(settings.rate_limit_connect_links, key_func=api_key_identity,
                                      override_defaults=False)
         app.view_functions["v1.create_connect_link"] = per_key(create_link)
+    # The route wrapper holds the limiter weakly; a disabled limiter registers nothing on the
+    # app, so without this reference it is collected and every wrapped call fails.
+    app.extensions["hub_rate_limiter"] = limiter
     return limiter
 
 

@@ -122,3 +122,19 @@ def test_the_counter_names_hold_no_api_key(limited):
     app.test_client().get("/v1/users/x", headers=auth)
     names = [k.decode() for k in redis.Redis.from_url(url).keys(f"*{prefix}*")]
     assert names and not any(auth["Authorization"].split()[1] in n for n in names)
+
+
+def test_limits_switched_off_leave_every_route_working(limited):
+    """HUB_RATE_LIMIT_ENABLED=false: no 429 anywhere, and the connect-link route (whose limit
+    wraps the view itself) still answers — it once failed with a 500 once the unused limiter
+    was garbage-collected."""
+    import gc
+
+    app = limited(rate_limit_enabled=False, rate_limit_connect_links="1/minute", rate_limit_api="1/minute")
+    gc.collect()
+    client = app.test_client()
+    auth = new_key(app)
+    assert client.put("/v1/users/ada", json={"email": "ada@acme.example"}, headers=auth).status_code == 201
+    made = [client.post("/v1/users/ada/connect-links", json={"provider": "google"}, headers=auth).status_code
+            for _ in range(3)]
+    assert made == [201, 201, 201]
