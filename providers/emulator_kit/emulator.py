@@ -165,7 +165,8 @@ class ProviderEmulator:
         return False
 
     def take_fault(self, scenario: str, email: str | None) -> Fault | None:
-        return self.ctx.faults.take(self.name, scenario, email, _charged())
+        method = request.method if has_request_context() else None
+        return self.ctx.faults.take(self.name, scenario, email, _charged(), method)
 
     def peek_fault(self, scenario: str, email: str | None) -> Fault | None:
         """Look without using a hit up."""

@@ -1,7 +1,8 @@
 """Failures armed on demand through ``POST /_control/faults``.
 
 A fault names a provider, a scenario, optionally the account it hits (``email=None`` hits
-every account) and how many requests it hits (``times=None``: until removed). Emulators ask
+every account), how many requests it hits (``times=None``: until removed) and, with
+``params.method``, only requests with that HTTP method. Emulators ask
 ``take(provider, scenario, email)`` at the point where the real provider would fail; each hit
 uses up one of ``times``; within one HTTP request a fault is used up once however often the
 emulator takes it (``ProviderEmulator.take_fault`` passes the request's ``charged`` record), so
@@ -32,8 +33,13 @@ class Fault:
     times: int | None = None  # remaining hits; None = unlimited
     params: dict[str, Any] = field(default_factory=dict)
 
-    def hits(self, provider: str, scenario: str, email: str | None) -> bool:
+    def hits(self, provider: str, scenario: str, email: str | None, method: str | None = None) -> bool:
         if self.provider != provider or self.scenario != scenario:
+            return False
+        # params.method: only requests with that HTTP method (a write fails, background reads
+        # of the same account go through).
+        wanted = self.params.get("method")
+        if wanted and method is not None and str(wanted).upper() != method.upper():
             return False
         return self.email is None or (email is not None and normalise_email(email) == self.email)
 
@@ -75,7 +81,7 @@ class FaultRegistry:
             return fault
 
     def take(self, provider: str, scenario: str, email: str | None,
-             charged: dict[str, Fault] | None = None) -> Fault | None:
+             charged: dict[str, Fault] | None = None, method: str | None = None) -> Fault | None:
         """The oldest matching fault, with one of its hits used up (None when none is armed).
 
         ``charged`` holds the ids of faults one request has already used: a request that looks
@@ -86,7 +92,7 @@ class FaultRegistry:
                 if used.hits(provider, scenario, email):
                     return Fault(**{**used.__dict__, "params": dict(used.params)})
             for fault in self._faults:
-                if fault.hits(provider, scenario, email):
+                if fault.hits(provider, scenario, email, method):
                     if charged is not None:
                         charged[fault.id] = fault
                     if fault.times is not None:
