@@ -44,18 +44,19 @@ OAUTH_TESTS = ["tests/unit/test_token_manager.py", "tests/unit/test_vault.py", "
 
 # module -> the tests that exercise it (files or node ids).
 MODULES: dict[str, list[str]] = {
-    "hub/services/idempotency.py": ["tests/security/test_tenancy_and_idempotency.py", "tests/unit/test_idempotency.py",
-                                    "tests/e2e/test_google_e2e.py"],
+    "hub/services/idempotency.py": ["tests/unit/test_idempotency.py", "tests/security/test_tenancy_and_idempotency.py"],
     "hub/logs.py": ["tests/unit/test_logs.py", "tests/security/test_headers_and_logs.py"],
     "webhooks/outbound/url_guard.py": ["tests/security/test_webhook_ssrf.py", "tests/unit/test_url_guard.py"],
-    "webhooks/outbound/signing.py": ["tests/unit/test_webhook_signing.py", "tests/e2e/test_outbound_webhooks.py"],
+    "webhooks/outbound/signing.py": ["tests/unit/test_signatures.py", "tests/unit/test_webhook_signing.py",
+                                     "tests/e2e/test_outbound_webhooks.py"],
     "webhooks/outbound/schedule.py": ["tests/unit/test_webhook_signing.py", "tests/e2e/test_outbound_webhooks.py"],
     "webhooks/outbound/delivery.py": ["tests/unit/test_webhook_signing.py", "tests/e2e/test_outbound_webhooks.py",
                                       "tests/security/test_webhook_ssrf.py"],
     "webhooks/outbound/outbox.py": ["tests/e2e/test_outbound_webhooks.py"],
     "webhooks/outbound/endpoints.py": ["tests/e2e/test_outbound_webhooks.py", "tests/security/test_webhook_ssrf.py"],
     "webhooks/outbound/connection_events.py": ["tests/e2e/test_outbound_webhooks.py"],
-    "webhooks/zoom_signature.py": ["tests/unit/test_zoom_webhook.py", "tests/security/test_malformed_json.py"],
+    "webhooks/zoom_signature.py": ["tests/unit/test_signatures.py", "tests/unit/test_zoom_webhook.py",
+                                   "tests/security/test_malformed_json.py"],
     "webhooks/zoom.py": ["tests/unit/test_zoom_webhook.py", "tests/security/test_malformed_json.py",
                          "tests/e2e/test_zoom_e2e.py", "tests/e2e/test_attendance_e2e.py"],
     "webhooks/zoom_events.py": ["tests/unit/test_zoom_webhook.py", "tests/e2e/test_zoom_e2e.py",

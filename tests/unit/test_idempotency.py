@@ -47,6 +47,8 @@ def test_a_key_outside_1_to_255_characters_is_a_validation_error(store, tenant, 
         store.begin(tenant, key, "fp", NOW)
     problem = problem_of(refused.value)
     assert (refused.value.code, problem.status) == ("validation_failed", 422)
+    assert refused.value.title == "Idempotency-Key is not valid"  # a problem type's title is stable (RFC 9457)
+    assert "Idempotency-Key" in refused.value.detail and refused.value.detail != refused.value.title
     assert refused.value.errors == [{"field": "Idempotency-Key", "message": "1–255 characters"}]
 
 
@@ -62,6 +64,8 @@ def test_in_flight_then_answered_then_replayed(store, tenant, database):
         store.begin(tenant, "k1", "fp", NOW + timedelta(seconds=1))
     problem = problem_of(in_flight.value)
     assert (in_flight.value.code, problem.status, problem.headers["Retry-After"]) == ("idempotency_in_progress", 409, "1")
+    assert in_flight.value.title == "Request in progress"
+    assert "Idempotency-Key" in in_flight.value.detail and in_flight.value.detail != in_flight.value.title
     store.complete(tenant, "k1", 201, {"id": "evt_1"})
     assert rows(database, tenant) == [("k1", "done", "fp", 201, {"id": "evt_1"})]
     assert store.begin(tenant, "k1", "fp", NOW + timedelta(hours=1)) == Replay(201, {"id": "evt_1"})
@@ -73,6 +77,8 @@ def test_a_different_body_is_refused_in_flight_and_after(store, tenant):
         with pytest.raises(Invalid) as reused:
             store.begin(tenant, "k1", "other", NOW)
         assert (reused.value.code, problem_of(reused.value).status) == ("idempotency_key_reused", 422)
+        assert reused.value.title == "Idempotency-Key reused"
+        assert "Idempotency-Key" in reused.value.detail and reused.value.detail != reused.value.title
         store.complete(tenant, "k1", 201, {"id": "evt_1"})
 
 
@@ -80,7 +86,9 @@ def test_a_failed_first_attempt_frees_the_key_at_once_for_its_tenant_only(store,
     other = create_api_key(database, f"idem-{uuid.uuid4().hex[:6]}")[0]
     store.begin(tenant, "k1", "fp", NOW)
     store.begin(other, "k1", "fp", NOW)  # keys are per tenant
-    store.begin(tenant, "k2", "fp", NOW)
+    store.begin(tenant, "k2", "other", NOW)
+    with pytest.raises(Conflict):  # k1's own row answers, not k2's
+        store.begin(tenant, "k1", "fp", NOW)
     store.abandon(tenant, "k1")
     assert [r[0] for r in rows(database, tenant)] == ["k2"]
     assert store.begin(tenant, "k1", "fp", NOW) is None  # the retry, with no waiting
@@ -138,5 +146,25 @@ def test_a_key_freed_between_the_failed_insert_and_the_read_is_taken(database, t
     store = IdempotencyStore(_RowGoneBeforeRead(database), timedelta(hours=24))  # type: ignore[arg-type]
     assert store.begin(tenant, "k1", "fp", NOW) is None
     assert rows(database, tenant) == [("k1", "in_progress", "fp", None, None)]
+    store = IdempotencyStore(database, timedelta(hours=24))
     with pytest.raises(Conflict):
-        IdempotencyStore(database, timedelta(hours=24)).begin(tenant, "k1", "fp", NOW)
+        store.begin(tenant, "k1", "fp", NOW + ABANDONED_AFTER)
+    assert store.begin(tenant, "k1", "fp", NOW + ABANDONED_AFTER + timedelta(seconds=1)) is None  # claimed at NOW
+
+
+class _CountingSessions:
+    def __init__(self, db) -> None:
+        self.db, self.opened = db, 0
+
+    def session(self):
+        self.opened += 1
+        return self.db.session()
+
+
+def test_a_new_key_is_claimed_by_its_insert_alone(database, tenant):
+    """The unique row is the lock: a new key costs one transaction, no read-and-lock."""
+    db = _CountingSessions(database)
+    store = IdempotencyStore(db, timedelta(hours=24))  # type: ignore[arg-type]
+    assert store.begin(tenant, "k1", "fp", NOW) is None
+    assert db.opened == 1
+    assert rows(database, tenant) == [("k1", "in_progress", "fp", None, None)]
