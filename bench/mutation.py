@@ -61,7 +61,7 @@ MODULES: dict[str, list[str]] = {
                          "tests/e2e/test_zoom_e2e.py", "tests/e2e/test_attendance_e2e.py"],
     "webhooks/zoom_events.py": ["tests/unit/test_zoom_webhook.py", "tests/e2e/test_zoom_e2e.py",
                                 "tests/e2e/test_attendance_e2e.py"],
-    "oauth/flows.py": OAUTH_TESTS,
+    "oauth/flows.py": ["tests/unit/test_authlib_flow.py", "tests/security/test_oauth_flow.py"],
     "oauth/tokens.py": ["tests/unit/test_token_rules.py", "tests/unit/test_token_manager.py",
                         "tests/unit/test_keys_and_errors.py", "tests/unit/test_services_with_fakes.py",
                         "tests/security/test_oauth_flow.py"],
