@@ -167,6 +167,39 @@ def test_the_adapter_connects_to_the_checked_address_under_the_registered_name(l
     assert lookups[1] == [("hooks.example.com", port)]
 
 
+def test_the_host_header_drops_userinfo_even_with_an_at_sign_in_the_password(lookups, sent):
+    lookups[0]["hooks.example.com"] = ["8.8.4.4"]
+    request = requests.Request("POST", "https://hooks.example.com/in").prepare()
+    request.url = "https://user:p@ss@hooks.example.com/in"  # as a tenant could register it
+    PublicAddressAdapter().send(request)
+    assert sent[0].headers["Host"] == "hooks.example.com"
+
+
+def test_the_adapter_passes_the_callers_send_options_on(lookups, monkeypatch):
+    lookups[0]["hooks.example.com"] = ["8.8.4.4"]
+    got = {}
+
+    def send(self, request, *args, **kwargs):
+        got.update(args=args, kwargs=kwargs)
+        return requests.Response()
+
+    monkeypatch.setattr(HTTPAdapter, "send", send)
+    request = requests.Request("POST", "https://hooks.example.com/in").prepare()
+    PublicAddressAdapter().send(request, False, timeout=5, verify=True)
+    assert got == {"args": (False,), "kwargs": {"timeout": 5, "verify": True}}
+
+
+def test_certificate_options_still_reach_the_pool():
+    adapter = PublicAddressAdapter()
+    request = requests.Request("POST", "https://8.8.4.4/in").prepare()
+    request.pinned_hostname = "hooks.example.com"
+    _, checked = adapter.build_connection_pool_key_attributes(request, True, ("client.pem", "client.key"))
+    assert checked["cert_reqs"] == "CERT_REQUIRED"
+    assert (checked["cert_file"], checked["key_file"]) == ("client.pem", "client.key")
+    _, unchecked = adapter.build_connection_pool_key_attributes(request, False)
+    assert unchecked["cert_reqs"] == "CERT_NONE"
+
+
 def test_the_adapter_brackets_ipv6_and_refuses_before_sending(lookups, sent):
     lookups[0]["v6.example.com"] = ["2606:4700::1111"]
     PublicAddressAdapter().send(requests.Request("POST", "http://v6.example.com/in").prepare())

