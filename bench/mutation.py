@@ -69,7 +69,7 @@ MODULES: dict[str, list[str]] = {
     "oauth/connect.py": ["tests/unit/test_connect_service.py", "tests/security/test_oauth_flow.py",
                          "tests/security/test_return_urls.py"],
     "oauth/id_tokens.py": ["tests/unit/test_id_tokens.py", "tests/security/test_oauth_flow.py"],
-    "oauth/credential_form.py": ["tests/e2e/test_caldav_e2e.py", "tests/security/test_oauth_flow.py"],
+    "oauth/credential_form.py": ["tests/unit/test_connect_service.py", "tests/e2e/test_caldav_e2e.py"],
     "hub/services/freebusy.py": ["tests/unit/test_services_with_fakes.py", "tests/security/test_busy_and_optional.py",
                                  *E2E_HUB],
     "hub/services/availability.py": ["tests/unit/test_services_with_fakes.py",

@@ -364,3 +364,89 @@ def test_consent_errors_name_known_reasons_and_keep_unknown_ones():
     assert _consent_error("temporarily_unavailable") == "temporarily_unavailable"
     assert _consent_error(None) == "code_missing" and _consent_error("") == "code_missing"
     assert _consent_message(None) == "The provider answered without a code."
+
+
+# The credential-form path (CalDAV's app passwords): oauth/credential_form.py through the service.
+from oauth.credential_form import CredentialForm, FormField  # noqa: E402
+
+
+class FormWorld(World):
+    def __init__(self, database) -> None:
+        super().__init__(database)
+        self.typed: list[dict] = []
+        self.refusal: ProviderError | None = None
+        self.form = CredentialForm(
+            provider="acme", title="Acme", intro="Sign in", verify=self.verify,
+            fields=(FormField("server_url", "Server", "url"), FormField("username", "User", "text"),
+                    FormField("password", "App password", "password")),
+            fixes={"credentials_invalid": "Make a new app password."})
+        self.service.flow_for = lambda p: self.form
+
+    def verify(self, values) -> Grant:
+        self.typed.append(dict(values))
+        if self.refusal:
+            raise self.refusal
+        return Grant('{"password":"p"}', None, None, (), Identity("acct-form", "ada@example.com"))
+
+
+@pytest.fixture
+def form_world(database) -> FormWorld:
+    return FormWorld(database)
+
+
+def test_a_form_link_shows_the_form_until_it_is_submitted(form_world):
+    token = form_world.link()
+    step = form_world.service.open_link(token)
+    assert step.form is form_world.form and step.return_url == "https://app.example.com/done?x=1"
+    again = form_world.service.open_link(token)  # a reload: a fresh state, the old one is void
+    assert again.state != step.state
+    assert form_world.attempt(token).opened_at == T
+    assert problem(lambda: form_world.service.submit_form(token, step.state, {})).code == "state_invalid"
+    assert problem(lambda: form_world.service.submit_form(token, None, {})).code == "state_invalid"
+    out = form_world.service.submit_form(token, again.state, {"server_url": "https://dav.example.com",
+                                                             "username": "ada", "password": "p", "extra": "x"})
+    assert out.status == "connected" and out.provider == "acme"
+    assert form_world.typed == [{"server_url": "https://dav.example.com", "username": "ada", "password": "p"}]
+    [conn] = form_world.connections()
+    assert conn.provider_account_id == "acct-form" and conn.access_expires_at is None
+    assert problem(lambda: form_world.service.open_link(token)).code == "link_used"
+    assert problem(lambda: form_world.service.submit_form(token, again.state, {})).code == "link_used"
+
+
+def test_a_refused_credential_shows_the_form_again_without_the_password(form_world):
+    token = form_world.link()
+    step = form_world.service.open_link(token)
+    form_world.refusal = ProviderError(ErrorKind.AUTH_EXPIRED, "wrong password", provider="acme",
+                                       cause="credentials_invalid")
+    again = form_world.service.submit_form(token, step.state, {"server_url": "https://dav", "username": "ada",
+                                                               "password": "secret"})
+    assert again.values == {"server_url": "https://dav", "username": "ada"}
+    assert again.error is form_world.refusal and again.state != step.state
+    assert form_world.form.fix_for(again.error) == "Make a new app password."
+    assert form_world.form.fix_for(None) is None
+    assert form_world.form.values({"username": None}) == {"server_url": "", "username": "", "password": ""}
+    assert form_world.connections() == []
+    form_world.refusal = None
+    assert form_world.service.submit_form(token, again.state, {"password": "p"}).status == "connected"
+
+
+def test_a_form_provider_has_no_oauth_callback_and_an_oauth_link_no_form(form_world, world):
+    token = form_world.link()
+    step = form_world.service.open_link(token)
+    assert problem(lambda: form_world.service.complete("acme", step.state, "c", None)).code == "state_invalid"
+    oauth_token = world.link()
+    wrong = problem(lambda: world.service.submit_form(oauth_token, "s", {}))
+    assert (wrong.code, wrong.message) == ("link_invalid", "This connect link does not take a form.")
+    assert problem(lambda: form_world.service._oauth("acme")).code == "link_invalid"
+    late = form_world.link()
+    form_world.now = T + timedelta(minutes=15)
+    assert problem(lambda: form_world.service.open_link(late)).code == "link_expired"
+
+
+def test_a_form_credential_cannot_be_refreshed_or_revoked(form_world):
+    with pytest.raises(ProviderError) as info:
+        form_world.form.refresh("anything")
+    assert (info.value.kind, info.value.cause, info.value.provider) == (ErrorKind.AUTH_REVOKED,
+                                                                        "credentials_invalid", "acme")
+    assert form_world.form.revoke("anything") is None
+    assert form_world.form.required_scopes == () and form_world.form.new_grant_revokes_previous is False
