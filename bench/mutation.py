@@ -37,11 +37,6 @@ WORK = Path(os.environ.get("HUB_MUTATION_DIR", "/tmp/hub-mutation"))
 
 E2E_HUB = ["tests/e2e/test_google_e2e.py", "tests/e2e/test_microsoft_e2e.py", "tests/e2e/test_zoom_e2e.py",
            "tests/e2e/test_caldav_e2e.py"]
-OAUTH_TESTS = ["tests/unit/test_token_manager.py", "tests/unit/test_vault.py", "tests/unit/test_keys_and_errors.py",
-               "tests/security/test_oauth_flow.py", "tests/security/test_return_urls.py",
-               "tests/e2e/test_settings_page.py", "tests/e2e/test_google_e2e.py", "tests/e2e/test_microsoft_e2e.py",
-               "tests/e2e/test_zoom_e2e.py"]
-
 # module -> the tests that exercise it (files or node ids).
 MODULES: dict[str, list[str]] = {
     "hub/services/idempotency.py": ["tests/unit/test_idempotency.py", "tests/security/test_tenancy_and_idempotency.py"],

@@ -57,14 +57,16 @@ def address_refusal(ip: IPAddress) -> str | None:
 
 def literal_ip(host: str) -> IPAddress | None:
     """The address a host names literally, in any spelling a resolver accepts, or None."""
-    host = host.strip("[]").split("%", 1)[0]  # IPv6 brackets, zone ids
+    # IPv6 brackets, zone ids. no mutate: one "%" at most, and callers pass lowercased names (an
+    # uppercase strip set changes nothing).
+    host = host.strip("[]").split("%", 1)[0]  # pragma: no mutate
     try:
         return ipaddress.ip_address(host)
     except ValueError:
         pass
     if _LEGACY_IPV4.match(host):
         try:
-            return ipaddress.IPv4Address(socket.inet_aton(host.rstrip(".")))
+            return ipaddress.IPv4Address(socket.inet_aton(host.rstrip(".")))  # pragma: no mutate (lowercased)
         except OSError:
             return None
     return None
@@ -79,7 +81,7 @@ def resolve(host: str, port: int) -> list[IPAddress]:
 def host_refusal(host: str, port: int, *, resolve_names: bool = True) -> str | None:
     """Why `host` must not be called, or None. With `resolve_names`, a name whose lookup fails
     is let through (the delivery check looks again); at delivery it is refused."""
-    name = host.lower().rstrip(".")
+    name = host.lower().rstrip(".")  # pragma: no mutate (lowercased: an uppercase strip set is the same)
     ip = literal_ip(name)
     if ip is not None:
         return address_refusal(ip)
@@ -97,7 +99,9 @@ def host_refusal(host: str, port: int, *, resolve_names: bool = True) -> str | N
 def registration_refusal(url: str) -> str | None:
     """Checked when an endpoint is registered: the URL's host, resolved once."""
     parts = urlsplit(url)
-    return host_refusal(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    # no mutate on the empty host: it and any made-up dotless name are both a local_name.
+    host = parts.hostname or ""  # pragma: no mutate
+    return host_refusal(host, parts.port or (443 if parts.scheme == "https" else 80))
 
 
 def public_address(host: str, port: int) -> IPAddress:
