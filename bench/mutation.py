@@ -133,11 +133,15 @@ def run_module(module: str, keep: bool, children: int) -> None:
     configure(dest, module, MODULES[module])
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # mutmut puts mutants/ first itself
     args = ["nice", "-n", "10", sys.executable, "-m", "mutmut", "run", "--max-children", str(children)]
-    if keep and (dest / "mutants").exists():
-        # Results stand once computed: name the survivors so the new tests get their chance.
-        args += [name for name, status in results(dest).items() if status == "survived"] or []
+    out = None if os.environ.get("MUTMUT_VERBOSE") else subprocess.DEVNULL
     print(f"== {module}: {' '.join(MODULES[module])}", flush=True)
-    subprocess.run(args, cwd=dest, env=env, stdout=subprocess.DEVNULL if not os.environ.get("MUTMUT_VERBOSE") else None)
+    again = keep and (dest / "mutants").exists()
+    # A plain run tests what has no result yet (new or changed functions); results stand once
+    # computed, so with --keep the survivors are then named to give new tests their chance.
+    subprocess.run(args, cwd=dest, env=env, stdout=out)
+    survivors = [name for name, status in results(dest).items() if status == "survived"] if again else []
+    if survivors:
+        subprocess.run(args + survivors, cwd=dest, env=env, stdout=out)
 
 
 def score(module: str) -> tuple[collections.Counter[str], list[str]]:
@@ -148,7 +152,7 @@ def score(module: str) -> tuple[collections.Counter[str], list[str]]:
 
 def report(modules: list[str], show_survivors: bool) -> None:
     total_killed = total_tested = total_uncovered = 0
-    print(f"{'module':42} {'killed':>7} {'tested':>7} {'score':>7} {'no tests':>9}")
+    print(f"{'module':42} {'killed':>7} {'tested':>7} {'score':>7} {'no tests':>9} {'unchecked':>9}")
     for module in modules:
         if not (WORK / slug(module) / "mutants").exists():
             print(f"{module:42} (not run)")
@@ -160,7 +164,7 @@ def report(modules: list[str], show_survivors: bool) -> None:
         total_tested += tested
         total_uncovered += counts["no tests"]
         pct = f"{killed / tested:.1%}" if tested else "-"
-        print(f"{module:42} {killed:7} {tested:7} {pct:>7} {counts['no tests']:9}")
+        print(f"{module:42} {killed:7} {tested:7} {pct:>7} {counts['no tests']:9} {counts['not checked']:9}")
         if show_survivors:
             for name in survivors:
                 print(f"    survived: {name}")
