@@ -44,7 +44,7 @@ MODULES: dict[str, list[str]] = {
     "webhooks/outbound/url_guard.py": ["tests/security/test_webhook_ssrf.py", "tests/unit/test_url_guard.py"],
     "webhooks/outbound/signing.py": ["tests/unit/test_signatures.py", "tests/unit/test_webhook_signing.py",
                                      "tests/e2e/test_outbound_webhooks.py"],
-    "webhooks/outbound/schedule.py": ["tests/unit/test_webhook_signing.py", "tests/e2e/test_outbound_webhooks.py"],
+    "webhooks/outbound/schedule.py": ["tests/unit/test_signatures.py", "tests/unit/test_webhook_signing.py"],
     "webhooks/outbound/delivery.py": ["tests/unit/test_webhook_signing.py", "tests/e2e/test_outbound_webhooks.py",
                                       "tests/security/test_webhook_ssrf.py"],
     "webhooks/outbound/outbox.py": ["tests/e2e/test_outbound_webhooks.py"],

@@ -137,3 +137,42 @@ def test_the_replay_guard_forgets_the_oldest_at_its_limit():
     assert guard.first_time("b") is False  # at the limit: "a", the oldest, made room
     assert guard.first_time("a") is True
     assert ReplayGuard().window == WINDOW_SECONDS and ReplayGuard().limit == 100_000
+
+
+class FixedJitter:
+    """An rng whose uniform() records its bounds and answers a chosen point of them."""
+
+    def __init__(self, at: float) -> None:
+        self.at, self.bounds = at, []
+
+    def uniform(self, low: float, high: float) -> float:
+        self.bounds.append((low, high))
+        return low + (high - low) * self.at
+
+
+def test_the_retry_schedule_step_by_step():
+    from datetime import timedelta
+
+    from webhooks.outbound.schedule import JITTER, MAX_ATTEMPTS, MAX_RETRY_AFTER, RETRY_DELAYS, next_delay
+    assert (MAX_ATTEMPTS, JITTER, MAX_RETRY_AFTER) == (10, 0.1, timedelta(hours=24))
+    assert RETRY_DELAYS[0] == timedelta(seconds=5) and RETRY_DELAYS[-1] == timedelta(hours=24)
+    middle = FixedJitter(0.5)
+    assert [next_delay(n, rng=middle) for n in range(1, 10)] == list(RETRY_DELAYS)
+    assert middle.bounds == [(-0.1, 0.1)] * 9
+    assert next_delay(1, rng=FixedJitter(0.0)) == timedelta(seconds=4.5)
+    assert next_delay(1, rng=FixedJitter(1.0)) == timedelta(seconds=5.5)
+    assert next_delay(0) is None and next_delay(-1) is None and next_delay(10) is None
+    assert next_delay(9, rng=middle) == timedelta(hours=24)
+
+
+def test_a_receivers_retry_after_only_ever_lengthens_the_wait():
+    from datetime import timedelta
+
+    from webhooks.outbound.schedule import next_delay
+    middle = FixedJitter(0.5)
+    assert next_delay(1, retry_after=0, rng=middle) == timedelta(seconds=5)
+    assert next_delay(1, retry_after=-30, rng=middle) == timedelta(seconds=5)
+    assert next_delay(1, retry_after=3, rng=middle) == timedelta(seconds=5)
+    assert next_delay(1, retry_after=60.5, rng=middle) == timedelta(seconds=60.5)
+    assert next_delay(1, retry_after=86400, rng=middle) == timedelta(hours=24)
+    assert next_delay(1, retry_after=86401, rng=middle) == timedelta(hours=24)
