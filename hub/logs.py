@@ -42,7 +42,8 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mappi
     return _scrub(dict(event))
 
 
-def configure(level: str = "INFO", json_output: bool = True) -> None:
+def configure(level: str = "INFO",  # pragma: no mutate (any unknown level name means INFO too)
+              json_output: bool = True) -> None:
     """Called by the composition root only."""
     # no mutate: None or leaving either out means the same to basicConfig (message only, stderr).
     logging.basicConfig(format="%(message)s", stream=sys.stderr,  # pragma: no mutate
