@@ -53,15 +53,20 @@ def configure(level: str = "INFO",  # pragma: no mutate (any unknown level name 
     for name in ("alembic", "radicale"):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
-    renderer = (structlog.processors.JSONRenderer() if json_output
-                else structlog.dev.ConsoleRenderer(colors=False))  # pragma: no mutate (colors=None is as falsy)
+    renderer = structlog.processors.JSONRenderer() if json_output else _plain_text()
+    # no mutate: utc=True is TimeStamper's default and "ISO" matches in any case.
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)  # pragma: no mutate
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
-                    structlog.processors.TimeStamper(fmt="iso", utc=True), redact, renderer],
+                    stamp, redact, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,  # pragma: no mutate (None or the default are False too)
     )
+
+
+def _plain_text() -> Any:
+    return structlog.dev.ConsoleRenderer(colors=False)  # pragma: no mutate (colors=None is as falsy)
 
 
 def get_logger(name: str):
