@@ -62,7 +62,8 @@ class IdempotencyStore:
                 return None
             if row.request_hash != fingerprint:
                 raise Invalid("idempotency_key_reused", "Idempotency-Key reused",
-                              "This Idempotency-Key was used with a different request body.")  # pragma: no mutate (wording)
+                              "This Idempotency-Key was used with a different request body.",  # pragma: no mutate (wording)
+                              )
             if row.state == "in_progress":
                 if now - row.created_at > ABANDONED_AFTER:
                     row.created_at = now
