@@ -90,7 +90,8 @@ class IdempotencyStore:
 def _claim(session: Session, tenant_id: str, key: str, fingerprint: str, now: datetime) -> None:
     """The row that is the lock: its insert fails for everyone but the first."""
     session.add(IdempotencyRecord(tenant_id=tenant_id, key=key, request_hash=fingerprint, created_at=now,
-                                  state="in_progress"))  # pragma: no mutate (the column's default is the same)
+                                  state="in_progress",  # pragma: no mutate (the column's default is the same)
+                                  ))
 
 
 def expire(db: Database, ttl: timedelta, now: datetime) -> int:
