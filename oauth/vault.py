@@ -76,10 +76,12 @@ class TokenVault:
         aes = self._keys.get(kid)
         if aes is None:
             raise VaultError(f"no key with id {kid!r} is configured")
-        raw = base64.urlsafe_b64decode(_pad(body))
         try:
+            raw = base64.urlsafe_b64decode(_pad(body))
             return aes.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], binding.aad()).decode()
-        except InvalidTag as exc:
+        except (InvalidTag, ValueError) as exc:
+            # ValueError: a body cut short (AESGCM refuses a short nonce) or not base64 — a
+            # damaged row must read as unreadable, like a tampered one, not crash the request.
             raise VaultError("ciphertext does not belong here or was altered") from exc
 
     def key_id_of(self, ciphertext: str) -> str:
