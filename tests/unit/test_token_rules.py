@@ -234,3 +234,12 @@ def test_a_known_row_that_is_not_plainly_fresh_takes_the_long_way(expiring, data
         known = StoredAccess(known.connection_id, "active", expiring.vault.encrypt("x", access_binding("con_other")),
                              known.access_expires_at)
     assert expiring.tm.call(expiring.cid, lambda token: token, known=known) == "a-db"
+
+
+def test_a_stored_token_cut_short_is_unreadable_not_a_crash(expiring, database):
+    with database.session() as s:
+        conn = s.get(Connection, expiring.cid)
+        conn.access_token_enc = conn.access_token_enc[:20]
+    with pytest.raises(ConnectionUnusable) as info:
+        expiring.tm.access_token(expiring.cid)
+    assert info.value.cause == "credentials_unreadable" and expiring.row().status == "needs_reauth"
