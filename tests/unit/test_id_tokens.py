@@ -8,7 +8,7 @@ import time
 import pytest
 import responses
 from joserfc import jwt
-from joserfc.jwk import KeySet, OctKey, RSAKey
+from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 
 from oauth import id_tokens
 from oauth.id_tokens import JWKS_TTL_SECONDS, IdTokenVerifier
@@ -86,6 +86,17 @@ def test_a_rotated_key_is_fetched_once_more_before_refusing(jwks):
     err = refused(v, token(key=stranger))
     assert str(err).startswith("id_token signature not valid (")
     assert len(mock.calls) == 3  # one more look, then refused
+
+
+def test_only_rs256_is_accepted_even_from_a_key_set_with_other_key_types(jwks):
+    ec = ECKey.generate_key("P-256", parameters={"kid": "e1"})
+    jwks[0][:] = [K1, ec]
+    assert "signature not valid" in str(refused(verifier(), token(key=ec, alg="ES256")))
+
+
+def test_the_key_set_is_fetched_with_a_10_second_timeout_by_default(jwks):
+    IdTokenVerifier("google", JWKS, ISSUERS, AUDIENCE).verify(token(), "n-1")
+    assert jwks[1].calls[0].request.req_kwargs["timeout"] == 10.0
 
 
 def test_only_rs256_is_accepted(jwks):
