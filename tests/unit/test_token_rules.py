@@ -243,3 +243,46 @@ def test_a_stored_token_cut_short_is_unreadable_not_a_crash(expiring, database):
     with pytest.raises(ConnectionUnusable) as info:
         expiring.tm.access_token(expiring.cid)
     assert info.value.cause == "credentials_unreadable" and expiring.row().status == "needs_reauth"
+
+
+def test_an_expired_token_without_a_refresh_token_is_dead_whatever_the_provider_said(database, unique):
+    """Not a static credential (it has an expiry): the refusal is the expiry's, the dead grant
+    is the missing refresh token."""
+    s = Setup(database, unique, Grant("a0", None, T + timedelta(minutes=10), ()))
+
+    def action(token: str) -> str:
+        raise ProviderError(ErrorKind.AUTH_EXPIRED, "401 from the provider", provider="fake", cause="token_expired")
+
+    with pytest.raises(ConnectionUnusable) as info:
+        s.tm.call(s.cid, action)
+    assert (info.value.message, info.value.cause, info.value.provider) == ("no refresh token stored", "token_revoked",
+                                                                           "fake")
+
+
+def test_a_refused_static_credential_keeps_the_providers_words(database, unique):
+    s = Setup(database, unique, Grant('{"password":"p"}', None, None, ()))
+    refusal = ProviderError(ErrorKind.AUTH_EXPIRED, "The server refused the app password.", provider="other",
+                            cause=None, provider_code="401 Unauthorized", http_status=401)
+
+    def action(token: str) -> str:
+        raise refusal
+
+    with pytest.raises(ConnectionUnusable) as info:
+        s.tm.call(s.cid, action)
+    err = info.value
+    assert (err.kind, err.message, err.provider, err.cause, err.provider_code, err.http_status) == (
+        ErrorKind.AUTH_REVOKED, "The server refused the app password.", "fake", "token_revoked", "401 Unauthorized",
+        401)
+    assert s.changes == [("active", "token_revoked", "needs_reauth")]
+
+
+def test_a_refusal_without_a_cause_reads_token_revoked_and_refreshes_are_counted(expiring):
+    expiring.now = T + timedelta(minutes=6)
+    expiring.flow.answers += [Grant("a1", "r1", T + timedelta(minutes=20), ()),
+                              ProviderError(ErrorKind.AUTH_REVOKED, "invalid_grant", provider="fake")]
+    assert expiring.tm.access_token(expiring.cid) == "a1"
+    expiring.now = T + timedelta(minutes=16)
+    with pytest.raises(ConnectionUnusable) as info:
+        expiring.tm.access_token(expiring.cid)
+    assert info.value.cause == "token_revoked" and expiring.row().last_error["cause"] is None
+    assert expiring.tm.refresh_count == 2
