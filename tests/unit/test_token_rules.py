@@ -286,3 +286,32 @@ def test_a_refusal_without_a_cause_reads_token_revoked_and_refreshes_are_counted
         expiring.tm.access_token(expiring.cid)
     assert info.value.cause == "token_revoked" and expiring.row().last_error["cause"] is None
     assert expiring.tm.refresh_count == 2
+
+
+def test_the_bindings_are_the_stored_format():
+    """Ciphertexts already in the database were sealed with these names: they must not change."""
+    from oauth.vault import Binding
+    assert access_binding("con_1") == Binding("connections", "access_token", "con_1")
+    assert refresh_binding("con_1") == Binding("connections", "refresh_token", "con_1")
+
+
+def test_a_fresh_token_is_handed_out_without_waiting_for_a_refresh_in_flight(expiring):
+    """Only a refresh takes the connection's lock: readers of a fresh token never queue."""
+    import threading
+    got: list[str] = []
+    with expiring.tm._lock(expiring.cid):  # as a refreshing thread would hold it
+        reader = threading.Thread(target=lambda: got.append(expiring.tm.access_token(expiring.cid)))
+        reader.start()
+        reader.join(timeout=10)
+        assert not reader.is_alive() and got == ["a0"]
+
+
+def test_a_dead_connection_reports_its_recorded_kind_cause_and_message(expiring, database):
+    with database.session() as s:
+        conn = s.get(Connection, expiring.cid)
+        conn.status = "needs_reauth"
+        conn.last_error = {"kind": "auth_expired", "cause": "credentials_shared", "message": "two users, one login"}
+    with pytest.raises(ConnectionUnusable) as info:
+        expiring.tm.access_token(expiring.cid)
+    assert (info.value.kind, info.value.cause, info.value.message) == (ErrorKind.AUTH_EXPIRED, "credentials_shared",
+                                                                       "two users, one login")
