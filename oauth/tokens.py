@@ -91,7 +91,7 @@ class TokenManager:
 
     def _fresh(self, conn: Connection) -> bool:
         if conn.access_token_enc is None:
-            return False
+            return False  # pragma: no mutate (unreachable from access_token: _current answers None first)
         if conn.access_expires_at is None:
             return _static(conn)  # no expiry and nothing to refresh with: it cannot go stale
         return conn.access_expires_at - self.margin > self.clock()
@@ -179,7 +179,10 @@ class TokenManager:
         old = conn.status
         conn.status = "needs_reauth"
         conn.last_error = _error_record(err, self.clock())
-        if self.on_status_change and old != "needs_reauth":
+        # Only an active connection gets here today (_require_active); the guard keeps a second
+        # death from being announced twice if that changes.
+        changed = old != "needs_reauth"  # pragma: no mutate
+        if self.on_status_change and changed:
             self.on_status_change(session, conn, old, err)
         session.commit()
         return ConnectionUnusable(ErrorKind.AUTH_REVOKED, err.message, provider=conn.provider,

