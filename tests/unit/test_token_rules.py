@@ -24,9 +24,11 @@ class ScriptedFlow:
     def __init__(self) -> None:
         self.answers: list[Grant | ProviderError] = []
         self.seen: list[str] = []
+        self.scopes: list[tuple[str, ...]] = []
 
-    def refresh(self, refresh_token: str) -> Grant:
+    def refresh(self, refresh_token: str, scopes: tuple[str, ...] = ()) -> Grant:
         self.seen.append(refresh_token)
+        self.scopes.append(scopes)  # the connection's own scopes (Microsoft refreshes with them)
         answer = self.answers.pop(0)
         if isinstance(answer, ProviderError):
             raise answer
