@@ -68,14 +68,15 @@ class Receiver:
         self.server.server_close()
 
 
-def wait_for(check: Callable[[], Any], deadline: float = DEADLINE_SECONDS) -> Any:
-    """Poll until `check` returns something truthy (and return it), failing after `deadline` s."""
+def wait_for(check: Callable[[], Any], what: str = "the condition", deadline: float = DEADLINE_SECONDS) -> Any:
+    """Poll until `check` returns something truthy (and return it), failing with `what` after
+    `deadline` s."""
     end = time.monotonic() + deadline
     while True:
         found = check()
         if found:
             return found
-        assert time.monotonic() < end, f"nothing after {deadline}s"
+        assert time.monotonic() < end, f"not within {deadline:g} s: {what}"
         time.sleep(0.02)  # the poll's interval, bounded by the deadline
 
 

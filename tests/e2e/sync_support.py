@@ -16,19 +16,15 @@ from werkzeug.wrappers import Request, Response
 
 from hub.storage.models import Job, SyncChannel, SyncState
 from tests.e2e.support import Api, Sandbox, connect
+from tests.push_receiver import wait_for as poll
 
 DEADLINE = 30.0
 
 
 def wait_for(check: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
-    """Poll `check` until it returns something truthy; fail with `what` after `deadline` s."""
-    end = time.monotonic() + deadline
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < end, f"not within {deadline:g} s: {what}"
-        time.sleep(0.05)  # the poll's interval, bounded by the deadline
+    """Poll `check` until it returns something truthy; fail with `what` after `deadline` s
+    (end-to-end waits cross a hub's background jobs: a longer default than the sandbox's)."""
+    return poll(check, what, deadline)
 
 
 class Backend:
