@@ -8,9 +8,10 @@ their loss is called, comes from the provider specs (providers/registry.py).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,7 @@ from hub.services.directory import (LAST_USED_RESOLUTION, calendar_connection, c
 from hub.services.explanations import explain
 from hub.services.sync.notices import calendar_written
 from hub.storage.models import Connection, Event, User
+from hub.storage.types import utcnow
 from providers import registry
 from providers.base import (Attendee, CalendarEvent, ErrorKind, EventChanges, EventDraft, Meeting,
                             MeetingDraft, ProviderError, ProviderSpec)
@@ -317,6 +319,24 @@ class EventService:
             pass  # reported through the original failure; the orphan is logged by the adapter
 
     # --- read / move / cancel ---------------------------------------------------------------
+    @contextmanager
+    def _writing_at_provider(self, tenant_id: str, event_id: str) -> Iterator[None]:
+        """Marks the event while the hub changes it at its provider, until the row holds the
+        result (the caller clears the mark in that same transaction). A sync that reads the
+        provider in between skips the row instead of reporting the hub's own change as a
+        person's. When the write fails the mark goes and a sync is queued: a person's change
+        skipped meanwhile is still found."""
+        with self.hub.db.session() as session:
+            self._load(session, tenant_id, event_id).write_started_at = utcnow()
+        try:
+            yield
+        except BaseException:
+            with self.hub.db.session() as session:
+                event = self._load(session, tenant_id, event_id)
+                event.write_started_at = None
+                calendar_written(session, event.connection_id, self.hub.clock())
+            raise
+
     def _load(self, session: Session, tenant_id: str, event_id: str) -> Event:
         event: Event | None = session.get(Event, event_id)
         if event is None or event.tenant_id != tenant_id:
@@ -356,26 +376,33 @@ class EventService:
             start=patch.start, end=patch.end, attendees=patch.attendees, send_updates=patch.send_updates)
         # Both connections must be usable before anything moves: half a move is worse than none.
         self._require_active(tenant_id, organizer, cal)
-        moved_back: tuple[Connection, str, MeetingDraft] | None = None
-        if external is not None and meeting_id and (patch.start or patch.end or {"title", "description"} & given):
-            self._require_active(tenant_id, organizer, external)
-            meetings = self.hub.conferencing(external.provider)
-            minutes = max(1, int((end - start).total_seconds() // 60))
-            draft = MeetingDraft(patch.title or event.title, start, minutes, event.timezone,
-                                 patch.description if "description" in given else event.description)
-            self._with(tenant_id, organizer, external, lambda t: meetings.update_meeting(t, meeting_id, draft))
-            before = MeetingDraft(event.title, event.start, max(1, int((event.end - event.start).total_seconds() // 60)),
-                                  event.timezone, event.description)
-            moved_back = (external, meeting_id, before)
-        calendar = self.hub.calendar(cal.provider)
-        try:
-            self._with(tenant_id, organizer, cal, lambda t: calendar.update_event(t, event.provider_event_id, changes))
-        except HubError:
-            if moved_back is not None:  # put the meeting back where the calendar still has it
-                self._restore_meeting(*moved_back)
-            raise
+        moving = external if external is not None and meeting_id and (
+            patch.start or patch.end or {"title", "description"} & given) else None
+        if moving is not None:
+            self._require_active(tenant_id, organizer, moving)
+        with self._writing_at_provider(tenant_id, event_id):
+            moved_back: tuple[Connection, str, MeetingDraft] | None = None
+            if moving is not None and meeting_id:
+                meetings = self.hub.conferencing(moving.provider)
+                minutes = max(1, int((end - start).total_seconds() // 60))
+                draft = MeetingDraft(patch.title or event.title, start, minutes, event.timezone,
+                                     patch.description if "description" in given else event.description)
+                self._with(tenant_id, organizer, moving, lambda t: meetings.update_meeting(t, meeting_id, draft))
+                before = MeetingDraft(event.title, event.start,
+                                      max(1, int((event.end - event.start).total_seconds() // 60)),
+                                      event.timezone, event.description)
+                moved_back = (moving, meeting_id, before)
+            calendar = self.hub.calendar(cal.provider)
+            try:
+                self._with(tenant_id, organizer, cal,
+                           lambda t: calendar.update_event(t, event.provider_event_id, changes))
+            except HubError:
+                if moved_back is not None:  # put the meeting back where the calendar still has it
+                    self._restore_meeting(*moved_back)
+                raise
         with self.hub.db.session() as session:
             event = self._load(session, tenant_id, event_id)
+            event.write_started_at = None
             event.start, event.end = start, end
             if "title" in given and patch.title:
                 event.title = patch.title
@@ -403,14 +430,16 @@ class EventService:
         if cal is not None:
             calendar = self.hub.calendar(cal.provider)
             self._require_active(tenant_id, organizer, cal)
-            self._with(tenant_id, organizer, cal,
-                       lambda t: calendar.cancel_event(t, event.provider_event_id, event.send_updates))
+            with self._writing_at_provider(tenant_id, event_id):
+                self._with(tenant_id, organizer, cal,
+                           lambda t: calendar.cancel_event(t, event.provider_event_id, event.send_updates))
         meeting_id = (event.conferencing or {}).get("meeting_id")
         if external is not None and meeting_id:
             meetings = self.hub.conferencing(external.provider)
             self._with(tenant_id, organizer, external, lambda t: meetings.delete_meeting(t, meeting_id))
         with self.hub.db.session() as session:
             event = self._load(session, tenant_id, event_id)
+            event.write_started_at = None
             if event.status != "cancelled":  # a concurrent cancel may have got here first: one message
                 event.status = "cancelled"
                 session.flush()

@@ -135,6 +135,10 @@ class Event(Base):
     conferencing: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     status: Mapped[str] = mapped_column(String(16), default="confirmed")
     send_updates: Mapped[bool] = mapped_column(default=True)
+    # Set while the hub changes the event at its provider, cleared once the row holds the
+    # result: a sync reading the provider in between would otherwise take the hub's own move
+    # or cancel for one made by a person (hub/services/sync/changes.py skips such rows).
+    write_started_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

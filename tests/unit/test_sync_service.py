@@ -576,3 +576,108 @@ def test_a_removal_reported_outside_the_window_cancels_nothing(env):
     runner.run(env.hub, cid)
     assert env.deliveries("event.cancelled") == []
     assert env.client.get(f"/v1/events/{event_id}", headers=env.headers).json["status"] == "confirmed"
+
+
+class _CalendarSyncedMidWrite:
+    """A calendar adapter whose write lands at the provider and is then seen by a sync before
+    the hub's own row is written — the order a push notification can bring at any time."""
+
+    def __init__(self, env, cid: str, fail: bool = False, answers: tuple = ()) -> None:
+        self.env, self.cid, self.fail, self.answers = env, cid, fail, answers
+
+    def update_event(self, token, event_id, changes):
+        previous = self.env.fake.events[event_id]
+        self.env.fake.put(SyncedEvent(event_id, start=changes.start, end=changes.end, title=previous.title,
+                                      attendees=self.answers))
+        runner.run(self.env.hub, self.cid)
+        if self.fail:
+            raise ProviderError(ErrorKind.PROVIDER_DOWN, "answer lost", provider="google")
+        return None
+
+    def cancel_event(self, token, event_id, send_updates=True):
+        self.env.fake.put(SyncedEvent(event_id, cancelled=True))
+        runner.run(self.env.hub, self.cid)
+
+
+def _synced_hub_event(env) -> tuple[str, str, datetime]:
+    cid = env.connection()
+    env.subscribe()
+    start = _at(30)
+    event_id = env.hub_event(cid, "mid1", start)
+    env.fake.put(SyncedEvent("mid1", start=start, end=start + timedelta(hours=1), title="Interview"))
+    env.open(cid)
+    runner.run(env.hub, cid)
+    return cid, event_id, start
+
+
+def _organizer(env, event_id: str) -> str:
+    with env.hub.db.session() as s:
+        return s.get(User, s.get(Event, event_id).organizer_id).external_id
+
+
+def test_a_sync_during_the_hubs_own_move_reports_nothing_as_the_providers(env):
+    cid, event_id, start = _synced_hub_event(env)
+    env.hub.use("calendar", "google", _CalendarSyncedMidWrite(env, cid))
+    moved = start + timedelta(hours=2)
+    r = env.client.patch(f"/v1/events/{event_id}", headers=env.headers,
+                         json={"start": moved.isoformat(), "end": (moved + timedelta(hours=1)).isoformat()})
+    assert r.status_code == 200, r.json
+    updates = env.deliveries("event.updated")
+    assert [u["data"].get("changed_by") for u in updates] == [None]  # the hub's own message, once
+    assert updates[0]["data"]["start"] == moved.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with env.hub.db.session() as s:
+        row = s.get(Event, event_id)
+        assert row.start == moved and row.write_started_at is None
+
+
+def test_a_persons_answer_seen_during_the_hubs_own_move_is_reported_by_the_next_sync(env):
+    """The deferred incremental batch is not delivered again: the next sync lists in full."""
+    cid, event_id, start = _synced_hub_event(env)
+    answer = (AttendeeResponse("cand@example.com", "declined"),)
+    env.hub.use("calendar", "google", _CalendarSyncedMidWrite(env, cid, answers=answer))
+    moved = start + timedelta(hours=2)
+    r = env.client.patch(f"/v1/events/{event_id}", headers=env.headers,
+                         json={"start": moved.isoformat(), "end": (moved + timedelta(hours=1)).isoformat()})
+    assert r.status_code == 200, r.json
+    assert env.state(cid).cursor is None
+    runner.run(env.hub, cid)
+    by_provider = [u["data"] for u in env.deliveries("event.updated") if u["data"].get("changed_by")]
+    assert [u["changes"] for u in by_provider] == [
+        {"attendees": [{"email": "cand@example.com", "previous": "needs_action", "current": "declined"}]}]
+    assert env.state(cid).cursor is not None
+
+
+def test_a_sync_during_the_hubs_own_cancel_reports_nothing_as_the_providers(env):
+    cid, event_id, _ = _synced_hub_event(env)
+    env.hub.use("calendar", "google", _CalendarSyncedMidWrite(env, cid))
+    r = env.client.delete(f"/v1/events/{event_id}", headers=env.headers)
+    assert r.status_code == 204
+    assert [c["data"].get("changed_by") for c in env.deliveries("event.cancelled")] == [None]
+
+
+def test_a_failed_write_drops_its_mark_and_a_sync_then_finds_what_changed(env):
+    """The sync skipped the row while the write was in flight; after the failure the mark goes
+    and a sync is queued, which reports the calendar as it now is."""
+    cid, event_id, start = _synced_hub_event(env)
+    env.hub.use("calendar", "google", _CalendarSyncedMidWrite(env, cid, fail=True))
+    moved = start + timedelta(hours=3)
+    before = len(env.jobs(RUN, cid))
+    r = env.client.patch(f"/v1/events/{event_id}", headers=env.headers,
+                         json={"start": moved.isoformat(), "end": (moved + timedelta(hours=1)).isoformat()})
+    assert r.status_code == 502 and r.json["detail"] == "answer lost", r.json
+    assert env.deliveries("event.updated") == []
+    with env.hub.db.session() as s:
+        assert s.get(Event, event_id).write_started_at is None
+    assert len(env.jobs(RUN, cid)) > before
+    runner.run(env.hub, cid)
+    assert [u["data"]["changed_by"] for u in env.deliveries("event.updated")] == ["provider"]
+
+
+def test_a_write_mark_left_by_a_crashed_process_expires(env):
+    cid, event_id, start = _synced_hub_event(env)
+    with env.hub.db.session() as s:
+        s.get(Event, event_id).write_started_at = _now() - timedelta(minutes=11)
+    moved = start + timedelta(hours=4)
+    env.fake.put(SyncedEvent("mid1", start=moved, end=moved + timedelta(hours=1), title="Interview"))
+    runner.run(env.hub, cid)
+    assert [u["data"]["changed_by"] for u in env.deliveries("event.updated")] == ["provider"]

@@ -2,7 +2,9 @@
 `event.updated` / `event.cancelled`.
 
 Compared with what the hub stored: a change the hub made itself (PATCH /v1/events writes the
-row after the provider accepted it) reads as no change and sends nothing. Moved, retitled or an
+row after the provider accepted it) reads as no change and sends nothing; while the hub is still
+writing an event at its provider (`Event.write_started_at`) the row is left alone, since the
+provider may already show the hub's change and the row not yet. Moved, retitled or an
 attendee's answer changed → the row is updated and `event.updated` carries the event as it is
 now plus `changes` (previous and current values); deleted at the provider → `cancelled` and
 `event.cancelled` — inside the synced window only: outside it a "removed" may just mean "not
@@ -11,7 +13,8 @@ the same hook PATCH /v1/events uses).
 """
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -26,23 +29,36 @@ if TYPE_CHECKING:  # pragma: no cover
     from hub.container import Hub
 
 NEEDS_ACTION = "needs_action"
+# A write mark older than this is one a crashed process left behind: the row is reconciled
+# again. Provider calls time out long before.
+WRITE_MARK_EXPIRES = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Applied:
+    sent: int  # webhooks queued
+    deferred: int  # rows left alone because the hub was writing them; see `apply`
 
 
 def apply(hub: Hub, session: Session, connection_id: str, batch: SyncBatch,
-          window: tuple[datetime, datetime], read_from: datetime) -> int:
-    """Bring the hub's events of this connection in line with the batch; returns how many
-    webhooks were queued. `read_from` is when the provider was asked: a row the hub wrote since
-    (an event it just created or moved itself) may be newer than the batch, so it is left to
-    the next sync, which the provider's notice of that very change queues."""
+          window: tuple[datetime, datetime], read_from: datetime) -> Applied:
+    """Bring the hub's events of this connection in line with the batch. `read_from` is when
+    the provider was asked: a row the hub wrote since (an event it just created or moved
+    itself) may be newer than the batch, and a row the hub is still writing may be older than
+    it; both are deferred. The caller then makes the next sync a full one — an incremental
+    batch is not delivered twice, and a person's change in it would otherwise be lost — and
+    the hub's write queues that sync when it is done."""
     by_id = {e.event_id: e for e in batch.events}
     query = select(Event).where(Event.connection_id == connection_id, Event.status != "cancelled")
     if not batch.full:
         if not by_id:
-            return 0
+            return Applied(0, 0)
         query = query.where(Event.provider_event_id.in_(list(by_id)))
-    sent = 0
+    sent = deferred = 0
     for event in session.execute(query).scalars():
-        if event.updated_at >= read_from or event.created_at >= read_from:
+        if (event.updated_at >= read_from or event.created_at >= read_from
+                or (event.write_started_at is not None and event.write_started_at > read_from - WRITE_MARK_EXPIRES)):
+            deferred += 1
             continue
         synced = by_id.get(event.provider_event_id)
         outside = event.end <= window[0] or event.start >= window[1]
@@ -57,7 +73,7 @@ def apply(hub: Hub, session: Session, connection_id: str, batch: SyncBatch,
             # its window as removed: that says nothing about whether it still exists.
             continue
         sent += _reconcile(hub, session, event, synced)
-    return sent
+    return Applied(sent, deferred)
 
 
 def _reconcile(hub: Hub, session: Session, event: Event, synced: SyncedEvent) -> int:

@@ -107,8 +107,9 @@ def _store(hub: Hub, tenant_id: str, connection_id: str, batch: SyncBatch, start
             busy_cache.replace_window(session, tenant_id, connection_id, batch.events, now)
         else:
             busy_cache.apply(session, tenant_id, connection_id, batch.events, now)
-        changes.apply(hub, session, connection_id, batch, (start, end), read_from)
-        state.cursor = batch.cursor
+        applied = changes.apply(hub, session, connection_id, batch, (start, end), read_from)
+        # A deferred row is reconciled by the next sync, which must then list it again.
+        state.cursor = None if applied.deferred else batch.cursor
         state.window_start, state.window_end = start, end
         state.last_synced_at = now
         if batch.full:
