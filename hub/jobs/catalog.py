@@ -143,7 +143,11 @@ def stop_sync_channel(hub: Hub, payload: dict[str, Any]) -> None:
 
 
 def run_sync(hub: Hub, payload: dict[str, Any]) -> None:
-    """One sync of a connection into the busy cache; queued by notifications (one per burst)."""
+    """One sync of a connection into the busy cache; queued by notifications (one per burst)
+    and by the hub's own writes. With sync switched off (HUB_SYNC_ENABLED=false) a queued run
+    does nothing: the connection stays marked behind and is read live."""
+    if not getattr(hub.settings, "sync_enabled", True):
+        return
     _sync("runner").run(hub, payload["connection_id"], bool(payload.get("full")))
 
 

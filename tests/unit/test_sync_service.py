@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -681,3 +682,20 @@ def test_a_write_mark_left_by_a_crashed_process_expires(env):
     env.fake.put(SyncedEvent("mid1", start=moved, end=moved + timedelta(hours=1), title="Interview"))
     runner.run(env.hub, cid)
     assert [u["data"]["changed_by"] for u in env.deliveries("event.updated")] == ["provider"]
+
+
+def test_with_sync_switched_off_a_queued_run_reads_nothing(env, monkeypatch):
+    """HUB_SYNC_ENABLED=false: the hub's own writes still queue runs (they mark the connection
+    behind); such a run must not read the provider and make a stale cache look fresh."""
+    from hub.jobs.catalog import run_sync
+    cid = env.connection()
+    env.open(cid)
+    runner.run(env.hub, cid)
+    before = list(env.fake.syncs)
+    settings = env.hub.settings
+    monkeypatch.setattr(env.hub, "settings", replace(settings, sync_enabled=False))
+    run_sync(env.hub, {"connection_id": cid})
+    assert env.fake.syncs == before
+    monkeypatch.setattr(env.hub, "settings", settings)
+    run_sync(env.hub, {"connection_id": cid})
+    assert len(env.fake.syncs) == len(before) + 1
