@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from hub.storage.models import Connection
 from providers.base import BusyBlock
 from tests.busy_cache_support import Cached, fill_cache
 from tests.conftest import own_database
+from tests.sql_count import request_statements
 from tests.unit.test_services_with_fakes import NOW, WORKDAY, env  # noqa: F401  (env is a fixture)
 
 WINDOW = (NOW - timedelta(days=1), NOW + timedelta(days=30))
@@ -61,11 +62,6 @@ def test_fresh_participants_cost_one_statement_for_any_number_and_write_nothing(
         email = person(uid)
         fill_cache(hub.db, _connection(client, email), [Cached(DAY0 + timedelta(hours=1), DAY0 + timedelta(hours=2))],
                    synced_at=NOW - timedelta(minutes=1), window=WINDOW)
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
     def run(users: list[str]) -> list[str]:
         statements.clear()
         r = client.post("/v1/freebusy", headers=headers, json={"users": users, **WORKDAY})
@@ -75,11 +71,8 @@ def test_fresh_participants_cost_one_statement_for_any_number_and_write_nothing(
                    for u in r.json["users"].values())
         return list(statements)
 
-    event.listen(hub.db.engine, "before_cursor_execute", count)
-    try:
+    with request_statements(hub.db.engine) as statements:
         one, many = run(ids[:1]), run(ids)
-    finally:
-        event.remove(hub.db.engine, "before_cursor_execute", count)
     # the API key, users with their connections, fresh caches with their blocks: the same for 1 and 12
     assert len(one) == len(many) <= 3, (one, many)
     assert sum("cached_events" in s for s in many) == 1 and sum("sync_states" in s for s in many) == 1

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event
+from tests.sql_count import request_statements
 
 from hub.app import create_app
 from hub.services.directory import create_api_key
@@ -337,10 +337,6 @@ def test_sql_per_free_busy_does_not_grow_with_participants(env):
     ids = [f"n{i}" for i in range(12)]
     for uid in ids:
         person(uid)
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
 
     def run(users: list[str]) -> int:
         client.post("/v1/freebusy", headers=headers, json={"users": users, **WORKDAY})  # first use writes last_used_at
@@ -349,10 +345,7 @@ def test_sql_per_free_busy_does_not_grow_with_participants(env):
         assert all(u["status"] == "ok" for u in r.json["users"].values())
         return len(statements)
 
-    event.listen(hub.db.engine, "before_cursor_execute", count)
-    try:
+    with request_statements(hub.db.engine) as statements:
         one, many = run(ids[:1]), run(ids)
-    finally:
-        event.remove(hub.db.engine, "before_cursor_execute", count)
     assert one == many, statements
     assert not any(s.lstrip().upper().startswith(("UPDATE", "INSERT")) for s in statements)  # nothing written
