@@ -364,6 +364,11 @@ class CalendarSync(Protocol):
         """Changes since `cursor`, or a full sync of [start, end) when `cursor` is None.
         Raises ProviderError(cause=FULL_SYNC_REQUIRED) when the cursor is no longer accepted."""
 
+    def read_event(self, token: str, event_id: str) -> SyncedEvent:
+        """One event as the provider holds it now, `cancelled` when it is deleted or gone. The
+        hub asks before it takes an event it made for deleted because a sync no longer shows
+        it: a window only shows what lies inside it, so the event may just have moved."""
+
     def validation_echo(self, args: Mapping[str, str]) -> str | None:
         """The text to answer a subscription validation request with (Graph's
         `validationToken`), or None when this request is not one."""

@@ -25,6 +25,7 @@ class FakeSync:
         self.closed: list[PushChannel] = []
         self.renewed: list[PushChannel] = []
         self.syncs: list[str | None] = []
+        self.reads: list[str] = []
         self.fail_open: ProviderError | None = None
         self.fail_renew: ProviderError | None = None
         self.cursor_refused = False
@@ -68,6 +69,11 @@ class FakeSync:
                                     cause=FULL_SYNC_REQUIRED, http_status=410)
             changed = {e.event_id: e for seq, e in self.log if seq > int(cursor)}
             return SyncBatch(tuple(changed.values()), str(self.sequence), False)
+
+    def read_event(self, token: str, event_id: str) -> SyncedEvent:
+        self.reads.append(event_id)
+        with self.lock:
+            return self.events.get(event_id) or SyncedEvent(event_id, cancelled=True)
 
     def validation_echo(self, args: Mapping[str, str]) -> str | None:
         return args.get("validationToken")

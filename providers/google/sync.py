@@ -103,6 +103,17 @@ class GoogleSync:
                                     provider_code=err.provider_code, http_status=410) from None
             raise
 
+    def read_event(self, token: str, event_id: str) -> SyncedEvent:
+        try:
+            item = self._api.call(token, lambda s: s.events().get(calendarId="primary", eventId=event_id))
+        except ProviderError as err:
+            if err.kind is ErrorKind.NOT_FOUND or err.http_status == 410:  # deleted, or gone for good
+                return SyncedEvent(event_id=event_id, cancelled=True)
+            raise
+        # events.get does not give the calendar's zone; the hub's own events have times, and
+        # an all-day event read in UTC still says whether it exists.
+        return synced_event(item, timezone.utc)
+
     # --- notifications --------------------------------------------------------------------
     def validation_echo(self, args: Mapping[str, str]) -> str | None:
         return None  # Google does not validate the address of a new channel

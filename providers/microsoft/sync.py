@@ -122,6 +122,22 @@ class MicrosoftSync:
 
         return self.graph.get_json(token, request)
 
+    def read_event(self, token: str, event_id: str) -> SyncedEvent:
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+
+        config: RequestConfiguration[Any] = RequestConfiguration()
+        config.headers.add("Prefer", UTC_PREFERENCE)
+
+        def request(client: Any) -> Any:
+            return client.me.events.by_event_id(event_id).to_get_request_information(request_configuration=config)
+
+        try:
+            return _synced(self.graph.get_json(token, request))
+        except ProviderError as err:
+            if err.kind is ErrorKind.NOT_FOUND:
+                return SyncedEvent(event_id=event_id, cancelled=True)
+            raise
+
     # -- inbound ------------------------------------------------------------------------------
     def validation_echo(self, args: Mapping[str, str]) -> str | None:
         return args.get("validationToken")

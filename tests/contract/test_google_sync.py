@@ -169,3 +169,15 @@ def test_read_notices_reads_headers_only_and_refuses_what_is_not_a_channel_messa
     for bad_headers, lifecycle in (({"X-Goog-Resource-State": "exists"}, False), (headers, True)):
         with pytest.raises(ValueError):
             sync.read_notices(bad_headers, b"", lifecycle)
+
+
+def test_read_event_tells_a_moved_event_from_a_deleted_one(cal, sync, sandbox_url):
+    made = cal.adapter.create_event(cal.token, EventDraft(title="Interview", start=T0, end=T0 + timedelta(hours=1),
+                                                          idempotency_handle=uuid.uuid4().hex))
+    far = T0 + timedelta(days=90)
+    assert control(sandbox_url, "PATCH", f"/events/{made.event_id}", start=far.isoformat()).status_code == 200
+    read = sync.read_event(cal.token, made.event_id)
+    assert (read.cancelled, read.start, read.end, read.title) == (False, far, far + timedelta(hours=1), "Interview")
+    assert control(sandbox_url, "DELETE", f"/events/{made.event_id}").status_code == 204
+    assert sync.read_event(cal.token, made.event_id).cancelled is True
+    assert sync.read_event(cal.token, "never-there").cancelled is True

@@ -180,3 +180,15 @@ def test_building_the_adapter_imports_no_sdk():
             "PROVIDERS['microsoft'].sync(Settings.from_env({}, sandbox_url='http://127.0.0.1:9').provider('microsoft')); "
             "assert not [m for m in sys.modules if m.startswith(('msgraph', 'kiota'))], 'SDK imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_read_event_tells_a_moved_event_from_a_deleted_one(cal, sync):
+    made = cal.adapter.create_event(cal.token, EventDraft(title="Interview", start=T0, end=T0 + timedelta(hours=1),
+                                                          idempotency_handle="sync-contract-read"))
+    far = T0 + timedelta(days=90)
+    control = f"{cal.sandbox.base}/_control/events/{made.event_id}"
+    assert cal.sandbox.http.patch(control, json={"start": far.isoformat()}, timeout=10).status_code == 200
+    read = sync.read_event(cal.token, made.event_id)
+    assert (read.cancelled, read.start, read.end, read.title) == (False, far, far + timedelta(hours=1), "Interview")
+    assert cal.sandbox.http.delete(control, timeout=10).status_code == 204
+    assert sync.read_event(cal.token, made.event_id).cancelled is True

@@ -95,6 +95,26 @@ def test_changes_people_make_reach_the_backend(api, sandbox, live_hub, backend, 
     assert stopped, "the channel was not stopped at the provider"
 
 
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+def test_an_event_moved_beyond_the_synced_window_is_a_move_not_a_cancellation(api, sandbox, live_hub, backend,
+                                                                            provider):
+    """Graph's calendarView delta reports an event moved out of its window as `@removed`: only
+    reading the event tells a move from a deletion. The backend must hear of a move."""
+    person = connected_person(api, sandbox, provider)
+    synced(api, person)
+    event = api.post("/v1/events", json=event_body(person)).json()
+    far = datetime.fromisoformat(event["start"].replace("Z", "+00:00")) + timedelta(days=90)
+    assert far > state(live_hub.hub, person.connection_id).window_end
+    _people_change(sandbox, event["calendar"]["event_id"], start=rfc3339(far), end=rfc3339(far + timedelta(hours=1)))
+
+    update = wait_for(lambda: [b for b in backend.of("event.updated", event["id"])
+                               if b["data"].get("changed_by") == "provider"], "event.updated for the far move")[0]
+    assert update["data"]["changes"]["start"] == {"previous": event["start"], "current": rfc3339(far)}
+    assert backend.of("event.cancelled", event["id"]) == []
+    shown = api.get(f"/v1/events/{event['id']}").json()
+    assert (shown["status"], shown["start"]) == ("confirmed", rfc3339(far))
+
+
 def test_forged_google_notifications_are_refused_and_a_repeat_is_acknowledged(api, sandbox, live_hub):
     person = connected_person(api, sandbox, "google")
     synced(api, person)

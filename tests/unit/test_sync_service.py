@@ -433,6 +433,52 @@ def test_full_sync_missing_a_hub_event_in_the_window_cancels_it(env):
     runner.run(env.hub, cid)
     assert [d["data"]["id"] for d in env.deliveries("event.cancelled")] == [event_id]
 
+    assert env.fake.reads == ["gone"]  # confirmed by reading the event itself
+
+
+def test_a_hub_event_gone_from_the_window_because_it_moved_is_a_move(env):
+    """Not listed by a full sync, or reported removed by a windowed delta (Graph), yet still
+    there: moved beyond the window. The event's own read tells; the backend hears of a move."""
+    cid = env.connection()
+    env.subscribe()
+    start = _at(30)
+    listed_id = env.hub_event(cid, "far1", start)
+    removed_id = env.hub_event(cid, "far2", start)
+    far = start + timedelta(days=90)
+    env.fake.put(SyncedEvent("far1", start=far, end=far + timedelta(hours=1), title="Interview"))
+    env.fake.put(SyncedEvent("far2", start=start, end=start + timedelta(hours=1), title="Interview"))
+    env.open(cid)
+    runner.run(env.hub, cid)  # full: far1 is not in the window
+    env.fake.put(SyncedEvent("far2", start=far, end=far + timedelta(hours=1), title="Interview"))
+    with env.fake.lock:  # …and a windowed delta says "removed" for it
+        env.fake.log.append((env.fake.sequence, SyncedEvent("far2", cancelled=True)))
+    runner.run(env.hub, cid)
+    assert env.deliveries("event.cancelled") == []
+    updates = {u["data"]["id"]: u["data"] for u in env.deliveries("event.updated")}
+    assert set(updates) == {listed_id, removed_id}
+    for update in updates.values():
+        assert update["changes"]["start"]["current"] == far.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert update["status"] == "confirmed" and update["changed_by"] == "provider"
+    assert sorted(env.fake.reads) == ["far1", "far2"]
+
+
+def test_a_failed_confirmation_read_cancels_nothing_and_fails_the_sync(env):
+    cid = env.connection()
+    env.subscribe()
+    event_id = env.hub_event(cid, "unsure", _at(30))
+    env.open(cid)
+
+    def down(token, event_id):
+        raise ProviderError(ErrorKind.PROVIDER_DOWN, "read failed", provider="google")
+
+    env.fake.read_event = down
+    with pytest.raises(ProviderError):
+        runner.run(env.hub, cid)
+    assert env.deliveries("event.cancelled") == []
+    with env.hub.db.session() as s:
+        assert s.get(Event, event_id).status == "confirmed"
+    assert env.state(cid).errors and env.state(cid).errors[-1]["kind"] == "provider_down"
+
 
 # --- status and diagnostics -------------------------------------------------------------------
 

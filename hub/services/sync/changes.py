@@ -7,15 +7,16 @@ writing an event at its provider (`Event.write_started_at`) the row is left alon
 provider may already show the hub's change and the row not yet. Moved, retitled or an
 attendee's answer changed → the row is updated and `event.updated` carries the event as it is
 now plus `changes` (previous and current values); deleted at the provider → `cancelled` and
-`event.cancelled` — inside the synced window only: outside it a "removed" may just mean "not
-in the window". A move also moves the event's attendance deadlines (AttendanceService.moved,
-the same hook PATCH /v1/events uses).
+`event.cancelled` — inside the synced window only, and only once the event's own read says it
+is gone: a "removed" or an event missing from a listing may just mean "not in the window". A
+move also moves the event's attendance deadlines (AttendanceService.moved, the same hook
+PATCH /v1/events uses).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,31 +41,54 @@ class Applied:
     deferred: int  # rows left alone because the hub was writing them; see `apply`
 
 
-def apply(hub: Hub, session: Session, connection_id: str, batch: SyncBatch,
-          window: tuple[datetime, datetime], read_from: datetime) -> Applied:
+def apply(hub: Hub, session: Session, connection_id: str, batch: SyncBatch, window: tuple[datetime, datetime],
+          read_from: datetime, confirmed: Mapping[str, SyncedEvent] | None = None) -> Applied:
     """Bring the hub's events of this connection in line with the batch. `read_from` is when
     the provider was asked: a row the hub wrote since (an event it just created or moved
     itself) may be newer than the batch, and a row the hub is still writing may be older than
     it; both are deferred. The caller then makes the next sync a full one — an incremental
     batch is not delivered twice, and a person's change in it would otherwise be lost — and
-    the hub's write queues that sync when it is done."""
+    the hub's write queues that sync when it is done.
+
+    `confirmed`: the events `removals` named, as the provider holds them now (read one by one
+    by the caller). A window only shows what lies inside it: an event moved far ahead drops
+    out of a full listing and Graph's delta reports it `@removed`, so only the event's own
+    read tells a move from a deletion."""
+    confirmed = confirmed or {}
+    sent = deferred = 0
+    for event, synced in _claims(session, connection_id, batch, window):
+        if _being_written(event, read_from):
+            deferred += 1
+            continue
+        if synced.cancelled:
+            synced = confirmed.get(event.provider_event_id, synced)
+        sent += _reconcile(hub, session, event, synced)
+    return Applied(sent, deferred)
+
+
+def removals(session: Session, connection_id: str, batch: SyncBatch, window: tuple[datetime, datetime]) -> list[str]:
+    """Provider ids of the hub's events this batch would cancel: to be confirmed one by one
+    before `apply` (see there). Read-only, so no provider call happens inside a transaction."""
+    return [event.provider_event_id for event, synced in _claims(session, connection_id, batch, window)
+            if synced.cancelled]
+
+
+def _claims(session: Session, connection_id: str, batch: SyncBatch,
+            window: tuple[datetime, datetime]) -> Iterator[tuple[Event, SyncedEvent]]:
+    """Each of the hub's live events of this connection that the batch says something about,
+    with what it says."""
     by_id = {e.event_id: e for e in batch.events}
     query = select(Event).where(Event.connection_id == connection_id, Event.status != "cancelled")
     if not batch.full:
         if not by_id:
-            return Applied(0, 0)
+            return
         query = query.where(Event.provider_event_id.in_(list(by_id)))
-    sent = deferred = 0
     for event in session.execute(query).scalars():
-        if (event.updated_at >= read_from or event.created_at >= read_from
-                or (event.write_started_at is not None and event.write_started_at > read_from - WRITE_MARK_EXPIRES)):
-            deferred += 1
-            continue
         synced = by_id.get(event.provider_event_id)
         outside = event.end <= window[0] or event.start >= window[1]
         if synced is None:
-            # A full sync lists the whole window: a hub event inside it that is not listed was
-            # deleted at the provider. Outside the window nothing is known.
+            # A full sync lists the whole window: a hub event inside it that is not listed is
+            # gone from it. Outside the window nothing is known.
             if outside:
                 continue
             synced = SyncedEvent(event.provider_event_id, cancelled=True)
@@ -72,8 +96,12 @@ def apply(hub: Hub, session: Session, connection_id: str, batch: SyncBatch,
             # A windowed sync (Graph's calendarView delta) reports a change to an event outside
             # its window as removed: that says nothing about whether it still exists.
             continue
-        sent += _reconcile(hub, session, event, synced)
-    return Applied(sent, deferred)
+        yield event, synced
+
+
+def _being_written(event: Event, read_from: datetime) -> bool:
+    return (event.updated_at >= read_from or event.created_at >= read_from
+            or (event.write_started_at is not None and event.write_started_at > read_from - WRITE_MARK_EXPIRES))
 
 
 def _reconcile(hub: Hub, session: Session, event: Event, synced: SyncedEvent) -> int:

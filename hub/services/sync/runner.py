@@ -27,7 +27,7 @@ from hub.services.sync.channels import ACTIVE, enabled_provider
 from hub.services.sync.records import RUN, error_record, window, with_error
 from hub.storage.models import Connection, SyncChannel, SyncState
 from oauth.tokens import ConnectionUnusable
-from providers.base import FULL_SYNC_REQUIRED, ProviderError, SyncBatch
+from providers.base import FULL_SYNC_REQUIRED, ProviderError, SyncBatch, SyncedEvent
 
 if TYPE_CHECKING:  # pragma: no cover
     from hub.container import Hub
@@ -86,8 +86,30 @@ def run(hub: Hub, connection_id: str, full: bool = False) -> str:
             except ProviderError as again:
                 _record_error(hub, connection_id, again, drop_cursor=True)
                 raise
-        _store(hub, tenant_id, connection_id, batch, start, end, started, read_from)
+        try:
+            confirmed = _confirm_removals(hub, connection_id, provider, batch, (start, end))
+        except ProviderError as err:
+            _record_error(hub, connection_id, err)
+            raise
+        _store(hub, tenant_id, connection_id, batch, start, end, started, read_from, confirmed)
     return "full" if batch.full else "synced"
+
+
+def _confirm_removals(hub: Hub, connection_id: str, provider: str, batch: SyncBatch,
+                      window: tuple[datetime, datetime]) -> dict[str, SyncedEvent]:
+    """The hub's events this batch would cancel, read one by one at the provider: gone from
+    the window may mean moved out of it (changes.apply). Rare, so the reads are cheap; read
+    before the storing transaction so no provider call holds it open."""
+    with hub.db.session() as session:
+        event_ids = changes.removals(session, connection_id, batch, window)
+    if not event_ids:
+        return {}
+    sync = adapter(hub, provider)
+
+    def read(event_id: str) -> SyncedEvent:
+        return call(hub, connection_id, lambda token: sync.read_event(token, event_id))
+
+    return {event_id: read(event_id) for event_id in event_ids}
 
 
 def _fetch(hub: Hub, connection_id: str, provider: str, cursor: str | None, start: datetime,
@@ -97,7 +119,7 @@ def _fetch(hub: Hub, connection_id: str, provider: str, cursor: str | None, star
 
 
 def _store(hub: Hub, tenant_id: str, connection_id: str, batch: SyncBatch, start: datetime, end: datetime,
-           started: datetime, read_from: datetime) -> None:
+           started: datetime, read_from: datetime, confirmed: dict[str, SyncedEvent]) -> None:
     now = hub.clock()
     with hub.db.session() as session:
         state = session.get(SyncState, connection_id, with_for_update=True)
@@ -107,7 +129,7 @@ def _store(hub: Hub, tenant_id: str, connection_id: str, batch: SyncBatch, start
             busy_cache.replace_window(session, tenant_id, connection_id, batch.events, now)
         else:
             busy_cache.apply(session, tenant_id, connection_id, batch.events, now)
-        applied = changes.apply(hub, session, connection_id, batch, (start, end), read_from)
+        applied = changes.apply(hub, session, connection_id, batch, (start, end), read_from, confirmed)
         # A deferred row is reconciled by the next sync, which must then list it again.
         state.cursor = None if applied.deferred else batch.cursor
         state.window_start, state.window_end = start, end
