@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from hub import http_headers, rate_limits
@@ -21,6 +22,7 @@ from hub.metrics import Metrics
 from hub.errors import HubError
 from hub.problems import Problem, database_problem, problem_of
 from hub.storage.db import Database, unavailability
+from hub.storage.models import Connection
 from hub.wiring import Services
 from oauth.vault import TokenVault
 from providers import registry
@@ -79,6 +81,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
     warm_up = WarmUp(hub, [s for s in registry.SPECS if s.warm_up is not None and s.calendar is not None])
     app.extensions["hub_warm_up"] = warm_up
     app.before_request(warm_up.start)
+    hub.connection_listeners.append(warm_up.provider_connected)
 
     from hub.api import meta, settings_links, v1
     from hub.web import connect
@@ -124,7 +127,10 @@ def build_hub(settings: Settings) -> Hub:
 
 class WarmUp:
     """The providers' slow first use (their spec's `warm_up`), paid once on a background
-    thread. `done` is set when it has finished (benchmarks wait for it before measuring)."""
+    thread — for the providers this deployment has connections of: msgraph's warm-up holds
+    ~47 MB per worker, wasted where nobody uses Microsoft (the first connect then pays it,
+    on an OAuth callback the person waits for anyway). `done` is set when it has finished
+    (benchmarks wait for it before measuring)."""
 
     def __init__(self, hub: Hub, specs: list[ProviderSpec]) -> None:
         self.hub = hub
@@ -132,6 +138,7 @@ class WarmUp:
         self.done = threading.Event()
         self._started = False
         self._lock = threading.Lock()
+        self._warmed: set[str] = set()  # taken (being or been warmed)
         if not specs:
             self.done.set()
 
@@ -145,12 +152,33 @@ class WarmUp:
         if self.specs:
             threading.Thread(target=self._run, name="warm-up", daemon=True).start()
 
+    def provider_connected(self, provider: str) -> None:
+        """A connection was made: a provider nobody had connected before is warmed now, in the
+        background, rather than on the first request that needs it."""
+        if self._started and provider not in self._warmed:
+            threading.Thread(target=self._warm_all, args=({provider},), name="warm-up", daemon=True).start()
+
     def _run(self) -> None:
         try:
-            for spec in self.specs:
-                self._warm(spec)
+            self._warm_all(self._providers_in_use())
         finally:
             self.done.set()
+
+    def _warm_all(self, providers: set[str]) -> None:
+        for spec in self.specs:
+            with self._lock:
+                if spec.name not in providers or spec.name in self._warmed:
+                    continue
+                self._warmed.add(spec.name)
+            self._warm(spec)
+
+    def _providers_in_use(self) -> set[str]:
+        try:
+            with self.hub.db.session() as session:
+                return set(session.execute(select(Connection.provider).distinct()).scalars())
+        except Exception as exc:  # noqa: BLE001 - unknown: warm every provider, as before
+            log.warning("warm_up_lookup_failed", error=type(exc).__name__)
+            return {spec.name for spec in self.specs}
 
     def _warm(self, spec: ProviderSpec) -> None:
         try:

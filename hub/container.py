@@ -47,6 +47,9 @@ class Hub:
     _instances: dict[tuple[str, str], Any] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _closing: list[Callable[[], None]] = field(default_factory=list, init=False)
+    # Called with the provider's name whenever a connection is made or remade (create_app's
+    # warm-up listens: a provider's first connection starts its warm-up).
+    connection_listeners: list[Callable[[str], None]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         # Retry-After and per-account concurrency, shared by all processes through Redis when a
@@ -105,6 +108,8 @@ class Hub:
         connection_events.connected(session, conn, old_status, now=self.clock())
         from hub.services.sync import channels  # that package imports this module
         channels.on_connected(self, session, conn, old_status)  # push channel + first sync, as jobs
+        for listener in self.connection_listeners:
+            listener(conn.provider)
 
     def _cached(self, kind: str, name: str, make: Callable[[], Any]) -> Any:
         with self._lock:
