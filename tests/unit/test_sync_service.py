@@ -586,13 +586,7 @@ def test_a_move_at_the_provider_moves_the_attendance_deadlines_and_a_deletion_st
 def test_a_row_the_hub_wrote_after_the_provider_was_read_is_left_to_the_next_sync(env):
     """The hub's own PATCH writes its row after the provider accepted the move; a sync that
     read the calendar just before must not take its older answer for a change made there."""
-    cid = env.connection()
-    env.subscribe()
-    start = _at(28)
-    event_id = env.hub_event(cid, "race1", start)
-    env.fake.put(SyncedEvent("race1", start=start, end=start + timedelta(hours=1), title="Interview"))
-    env.open(cid)
-    runner.run(env.hub, cid)
+    cid, event_id, start = _synced_hub_event(env, "race1", 28)
     env.fake.put(SyncedEvent("race1", start=start, end=start + timedelta(hours=1), title="Interview"))
     moved = start + timedelta(hours=1)
     original = env.fake.sync
@@ -646,12 +640,13 @@ class _CalendarSyncedMidWrite:
         runner.run(self.env.hub, self.cid)
 
 
-def _synced_hub_event(env) -> tuple[str, str, datetime]:
+def _synced_hub_event(env, provider_event_id: str = "mid1", hours: int = 30) -> tuple[str, str, datetime]:
+    """A hub event the provider holds as is, synced once (full), with a webhook subscriber."""
     cid = env.connection()
     env.subscribe()
-    start = _at(30)
-    event_id = env.hub_event(cid, "mid1", start)
-    env.fake.put(SyncedEvent("mid1", start=start, end=start + timedelta(hours=1), title="Interview"))
+    start = _at(hours)
+    event_id = env.hub_event(cid, provider_event_id, start)
+    env.fake.put(SyncedEvent(provider_event_id, start=start, end=start + timedelta(hours=1), title="Interview"))
     env.open(cid)
     runner.run(env.hub, cid)
     return cid, event_id, start
