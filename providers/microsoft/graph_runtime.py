@@ -198,11 +198,12 @@ class GraphRuntime:
                                 provider=PROVIDER, cause="provider_unavailable") from None
 
     def get_json(self, token: str, request: Callable[[Any], Any]) -> dict[str, Any]:
-        """Send the GET that `request(client)` builds (a RequestInformation from a request
-        builder) through the SDK — auth, middleware, Graph's error mapping — but read the answer
-        as plain JSON. For collections: msgraph's models run every Entity subtype's import
-        statement for each object they deserialise (~25 ms an event), which made a 500-event read
-        take 15-27 s."""
+        """Send the request that `request(client)` builds (a RequestInformation from a request
+        builder, see `json_post` for a body) through the SDK — auth, middleware, Graph's error
+        mapping — but read the answer as plain JSON. msgraph's models run every Entity subtype's
+        import statement for each object they deserialise (~25 ms an event, which made a
+        500-event read take 15-27 s), and even a small getSchedule answer costs more to build as
+        models than everything else in the call."""
         from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
         async def fetch(client: Any) -> bytes | None:
@@ -216,6 +217,20 @@ class GraphRuntime:
         if not isinstance(page, dict):
             raise ProviderError(ErrorKind.UNKNOWN, "Microsoft Graph answered with no JSON object", provider=PROVIDER)
         return page
+
+
+def json_post(builder: Any, body: dict[str, Any], config: Any = None) -> Any:
+    """The POST RequestInformation that `builder.to_post_request_information` would make (the
+    builder's URL template and path, `config`'s headers and options), its body written as plain
+    JSON instead of through a request-body model and kiota's serialization writer."""
+    from kiota_abstractions.method import Method
+    from kiota_abstractions.request_information import RequestInformation
+
+    info = RequestInformation(Method.POST, builder.url_template, builder.path_parameters)
+    info.configure(config)
+    info.headers.try_add("Accept", "application/json")
+    info.set_stream_content(json.dumps(body).encode(), "application/json")
+    return info
 
 
 def translate(exc: Exception) -> ProviderError:
