@@ -228,8 +228,10 @@ def json_post(builder: Any, body: dict[str, Any], config: Any = None) -> Any:
     from kiota_abstractions.request_information import RequestInformation
 
     info = RequestInformation(Method.POST, builder.url_template, builder.path_parameters)
+    # As the adapter completes the parameters when it sends (set_base_url_for_request_information).
+    parameters = {**builder.path_parameters, "baseurl": builder.request_adapter.base_url}
     try:
-        info.url = _expanded_url(builder.url_template, tuple(sorted(builder.path_parameters.items())))
+        info.url = _expanded_url(builder.url_template, tuple(sorted(parameters.items())))
     except TypeError:  # a path parameter that cannot be a cache key: expanded per request as usual
         pass
     info.configure(config)
