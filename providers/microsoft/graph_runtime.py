@@ -7,7 +7,10 @@
   provider reads it from a context variable the call sets; kiota passes it through unchanged.
 - The client is built with msgraph's own default middleware options (its URL-replace handler
   turns ``/users/me-token-to-replace`` into ``/me``) plus ``RetryHandlerOption(max_retries=0)``:
-  kiota would otherwise retry 429/503 four times (~12 s) behind the hub's back.
+  kiota would otherwise retry 429/503 four times (~12 s) behind the hub's back, and
+  ``HeadersInspectionHandlerOption`` with both inspections off: by default the handler copies
+  every request's and response's headers into one collection shared by all calls — work
+  nobody reads (errors carry their own headers), and the last access token kept there.
 - Nothing starts on import or construction; ``warm()`` pays the SDK's first-deserialisation
   cost (~1,200 model modules, ~1 s) before a user does.
 """
@@ -49,13 +52,15 @@ def _token_provider():
 
 def _build_client(api_base: str, timeout: float):
     from kiota_abstractions.authentication import BaseBearerTokenAuthenticationProvider
-    from kiota_http.middleware.options import RetryHandlerOption
+    from kiota_http.middleware.options import HeadersInspectionHandlerOption, RetryHandlerOption
     from msgraph import GraphRequestAdapter, GraphServiceClient
     from msgraph.graph_request_adapter import options as msgraph_options
     from msgraph_core import GraphClientFactory
 
     options = dict(msgraph_options)
     options[RetryHandlerOption.get_key()] = RetryHandlerOption(max_retries=0, should_retry=False)
+    options[HeadersInspectionHandlerOption.get_key()] = HeadersInspectionHandlerOption(
+        inspect_request_headers=False, inspect_response_headers=False)
     # As msgraph's default client (HTTP/2 where the server offers it), with the hub's timeout and
     # no proxy settings from the environment (tokens travel in these requests).
     http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), http2=True, trust_env=False)
