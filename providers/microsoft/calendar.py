@@ -124,9 +124,11 @@ class MicrosoftCalendar:
                   ) -> dict[str, list[BusyBlock] | ProviderError]:
         # Plain JSON both ways through the SDK's request adapter (GraphRuntime.get_json): building
         # and reading getSchedule's models was most of the hub's CPU in a 100-person fan-out.
-        body = {"schedules": list(emails), "availabilityViewInterval": VIEW_INTERVAL,
-                "startTime": {"dateTime": _utc_text(start), "timeZone": "UTC"},
-                "endTime": {"dateTime": _utc_text(end), "timeZone": "UTC"}}
+        # The keys as msgraph's GetSchedulePostRequestBody writes them (PascalCase at the top).
+        body = {"AvailabilityViewInterval": VIEW_INTERVAL,
+                "EndTime": {"dateTime": _utc_text(end), "timeZone": "UTC"},
+                "Schedules": list(emails),
+                "StartTime": {"dateTime": _utc_text(start), "timeZone": "UTC"}}
         config = self._config()
         answer = self.graph.get_json(token, lambda c: json_post(c.me.calendar.get_schedule, body, config))
         out: dict[str, list[BusyBlock] | ProviderError] = {}

@@ -232,14 +232,17 @@ def json_post(builder: Any, body: dict[str, Any], config: Any = None) -> Any:
     from kiota_abstractions.method import Method
     from kiota_abstractions.request_information import RequestInformation
 
-    info = RequestInformation(Method.POST, builder.url_template, builder.path_parameters)
-    # As the adapter completes the parameters when it sends (set_base_url_for_request_information).
-    parameters = {**builder.path_parameters, "baseurl": builder.request_adapter.base_url}
-    try:
-        info.url = _expanded_url(builder.url_template, tuple(sorted(parameters.items())))
-    except TypeError:  # a path parameter that cannot be a cache key: expanded per request as usual
-        pass
+    # A copy: RequestInformation keeps the dict it is given, and setting its URL clears that dict
+    # (which would empty the builder's, shared with the builders it came from).
+    info = RequestInformation(Method.POST, builder.url_template, dict(builder.path_parameters))
     info.configure(config)
+    if not info.query_parameters:  # a raw URL would drop them: those are expanded per request
+        # As the adapter completes the parameters when it sends (set_base_url_for_request_information).
+        parameters = {**builder.path_parameters, "baseurl": builder.request_adapter.base_url}
+        try:
+            info.url = _expanded_url(builder.url_template, tuple(sorted(parameters.items())))
+        except TypeError:  # a path parameter that cannot be a cache key: expanded per request
+            pass
     info.headers.try_add("Accept", "application/json")
     info.set_stream_content(json.dumps(body).encode(), "application/json")
     return info
