@@ -23,7 +23,7 @@ from providers.base import (BusyBlock, CalendarEvent, ConferenceLink, ErrorKind,
                             ProviderError)
 
 from .errors import PROVIDER, classify_schedule_error, mailbox_purpose_error
-from .graph_runtime import GraphRuntime
+from .graph_runtime import GraphRuntime, json_post
 from .timezones import zone_named
 
 MAX_WINDOW = timedelta(days=62)  # getSchedule refuses more (ErrorTimeIntervalTooBig)
@@ -45,14 +45,24 @@ def _utc_text(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _parse_dtz(value: Any) -> datetime:
-    """A dateTimeTimeZone from the SDK as an aware UTC instant (we ask for UTC; other zones are
-    read too, in case a proxy or tenant policy ignores the Prefer header)."""
-    return parse_date_time_zone(value.date_time, value.time_zone)
-
-
 def _parse_json_dtz(value: dict[str, Any]) -> datetime:
+    """A dateTimeTimeZone object as an aware UTC instant (we ask for UTC; other zones are read
+    too, in case a proxy or tenant policy ignores the Prefer header)."""
     return parse_date_time_zone(value.get("dateTime"), value.get("timeZone"))
+
+
+# Graph's answers read as plain JSON: a value of an unexpected type counts as absent (that
+# person's schedule reads as empty or as missing, never as a failure for everyone).
+def _objects(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def parse_date_time_zone(date_time: str | None, time_zone: str | None) -> datetime:
@@ -112,22 +122,23 @@ class MicrosoftCalendar:
 
     def _schedule(self, token: str, emails: list[str], start: datetime, end: datetime
                   ) -> dict[str, list[BusyBlock] | ProviderError]:
-        from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
-        from msgraph.generated.users.item.calendar.get_schedule.get_schedule_post_request_body import (
-            GetSchedulePostRequestBody,
-        )
-
-        body = GetSchedulePostRequestBody(
-            schedules=list(emails), availability_view_interval=VIEW_INTERVAL,
-            start_time=DateTimeTimeZone(date_time=_utc_text(start), time_zone="UTC"),
-            end_time=DateTimeTimeZone(date_time=_utc_text(end), time_zone="UTC"))
+        # Plain JSON both ways through the SDK's request adapter (GraphRuntime.get_json): building
+        # and reading getSchedule's models was most of the hub's CPU in a 100-person fan-out.
+        # The keys as msgraph's GetSchedulePostRequestBody writes them (PascalCase at the top).
+        body = {"AvailabilityViewInterval": VIEW_INTERVAL,
+                "EndTime": {"dateTime": _utc_text(end), "timeZone": "UTC"},
+                "Schedules": list(emails),
+                "StartTime": {"dateTime": _utc_text(start), "timeZone": "UTC"}}
         config = self._config()
-        answer = self.graph.call(token, lambda c: c.me.calendar.get_schedule.post(body, request_configuration=config))
+        answer = self.graph.get_json(token, lambda c: json_post(c.me.calendar.get_schedule, body, config))
         out: dict[str, list[BusyBlock] | ProviderError] = {}
-        for info in (answer.value if answer else None) or []:
-            email = next((e for e in emails if e.lower() == (info.schedule_id or "").lower()), info.schedule_id)
-            if info.error is not None and (info.error.response_code or info.error.message):
-                out[email] = classify_schedule_error(email, info.error.response_code, info.error.message)
+        for info in _objects(answer.get("value")):
+            schedule_id = _text(info.get("scheduleId"))
+            email = next((e for e in emails if e.lower() == schedule_id.lower()), schedule_id)
+            error = _object(info.get("error"))
+            if error.get("responseCode") or error.get("message"):
+                out[email] = classify_schedule_error(email, _text(error.get("responseCode")) or None,
+                                                     _text(error.get("message")) or None)
             else:
                 try:
                     out[email] = self._blocks(info, start)
@@ -138,17 +149,18 @@ class MicrosoftCalendar:
                                                 provider=PROVIDER))
         return out
 
-    def _blocks(self, info: Any, start: datetime) -> list[BusyBlock]:
-        items = info.schedule_items or []
+    def _blocks(self, info: dict[str, Any], start: datetime) -> list[BusyBlock]:
+        items = _objects(info.get("scheduleItems"))
         if items:
             blocks = []
             for item in items:
-                status = KEPT_STATUSES.get(_enum(item.status))
+                status = KEPT_STATUSES.get(item.get("status") or "")
                 if status is not None:  # free and workingElsewhere do not block time
-                    blocks.append(BusyBlock(_parse_dtz(item.start), _parse_dtz(item.end), status))
+                    blocks.append(BusyBlock(_parse_json_dtz(_object(item.get("start"))),
+                                            _parse_json_dtz(_object(item.get("end"))), status))
             return blocks
         # Some schedules (other organisations, restricted sharing) come with the view only.
-        return _view_blocks(info.availability_view or "", start)
+        return _view_blocks(_text(info.get("availabilityView")), start)
 
     def busy_events(self, token: str, start: datetime, end: datetime) -> list[BusyBlock]:
         from msgraph.generated.users.item.calendar_view.calendar_view_request_builder import (

@@ -7,7 +7,10 @@
   provider reads it from a context variable the call sets; kiota passes it through unchanged.
 - The client is built with msgraph's own default middleware options (its URL-replace handler
   turns ``/users/me-token-to-replace`` into ``/me``) plus ``RetryHandlerOption(max_retries=0)``:
-  kiota would otherwise retry 429/503 four times (~12 s) behind the hub's back.
+  kiota would otherwise retry 429/503 four times (~12 s) behind the hub's back, and
+  ``HeadersInspectionHandlerOption`` with both inspections off: by default the handler copies
+  every request's and response's headers into one collection shared by all calls — work
+  nobody reads (errors carry their own headers), and the last access token kept there.
 - Nothing starts on import or construction; ``warm()`` pays the SDK's first-deserialisation
   cost (~1,200 model modules, ~1 s) before a user does.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import json
 import logging
 import threading
@@ -48,13 +52,15 @@ def _token_provider():
 
 def _build_client(api_base: str, timeout: float):
     from kiota_abstractions.authentication import BaseBearerTokenAuthenticationProvider
-    from kiota_http.middleware.options import RetryHandlerOption
+    from kiota_http.middleware.options import HeadersInspectionHandlerOption, RetryHandlerOption
     from msgraph import GraphRequestAdapter, GraphServiceClient
     from msgraph.graph_request_adapter import options as msgraph_options
     from msgraph_core import GraphClientFactory
 
     options = dict(msgraph_options)
     options[RetryHandlerOption.get_key()] = RetryHandlerOption(max_retries=0, should_retry=False)
+    options[HeadersInspectionHandlerOption.get_key()] = HeadersInspectionHandlerOption(
+        inspect_request_headers=False, inspect_response_headers=False)
     # As msgraph's default client (HTTP/2 where the server offers it), with the hub's timeout and
     # no proxy settings from the environment (tokens travel in these requests).
     http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), http2=True, trust_env=False)
@@ -198,11 +204,12 @@ class GraphRuntime:
                                 provider=PROVIDER, cause="provider_unavailable") from None
 
     def get_json(self, token: str, request: Callable[[Any], Any]) -> dict[str, Any]:
-        """Send the GET that `request(client)` builds (a RequestInformation from a request
-        builder) through the SDK — auth, middleware, Graph's error mapping — but read the answer
-        as plain JSON. For collections: msgraph's models run every Entity subtype's import
-        statement for each object they deserialise (~25 ms an event), which made a 500-event read
-        take 15-27 s."""
+        """Send the request that `request(client)` builds (a RequestInformation from a request
+        builder, see `json_post` for a body) through the SDK — auth, middleware, Graph's error
+        mapping — but read the answer as plain JSON. msgraph's models run every Entity subtype's
+        import statement for each object they deserialise (~25 ms an event, which made a
+        500-event read take 15-27 s), and even a small getSchedule answer costs more to build as
+        models than everything else in the call."""
         from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
         async def fetch(client: Any) -> bytes | None:
@@ -216,6 +223,40 @@ class GraphRuntime:
         if not isinstance(page, dict):
             raise ProviderError(ErrorKind.UNKNOWN, "Microsoft Graph answered with no JSON object", provider=PROVIDER)
         return page
+
+
+def json_post(builder: Any, body: dict[str, Any], config: Any = None) -> Any:
+    """The POST RequestInformation that `builder.to_post_request_information` would make (the
+    builder's URL, `config`'s headers and options), its body written as plain JSON instead of
+    through a request-body model and kiota's serialization writer."""
+    from kiota_abstractions.method import Method
+    from kiota_abstractions.request_information import RequestInformation
+
+    # A copy: RequestInformation keeps the dict it is given, and setting its URL clears that dict
+    # (which would empty the builder's, shared with the builders it came from).
+    info = RequestInformation(Method.POST, builder.url_template, dict(builder.path_parameters))
+    info.configure(config)
+    if not info.query_parameters:  # a raw URL would drop them: those are expanded per request
+        # As the adapter completes the parameters when it sends (set_base_url_for_request_information).
+        parameters = {**builder.path_parameters, "baseurl": builder.request_adapter.base_url}
+        try:
+            info.url = _expanded_url(builder.url_template, tuple(sorted(parameters.items())))
+        except TypeError:  # a path parameter that cannot be a cache key: expanded per request
+            pass
+    info.headers.try_add("Accept", "application/json")
+    info.set_stream_content(json.dumps(body).encode(), "application/json")
+    return info
+
+
+@functools.lru_cache(maxsize=64)
+def _expanded_url(template: str, path_parameters: tuple[tuple[str, Any], ...]) -> str:
+    """A builder's URL as kiota expands it. Kiota expands the template character by character
+    (RFC 6570) each of the three times a request reads its URL — a fifth of a getSchedule call's
+    CPU — while a POST without query parameters always has the same URL."""
+    from kiota_abstractions.method import Method
+    from kiota_abstractions.request_information import RequestInformation
+
+    return str(RequestInformation(Method.POST, template, dict(path_parameters)).url)
 
 
 def translate(exc: Exception) -> ProviderError:

@@ -15,7 +15,7 @@ from hub.config import Settings
 from providers.microsoft import endpoints as microsoft_endpoints
 from providers.microsoft.oauth import LOGIN, LoginSession
 from providers.base import ProviderError
-from providers.microsoft.calendar import MicrosoftCalendar, _parse_dtz
+from providers.microsoft.calendar import MicrosoftCalendar, parse_date_time_zone
 from providers.microsoft.timezones import iana_name, windows_name, zone_named
 from providers.zoom.emulator_settings import DEFAULTS as ZOOM_SETTING_DEFAULTS
 from tests.sandbox.test_microsoft_emulator import MicrosoftSession
@@ -187,11 +187,8 @@ def test_windows_names_map_through_the_cldr_table():
 
 
 def test_an_unknown_zone_is_an_error_never_utc():
-    class Value:
-        date_time, time_zone = "2026-03-02T09:00:00.0000000", "Atlantis Standard Time"
-
     with pytest.raises(ProviderError) as info:
-        _parse_dtz(Value())
+        parse_date_time_zone("2026-03-02T09:00:00.0000000", "Atlantis Standard Time")
     assert (info.value.cause, info.value.provider_code) == ("unknown_time_zone", "Atlantis Standard Time")
 
 
@@ -213,6 +210,29 @@ def test_windows_style_mailbox_reads_back_the_right_instant(ms, adapter, control
     event = ms.get("/me/events", token).json()["value"][0]
     assert event["start"]["timeZone"] == "Singapore Standard Time"
 
+
+
+def test_schedule_statuses_and_per_address_errors_reach_the_adapter(ms, adapter, control):
+    """getSchedule read as plain JSON: each status kept or dropped as documented, and an address
+    Graph cannot read (errors inside HTTP 200) fails alone, with its own code."""
+    token = ms.connect().access_token
+    colleague = f"li.{secrets.token_hex(4)}@contoso.example"
+    control.post("/accounts", {"provider": "microsoft", "email": colleague})
+    for status, hour in (("tentative", 1), ("busy", 2), ("oof", 3), ("workingElsewhere", 4), ("free", 5)):
+        control.post("/events", {"provider": "microsoft", "email": ms.email, "status": status,
+                                 "start": (T0 + timedelta(hours=hour)).isoformat(),
+                                 "end": (T0 + timedelta(hours=hour, minutes=30)).isoformat()})
+    control.fault("schedule_error", email=colleague, provider="microsoft", times=1)
+    ghost = "ghost@nowhere.example"
+    found = adapter.free_busy(token, [ms.email, colleague, ghost], T0, T0 + timedelta(hours=8))
+    assert [(b.start - T0, b.status) for b in found[ms.email]] == [
+        (timedelta(hours=1), "tentative"), (timedelta(hours=2), "busy"), (timedelta(hours=3), "oof")]
+    failed, unknown = found[colleague], found[ghost]
+    assert isinstance(failed, ProviderError) and isinstance(unknown, ProviderError)
+    assert (failed.kind.value, failed.cause, failed.provider_code) == (
+        "provider_down", "provider_unavailable", "ErrorFreeBusyGenerationFailed")
+    assert (unknown.kind.value, unknown.provider_code) == ("not_found", "5009")
+    assert "Unable to resolve" in unknown.message
 
 # -- 6. msal's instance discovery ------------------------------------------------------------------
 def test_instance_discovery_answers_as_microsoft(ms, http, base_url, control):
