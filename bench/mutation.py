@@ -52,6 +52,7 @@ MODULES: dict[str, list[str]] = {
     "webhooks/outbound/outbox.py": ["tests/e2e/test_outbound_webhooks.py"],
     "webhooks/outbound/endpoints.py": ["tests/e2e/test_outbound_webhooks.py", "tests/security/test_webhook_ssrf.py"],
     "webhooks/outbound/connection_events.py": ["tests/e2e/test_outbound_webhooks.py"],
+    "webhooks/calendar_push.py": ["tests/unit/test_sync_service.py"],
     "webhooks/zoom_signature.py": ["tests/unit/test_signatures.py", "tests/unit/test_zoom_webhook.py",
                                    "tests/security/test_malformed_json.py"],
     "webhooks/zoom.py": ["tests/unit/test_zoom_webhook.py", "tests/security/test_malformed_json.py",

@@ -16,7 +16,7 @@ failures count against the sender's address like other refused credentials
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from hub.logs import get_logger
 from hub.problems import Problem
@@ -36,8 +36,10 @@ def blueprint(provider: str, ack: int = 200, lifecycle: bool = False) -> Bluepri
 
     def receive(is_lifecycle: bool):
         hub = current_app.extensions["hub"]
-        if not getattr(hub.settings, "sync_enabled", True) or not pushes(provider):
-            raise Problem(404, "not_found", "Not found", f"No route for {request.method} {request.path}.")
+        # Settings always has the field; the default is for stand-in settings objects.
+        enabled = getattr(hub.settings, "sync_enabled", True)  # pragma: no mutate (the default never applies)
+        if not enabled or not pushes(provider):
+            abort(404)  # the app's own answer for a missing route, word for word: nothing is there
         sync = adapter(hub, provider)
         echo = sync.validation_echo(request.args.to_dict())
         if echo is not None:

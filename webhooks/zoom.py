@@ -25,12 +25,10 @@ log = get_logger(__name__)
 GUARD = "zoom_webhook_replay_guard"
 
 
-@bp.record_once
 def _setup(state) -> None:
     state.app.extensions[GUARD] = ReplayGuard()
 
 
-@bp.post("/webhooks/zoom")
 def receive():
     hub = current_app.extensions["hub"]
     secret = hub.settings.provider("zoom").get("webhook_secret")
@@ -65,3 +63,9 @@ def receive():
     log.info("zoom_webhook", zoom_event=str(body.get("event"))[:64], outcome=outcome.status,
              event_id=outcome.event_id)
     return jsonify({"status": outcome.status}), 200
+
+
+# Registered by call rather than by decorator: mutmut leaves decorated functions alone, and the
+# receiver's checks are what mutation testing must reach (bench/mutation.py).
+bp.record_once(_setup)
+bp.add_url_rule("/webhooks/zoom", "receive", receive, methods=["POST"])

@@ -681,3 +681,21 @@ def test_a_write_mark_left_by_a_crashed_process_expires(env):
     env.fake.put(SyncedEvent("mid1", start=moved, end=moved + timedelta(hours=1), title="Interview"))
     runner.run(env.hub, cid)
     assert [u["data"]["changed_by"] for u in env.deliveries("event.updated")] == ["provider"]
+
+
+def test_with_sync_off_the_push_receiver_is_not_there(db_url, monkeypatch):
+    """HUB_SYNC_ENABLED=false: no channel was opened, so nothing may be accepted or echoed."""
+    app = create_app({"database_url": db_url, "encryption_keys": TokenVault.generate_key_spec("o"),
+                      "log_json": False, "webhook_worker": False, "sync_enabled": False})
+    hub = app.extensions["hub"]
+    install(monkeypatch, hub, FakeSync())
+    try:
+        client = app.test_client()
+        body = json.dumps([{"channel_id": "any", "secret": "x", "kind": "changed"}])
+        missing = client.post("/webhooks/nosuch").json  # what a route that does not exist answers
+        expected = {**missing, "detail": missing["detail"].replace("/webhooks/nosuch", "/webhooks/google")}
+        for r in (client.post("/webhooks/google", data=body),
+                  client.post("/webhooks/google?validationToken=echo-me")):
+            assert r.status_code == 404 and r.json == expected
+    finally:
+        hub.close()
