@@ -22,6 +22,7 @@ class FakeSync:
         self.log: list[tuple[int, SyncedEvent]] = []  # (sequence, change)
         self.sequence = 0
         self.opened: list[Any] = []
+        self.reads: list[tuple[Mapping[str, str], bool]] = []  # read_notices' headers and `lifecycle`
         self.closed: list[PushChannel] = []
         self.renewed: list[PushChannel] = []
         self.syncs: list[str | None] = []
@@ -73,6 +74,7 @@ class FakeSync:
         return args.get("validationToken")
 
     def read_notices(self, headers: Mapping[str, str], body: bytes, lifecycle: bool) -> list[PushNotice]:
+        self.reads.append((headers, lifecycle))
         try:
             items = json.loads(body or b"null")
         except ValueError:
