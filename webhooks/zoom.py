@@ -38,8 +38,9 @@ def receive():
                       "Set HUB_ZOOM_WEBHOOK_SECRET to the app's secret token to receive Zoom events.",  # pragma: no mutate
                       )
     raw = request.get_data(cache=False)  # pragma: no mutate (read once either way: caching changes nothing)
-    sig = request.headers.get("x-zm-signature")
-    why = refusal(secret, request.headers.get("x-zm-request-timestamp"), sig, raw, time.time())
+    sig = request.headers.get("x-zm-signature")  # pragma: no mutate (header names ignore case)
+    stamp = request.headers.get("x-zm-request-timestamp")  # pragma: no mutate (header names ignore case)
+    why = refusal(secret, stamp, sig, raw, time.time())
     if why is None and not current_app.extensions[GUARD].first_time(canonical(sig or "")):
         # Zoom re-sends what it thinks was lost; a non-2xx would make it retry again. The
         # signature is valid and the first copy was handled: acknowledge, do nothing.

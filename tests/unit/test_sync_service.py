@@ -728,3 +728,12 @@ def test_graph_is_answered_202_on_both_routes_and_each_request_is_logged(env, li
     # which route the notices came by (Graph's lifecycle notices are worded apart).
     [(headers, read_as_lifecycle)] = env.fake.reads
     assert (headers.get("X-Test-Header"), read_as_lifecycle) == ("kept", lifecycle)
+
+
+def test_only_graph_has_a_lifecycle_route(env):
+    """Google sends no lifecycle notifications: its receiver has one route, the rest is missing."""
+    cid = env.connection()
+    row, secret = env.open(cid)
+    r = env.notify(row.external_id, secret, "missed", lifecycle=True, resource_id=row.resource_id)
+    assert r.status_code == 404 and r.json["code"] == "not_found"
+    assert env.fake.reads == []
