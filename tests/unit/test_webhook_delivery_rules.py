@@ -138,7 +138,7 @@ def test_a_2xx_delivers_signed_bytes_once(db, vault, tenant, receiver):
     assert len(receiver.hooks()) == 1
 
 
-@pytest.mark.parametrize("status, error", [(500, "HTTP 500"), (404, "HTTP 404"),
+@pytest.mark.parametrize("status, error", [(500, "HTTP 500"), (404, "HTTP 404"), (400, "HTTP 400"),
                                            (300, "HTTP 300 (redirects are not followed; register the final URL)"),
                                            (399, "HTTP 399 (redirects are not followed; register the final URL)")])
 def test_a_failure_is_retried_on_the_schedule(db, vault, tenant, receiver, status, error):
@@ -189,7 +189,7 @@ def test_the_last_failure_gives_up(db, vault, tenant, receiver):
         assert worker(db, vault).deliver_due(NOW) == 1
     [row] = rows(db, tenant)
     assert (row.status, row.attempts, row.last_error) == ("failed", MAX_ATTEMPTS, "HTTP 500")
-    assert [e["error"] for e in logs if e["event"] == "webhook_given_up"] == ["HTTP 500"]
+    assert [(e["error"], e["status_code"]) for e in logs if e["event"] == "webhook_given_up"] == [("HTTP 500", 500)]
 
 
 def test_gone_disables_the_endpoint_and_cancels_only_its_queue(db, vault, tenant, receiver):
@@ -202,7 +202,10 @@ def test_gone_disables_the_endpoint_and_cancels_only_its_queue(db, vault, tenant
         receiver.default = 410
         w = worker(db, vault)
         first = [r for r in rows(db, tenant) if r.endpoint_id == gone_id][0]
-        assert w.deliver(first.id) is None
+        with structlog.testing.capture_logs() as logs:
+            assert w.deliver(first.id) is None
+        assert [(e["endpoint_id"], e["status_code"]) for e in logs if e["event"] == "webhook_endpoint_disabled"] == [
+            (gone_id, 410)]
         with db.session() as s:
             gone, kept = s.get(WebhookEndpoint, gone_id), s.get(WebhookEndpoint, kept_id)
             assert (gone.status, utc(gone.disabled_at), gone.disabled_reason) == (
@@ -306,7 +309,7 @@ def test_transport_failures_are_named_without_the_url(db, vault, tenant, receive
 def test_private_addresses_are_refused_at_every_attempt(db, vault, tenant, receiver):
     add_endpoint(db, vault, tenant, receiver.url)
     queue(db, tenant)
-    worker(db, vault, allow_private_urls=False).deliver_due(NOW)
+    DeliveryWorker(db, vault, lambda: NOW).deliver_due(NOW)  # refusing is the default
     [row] = rows(db, tenant)
     assert row.last_error.startswith("address not allowed (") and receiver.hooks() == []
 
@@ -325,6 +328,28 @@ def test_proxies_from_the_environment_are_not_used(db, vault, tenant, receiver, 
 def test_a_result_is_ok_only_for_2xx():
     assert [Result(code).ok for code in (199, 200, 299, 300)] == [False, True, True, False]
     assert not Result().ok
+
+
+@pytest.mark.parametrize("status", [200, 299])
+def test_every_2xx_is_a_delivery(db, vault, tenant, receiver, status):
+    add_endpoint(db, vault, tenant, receiver.url)
+    queue(db, tenant)
+    receiver.answers = [status]
+    assert worker(db, vault).deliver_due(NOW) == 1
+    [row] = rows(db, tenant)
+    assert (row.status, row.last_status_code, row.last_error) == ("delivered", status, None)
+
+
+def test_an_outcome_for_a_row_no_longer_pending_is_dropped(db, vault, tenant, receiver):
+    add_endpoint(db, vault, tenant, receiver.url)
+    queue(db, tenant)
+    w = worker(db, vault)
+    [claimed] = w._claim(NOW)
+    with db.session() as s:  # cancelled meanwhile (its endpoint said 410 to another worker)
+        s.get(WebhookDelivery, claimed.delivery_id).status = "cancelled"
+    assert w._record(claimed, Result(204), NOW) is None
+    [row] = rows(db, tenant)
+    assert (row.status, row.attempts, row.delivered_at) == ("cancelled", 0, None)
 
 
 def test_an_outcome_for_a_row_that_went_away_is_dropped(db, vault, tenant, receiver):
@@ -403,6 +428,7 @@ def test_private_urls_are_refused_unless_allowed(db, vault, tenant, url, why):
     with pytest.raises(Invalid) as refused:
         endpoints.create_endpoint(db, vault, tenant, url, ["*"], NOW)
     assert refused.value.code == "url_not_allowed" and refused.value.errors[0]["field"] == "url"
+    assert "HUB_WEBHOOK_ALLOW_PRIVATE_URLS" in refused.value.detail and refused.value.title != refused.value.detail
     assert why in refused.value.errors[0]["message"]
     assert endpoints.list_endpoints(db, tenant) == []
     endpoints.create_endpoint(db, vault, tenant, url, ["*"], NOW, allow_private=True)
@@ -414,6 +440,7 @@ def test_a_tenant_has_at_most_the_limit(db, vault, tenant):
     with pytest.raises(Conflict) as refused:
         add_endpoint(db, vault, tenant, "http://127.0.0.1:9/more")
     assert refused.value.code == "webhook_endpoint_limit"
+    assert str(endpoints.MAX_ENDPOINTS_PER_TENANT) in refused.value.detail and refused.value.title != refused.value.detail
     listed = endpoints.list_endpoints(db, tenant)
     assert [v.url for v in listed] == [f"http://127.0.0.1:9/{n}" for n in range(endpoints.MAX_ENDPOINTS_PER_TENANT)]
 
@@ -427,6 +454,7 @@ def test_list_and_delete_are_tenant_scoped(db, vault, tenant):
     with pytest.raises(NotFound) as missing:
         endpoints.delete_endpoint(db, other.id, mine)
     assert missing.value.code == "webhook_endpoint_not_found"
+    assert mine in missing.value.detail and missing.value.title != missing.value.detail
     with pytest.raises(NotFound):
         endpoints.delete_endpoint(db, tenant, "whe_nope")
     queue(db, tenant)
