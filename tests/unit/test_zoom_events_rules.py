@@ -282,15 +282,17 @@ def test_deauthorization_stops_every_connection_of_that_zoom_user(world):
     assert len(heard) == 1
 
 
-def test_deauthorization_without_a_listener_or_a_time(world):
+@pytest.mark.parametrize("event_ts, expected", [(None, NOW), (1772456400000, datetime(2026, 3, 2, 13, 0, tzinfo=timezone.utc))])
+def test_deauthorization_without_a_listener_or_a_time(world, event_ts, expected):
     account = f"zu-{uuid.uuid4().hex[:8]}"
     active = world.connection(account)
-    sent = {"event": "app_deauthorized", "payload": {"user_id": account}}
+    sent = {"event": "app_deauthorized", "payload": {"user_id": account}, "event_ts": event_ts}
     assert zoom_events.handle(world.db, sent, clock).status == "recorded"
     with world.db.session() as s:
         assert s.get(Connection, active).status == "needs_reauth"
         row = s.execute(select(ZoomWebhookEvent).where(ZoomWebhookEvent.zoom_user_id == account)).scalar_one()
-        assert (row.occurred_at.replace(tzinfo=timezone.utc), row.zoom_account_id) == (NOW, None)
+        assert (row.occurred_at.replace(tzinfo=timezone.utc), row.zoom_account_id) == (expected, None)
+        assert row.received_at.replace(tzinfo=timezone.utc) == NOW  # the hub's clock, not the database's
 
 
 @pytest.mark.parametrize("payload", [{}, {"user_id": ""}, {"user_id": None}])
