@@ -200,14 +200,46 @@ def test_a_meeting_starts_once_per_instance(world):
     assert zoom_events.handle(world.db, body("meeting.started", without_uuid), clock).status == "duplicate"
 
 
-def test_a_very_long_participant_name_still_fits_the_key(world):
+def size(column: str) -> int:
+    return ZoomWebhookEvent.__table__.c[column].type.length
+
+
+def test_oversized_values_are_cut_to_their_columns(world):
+    """PostgreSQL refuses a value longer than its column; the 500 would make Zoom send the
+    event again and again. What Zoom sends is kept, cut to fit."""
     conn = world.connection()
     mid = meeting_id()
     world.event(mid, conn)
-    meeting = {"id": mid, "participant": {"user_name": "G" * 250, "join_time": "2026-03-02T13:01:00Z"}}
-    assert zoom_events.handle(world.db, body("meeting.participant_joined", meeting), clock).status == "recorded"
+    long = {name: name[0].upper() * 400 for name in ("user_name", "email", "customer_key", "uuid", "account_id")}
+    meeting = {"id": mid, "uuid": long["uuid"], "participant": {
+        "user_name": long["user_name"], "email": long["email"], "customer_key": long["customer_key"],
+        "join_time": "2026-03-02T13:01:00Z"}}
+    sent = body("meeting.participant_joined", meeting, account_id=long["account_id"])
+    assert zoom_events.handle(world.db, sent, clock).status == "recorded"
     [row] = world.rows(mid)
-    assert len(row.dedupe_key) == 255  # the column's size: PostgreSQL refuses one character more
+    stored = {"participant_name": (row.participant_name, long["user_name"]),
+              "participant_id": (row.participant_id, long["user_name"]),  # no id given: the name stands in
+              "participant_email": (row.participant_email, long["email"]),
+              "participant_key": (row.participant_key, long["customer_key"]),
+              "meeting_uuid": (row.meeting_uuid, long["uuid"]), "zoom_account_id": (row.zoom_account_id, long["account_id"]),
+              "dedupe_key": (row.dedupe_key, None)}
+    for column, (value, given) in stored.items():
+        assert len(value) == size(column), column
+        assert given is None or value == given[:size(column)], column
+
+
+def test_an_oversized_zoom_user_id_still_ends_its_connections(world):
+    account = "u" * 240  # longer than zoom_user_id holds: the connection is still found by all of it
+    active = world.connection(account)
+    sent = {"event": "app_deauthorized", "payload": {"user_id": account, "deauthorization_time": "2026-03-02T11:00:00Z"}}
+    assert zoom_events.handle(world.db, sent, clock).status == "recorded"
+    assert zoom_events.handle(world.db, sent, clock).status == "duplicate"
+    with world.db.session() as s:
+        assert s.get(Connection, active).status == "needs_reauth"
+        [row] = s.execute(select(ZoomWebhookEvent).where(ZoomWebhookEvent.event_type == "app_deauthorized",
+                                                         ZoomWebhookEvent.zoom_user_id == account[:size("zoom_user_id")])
+                          ).scalars().all()
+        assert len(row.dedupe_key) == size("dedupe_key")
 
 
 @pytest.mark.parametrize("case", ["no_meeting_id", "not_the_hubs", "other_host", "no_conference_connection",
