@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, cast
 
-from sqlalchemy import select
+from sqlalchemy import String, select
 from sqlalchemy.exc import IntegrityError
 
 from hub.storage.db import Database
@@ -159,7 +159,8 @@ def _str(value: Any, column: str) -> str | None:
     when Zoom sent nothing or an empty string."""
     if value in (None, ""):
         return None
-    return str(value)[:ZoomWebhookEvent.__table__.c[column].type.length]
+    text_type = cast(String, ZoomWebhookEvent.__table__.c[column].type)
+    return str(value)[:text_type.length]
 
 
 def activity(db: Database, event_id: str) -> list[dict[str, Any]]:
