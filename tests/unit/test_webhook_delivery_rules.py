@@ -198,10 +198,12 @@ def test_gone_disables_the_endpoint_and_cancels_only_its_queue(db, vault, tenant
     try:
         kept_id, _ = add_endpoint(db, vault, tenant, other.url, ["event.created"])
         queue(db, tenant, data={"id": "a"})
-        queue(db, tenant, data={"id": "b"}, now=NOW + timedelta(hours=1))  # not due yet
+        queue(db, tenant, data={"id": "b"}, now=NOW - timedelta(hours=1))
         receiver.default = 410
         w = worker(db, vault)
-        first = [r for r in rows(db, tenant) if r.endpoint_id == gone_id][0]
+        first, held = [r for r in rows(db, tenant) if r.endpoint_id == gone_id]
+        with db.session() as s:  # another worker holds the second one
+            s.get(WebhookDelivery, held.id).locked_until = NOW + timedelta(minutes=1)
         with structlog.testing.capture_logs() as logs:
             assert w.deliver(first.id) is None
         assert [(e["endpoint_id"], e["status_code"]) for e in logs if e["event"] == "webhook_endpoint_disabled"] == [
@@ -249,6 +251,17 @@ def test_what_is_not_due_or_is_held_waits(db, vault, tenant, receiver):
     assert len(receiver.hooks()) == 1
 
 
+def test_deliver_takes_only_the_row_it_names(db, vault, tenant, receiver):
+    add_endpoint(db, vault, tenant, receiver.url)
+    queue(db, tenant, data={"id": "older"}, now=NOW - timedelta(minutes=1))
+    queue(db, tenant, data={"id": "named"})
+    older, named = rows(db, tenant)
+    assert worker(db, vault).deliver(named.id) is None
+    older, named = rows(db, tenant)
+    assert (named.status, older.status, older.locked_until) == ("delivered", "pending", None)
+    assert [c["body"] for c in receiver.hooks()] == [named.payload.encode()]
+
+
 def test_a_claim_holds_the_row_for_longer_than_an_attempt(db, vault, tenant):
     w = worker(db, vault, connect_timeout=2, read_timeout=3)
     assert w.lease == timedelta(seconds=35)
@@ -264,8 +277,8 @@ def test_a_claim_holds_the_row_for_longer_than_an_attempt(db, vault, tenant):
 
 def test_a_round_takes_a_batch_oldest_first(db, vault, tenant, receiver):
     add_endpoint(db, vault, tenant, receiver.url)
-    for n in range(5):
-        queue(db, tenant, data={"id": f"evt_{n}"}, now=NOW - timedelta(minutes=5 - n))
+    for n in range(5):  # queued newest first: the order is the due time's, not the queue's
+        queue(db, tenant, data={"id": f"evt_{n}"}, now=NOW - timedelta(minutes=n + 1))
     w = worker(db, vault, batch_size=3)
     order = [r.id for r in sorted(rows(db, tenant), key=lambda r: r.next_attempt_at)]
     assert w.due_ids(NOW, limit=2) == order[:2]
