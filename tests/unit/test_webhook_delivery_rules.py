@@ -171,7 +171,17 @@ def test_a_retry_after_is_honoured(db, vault, tenant, receiver, header, seconds)
     assert utc(row.next_attempt_at) == NOW + max(timedelta(seconds=seconds), next_delay(1, None, random.Random(1)))
 
 
-def test_retry_after_dates_and_junk():
+@pytest.fixture
+def server_in_new_york(monkeypatch):
+    """The process's local zone is not UTC (as on a server set to local time)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_retry_after_dates_and_junk(server_in_new_york):
     now = datetime(2015, 10, 21, 7, 27, tzinfo=timezone.utc).timestamp()
     assert _retry_after("Wed, 21 Oct 2015 07:28:00 -0000", now) == 60  # no zone given: UTC
     assert _retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now) == 0  # already past: at once
