@@ -504,20 +504,24 @@ def messages(db, tenant) -> list[dict]:
 
 
 def test_connected_announces_new_and_restored_only(db, vault, tenant):
-    add_endpoint(db, vault, tenant, "http://127.0.0.1:9/a")
+    add_endpoint(db, vault, tenant, "http://127.0.0.1:9/a", ["connection.created", "connection.restored"])
     conn = connection(db, tenant)
     with db.session() as s:
         assert connection_events.wanted(s, tenant, "connection.created")
+        assert not connection_events.wanted(s, tenant, "connection.deleted")  # nobody listens for it
         assert not connection_events.wanted(s, "ten_other", "connection.created")
         c = s.get(Connection, conn.id)
         user = s.get(User, c.user_id)
-        connection_events.connected(s, c, None, NOW)
-        connection_events.connected(s, c, "needs_reauth", NOW)
-        connection_events.connected(s, c, "active", NOW)  # fresh tokens on a healthy one: nothing
     data = {"connection_id": conn.id, "user_id": user.external_id, "provider": "google",
             "account_email": "ada@example.com", "capabilities": ["calendar"]}
-    assert sorted((m["type"], m["created_at"], m["data"] == data) for m in messages(db, tenant)) == [
-        ("connection.created", "2026-03-02T09:00:00Z", True), ("connection.restored", "2026-03-02T09:00:00Z", True)]
+    for old, expected in [(None, "connection.created"), ("needs_reauth", "connection.restored"),
+                          ("active", None)]:  # fresh tokens on a healthy one: nothing
+        before = len(messages(db, tenant))
+        with db.session() as s:
+            connection_events.connected(s, s.get(Connection, conn.id), old, NOW)
+        new = messages(db, tenant)[before:]
+        assert [(m["type"], m["created_at"], m["data"]) for m in new] == (
+            [(expected, "2026-03-02T09:00:00Z", data)] if expected else []), old
 
 
 def test_needs_reauth_says_why_and_how_to_reconnect(db, vault, tenant):
@@ -531,6 +535,7 @@ def test_needs_reauth_says_why_and_how_to_reconnect(db, vault, tenant):
         connection_events.needs_reauth(s, s.get(Connection, bare.id), None, None, NOW)
     got = [(m["type"], m["data"]["connection_id"], m["data"]["cause"], m["data"]["message"], m["data"]["reconnect_url"])
            for m in messages(db, tenant)]
+    assert {m["created_at"] for m in messages(db, tenant)} == {"2026-03-02T09:00:00Z"}  # the caller's time
     assert sorted(got, key=str) == sorted([
         ("connection.needs_reauth", recorded.id, "token_expired", "Told now.", "https://hub/connect/1"),
         ("connection.needs_reauth", recorded.id, "consent_revoked", "Recorded.", None),
@@ -545,6 +550,7 @@ def test_deleted_names_the_connection(db, vault, tenant):
         user = s.get(User, c.user_id)
         connection_events.deleted(s, c, NOW)
     [m] = messages(db, tenant)
+    assert m["created_at"] == "2026-03-02T09:00:00Z"
     assert (m["type"], m["data"]) == ("connection.deleted", {"connection_id": conn.id, "user_id": user.external_id,
                                                              "provider": "google", "account_email": "ada@example.com"})
 
