@@ -139,6 +139,7 @@ def test_a_2xx_delivers_signed_bytes_once(db, vault, tenant, receiver):
 
 
 @pytest.mark.parametrize("status, error", [(500, "HTTP 500"), (404, "HTTP 404"), (400, "HTTP 400"),
+                                           (307, "HTTP 307 (redirects are not followed; register the final URL)"),
                                            (300, "HTTP 300 (redirects are not followed; register the final URL)"),
                                            (399, "HTTP 399 (redirects are not followed; register the final URL)")])
 def test_a_failure_is_retried_on_the_schedule(db, vault, tenant, receiver, status, error):

@@ -243,12 +243,15 @@ def test_an_oversized_zoom_user_id_still_ends_its_connections(world):
 
 
 @pytest.mark.parametrize("case", ["no_meeting_id", "not_the_hubs", "other_host", "no_conference_connection",
+                                  "no_conference_connection_no_host", "host_of_another_provider",
                                   "unknown_event", "payload_not_an_object", "no_event"])
 def test_what_is_not_about_a_hub_meeting_is_ignored(world, case):
-    conn = world.connection()
+    conn = world.connection(provider="google" if case == "host_of_another_provider" else "zoom")
     mid = meeting_id()
-    world.event(mid, None if case == "no_conference_connection" else conn)
+    world.event(mid, None if case.startswith("no_conference_connection") else conn)
     meeting: dict = {"id": mid, "host_id": world.account(conn), "participant": {"user_name": "Ada"}}
+    if case == "no_conference_connection_no_host":
+        del meeting["host_id"]
     event = "meeting.participant_joined"
     if case == "no_meeting_id":
         meeting["id"] = ""
@@ -282,8 +285,8 @@ def test_the_host_picks_the_hub_event_and_the_newest_one_wins(world):
 
 def test_deauthorization_stops_every_connection_of_that_zoom_user(world):
     account = f"zu-{uuid.uuid4().hex[:8]}"
-    active = world.connection(account)
     broken = world.connection(account, status="needs_reauth", user_id=world.user())  # the same Zoom user, twice
+    active = world.connection(account)
     other_user = world.connection()
     other_provider = world.connection(account, provider="google")
     heard = []
