@@ -18,7 +18,7 @@ from hub.errors import Conflict, Invalid, NotFound
 from hub.jobs.dispatch import DISPATCHER
 from hub.storage.db import Database
 from hub.storage.models import Connection, Tenant, User, WebhookDelivery, WebhookEndpoint
-from oauth.vault import TokenVault, VaultError
+from oauth.vault import Binding, TokenVault, VaultError
 from providers.base import ErrorKind, ProviderError
 from tests.conftest import own_database
 from tests.e2e.test_outbound_webhooks import Receiver
@@ -226,6 +226,9 @@ def test_gone_disables_the_endpoint_and_cancels_only_its_queue(db, vault, tenant
             assert (kept.status, kept.disabled_at) == ("enabled", None)
         states = {(r.endpoint_id, r.id == first.id): (r.status, r.last_error, r.locked_until) for r in rows(db, tenant)}
         assert states[(gone_id, True)] == ("failed", "HTTP 410", None)
+        [listed] = [v for v in endpoints.list_endpoints(db, tenant) if v.id == gone_id]
+        assert (listed.status, listed.disabled_reason, utc(listed.disabled_at)) == (
+            "disabled", "The endpoint answered 410 Gone.", NOW)  # what the API shows the tenant
         assert states[(gone_id, False)] == ("cancelled", "endpoint disabled", None)
         assert {states[(kept_id, False)][0]} == {"pending"}
         assert w.deliver_due(NOW + timedelta(hours=2)) == 2 and len(other.hooks()) == 2
@@ -467,6 +470,18 @@ def test_a_tenant_has_at_most_the_limit(db, vault, tenant):
     assert str(endpoints.MAX_ENDPOINTS_PER_TENANT) in refused.value.detail and refused.value.title != refused.value.detail
     listed = endpoints.list_endpoints(db, tenant)
     assert [v.url for v in listed] == [f"http://127.0.0.1:9/{n}" for n in range(endpoints.MAX_ENDPOINTS_PER_TENANT)]
+
+
+def test_secrets_sealed_by_earlier_versions_still_open(vault):
+    """The binding is part of every stored ciphertext: it must stay what it was, or no existing
+    endpoint's secret opens after an upgrade."""
+    sealed = vault.encrypt("whsec_x", Binding(WebhookEndpoint.__tablename__, "secret", "whe_1"))
+    assert vault.decrypt(sealed, endpoints.secret_binding("whe_1")) == "whsec_x"
+
+
+def test_endpoints_made_at_the_same_moment_list_in_a_stable_order(db, vault, tenant):
+    made = [add_endpoint(db, vault, tenant, f"http://127.0.0.1:9/{n}", now=NOW)[0] for n in range(6)]
+    assert [v.id for v in endpoints.list_endpoints(db, tenant)] == sorted(made)
 
 
 def test_list_and_delete_are_tenant_scoped(db, vault, tenant):
