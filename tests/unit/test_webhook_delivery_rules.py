@@ -391,8 +391,8 @@ def test_an_outcome_for_a_row_that_went_away_is_dropped(db, vault, tenant, recei
 
 # --- the outbox -------------------------------------------------------------------------------------
 def test_enqueue_writes_one_message_per_subscriber_and_hands_it_out_after_commit(db, vault, tenant, jobs):
-    a, _ = add_endpoint(db, vault, tenant, "http://127.0.0.1:9/a", ["event.created"], now=NOW)
     b, _ = add_endpoint(db, vault, tenant, "http://127.0.0.1:9/b", ["*"], now=NOW + timedelta(seconds=1))
+    a, _ = add_endpoint(db, vault, tenant, "http://127.0.0.1:9/a", ["event.created"], now=NOW)  # made earlier
     add_endpoint(db, vault, tenant, "http://127.0.0.1:9/c", ["event.updated"])
     disabled, _ = add_endpoint(db, vault, tenant, "http://127.0.0.1:9/d", ["*"])
     with db.session() as s:
@@ -404,6 +404,7 @@ def test_enqueue_writes_one_message_per_subscriber_and_hands_it_out_after_commit
     made = rows(db, tenant)
     assert [r.endpoint_id for r in sorted(made, key=lambda r: r.endpoint_id)] == sorted([a, b])
     assert len({r.message_id for r in made}) == 1 and made[0].message_id.startswith("msg_")
+    assert all(r.id.startswith("whd_") for r in made)
     assert {(r.status, r.attempts, utc(r.next_attempt_at), r.event_type) for r in made} == {
         ("pending", 0, NOW, "event.created")}
     assert made[0].payload == '{"type":"event.created","created_at":"2026-03-02T09:00:00Z","data":{"id":"evt_9"}}'
