@@ -45,7 +45,7 @@ def _object(value: Any) -> Mapping[str, Any]:
 
 def handle(db: Database, body: Mapping[str, Any], clock: Callable[[], datetime],
            on_status_change: StatusListener | None = None) -> Outcome:
-    event = str(body.get("event") or "")
+    event = str(body.get("event") or "")  # pragma: no mutate (no event and an unknown one are both ignored)
     payload = _object(body.get("payload"))
     if event in MEETING_EVENTS:
         return _meeting_event(db, event, payload, body.get("event_ts"), clock)
