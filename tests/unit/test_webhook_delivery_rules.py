@@ -200,7 +200,8 @@ def test_the_last_failure_gives_up(db, vault, tenant, receiver):
         assert worker(db, vault).deliver_due(NOW) == 1
     [row] = rows(db, tenant)
     assert (row.status, row.attempts, row.last_error) == ("failed", MAX_ATTEMPTS, "HTTP 500")
-    assert [(e["error"], e["status_code"]) for e in logs if e["event"] == "webhook_given_up"] == [("HTTP 500", 500)]
+    assert [(e["error"], e["status_code"], e["delivery_id"], e["attempt"]) for e in logs
+            if e["event"] == "webhook_given_up"] == [("HTTP 500", 500, row.id, MAX_ATTEMPTS)]
 
 
 def test_gone_disables_the_endpoint_and_cancels_only_its_queue(db, vault, tenant, receiver):
