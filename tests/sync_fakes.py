@@ -22,10 +22,11 @@ class FakeSync:
         self.log: list[tuple[int, SyncedEvent]] = []  # (sequence, change)
         self.sequence = 0
         self.opened: list[Any] = []
+        self.reads: list[tuple[Mapping[str, str], bool]] = []  # read_notices' headers and `lifecycle`
         self.closed: list[PushChannel] = []
         self.renewed: list[PushChannel] = []
         self.syncs: list[str | None] = []
-        self.reads: list[str] = []
+        self.event_reads: list[str] = []  # read_event calls
         self.fail_open: ProviderError | None = None
         self.fail_renew: ProviderError | None = None
         self.cursor_refused = False
@@ -71,7 +72,7 @@ class FakeSync:
             return SyncBatch(tuple(changed.values()), str(self.sequence), False)
 
     def read_event(self, token: str, event_id: str) -> SyncedEvent:
-        self.reads.append(event_id)
+        self.event_reads.append(event_id)
         with self.lock:
             return self.events.get(event_id) or SyncedEvent(event_id, cancelled=True)
 
@@ -79,6 +80,7 @@ class FakeSync:
         return args.get("validationToken")
 
     def read_notices(self, headers: Mapping[str, str], body: bytes, lifecycle: bool) -> list[PushNotice]:
+        self.reads.append((headers, lifecycle))
         try:
             items = json.loads(body or b"null")
         except ValueError:

@@ -46,6 +46,7 @@ class Receiver:
         self.answers: list[int] = []
         self.default = 204
         self.delay = 0.0
+        self.headers: list[tuple[str, str]] = []  # sent with every answer
         self._lock = threading.Lock()
         self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
@@ -59,7 +60,7 @@ class Receiver:
             self.calls.append({"path": request.path, "headers": dict(request.headers), "body": body,
                                "status": status})
         time.sleep(self.delay)
-        headers = [("Content-Type", "text/plain")]
+        headers = [("Content-Type", "text/plain"), *self.headers]
         if 300 <= status < 400:
             headers.append(("Location", self.url.replace("/hooks", "/elsewhere")))
         start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Status')}", headers)

