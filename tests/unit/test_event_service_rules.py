@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from hub.app import create_app
 from hub.services.directory import create_api_key
-from hub.services.events import EventService, NewEvent, with_join_text
+from hub.services.events import EventService, EventUpdate, NewEvent, with_join_text
 from hub.services.sync.records import RUN
 from hub.storage.models import (ConnectAttempt, Connection, Event, Job, SyncChannel, SyncState, User,
                                 WebhookDelivery, WebhookEndpoint)
@@ -44,7 +44,9 @@ class Recorder:
         self.calls: list[tuple[Any, ...]] = []
         self.fail: dict[str, ProviderError] = {}
 
-    def _call(self, op: str, *args: Any) -> None:
+    def _call(self, token: str, op: str, *args: Any) -> None:
+        if token != "tok":  # as a provider answers a call without the connection's grant
+            raise AssertionError(f"{op} called without the stored access token")
         self.calls.append((op, *args))
         if op in self.fail:
             raise self.fail[op]
@@ -58,34 +60,35 @@ class FakeCalendar(Recorder):
         super().__init__()
         self.name, self.native = name, native
         self.link = True
+        self.meeting_id: str | None = None
 
     def create_event(self, token, draft):
-        self._call("create", draft)
+        self._call(token, "create", draft)
         n = len(self.calls)
-        conf = ConferenceLink(self.native, f"https://{self.native}.example/{n}", meeting_id=None, passcode="",
-                              dial_in=[]) if draft.native_conferencing and self.link else None
+        conf = ConferenceLink(self.native, f"https://{self.native}.example/{n}", meeting_id=self.meeting_id,
+                              passcode="", dial_in=[]) if draft.native_conferencing and self.link else None
         return CalendarEvent(f"ev{n}", f"https://calendar.example/ev{n}", conf)
 
     def update_event(self, token, event_id, changes):
-        self._call("update", event_id, changes)
+        self._call(token, "update", event_id, changes)
         return CalendarEvent(event_id, None, None)
 
     def cancel_event(self, token, event_id, send_updates=True):
-        self._call("cancel", event_id, send_updates)
+        self._call(token, "cancel", event_id, send_updates)
 
 
 class FakeZoom(Recorder):
     name = "zoom"
 
     def create_meeting(self, token, draft):
-        self._call("create", draft)
+        self._call(token, "create", draft)
         return Meeting("12345678901", JOIN, "pw1")
 
     def update_meeting(self, token, meeting_id, draft):
-        self._call("update", meeting_id, draft)
+        self._call(token, "update", meeting_id, draft)
 
     def delete_meeting(self, token, meeting_id):
-        self._call("delete", meeting_id)
+        self._call(token, "delete", meeting_id)
 
 
 @dataclass
@@ -104,7 +107,7 @@ class Watching:
     calls: list[tuple[Any, ...]] = field(default_factory=list)
 
     def prepare(self, session, tenant_id, organizer, attendees, conferencing, meeting_connection, rules):
-        self.calls.append(("prepare", organizer.external_id, tuple(attendees), conferencing, meeting_connection.id,
+        self.calls.append(("prepare", tenant_id, organizer.external_id, tuple(attendees), conferencing, meeting_connection.id,
                            rules))
         return "prepared"
 
@@ -592,9 +595,9 @@ def test_attendance_is_prepared_before_anything_and_watched_with_the_event(env):
     r = env.post(who, conferencing="zoom", attendees=[{"email": "cand@example.com"}],
                  attendance={"grace_minutes": 5, "late_after_minutes": 2, "candidate_email": "cand@example.com"})
     assert r.status_code == 201, r.json
-    (op, organizer, attendees, conferencing, conn_id, rules), watch = watching.calls
-    assert (op, organizer, attendees, conferencing, conn_id) == (
-        "prepare", who.user_id, (Attendee("cand@example.com"),), "zoom", who.zoom)
+    (op, tenant_id, organizer, attendees, conferencing, conn_id, rules), watch = watching.calls
+    assert (op, tenant_id, organizer, attendees, conferencing, conn_id) == (
+        "prepare", env.tenant_id, who.user_id, (Attendee("cand@example.com"),), "zoom", who.zoom)
     assert (rules.grace_minutes, rules.late_after_minutes, rules.candidate_email) == (5, 2, "cand@example.com")
     assert watch == ("watch", r.json["id"], "prepared")
 
@@ -605,7 +608,8 @@ def test_attendance_on_a_native_meeting_reads_the_calendar_connection(env):
     env.services.events.attendance = watching
     env.services.events.check_attendance(env.tenant_id, NewEvent(
         who.user_id, "t", START, START + timedelta(hours=1), attendance=object()))  # type: ignore[arg-type]
-    assert [(c[0], c[3], c[4]) for c in watching.calls] == [("prepare", "google_meet", who.calendar)]
+    assert [(c[0], c[1], c[4], c[5]) for c in watching.calls] == [
+        ("prepare", env.tenant_id, "google_meet", who.calendar)]
     assert env.google.calls == []
 
 
@@ -922,3 +926,46 @@ def test_the_row_is_marked_while_the_provider_is_written_and_a_failure_queues_a_
     assert len(env.sync_runs(who.calendar)) == 1  # the write failed: a sync finds what it skipped
     assert env.delete(made["id"]).status_code == 204
     assert seen[1] is not None and env.event(made["id"]).write_started_at is None
+
+
+# --- what a booking made in code gets (scheduling builds NewEvent / EventUpdate itself) ---------
+
+def test_a_booking_made_in_code_sends_invitations_and_holds_at_least_a_minute(env):
+    who = env.person(caps=("calendar",), zoom=("zoom",))
+    service = env.services.events
+    made = service.create(env.tenant_id, NewEvent(who.user_id, "Call", START, START + timedelta(seconds=59),
+                                                  conferencing="zoom"), "handle-1")
+    assert env.zoom.calls[0][1] == MeetingDraft("Call", START, 1, None, None)
+    draft = env.google.calls[0][1]
+    assert (draft.send_updates, draft.attendees, draft.description is not None, draft.location, draft.timezone,
+            draft.idempotency_handle) == (True, (), True, JOIN, None, "handle-1")
+    assert env.event(made["id"]).send_updates is True
+    env.google.calls.clear()
+    env.zoom.calls.clear()
+    later = START + timedelta(hours=1)
+    moved = service.update(env.tenant_id, made["id"], EventUpdate(given=frozenset({"start", "end"}), start=later,
+                                                                  end=later + timedelta(seconds=30)))
+    assert env.zoom.calls[0][2] == MeetingDraft("Call", later, 1, None, None)
+    changes = env.google.calls[0][2]
+    assert (changes.send_updates, changes.title, changes.description, changes.attendees) == (True, None, None, None)
+    assert moved["start"] == later
+    # The meeting put back after a failed move is as long as it was: one minute.
+    env.google.fail["update"] = ProviderError(ErrorKind.PROVIDER_DOWN, "down", provider="google")
+    with pytest.raises(Exception):
+        service.update(env.tenant_id, made["id"], EventUpdate(given=frozenset({"title"}), title="T2"))
+    assert env.zoom.calls[-1][2] == MeetingDraft("Call", later, 1, None, None)
+
+
+def test_a_native_meetings_description_gets_no_join_text_from_the_hub(env):
+    """The calendar writes Meet/Teams details itself; only an external meeting's are added."""
+    who = env.person()
+    env.google.meeting_id = "abc-defg-hij"
+    made = env.post(who, description="Agenda").json
+    assert made["conferencing"] == {"provider": "google_meet", "join_url": "https://google_meet.example/1",
+                                    "meeting_id": "abc-defg-hij"}
+    env.google.calls.clear()
+    r = env.patch(made["id"], description="New", start=_at(START + timedelta(hours=1)),
+                  end=_at(START + timedelta(hours=2)))
+    assert r.status_code == 200, r.json
+    assert env.google.calls[0][2].description == "New" and env.zoom.calls == []
+    assert env.delete(made["id"]).status_code == 204 and env.zoom.calls == []
