@@ -15,7 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from hub.app import create_app
+from hub.errors import Invalid, ProviderFailed
 from hub.services.directory import create_api_key
+from hub.services.explanations import explain
 from hub.services.events import EventService, EventUpdate, NewEvent, with_join_text
 from hub.services.sync.records import RUN
 from hub.storage.models import (ConnectAttempt, Connection, Event, Job, SyncChannel, SyncState, User,
@@ -25,7 +27,6 @@ from oauth.flows import Grant
 from oauth.vault import TokenVault
 from providers.base import (Attendee, CalendarEvent, ConferenceLink, ErrorKind, Meeting, MeetingDraft,
                             ProviderError)
-from tests.conftest import own_database
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -233,15 +234,10 @@ class Env:
             return state.dirty_since if state is not None else None
 
 
-@pytest.fixture(scope="module")
-def db_url(tmp_path_factory):
-    with own_database(tmp_path_factory, "events") as url:
-        yield url
-
-
 @pytest.fixture
-def env(db_url):
-    app = create_app({"database_url": db_url, "encryption_keys": TokenVault.generate_key_spec("ev"),
+def env(database_url):
+    # The session's database (tests/conftest.py): every test has its own tenant.
+    app = create_app({"database_url": database_url, "encryption_keys": TokenVault.generate_key_spec("ev"),
                       "log_json": False, "webhook_worker": False, "public_url": "https://hub.example",
                       # The limiter's own Retry-After would mask the provider's one these tests check.
                       "rate_limit_enabled": False})
@@ -328,7 +324,7 @@ def test_an_explicit_choice_wins_over_the_persons_default(env):
 def test_conferencing_no_provider_brings_is_refused_before_anything_is_made(env):
     who = env.person()
     service = env.services.events
-    with pytest.raises(Exception) as err:
+    with pytest.raises(Invalid) as err:
         service.create(env.tenant_id, NewEvent(who.user_id, "t", START, START + timedelta(hours=1),
                                                conferencing="webex"), "h")
     assert (err.value.code, err.value.extra, err.value.detail) == (
@@ -364,7 +360,7 @@ def test_meet_switched_off_by_the_admin_gives_the_diagnostics_steps(env):
         "status": 422, "code": "conferencing_unavailable", "title": "That conferencing is not available",
         "detail": f"Google Meet is not available to {who.email}: the account's administrator has not enabled it.",
         "reason": "meet_unavailable", "cause": "meet_unavailable"}
-    assert r.json["fix"]["steps"] and env.google.calls == []
+    assert r.json["fix"] == explain("meet_unavailable").as_fix() and env.google.calls == []
 
 
 def test_zoom_not_connected_links_to_connecting_zoom(env):
@@ -509,7 +505,7 @@ def test_a_failed_meeting_creates_no_calendar_event(env):
     assert problem(r, "reason", "cause") == {
         "status": 422, "code": "conferencing_unavailable", "title": "That conferencing is not available",
         "detail": "Zoom: Invalid meeting type.", "reason": "zoom_cannot_host", "cause": "zoom_cannot_host"}
-    assert r.json["fix"]["steps"]
+    assert r.json["fix"] == explain("zoom_cannot_host").as_fix()  # the steps diagnostics gives
     assert env.google.calls == [] and env.zoom.ops() == ["create"]
     # An invalid request is the caller's, not the connection's health.
     assert env.connection(who.zoom).last_error is None
@@ -537,7 +533,7 @@ def test_a_missing_meet_link_undoes_the_event_and_is_kept_for_diagnostics(env):
     assert problem(r, "cause", "provider") == {
         "status": 502, "code": "provider_error", "title": "The meeting link was not generated", "detail": message,
         "cause": "meet_unavailable", "provider": "google"}
-    assert r.json["fix"]["steps"]
+    assert r.json["fix"] == explain("meet_unavailable").as_fix()
     assert env.google.calls[1] == ("cancel", "ev1", False)  # removed quietly: no cancellation mails
     assert env.events_of(who) == []
     error = env.connection(who.calendar).last_error
@@ -624,7 +620,7 @@ def test_no_attendance_asked_means_no_watch(env):
 def test_attendance_on_a_hub_that_does_not_track_it_is_refused(env):
     who = env.person()
     service = EventService(env.hub, lambda *a: "https://hub.example/connect/x", None)
-    with pytest.raises(Exception) as err:
+    with pytest.raises(Invalid) as err:
         service.create(env.tenant_id, NewEvent(who.user_id, "t", START, START + timedelta(hours=1),
                                                attendance=object()), "h")  # type: ignore[arg-type]
     assert (err.value.code, err.value.title) == ("attendance_unavailable", "Attendance is not tracked by this hub")
@@ -951,7 +947,7 @@ def test_a_booking_made_in_code_sends_invitations_and_holds_at_least_a_minute(en
     assert moved["start"] == later
     # The meeting put back after a failed move is as long as it was: one minute.
     env.google.fail["update"] = ProviderError(ErrorKind.PROVIDER_DOWN, "down", provider="google")
-    with pytest.raises(Exception):
+    with pytest.raises(ProviderFailed):
         service.update(env.tenant_id, made["id"], EventUpdate(given=frozenset({"title"}), title="T2"))
     assert env.zoom.calls[-1][2] == MeetingDraft("Call", later, 1, None, None)
 
