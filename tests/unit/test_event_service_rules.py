@@ -34,6 +34,11 @@ JOIN = "https://zoom.example/j/12345678901"
 CALENDARS = "Google Calendar, Microsoft 365, CalDAV calendar"
 
 
+def _account(provider: str, email: str) -> str:
+    """Each connection its own account address, so a message names the right one."""
+    return email if provider != "zoom" else email.replace("@example.com", "@zoom.example")
+
+
 def _at(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -158,7 +163,7 @@ class Env:
     def _connect(self, s, user: User, provider: str, caps: list[str], status: str, last_error: dict | None,
                  at: datetime) -> str:
         conn = Connection(tenant_id=user.tenant_id, user_id=user.id, provider=provider,
-                          provider_account_id=f"{provider}-{uuid.uuid4().hex[:8]}", account_email=user.email,
+                          provider_account_id=f"{provider}-{uuid.uuid4().hex[:8]}", account_email=_account(provider, user.email),
                           capabilities=caps, scopes=[], status=status, last_error=last_error, connected_at=at)
         s.add(conn)
         s.flush()
@@ -186,10 +191,13 @@ class Env:
                                   secret_enc="x"))
 
     def deliveries(self, event_type: str) -> list[dict]:
+        """The `data` of each queued message, checked to be of this type and stamped by the hub's clock."""
         with self.hub.db.session() as s:
             rows = s.execute(select(WebhookDelivery.payload).where(WebhookDelivery.tenant_id == self.tenant_id,
                                                                    WebhookDelivery.event_type == event_type))
-            return [json.loads(p)["data"] for p in rows.scalars()]
+            bodies = [json.loads(p) for p in rows.scalars()]
+        assert all((b["type"], b["created_at"]) == (event_type, _at(self.hub.clock())) for b in bodies), bodies
+        return [b["data"] for b in bodies]
 
     def event(self, event_id: str) -> Event:
         with self.hub.db.session() as s:
@@ -327,8 +335,8 @@ def test_conferencing_no_provider_brings_is_refused_before_anything_is_made(env)
     with pytest.raises(Invalid) as err:
         service.create(env.tenant_id, NewEvent(who.user_id, "t", START, START + timedelta(hours=1),
                                                conferencing="webex"), "h")
-    assert (err.value.code, err.value.extra, err.value.detail) == (
-        "conferencing_unavailable", {"reason": "unknown_conferencing"},
+    assert (err.value.code, err.value.title, err.value.extra, err.value.detail) == (
+        "conferencing_unavailable", "That conferencing is not available", {"reason": "unknown_conferencing"},
         "No provider on this hub brings 'webex' meetings.")
     assert env.google.calls == []
 
@@ -378,7 +386,7 @@ def test_zoom_that_may_not_host_is_refused_before_anything_is_made(env):
     r = env.post(who, conferencing="zoom")
     assert problem(r, "reason", "cause") == {
         "status": 422, "code": "conferencing_unavailable", "title": "That conferencing is not available",
-        "detail": f"{who.email} is connected to Zoom but may not host Zoom meetings.",
+        "detail": f"{_account('zoom', who.email)} is connected to Zoom but may not host Zoom meetings.",
         "reason": "zoom_cannot_host", "cause": "zoom_cannot_host"}
     assert env.zoom.calls == [] and env.google.calls == []
 
@@ -965,3 +973,12 @@ def test_a_native_meetings_description_gets_no_join_text_from_the_hub(env):
     assert r.status_code == 200, r.json
     assert env.google.calls[0][2].description == "New" and env.zoom.calls == []
     assert env.delete(made["id"]).status_code == 204 and env.zoom.calls == []
+
+
+def test_a_null_title_changes_nothing(env):
+    who, made = _zoom_event(env)
+    r = env.patch(made["id"], title=None)
+    assert r.status_code == 200, r.json
+    assert r.json["title"] == "Interview" and env.event(made["id"]).title == "Interview"
+    assert env.google.calls[0][2].title is None
+    assert env.zoom.calls[0][2].topic == "Interview"
