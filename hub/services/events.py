@@ -295,9 +295,10 @@ class EventService:
             message = (f"{spec.title} returned no {spec.meetings.label} link, so the calendar event was "
                        "deleted again; nothing was booked.")
             record_outcome(self.hub.db, plan.calendar.id, self.hub.clock(),
-                           ProviderError(ErrorKind.UNKNOWN, message, cause=cause,
-                                         # (the health record keeps kind, cause and message, not the provider)
-                                         provider=plan.calendar.provider))  # pragma: no mutate
+                           # (no mutate: the record keeps kind, cause and message, not the provider; the
+                           # pragma goes where the call starts, the node mutmut mutates)
+                           ProviderError(ErrorKind.UNKNOWN, message, cause=cause,  # pragma: no mutate
+                                         provider=plan.calendar.provider))
             raise ProviderFailed("provider_error", "The meeting link was not generated", message,
                                  cause=cause, provider=plan.calendar.provider, fix=self._explained_fix(cause))
         return created.conference.as_dict()
@@ -433,15 +434,18 @@ class EventService:
             external = (session.get(Connection, event.conference_connection_id)
                         if event.conference_connection_id else None)
         if cal is not None:
-            calendar = self.hub.calendar(cal.provider)
             self._require_active(tenant_id, organizer, cal)
-            with self._writing_at_provider(tenant_id, event_id):
+        meeting_id = (event.conferencing or {}).get("meeting_id")
+        # The meeting's deletion is inside the mark too: when it fails after the calendar event
+        # went, the mark must go (and a sync be queued) like after any failed write.
+        with self._writing_at_provider(tenant_id, event_id):
+            if cal is not None:
+                calendar = self.hub.calendar(cal.provider)
                 self._with(tenant_id, organizer, cal,
                            lambda t: calendar.cancel_event(t, event.provider_event_id, event.send_updates))
-        meeting_id = (event.conferencing or {}).get("meeting_id")
-        if external is not None and meeting_id:
-            meetings = self.hub.conferencing(external.provider)
-            self._with(tenant_id, organizer, external, lambda t: meetings.delete_meeting(t, meeting_id))
+            if external is not None and meeting_id:
+                meetings = self.hub.conferencing(external.provider)
+                self._with(tenant_id, organizer, external, lambda t: meetings.delete_meeting(t, meeting_id))
         with self.hub.db.session() as session:
             event = self._load(session, tenant_id, event_id)
             event.write_started_at = None
