@@ -377,7 +377,7 @@ class EventService:
         # the invitation.
         description = with_join_text(patch.description, event.conferencing) if has_meeting else patch.description
         changes = EventChanges(
-            title=patch.title if "title" in given else None,
+            title=patch.title,  # None when not given (a title is never cleared)
             description=description if "description" in given else None,
             start=patch.start, end=patch.end, attendees=patch.attendees, send_updates=patch.send_updates)
         # Both connections must be usable before anything moves: half a move is worse than none.

@@ -1015,3 +1015,14 @@ def test_a_cancel_whose_meeting_cannot_be_deleted_drops_the_mark_and_queues_a_sy
     del env.zoom.fail["delete"]
     assert env.delete(made["id"]).status_code == 204
     assert env.zoom.ops() == ["delete", "delete"] and env.event(made["id"]).status == "cancelled"
+
+
+def test_a_failed_move_of_a_plain_event_is_the_calendars_failure(env):
+    who = env.person(caps=("calendar",))
+    made = env.post(who).json
+    env.google.fail["update"] = ProviderError(ErrorKind.RATE_LIMITED, "slow down", provider="google",
+                                              cause="rate_limited", retry_after=30)
+    r = env.patch(made["id"], title="New")
+    assert (r.status_code, r.json["kind"], r.json["cause"], r.headers["Retry-After"]) == (
+        502, "rate_limited", "rate_limited", "30")
+    assert env.zoom.calls == [] and env.event(made["id"]).title == "Interview"
