@@ -492,7 +492,8 @@ def with_join_text(description: str | None, conference: dict[str, Any] | None) -
     invitations word them (its spec's `join_label`)."""
     if not conference:
         return description
-    spec = registry.bringing(conference.get("provider") or "")
+    # (no mutate: any name no provider brings finds no spec, "" as well as another)
+    spec = registry.bringing(conference.get("provider") or "")  # pragma: no mutate
     label = spec.meetings.join_label if spec is not None and spec.meetings is not None else "Join the meeting"
     lines = [f"{label}: {conference['join_url']}"]
     if conference.get("meeting_id"):

@@ -88,10 +88,11 @@ class FakeCalendar(Recorder):
 
 class FakeZoom(Recorder):
     name = "zoom"
+    passcode = "pw1"
 
     def create_meeting(self, token, draft):
         self._call(token, "create", draft)
-        return Meeting("12345678901", JOIN, "pw1")
+        return Meeting("12345678901", JOIN, self.passcode)
 
     def update_meeting(self, token, meeting_id, draft):
         self._call(token, "update", meeting_id, draft)
@@ -667,8 +668,7 @@ def test_moving_a_zoom_event_moves_the_meeting_then_the_calendar(env):
     assert event_id == "ev1"
     assert (changes.start, changes.end, changes.title, changes.description, changes.attendees,
             changes.send_updates) == (new_start, new_start + timedelta(minutes=30), None, None, None, False)
-    assert (r.json["start"], r.json["end"], r.json["title"]) == (
-        _at(new_start), _at(new_start + timedelta(minutes=30)), "Interview")
+    assert r.json == {**made, "start": _at(new_start), "end": _at(new_start + timedelta(minutes=30))}
     row = env.event(made["id"])
     assert (row.start.replace(tzinfo=timezone.utc), row.write_started_at) == (new_start, None)
     assert env.deliveries("event.updated") == [r.json]
@@ -1026,3 +1026,21 @@ def test_a_failed_move_of_a_plain_event_is_the_calendars_failure(env):
     assert (r.status_code, r.json["kind"], r.json["cause"], r.headers["Retry-After"]) == (
         502, "rate_limited", "rate_limited", "30")
     assert env.zoom.calls == [] and env.event(made["id"]).title == "Interview"
+
+
+def test_a_zoom_meeting_without_a_passcode_shows_none(env):
+    who = env.person(caps=("calendar",), zoom=("zoom",))
+    env.zoom.passcode = ""
+    r = env.post(who, conferencing="zoom")
+    assert r.json["conferencing"] == {"provider": "zoom", "join_url": JOIN, "meeting_id": "12345678901"}
+    assert env.google.calls[0][1].description == f"Join Zoom Meeting: {JOIN}\nMeeting ID: 123 4567 8901"
+
+
+def test_an_answer_an_attendee_gave_is_shown(env):
+    who = env.person(caps=("calendar",))
+    made = env.post(who, attendees=[{"email": "a@example.com"}, {"email": "b@example.com"}]).json
+    with env.hub.db.session() as s:  # as the sync records answers (hub/services/sync)
+        row = s.get(Event, made["id"])
+        row.attendees = [{**row.attendees[0], "response_status": "accepted"}, row.attendees[1]]
+    got = env.client.get(f"/v1/events/{made['id']}", headers=env.headers).json
+    assert [a["response_status"] for a in got["attendees"]] == ["accepted", "needs_action"]
