@@ -117,7 +117,8 @@ class Watching:
     calls: list[tuple[Any, ...]] = field(default_factory=list)
 
     def prepare(self, session, tenant_id, organizer, attendees, conferencing, meeting_connection, rules):
-        self.calls.append(("prepare", tenant_id, organizer.external_id, tuple(attendees), conferencing, meeting_connection.id,
+        # Read through the session given, as the real one reads the tenant's people.
+        self.calls.append(("prepare", tenant_id, session.get(User, organizer.id).external_id, tuple(attendees), conferencing, meeting_connection.id,
                            rules))
         return "prepared"
 
@@ -1044,3 +1045,11 @@ def test_an_answer_an_attendee_gave_is_shown(env):
         row.attendees = [{**row.attendees[0], "response_status": "accepted"}, row.attendees[1]]
     got = env.client.get(f"/v1/events/{made['id']}", headers=env.headers).json
     assert [a["response_status"] for a in got["attendees"]] == ["accepted", "needs_action"]
+
+
+def test_a_newer_zoom_account_that_may_not_host_does_not_shadow_one_that_can(env):
+    who = env.person(caps=("calendar",), zoom=("zoom",))
+    env.add_zoom(who, [], "active", NOW + timedelta(minutes=1))
+    r = env.post(who, conferencing="zoom")
+    assert r.status_code == 201, r.json
+    assert env.events_of(who)[0].conference_connection_id == who.zoom
