@@ -218,9 +218,11 @@ class EventService:
         user, plan = self.plan(tenant_id, body)
         watching = self._prepare_attendance(tenant_id, user, plan, body)  # refused before anything exists
         meeting_spec = registry.get(plan.external.provider) if plan.external is not None else None
-        meeting: Meeting | None = None
+        # (no mutate: read only behind `plan.external is not None`, where it has been set)
+        meeting: Meeting | None = None  # pragma: no mutate
         location, description = body.location, body.description
-        if plan.external is not None and meeting_spec is not None:
+        # (no mutate: meeting_spec is set exactly when plan.external is; the second test narrows the type)
+        if plan.external is not None and meeting_spec is not None:  # pragma: no mutate
             meetings = self.hub.conferencing(plan.external.provider)
             draft = MeetingDraft(body.title, body.start, body.minutes, body.timezone, body.description)
             meeting = self._with(tenant_id, body.organizer, plan.external, lambda t: meetings.create_meeting(t, draft))

@@ -393,6 +393,7 @@ def test_zoom_that_may_not_host_is_refused_before_anything_is_made(env):
         "status": 422, "code": "conferencing_unavailable", "title": "That conferencing is not available",
         "detail": f"{_account('zoom', who.email)} is connected to Zoom but may not host Zoom meetings.",
         "reason": "zoom_cannot_host", "cause": "zoom_cannot_host"}
+    assert r.json["fix"] == explain("zoom_cannot_host").as_fix()
     assert env.zoom.calls == [] and env.google.calls == []
 
 
