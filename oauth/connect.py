@@ -377,8 +377,8 @@ class ConnectService:
 
 
 def _consent_error(error: str | None) -> str:
-    if error in ("access_denied", "consent_required", "interaction_required"):
-        return error
+    """The provider's reason as it said it (access_denied, consent_required, interaction_required
+    or any other: an unknown one is still more useful than a generic code)."""
     return error or "code_missing"
 
 
