@@ -17,7 +17,10 @@ from hub.storage.models import Connection
 from providers.base import BusyBlock, ErrorKind, ProviderError
 from tests.busy_cache_support import Cached, fill_cache
 from tests.conftest import own_database
-from tests.unit.test_services_with_fakes import NOW, WORKDAY, env  # noqa: F401  (env is a fixture)
+from tests.unit import test_services_with_fakes as fakes
+from tests.unit.test_services_with_fakes import NOW, WORKDAY
+
+env = fakes.env  # the app with a fake calendar, as a fixture of this module
 
 UTC = timezone.utc
 DAY0 = datetime.fromisoformat(WORKDAY["start"])
