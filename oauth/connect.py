@@ -233,7 +233,7 @@ class ConnectService:
 
     @staticmethod
     def _new_form_state(attempt: ConnectAttempt) -> str:
-        state = secrets.token_urlsafe(32)
+        state = secrets.token_urlsafe(32)  # pragma: no mutate (None is secrets' default, 32 bytes; 33 only longer)
         attempt.state_hash = digest(state)
         return state
 
@@ -322,7 +322,7 @@ class ConnectService:
             conn.last_error = None
             conn.flags = _with_account_check({k: v for k, v in (conn.flags or {}).items() if k != "cause"},
                                              session.get(User, user_id), identity.email, now)
-            if getattr(self.flow_for(provider), "new_grant_revokes_previous", False):
+            if self.flow_for(provider).new_grant_revokes_previous:  # every connect method says
                 self._note_shared_login(session, conn, now)
             if self.on_connected:
                 self.on_connected(session, conn, old_status)
@@ -351,13 +351,14 @@ class ConnectService:
         login = conn.account_email or conn.provider_account_id
         record = {"since": now.isoformat(), "connections": 1 + len(others),
                   "message": f"The {title} login {login} is connected by {len(others) + 1} hub users. {title} keeps "
-                             "only the newest authorization of a login, so each new sign-in disconnects the "
-                             "others, and people sharing one login cannot hold overlapping meetings."}
+                             "only the newest authorization of a login, so each new sign-in "  # pragma: no mutate (wording)
+                             "disconnects the others, and people sharing one login cannot hold "  # pragma: no mutate (wording)
+                             "overlapping meetings."}  # pragma: no mutate (wording)
         conn.flags = {**flags, SHARED: record}
         knocked_out = ProviderError(
             ErrorKind.AUTH_REVOKED,
             f"Another hub user connected the same {title} login ({login}); {title} keeps only the newest "
-            "authorization, so this connection stopped working. Give each person their own "
+            "authorization, so this connection stopped working. Give each person their own "  # pragma: no mutate (wording)
             f"{title} user, then reconnect.", provider=conn.provider, cause=SHARED)
         for other in others:
             other.flags = {**(other.flags or {}), SHARED: record}

@@ -189,7 +189,8 @@ def test_a_link_is_refused_when_unknown_used_or_expired(world):
 
 
 def test_a_callback_is_refused_without_a_matching_unused_state(world):
-    assert problem(lambda: world.service.complete("acme", None, "c", None)).code == "state_missing"
+    missing = problem(lambda: world.service.complete("acme", None, "c", None))
+    assert (missing.code, missing.message) == ("state_missing", "The provider sent no state; start again.")
     assert problem(lambda: world.service.complete("acme", "unknown", "c", None)).code == "state_invalid"
     _, state = world.opened()
     assert problem(lambda: world.service.complete("other", state, "c", None)).code == "state_invalid"
@@ -266,7 +267,8 @@ def test_a_failed_probe_is_reported_and_stores_nothing(world):
                                       cause="shared_mailbox")
     token, state = world.opened()
     out = world.service.complete("acme", state, "c", None)
-    assert (out.status, out.code, out.message) == ("error", "shared_mailbox", "a shared mailbox")
+    assert out == ConnectOutcome("error", "shared_mailbox", "a shared mailbox", return_url="https://app.example.com/done?x=1",
+                                 provider="acme", tenant_id=world.tenant_id, user_id=world.user_id)
     assert world.connections() == [] and world.attempt(token).outcome == "shared_mailbox"
     world.probe_error = ProviderError(ErrorKind.PROVIDER_DOWN, "down", provider="acme")
     _, state = world.opened()
@@ -541,3 +543,18 @@ def test_a_shared_login_knocks_out_only_that_login_on_that_provider(world, datab
         assert others[0].last_error is None  # not knocked out by this sign-in: it was out already
         assert others[1].last_error["cause"] == "credentials_shared"
     assert world.status_changes == [(ids[1], "active", "credentials_shared", "acme", True)]
+
+
+def test_a_second_account_on_the_same_provider_is_a_second_connection_and_reconnects_count(world):
+    for account in ("acct-1", "acct-2", "acct-1", "acct-1"):
+        world.flow.answer = grant(account=account)
+        _, state = world.opened()
+        assert world.service.complete("acme", state, "c", None).status == "connected"
+    assert sorted((c.provider_account_id, c.reconnect_count) for c in world.connections()) == [
+        ("acct-1", 2), ("acct-2", 0)]
+
+
+def test_the_callback_address_is_under_the_public_url_whatever_its_path():
+    service = ConnectService(None, None, None, lambda p: None, "https://example.com/hubX/", None,  # type: ignore[arg-type]
+                             lambda: T)
+    assert service.redirect_uri("acme") == "https://example.com/hubX/oauth/callback/acme"
