@@ -3,6 +3,7 @@ same few statements whatever their number, writes nothing and never reaches the 
 for any calendar the cached answer is the live one (free/busy blocks and availability slots)."""
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import datetime, timedelta
 
@@ -64,7 +65,9 @@ def test_fresh_participants_cost_one_statement_for_any_number_and_write_nothing(
     statements: list[str] = []
 
     def count(conn, cursor, statement, *args):
-        statements.append(statement)
+        # The hub's periodic jobs (threads job_*) may poll meanwhile on a loaded machine: not this request's.
+        if not threading.current_thread().name.startswith("job"):
+            statements.append(statement)
 
     def run(users: list[str]) -> list[str]:
         statements.clear()

@@ -470,6 +470,7 @@ def test_a_form_credential_cannot_be_refreshed_or_revoked(form_world):
         form_world.form.refresh("anything")
     assert (info.value.kind, info.value.cause, info.value.provider) == (ErrorKind.AUTH_REVOKED,
                                                                         "credentials_invalid", "acme")
+    assert info.value.message == "a form credential cannot be refreshed"  # shown as the connection's last error
     assert form_world.form.revoke("anything") is None
     assert form_world.form.required_scopes == () and form_world.form.new_grant_revokes_previous is False
 

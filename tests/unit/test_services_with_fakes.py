@@ -340,7 +340,9 @@ def test_sql_per_free_busy_does_not_grow_with_participants(env):
     statements: list[str] = []
 
     def count(conn, cursor, statement, *args):
-        statements.append(statement)
+        # The hub's periodic jobs (threads job_*) may poll meanwhile on a loaded machine: not this request's.
+        if not threading.current_thread().name.startswith("job"):
+            statements.append(statement)
 
     def run(users: list[str]) -> int:
         client.post("/v1/freebusy", headers=headers, json={"users": users, **WORKDAY})  # first use writes last_used_at
