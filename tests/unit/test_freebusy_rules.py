@@ -313,3 +313,30 @@ def test_merge_clip_joins_touching_and_overlapping_blocks_and_the_stronger_statu
     assert merge_clip([_b(2, 3, "workingElsewhere"), _b(3, 4, "oof")], start, end) == [_b(2, 4, "oof")]
     assert merge_clip([_b(3, 3)], start, end) == []  # an empty block is no busy time
     assert merge_clip([], start, end) == []
+
+
+# --- availability's options ---------------------------------------------------------------------
+
+def test_availability_applies_working_hours_buffers_notice_and_max_results(env):
+    client, headers, fake, person = env
+    email = person("opts1", timezone="UTC", working_hours={"timezone": "UTC", "weekly": {"mon": [["09:00", "13:00"]]}})
+    fake.busy[email] = [BusyBlock(datetime(2026, 3, 2, 11, tzinfo=UTC), datetime(2026, 3, 2, 11, 30, tzinfo=UTC))]
+
+    def starts(**options) -> list[str]:
+        r = client.post("/v1/availability", headers=headers, json={
+            "participants": [{"user_id": "opts1"}], "start": "2026-03-02T08:00:00Z", "end": "2026-03-02T14:00:00Z",
+            "duration_minutes": 30, "interval_minutes": 30, **options})
+        assert r.status_code == 200 and r.json["complete"] is True, r.json
+        return [s["start"][11:16] for s in r.json["slots"]]
+
+    half_hours = [f"{h:02d}:{m:02d}" for h in range(8, 14) for m in (0, 30)]
+    assert starts() == [t for t in half_hours if "09:00" <= t < "13:00" and t != "11:00"]
+    anytime = [t for t in half_hours if t != "11:00"]
+    assert starts(respect_working_hours=False) == anytime
+    # 30 minutes kept free before each meeting: not straight after the busy block; after it: not
+    # straight before it (the window's own edges need no buffer)
+    assert starts(respect_working_hours=False, buffer_before_minutes=30) == [t for t in anytime if t != "11:30"]
+    assert starts(respect_working_hours=False, buffer_after_minutes=30) == [t for t in anytime if t != "10:30"]
+    # the clock says 2026-03-01 12:00Z: 21 hours' notice leaves 09:00 as the first start
+    assert starts(respect_working_hours=False, minimum_notice_minutes=21 * 60) == [t for t in anytime if t >= "09:00"]
+    assert starts(respect_working_hours=False, max_results=2) == anytime[:2]
