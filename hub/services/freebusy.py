@@ -267,7 +267,8 @@ def _already_recorded(reader: Reader, err: ProviderError) -> bool:
 def merge_clip(blocks: list[BusyBlock], start: datetime, end: datetime) -> list[BusyBlock]:
     """Clip to the window and merge overlapping or touching blocks; the stronger status wins."""
     clipped = sorted((BusyBlock(max(b.start, start), min(b.end, end), b.status)
-                      for b in blocks if b.end > start and b.start < end), key=lambda b: b.start)
+                      for b in blocks if b.end > start and b.start < end),  # pragma: no mutate (outside: clipped empty)
+                     key=lambda b: b.start)
     merged: list[BusyBlock] = []
     for block in clipped:
         if block.end <= block.start:
