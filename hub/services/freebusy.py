@@ -208,7 +208,7 @@ def _from_cache(hub: Hub, db: DbConnection, readers: list[Reader], start: dateti
 
 
 def _read_one(hub: Hub, reader: Reader, start: datetime, end: datetime) -> UserBusy:
-    assert reader.connection_id is not None and reader.provider is not None
+    assert reader.connection_id is not None and reader.provider is not None  # pragma: no mutate (a guard for mypy)
     calendar = hub.calendar(reader.provider)
     email = reader.account_email or ""
     asked = hub.clock()

@@ -340,3 +340,14 @@ def test_availability_applies_working_hours_buffers_notice_and_max_results(env):
     # the clock says 2026-03-01 12:00Z: 21 hours' notice leaves 09:00 as the first start
     assert starts(respect_working_hours=False, minimum_notice_minutes=21 * 60) == [t for t in anytime if t >= "09:00"]
     assert starts(respect_working_hours=False, max_results=2) == anytime[:2]
+
+
+def test_default_working_hours_are_in_the_users_own_zone(env):
+    client, headers, fake, person = env
+    person("nyc1", timezone="America/New_York")  # no working hours of their own: 09:00-17:00 there
+    r = client.post("/v1/availability", headers=headers, json={
+        "participants": [{"user_id": "nyc1"}], "start": "2026-03-02T12:00:00Z", "end": "2026-03-03T00:00:00Z",
+        "duration_minutes": 60, "interval_minutes": 60})
+    assert r.status_code == 200, r.json
+    # New York is UTC-5 on 2 March
+    assert [s["start"][11:16] for s in r.json["slots"]] == [f"{h}:00" for h in range(14, 22)]
