@@ -191,18 +191,22 @@ def test_a_link_is_refused_when_unknown_used_or_expired(world):
 def test_a_callback_is_refused_without_a_matching_unused_state(world):
     missing = problem(lambda: world.service.complete("acme", None, "c", None))
     assert (missing.code, missing.message) == ("state_missing", "The provider sent no state; start again.")
-    assert problem(lambda: world.service.complete("acme", "unknown", "c", None)).code == "state_invalid"
+    unknown = problem(lambda: world.service.complete("acme", "unknown", "c", None))
+    assert (unknown.code, unknown.message) == ("state_invalid", "This sign-in cannot be matched to a connect link.")
     _, state = world.opened()
     assert problem(lambda: world.service.complete("other", state, "c", None)).code == "state_invalid"
     assert world.service.complete("acme", state, "c", None).status == "connected"
     replay = problem(lambda: world.service.complete("acme", state, "c", None))
-    assert (replay.code, replay.return_url) == ("state_used", "https://app.example.com/done?x=1")
+    assert (replay.code, replay.message, replay.return_url) == (
+        "state_used", "This sign-in was already completed.", "https://app.example.com/done?x=1")
 
 
 def test_only_the_browser_that_opened_the_link_can_finish(world):
     _, state = world.opened(browser="mine")
     for cookies in (None, [], ["theirs"]):
-        assert problem(lambda c=cookies: world.service.complete("acme", state, "c", None, c)).code == "browser_mismatch"
+        refused = problem(lambda c=cookies: world.service.complete("acme", state, "c", None, c))
+        assert (refused.code, refused.message) == ("browser_mismatch", "This sign-in was started in another browser. "
+                                                   "Open the connect link again in the browser you sign in with.")
     assert world.flow.exchanges == []  # nothing spent: the right browser can still finish
     assert world.service.complete("acme", state, "c", None, ["other-flow", "mine"]).status == "connected"
 
