@@ -351,3 +351,19 @@ def test_default_working_hours_are_in_the_users_own_zone(env):
     assert r.status_code == 200, r.json
     # New York is UTC-5 on 2 March
     assert [s["start"][11:16] for s in r.json["slots"]] == [f"{h}:00" for h in range(14, 22)]
+
+
+def test_an_unreadable_optional_participant_does_not_hide_the_ones_after_it(env):
+    client, headers, fake, person = env
+    busy = person("req2", timezone="UTC")
+    person("opt2", timezone="UTC")
+    fake.busy[busy] = [BusyBlock(datetime(2026, 3, 2, 10, tzinfo=UTC), datetime(2026, 3, 2, 11, tzinfo=UTC))]
+    r = client.post("/v1/availability", headers=headers, json={
+        "participants": [{"user_id": "gone2", "optional": True}, {"user_id": "req2"},
+                         {"user_id": "opt2", "optional": True}],
+        "start": "2026-03-02T09:00:00Z", "end": "2026-03-02T12:00:00Z", "duration_minutes": 60,
+        "interval_minutes": 60})
+    assert r.status_code == 200 and r.json["complete"] is True, r.json
+    assert [(s["start"][11:16], s["optional_available"]) for s in r.json["slots"]] == [
+        ("09:00", ["opt2"]), ("11:00", ["opt2"])]
+    assert r.json["participants"]["gone2"]["error"]["cause"] == "user_not_found"
