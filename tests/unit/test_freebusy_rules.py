@@ -367,3 +367,13 @@ def test_an_unreadable_optional_participant_does_not_hide_the_ones_after_it(env)
     assert [(s["start"][11:16], s["optional_available"]) for s in r.json["slots"]] == [
         ("09:00", ["opt2"]), ("11:00", ["opt2"])]
     assert r.json["participants"]["gone2"]["error"]["cause"] == "user_not_found"
+
+
+def test_availability_with_only_optional_participants_is_refused_with_the_field(env):
+    client, headers, fake, person = env
+    person("alone3")
+    r = client.post("/v1/availability", headers=headers, json={
+        "participants": [{"user_id": "alone3", "optional": True}], **WORKDAY})
+    assert r.status_code == 422, r.json
+    assert r.json["errors"] == [{"field": "participants",
+                                 "message": "at least one participant must be required (optional: false)"}]
