@@ -149,6 +149,10 @@ def test_revoke_posts_the_token_and_a_refusal_is_classified():
     with pytest.raises(ProviderError):
         f.revoke("at-3")
     assert seen[-1] == ("classify", 503, {})
+    responses.replace(responses.POST, REVOKE, json=["not", "an", "object"], status=400)
+    with pytest.raises(ProviderError):
+        f.revoke("at-4")
+    assert seen[-1] == ("classify", 400, {})  # the classifier only ever sees an object
 
 
 def test_without_a_revoke_endpoint_nothing_is_sent():
@@ -161,3 +165,12 @@ def test_without_a_revoke_endpoint_nothing_is_sent():
 def test_no_proxy_from_the_environment_sees_tokens():
     f, _ = flow()
     assert f._session().trust_env is False
+
+
+@responses.activate
+def test_an_answer_naming_no_scopes_grants_none():
+    """No `scope` in the token answer: nothing is assumed granted, so connect reports the
+    required scopes as missing rather than trusting what was asked for."""
+    responses.post(TOKEN, json={"access_token": "at3", "token_type": "Bearer"})
+    f, _ = flow()
+    assert f.refresh("rt-1").scopes == ()
