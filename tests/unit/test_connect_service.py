@@ -71,7 +71,7 @@ class World:
         self.service = ConnectService(database, self.vault, self.tokens, self.flow_for, PUBLIC + "/",
                                       self.probe, lambda: self.now,
                                       on_connected=lambda s, conn, old: self.connected.append((conn.id, old)),
-                                      extra_scopes=lambda tenant, provider: self.extra)
+                                      extra_scopes=lambda tenant, provider: self.extra if tenant == self.tenant_id else ())
         with database.session() as s:
             tenant = Tenant(name=f"t-{uuid.uuid4().hex[:8]}")
             s.add(tenant)
@@ -166,10 +166,17 @@ def test_opening_a_link_keeps_state_verifier_nonce_server_side(world):
     assert world.attempt(world.opened()[0]).browser_hash is None
 
 
-def test_a_tenants_optional_scopes_are_asked_for_on_the_consent(world):
+def test_a_tenants_optional_scopes_are_asked_for_on_the_consent_and_when_redeeming(world):
     world.extra = ("meetings",)
-    world.opened()
+    _, state = world.opened()
     assert world.flow.urls[-1]["extra_scopes"] == ("meetings",)
+    assert world.service.complete("acme", state, "c", None).status == "connected"
+    assert world.flow.exchanges[-1]["extra_scopes"] == ("meetings",)
+    world.service.extra_scopes = None  # a hub without optional features
+    _, state = world.opened()
+    assert "extra_scopes" not in world.flow.urls[-1]
+    assert world.service.complete("acme", state, "c", None).status == "connected"
+    assert "extra_scopes" not in world.flow.exchanges[-1]
 
 
 def test_a_link_is_refused_when_unknown_used_or_expired(world):
@@ -212,10 +219,13 @@ def test_only_the_browser_that_opened_the_link_can_finish(world):
 
 
 def test_a_sign_in_that_took_longer_than_the_links_life_again_is_refused_and_spent(world):
-    _, state = world.opened()
+    token, state = world.opened()
     world.now = T + timedelta(minutes=30)  # expires_at (T+15) + ttl (15): too long
     out = world.service.complete("acme", state, "c", None)
-    assert (out.status, out.code, out.message) == ("error", "link_expired", "The sign-in took too long.")
+    assert out == ConnectOutcome("error", "link_expired", "The sign-in took too long.",
+                                 return_url="https://app.example.com/done?x=1", provider="acme",
+                                 tenant_id=world.tenant_id, user_id=world.user_id)
+    assert world.attempt(token).outcome == "link_expired"
     assert world.flow.exchanges == []
     assert problem(lambda: world.service.complete("acme", state, "c", None)).code == "state_used"
     _, state = world.opened()
