@@ -174,3 +174,18 @@ def test_an_answer_naming_no_scopes_grants_none():
     responses.post(TOKEN, json={"access_token": "at3", "token_type": "Bearer"})
     f, _ = flow()
     assert f.refresh("rt-1").scopes == ()
+
+
+@responses.activate
+def test_an_answer_without_an_access_token_is_the_providers_refusal():
+    """A 4xx body authlib does not see as an error ({}), or a 200 without a token: classified
+    like any refusal, never a KeyError out of the callback or a refresh."""
+    responses.post(TOKEN, json={}, status=400)
+    f, seen = flow()
+    with pytest.raises(ProviderError) as info:
+        f.refresh("rt")
+    assert info.value.cause == "token_revoked" and seen == [("classify", 400, {})]
+    responses.replace(responses.POST, TOKEN, json={"token_type": "Bearer"}, status=200)
+    with pytest.raises(ProviderError):
+        f.exchange(code="c", redirect_uri="https://hub/cb", code_verifier=VERIFIER, nonce="n")
+    assert seen[-1] == ("classify", 200, {"token_type": "Bearer"})
