@@ -65,10 +65,13 @@ MODULES: dict[str, list[str]] = {
                          "tests/security/test_return_urls.py"],
     "oauth/id_tokens.py": ["tests/unit/test_id_tokens.py", "tests/security/test_oauth_flow.py"],
     "oauth/credential_form.py": ["tests/unit/test_connect_service.py", "tests/e2e/test_caldav_e2e.py"],
+    # Fast tests only (fake adapters; the sandbox in-process): every mutant against the four e2e
+    # hub files would take hours on a 2-core machine, and these drive the same rules.
     "hub/services/freebusy.py": ["tests/unit/test_services_with_fakes.py", "tests/security/test_busy_and_optional.py",
-                                 *E2E_HUB],
+                                 "tests/unit/test_busy_cache_read.py", "tests/unit/test_freebusy_rules.py"],
     "hub/services/availability.py": ["tests/unit/test_services_with_fakes.py",
-                                     "tests/security/test_busy_and_optional.py", *E2E_HUB],
+                                     "tests/security/test_busy_and_optional.py", "tests/unit/test_busy_cache_read.py",
+                                     "tests/unit/test_freebusy_rules.py"],
     # Fakes only: a live hub + emulators costs ~6 s of set-up per mutant (1,200+ mutants). The
     # e2e and security tests prove the same paths against the emulators.
     "hub/services/events.py": ["tests/unit/test_event_service_rules.py", "tests/unit/test_services_with_fakes.py"],

@@ -42,7 +42,7 @@ class CredentialForm:
         return {f.name: str(form.get(f.name) or "") for f in self.fields}
 
     def fix_for(self, error: ProviderError | None) -> str | None:
-        return self.fixes.get(error.cause or "") if error is not None else None
+        return self.fixes.get(error.cause or "") if error is not None else None  # pragma: no mutate (no fix has an empty cause)
 
     def refresh(self, refresh_token: str, scopes: tuple[str, ...] = ()) -> Grant:
         raise ProviderError(ErrorKind.AUTH_REVOKED, "a form credential cannot be refreshed",

@@ -142,7 +142,9 @@ class AuthlibFlow:
         except OAuthError as exc:
             # authlib keeps only `error` and `error_description`; the classifier gets the whole
             # body and the status (Google's error_subtype, Zoom's reason and code live there).
-            body = answer.body or {"error": exc.error, "error_description": exc.description}
+            # authlib raises OAuthError only for an object naming an error, which the hook kept: the
+            # fallback is a safety net no answer reaches (hence no mutants).
+            body = answer.body or {"error": exc.error, "error_description": exc.description}  # pragma: no mutate
             raise self.classify_error(answer.status, body) from None
         except requests.RequestException as exc:
             raise ProviderError(ErrorKind.PROVIDER_DOWN, f"token endpoint unreachable: {type(exc).__name__}",
@@ -153,6 +155,10 @@ class AuthlibFlow:
             if result.status_code >= 400:
                 raise self.classify_error(result.status_code, _json_or_empty(result))
             return None
+        if not result.get("access_token"):
+            # An answer without a token (a 4xx body authlib did not recognise as an error, or a
+            # broken 200) is the provider's refusal, not a KeyError further on.
+            raise self.classify_error(answer.status, answer.body or {})
         return dict(result)
 
     def _grant(self, body: dict[str, Any], nonce: str | None) -> Grant:
@@ -174,7 +180,7 @@ class _TokenAnswer:
 
     def __init__(self) -> None:
         self.status: int | None = None
-        self.body: dict[str, Any] | None = None
+        self.body: dict[str, Any] | None = None  # pragma: no mutate (read with `or`: any falsy start is the same)
 
     def keep(self, resp: requests.Response) -> requests.Response:
         self.status = resp.status_code

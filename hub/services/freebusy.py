@@ -208,9 +208,9 @@ def _from_cache(hub: Hub, db: DbConnection, readers: list[Reader], start: dateti
 
 
 def _read_one(hub: Hub, reader: Reader, start: datetime, end: datetime) -> UserBusy:
-    assert reader.connection_id is not None and reader.provider is not None
+    assert reader.connection_id is not None and reader.provider is not None  # pragma: no mutate (a guard for mypy)
     calendar = hub.calendar(reader.provider)
-    email = reader.account_email or ""
+    email = reader.account_email or ""  # pragma: no mutate (adapters answer under the key asked)
     asked = hub.clock()
     try:
         result = hub.tokens.call(reader.connection_id, lambda token: calendar.free_busy(token, [email], start, end),
@@ -267,7 +267,8 @@ def _already_recorded(reader: Reader, err: ProviderError) -> bool:
 def merge_clip(blocks: list[BusyBlock], start: datetime, end: datetime) -> list[BusyBlock]:
     """Clip to the window and merge overlapping or touching blocks; the stronger status wins."""
     clipped = sorted((BusyBlock(max(b.start, start), min(b.end, end), b.status)
-                      for b in blocks if b.end > start and b.start < end), key=lambda b: b.start)
+                      for b in blocks if b.end > start and b.start < end),  # pragma: no mutate (outside: clipped empty)
+                     key=lambda b: b.start)
     merged: list[BusyBlock] = []
     for block in clipped:
         if block.end <= block.start:

@@ -149,6 +149,10 @@ def test_revoke_posts_the_token_and_a_refusal_is_classified():
     with pytest.raises(ProviderError):
         f.revoke("at-3")
     assert seen[-1] == ("classify", 503, {})
+    responses.replace(responses.POST, REVOKE, json=["not", "an", "object"], status=400)
+    with pytest.raises(ProviderError):
+        f.revoke("at-4")
+    assert seen[-1] == ("classify", 400, {})  # the classifier only ever sees an object
 
 
 def test_without_a_revoke_endpoint_nothing_is_sent():
@@ -161,3 +165,27 @@ def test_without_a_revoke_endpoint_nothing_is_sent():
 def test_no_proxy_from_the_environment_sees_tokens():
     f, _ = flow()
     assert f._session().trust_env is False
+
+
+@responses.activate
+def test_an_answer_naming_no_scopes_grants_none():
+    """No `scope` in the token answer: nothing is assumed granted, so connect reports the
+    required scopes as missing rather than trusting what was asked for."""
+    responses.post(TOKEN, json={"access_token": "at3", "token_type": "Bearer"})
+    f, _ = flow()
+    assert f.refresh("rt-1").scopes == ()
+
+
+@responses.activate
+def test_an_answer_without_an_access_token_is_the_providers_refusal():
+    """A 4xx body authlib does not see as an error ({}), or a 200 without a token: classified
+    like any refusal, never a KeyError out of the callback or a refresh."""
+    responses.post(TOKEN, json={}, status=400)
+    f, seen = flow()
+    with pytest.raises(ProviderError) as info:
+        f.refresh("rt")
+    assert info.value.cause == "token_revoked" and seen == [("classify", 400, {})]
+    responses.replace(responses.POST, TOKEN, json={"token_type": "Bearer"}, status=200)
+    with pytest.raises(ProviderError):
+        f.exchange(code="c", redirect_uri="https://hub/cb", code_verifier=VERIFIER, nonce="n")
+    assert seen[-1] == ("classify", 200, {"token_type": "Bearer"})

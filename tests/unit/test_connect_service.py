@@ -4,6 +4,7 @@ sign-in stores, and what the return URL is told. tests/security/test_oauth_flow.
 suites drive the same service through the web layer and the sandbox."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -56,17 +57,21 @@ class World:
         self.now = T
         self.vault = TokenVault.from_config(TokenVault.generate_key_spec("t"))
         self.flow = ScriptedFlow()
-        self.status_changes: list[tuple[str, str, str | None]] = []
+        self.status_changes: list[tuple] = []
+        # The listener writes in the caller's transaction (an outbox row): it must be given the
+        # session that holds the connection.
         self.tokens = TokenManager(database, self.vault, lambda p: self.flow, clock=lambda: self.now,
                                    on_status_change=lambda s, conn, old, err: self.status_changes.append(
-                                       (conn.id, old, err.cause if err else None)))
+                                       (conn.id, old, err.cause if err else None, err.provider if err else None,
+                                        s.get(Connection, conn.id) is conn)))
         self.connected: list[tuple[str, str | None]] = []
         self.probe_error: ProviderError | None = None
         self.extra: tuple[str, ...] = ()
-        self.service = ConnectService(database, self.vault, self.tokens, lambda p: self.flow, PUBLIC + "/",
+        self.providers = {"acme"}  # a flow is only ever looked up by the attempt's own provider
+        self.service = ConnectService(database, self.vault, self.tokens, self.flow_for, PUBLIC + "/",
                                       self.probe, lambda: self.now,
                                       on_connected=lambda s, conn, old: self.connected.append((conn.id, old)),
-                                      extra_scopes=lambda tenant, provider: self.extra)
+                                      extra_scopes=lambda tenant, provider: self.extra if tenant == self.tenant_id else ())
         with database.session() as s:
             tenant = Tenant(name=f"t-{uuid.uuid4().hex[:8]}")
             s.add(tenant)
@@ -77,6 +82,11 @@ class World:
             self.tenant_id, self.user_id = tenant.id, user.id
             s.expunge(user)
             self.user = user
+
+    def flow_for(self, provider: str) -> ScriptedFlow:
+        if provider not in self.providers:
+            raise KeyError(provider)
+        return self.flow
 
     def probe(self, conn, g) -> list[str]:
         if self.probe_error:
@@ -156,10 +166,17 @@ def test_opening_a_link_keeps_state_verifier_nonce_server_side(world):
     assert world.attempt(world.opened()[0]).browser_hash is None
 
 
-def test_a_tenants_optional_scopes_are_asked_for_on_the_consent(world):
+def test_a_tenants_optional_scopes_are_asked_for_on_the_consent_and_when_redeeming(world):
     world.extra = ("meetings",)
-    world.opened()
+    _, state = world.opened()
     assert world.flow.urls[-1]["extra_scopes"] == ("meetings",)
+    assert world.service.complete("acme", state, "c", None).status == "connected"
+    assert world.flow.exchanges[-1]["extra_scopes"] == ("meetings",)
+    world.service.extra_scopes = None  # a hub without optional features
+    _, state = world.opened()
+    assert "extra_scopes" not in world.flow.urls[-1]
+    assert world.service.complete("acme", state, "c", None).status == "connected"
+    assert "extra_scopes" not in world.flow.exchanges[-1]
 
 
 def test_a_link_is_refused_when_unknown_used_or_expired(world):
@@ -168,7 +185,7 @@ def test_a_link_is_refused_when_unknown_used_or_expired(world):
     world.service.open_link(token)
     used = problem(lambda: world.service.open_link(token))
     assert (used.code, used.return_url) == ("link_used", "https://app.example.com/done?x=1")
-    assert used.message == "This connect link was already used. Ask for a new one."
+    assert used.message == str(used) == "This connect link was already used. Ask for a new one."
     late = world.link()
     world.now = T + timedelta(minutes=15)
     expired = problem(lambda: world.service.open_link(late))
@@ -179,28 +196,36 @@ def test_a_link_is_refused_when_unknown_used_or_expired(world):
 
 
 def test_a_callback_is_refused_without_a_matching_unused_state(world):
-    assert problem(lambda: world.service.complete("acme", None, "c", None)).code == "state_missing"
-    assert problem(lambda: world.service.complete("acme", "unknown", "c", None)).code == "state_invalid"
+    missing = problem(lambda: world.service.complete("acme", None, "c", None))
+    assert (missing.code, missing.message) == ("state_missing", "The provider sent no state; start again.")
+    unknown = problem(lambda: world.service.complete("acme", "unknown", "c", None))
+    assert (unknown.code, unknown.message) == ("state_invalid", "This sign-in cannot be matched to a connect link.")
     _, state = world.opened()
     assert problem(lambda: world.service.complete("other", state, "c", None)).code == "state_invalid"
     assert world.service.complete("acme", state, "c", None).status == "connected"
     replay = problem(lambda: world.service.complete("acme", state, "c", None))
-    assert (replay.code, replay.return_url) == ("state_used", "https://app.example.com/done?x=1")
+    assert (replay.code, replay.message, replay.return_url) == (
+        "state_used", "This sign-in was already completed.", "https://app.example.com/done?x=1")
 
 
 def test_only_the_browser_that_opened_the_link_can_finish(world):
     _, state = world.opened(browser="mine")
     for cookies in (None, [], ["theirs"]):
-        assert problem(lambda c=cookies: world.service.complete("acme", state, "c", None, c)).code == "browser_mismatch"
+        refused = problem(lambda c=cookies: world.service.complete("acme", state, "c", None, c))
+        assert (refused.code, refused.message) == ("browser_mismatch", "This sign-in was started in another browser. "
+                                                   "Open the connect link again in the browser you sign in with.")
     assert world.flow.exchanges == []  # nothing spent: the right browser can still finish
     assert world.service.complete("acme", state, "c", None, ["other-flow", "mine"]).status == "connected"
 
 
 def test_a_sign_in_that_took_longer_than_the_links_life_again_is_refused_and_spent(world):
-    _, state = world.opened()
+    token, state = world.opened()
     world.now = T + timedelta(minutes=30)  # expires_at (T+15) + ttl (15): too long
     out = world.service.complete("acme", state, "c", None)
-    assert (out.status, out.code, out.message) == ("error", "link_expired", "The sign-in took too long.")
+    assert out == ConnectOutcome("error", "link_expired", "The sign-in took too long.",
+                                 return_url="https://app.example.com/done?x=1", provider="acme",
+                                 tenant_id=world.tenant_id, user_id=world.user_id)
+    assert world.attempt(token).outcome == "link_expired"
     assert world.flow.exchanges == []
     assert problem(lambda: world.service.complete("acme", state, "c", None)).code == "state_used"
     _, state = world.opened()
@@ -256,7 +281,8 @@ def test_a_failed_probe_is_reported_and_stores_nothing(world):
                                       cause="shared_mailbox")
     token, state = world.opened()
     out = world.service.complete("acme", state, "c", None)
-    assert (out.status, out.code, out.message) == ("error", "shared_mailbox", "a shared mailbox")
+    assert out == ConnectOutcome("error", "shared_mailbox", "a shared mailbox", return_url="https://app.example.com/done?x=1",
+                                 provider="acme", tenant_id=world.tenant_id, user_id=world.user_id)
     assert world.connections() == [] and world.attempt(token).outcome == "shared_mailbox"
     world.probe_error = ProviderError(ErrorKind.PROVIDER_DOWN, "down", provider="acme")
     _, state = world.opened()
@@ -312,6 +338,11 @@ def test_account_check_ignores_case_and_spaces_and_clears_an_old_warning():
     assert _with_account_check(old, U(), "ada@example.COM ", T) == {"other": 1}
     assert _with_account_check({}, None, "x@example.com", T) == {}
     assert _with_account_check({}, U(), None, T) == {}
+
+    class NoEmail:
+        email = None
+
+    assert _with_account_check({}, NoEmail(), "x@example.com", T) == {}  # nothing to compare with
     flagged = _with_account_check({}, U(), "Bob@example.com", T)
     assert flagged == {"account_mismatch": {"since": T.isoformat(), "account_email": "Bob@example.com",
                                             "user_email": "ada@example.com"}}
@@ -342,7 +373,7 @@ def test_a_login_shared_by_two_users_is_named_on_both_when_the_provider_revokes_
         assert a.last_error["cause"] == "credentials_shared" and a.last_error["kind"] == "auth_revoked"
         assert a.last_error["at"] == record["since"] and a.last_error["provider_code"] is None
         assert "Another hub user connected the same Acme login (ada@example.com)" in a.last_error["message"]
-    assert world.status_changes == [(first, "active", "credentials_shared")]
+    assert world.status_changes == [(first, "active", "credentials_shared", "acme", True)]
 
 
 def test_the_return_url_gets_the_outcome_added_to_its_own_query():
@@ -380,7 +411,7 @@ class FormWorld(World):
             fields=(FormField("server_url", "Server", "url"), FormField("username", "User", "text"),
                     FormField("password", "App password", "password")),
             fixes={"credentials_invalid": "Make a new app password."})
-        self.service.flow_for = lambda p: self.form
+        self.service.flow_for = lambda p: {"acme": self.form}[p]
 
     def verify(self, values) -> Grant:
         self.typed.append(dict(values))
@@ -401,13 +432,17 @@ def test_a_form_link_shows_the_form_until_it_is_submitted(form_world):
     again = form_world.service.open_link(token)  # a reload: a fresh state, the old one is void
     assert again.state != step.state
     assert form_world.attempt(token).opened_at == T
-    assert problem(lambda: form_world.service.submit_form(token, step.state, {})).code == "state_invalid"
-    assert problem(lambda: form_world.service.submit_form(token, None, {})).code == "state_invalid"
+    for stale in (step.state, None):
+        refused = problem(lambda s=stale: form_world.service.submit_form(token, s, {}))
+        assert (refused.code, refused.message, refused.return_url) == (
+            "state_invalid", "This form is out of date; open the connect link again.", "https://app.example.com/done?x=1")
+    assert form_world.typed == []
     out = form_world.service.submit_form(token, again.state, {"server_url": "https://dav.example.com",
                                                              "username": "ada", "password": "p", "extra": "x"})
-    assert out.status == "connected" and out.provider == "acme"
     assert form_world.typed == [{"server_url": "https://dav.example.com", "username": "ada", "password": "p"}]
     [conn] = form_world.connections()
+    assert out == ConnectOutcome("connected", connection_id=conn.id, return_url="https://app.example.com/done?x=1",
+                                 provider="acme", tenant_id=form_world.tenant_id, user_id=form_world.user_id)
     assert conn.provider_account_id == "acct-form" and conn.access_expires_at is None
     assert problem(lambda: form_world.service.open_link(token)).code == "link_used"
     assert problem(lambda: form_world.service.submit_form(token, again.state, {})).code == "link_used"
@@ -421,6 +456,7 @@ def test_a_refused_credential_shows_the_form_again_without_the_password(form_wor
     again = form_world.service.submit_form(token, step.state, {"server_url": "https://dav", "username": "ada",
                                                                "password": "secret"})
     assert again.values == {"server_url": "https://dav", "username": "ada"}
+    assert again.form is form_world.form and again.return_url == "https://app.example.com/done?x=1"
     assert again.error is form_world.refusal and again.state != step.state
     assert form_world.form.fix_for(again.error) == "Make a new app password."
     assert form_world.form.fix_for(None) is None
@@ -448,5 +484,92 @@ def test_a_form_credential_cannot_be_refreshed_or_revoked(form_world):
         form_world.form.refresh("anything")
     assert (info.value.kind, info.value.cause, info.value.provider) == (ErrorKind.AUTH_REVOKED,
                                                                         "credentials_invalid", "acme")
+    assert info.value.message == "a form credential cannot be refreshed"  # shown as the connection's last error
     assert form_world.form.revoke("anything") is None
     assert form_world.form.required_scopes == () and form_world.form.new_grant_revokes_previous is False
+
+
+def test_a_form_submitted_again_while_the_first_is_verified_connects_once(form_world):
+    """A reload (a fresh state) and a second submit while the provider still checks the first:
+    both pass the state check, only the first to finish stores the connection."""
+    token = form_world.link()
+    first = form_world.service.open_link(token)
+    inner: list = []
+    verify = form_world.verify
+
+    def slow_verify(values):
+        if not inner:  # the other tab, while this one waits for the provider
+            inner.append(None)
+            reload = form_world.service.open_link(token)
+            inner[0] = form_world.service.submit_form(token, reload.state, {"password": "p"})
+        return verify(values)
+
+    form_world.form = dataclasses.replace(form_world.form, verify=slow_verify)
+    late = problem(lambda: form_world.service.submit_form(token, first.state, {"password": "p"}))
+    assert (late.code, late.message, late.return_url) == (
+        "state_used", "This sign-in was already completed.", "https://app.example.com/done?x=1")
+    [conn] = form_world.connections()
+    assert inner[0].status == "connected" and inner[0].connection_id == conn.id
+
+
+def test_the_same_account_id_on_another_provider_is_another_connection(world):
+    world.providers.add("other")
+    _, state = world.opened()
+    first = world.service.complete("acme", state, "c", None).connection_id
+    token = world.service.create_link(world.tenant_id, world.user, "other", None, None).url.rsplit("/", 1)[1]
+    world.service.open_link(token)
+    second = world.service.complete("other", world.flow.urls[-1]["state"], "c", None).connection_id
+    assert first != second
+    assert sorted((c.provider, c.provider_account_id, c.reconnect_count) for c in world.connections()) == [
+        ("acme", "acct-1", 0), ("other", "acct-1", 0)]
+
+
+def test_a_shared_login_knocks_out_only_that_login_on_that_provider(world, database):
+    """Only connections to the same provider account are affected; each keeps its own flags;
+    one already needing reauthorization keeps its own error; and the sign-in's own warnings
+    (another account than the user's) stay next to the shared-login note."""
+    world.flow.new_grant_revokes_previous = True
+    account = f"shared-{uuid.uuid4().hex[:8]}"
+    people = [World(database) for _ in range(4)]
+    rows = [("acme", account, "needs_reauth", {"keep": 0}), ("acme", account, "active", {"keep": 1}),
+            ("zoomish", account, "active", {"keep": 2}), ("acme", account + "-x", "active", {"keep": 3})]
+    ids = []
+    with database.session() as s:
+        for person, (provider, acct, status, flags) in zip(people, rows):
+            conn = Connection(tenant_id=person.tenant_id, user_id=person.user_id, provider=provider,
+                              provider_account_id=acct, account_email="shared@example.com", status=status,
+                              flags=flags)
+            s.add(conn)
+            s.flush()
+            ids.append(conn.id)
+    world.flow.answer = grant(account=account, email="shared@example.com")
+    _, state = world.opened()
+    mine = world.service.complete("acme", state, "c", None).connection_id
+    with database.session() as s:
+        me, *others = [s.get(Connection, cid) for cid in [mine, *ids]]
+        record = me.flags["credentials_shared"]
+        assert record["connections"] == 3 and record["since"] == T.isoformat()
+        assert me.flags == {"credentials_shared": record, "account_mismatch": {
+            "since": T.isoformat(), "account_email": "shared@example.com", "user_email": "ada@example.com"}}
+        assert [(o.status, o.flags) for o in others] == [
+            ("needs_reauth", {"keep": 0, "credentials_shared": record}),
+            ("needs_reauth", {"keep": 1, "credentials_shared": record}),
+            ("active", {"keep": 2}), ("active", {"keep": 3})]
+        assert others[0].last_error is None  # not knocked out by this sign-in: it was out already
+        assert others[1].last_error["cause"] == "credentials_shared"
+    assert world.status_changes == [(ids[1], "active", "credentials_shared", "acme", True)]
+
+
+def test_a_second_account_on_the_same_provider_is_a_second_connection_and_reconnects_count(world):
+    for account in ("acct-1", "acct-2", "acct-1", "acct-1"):
+        world.flow.answer = grant(account=account)
+        _, state = world.opened()
+        assert world.service.complete("acme", state, "c", None).status == "connected"
+    assert sorted((c.provider_account_id, c.reconnect_count) for c in world.connections()) == [
+        ("acct-1", 2), ("acct-2", 0)]
+
+
+def test_the_callback_address_is_under_the_public_url_whatever_its_path():
+    service = ConnectService(None, None, None, lambda p: None, "https://example.com/hubX/", None,  # type: ignore[arg-type]
+                             lambda: T)
+    assert service.redirect_uri("acme") == "https://example.com/hubX/oauth/callback/acme"

@@ -269,8 +269,13 @@ def test_a_refused_static_credential_keeps_the_providers_words(database, unique)
     def action(token: str) -> str:
         raise refusal
 
+    announced: list[ProviderError] = []
+    listener = s.tm.on_status_change
+    assert listener is not None
+    s.tm.on_status_change = lambda sess, conn, old, e: (announced.append(e), listener(sess, conn, old, e))
     with pytest.raises(ConnectionUnusable) as info:
         s.tm.call(s.cid, action)
+    assert [e.provider for e in announced] == ["fake"]  # the connection's provider, not the refusal's
     err = info.value
     assert (err.kind, err.message, err.provider, err.cause, err.provider_code, err.http_status) == (
         ErrorKind.AUTH_REVOKED, "The server refused the app password.", "fake", "token_revoked", "401 Unauthorized",
