@@ -29,8 +29,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
 from bench.common import TimedAdapter, live_stack, median_ms  # noqa: E402
-from bench.cold_start import free_port  # noqa: E402
-from tests.e2e.support import Api, Sandbox, connect  # noqa: E402
+from tests.e2e.support import Api, Sandbox, connect, free_port_pair  # noqa: E402
 
 KEY = "hub_live_bench_teams"
 T0 = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
@@ -45,7 +44,7 @@ def teams_event(i: int) -> dict:
 
 # -- 1. hub demo, fresh process ---------------------------------------------------------------------
 def demo_first_vs_tenth() -> None:
-    port = free_port()
+    port = free_port_pair()  # the demo takes PORT and PORT+1
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "demo", "--port", str(port)], cwd=tmp,

@@ -5,12 +5,16 @@ import json
 import os
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 import requests
 
 from hub.config import Settings
 from hub.instance import DEMO_TENANT, DemoInstance
+
+if TYPE_CHECKING:
+    from hub.demo_sandbox import DemoSandbox
 
 # Sandbox accounts the demo starts with: (provider, email, name, busy hours from 09:00 local).
 DEMO_ACCOUNTS = (
@@ -60,34 +64,37 @@ def seed(settings: Settings, api_key: str, instance: DemoInstance, restored: boo
         click.echo(f"settings {link.json()['url']}   (alice's settings page; single use, 15 minutes)")
 
 
+def prepare(settings: Settings, api_key: str, instance: DemoInstance, sandbox: DemoSandbox) -> None:
+    """The demo's background thread: the sandbox built, then seeded (the hub already serves)."""
+    restored = sandbox.build()
+    if instance.sandbox_file.exists() and not restored:
+        click.echo(f"sandbox  could not read {instance.sandbox_file}: started empty")
+    seed(settings, api_key, instance, restored)
+
+
 def run_demo(host: str, port: int) -> None:
     from hub.app import create_app
+    from hub.demo_sandbox import DemoSandbox
     from hub.devserver import make_hub_server
     from hub.services.directory import create_api_key
-    from providers.emulator_kit.snapshot import SnapshotFile
-    from providers.sandbox import create_sandbox_app, serve
 
     instance = DemoInstance()
     settings = instance.settings(host, port)
     instance.record_address(host, port)  # where `hub doctor` and `hub keys` find this demo
-    sandbox_app = create_sandbox_app()
-    # The sandbox keeps its accounts, calendars and grants in instance/: a restarted demo's
-    # connections keep working instead of all turning token_revoked.
-    sandbox_state = SnapshotFile(sandbox_app, instance.sandbox_file)
-    restored = sandbox_state.load()
-    sandbox_state.save_after_changes()
-    sandbox_server, _, sandbox_url = serve(sandbox_app, host, port + 1)
+    had_state = instance.sandbox_file.exists()
+    sandbox = DemoSandbox(host, port + 1, instance.sandbox_file)  # listening now, built after the hub
     app = create_app(settings)
     hub = app.extensions["hub"]
     _, api_key = create_api_key(hub.db, DEMO_TENANT, instance.api_key(os.environ.get("HUB_DEMO_API_KEY")))
     from hub.services.tenants import set_attendance
     set_attendance(hub.db, DEMO_TENANT, True)  # the demo shows attendance on Meet too
     server = make_hub_server(host, port, app)
-    threading.Thread(target=lambda: seed(settings, api_key, instance, restored), daemon=True).start()
+    threading.Thread(target=prepare, args=(settings, api_key, instance, sandbox), name="demo-prepare",
+                     daemon=True).start()
     day = tomorrow()
     click.echo(f"hub      http://{host}:{port}   (API docs at /docs)")
-    click.echo(f"sandbox  {sandbox_url}   (control API at /_control; "
-               f"{'state restored from' if restored else 'state kept in'} {instance.sandbox_file})")
+    click.echo(f"sandbox  {sandbox.url}   (control API at /_control; "
+               f"{'state restored from' if had_state else 'state kept in'} {instance.sandbox_file})")
     click.echo(f"tenant   {DEMO_TENANT}")
     click.echo(f"API key  {api_key}   (kept in {instance.root}/demo-api-key)")
     curl = f"curl -s -X POST http://{host}:{port}/v1"
@@ -102,5 +109,4 @@ def run_demo(host: str, port: int) -> None:
         pass
     finally:
         server.shutdown()
-        sandbox_server.shutdown()
-        sandbox_state.save()
+        sandbox.shutdown()

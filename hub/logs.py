@@ -3,15 +3,17 @@
 Every event passes through `redact`: values under keys that name a secret are replaced, and
 bearer tokens or OAuth codes inside strings are masked — so a careless `log.info(..., body=…)`
 still leaks nothing.
+
+structlog is imported on the first event, not with this module: it imports `rich` whenever that
+is installed, ~0.1 s of every start of a process that may log nothing while it starts.
 """
 from __future__ import annotations
 
 import logging
 import re
 import sys
+import threading
 from typing import Any, Mapping, MutableMapping
-
-import structlog
 
 SECRET_KEYS = re.compile(r"(token|secret|password|authorization|code_verifier|^code$|api_key|cookie|key_hash|assertion"
                          r"|^state$|nonce|^link$|_link$|signature)", re.IGNORECASE)
@@ -53,6 +55,25 @@ def configure(level: str = "INFO",  # pragma: no mutate (any unknown level name 
     for name in ("alembic", "radicale"):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
+    _pending[:] = [(level, json_output)]
+    if "structlog" in sys.modules:  # already paid for (and maybe in use, as by capture_logs): now
+        _configure_structlog()
+
+
+_pending: list[tuple[str, bool]] = []  # the last configure() that structlog has not seen yet
+# Held until structlog is configured: no thread's first event may go out unredacted meanwhile.
+_configuring = threading.Lock()
+
+
+def _configure_structlog() -> None:
+    with _configuring:
+        if _pending:
+            _apply(*_pending.pop())
+
+
+def _apply(level: str, json_output: bool) -> None:
+    import structlog
+
     renderer = structlog.processors.JSONRenderer() if json_output else _plain_text()
     # no mutate: utc=True is TimeStamper's default and "ISO" matches in any case.
     stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)  # pragma: no mutate
@@ -66,9 +87,29 @@ def configure(level: str = "INFO",  # pragma: no mutate (any unknown level name 
 
 
 def _plain_text() -> Any:
+    import structlog
+
     return structlog.dev.ConsoleRenderer(colors=False)  # pragma: no mutate (colors=None is as falsy)
 
 
-def get_logger(name: str):
-    # The name is for readers: PrintLoggerFactory ignores it, so mutating it changes nothing.
-    return structlog.get_logger(name)  # pragma: no mutate
+def get_logger(name: str) -> Any:
+    return _Logger(name)
+
+
+class _Logger:
+    """A module's logger: structlog's, made (and configured) on the first event."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._logger: Any = None
+
+    def __getattr__(self, method: str) -> Any:
+        if method.startswith("__"):  # copy, pickle: nothing of structlog's
+            raise AttributeError(method)
+        if self._logger is None:
+            import structlog
+
+            _configure_structlog()
+            # The name is for readers: PrintLoggerFactory ignores it, so mutating it changes nothing.
+            self._logger = structlog.get_logger(self._name)  # pragma: no mutate
+        return getattr(self._logger, method)

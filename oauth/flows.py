@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Protocol
-
-import requests
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from providers.base import ErrorKind, OAuthEndpoints, ProviderError
+
+if TYPE_CHECKING:  # imported on the first flow, not at start: authlib pulls joserfc and
+    import requests  # cryptography.x509, requests urllib3 (together ~0.3 s of every start)
+    from authlib.integrations.requests_client import OAuth2Session
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,7 @@ class AuthlibFlow:
     timeout: float = 20.0
 
     def _session(self, redirect_uri: str | None = None) -> OAuth2Session:
+        from authlib.integrations.requests_client import OAuth2Session
         session = OAuth2Session(
             self.client_id, self.client_secret, scope=" ".join(self.scopes),
             redirect_uri=redirect_uri, code_challenge_method="S256",
@@ -133,6 +134,8 @@ class AuthlibFlow:
         self._call(lambda s: s.revoke_token(self.revoke_endpoint, token, timeout=self.timeout))
 
     def _call(self, action: Callable[[OAuth2Session], Any], redirect_uri: str | None = None) -> Any:
+        import requests
+        from authlib.integrations.base_client.errors import OAuthError
         session = self._session(redirect_uri)
         answer = _TokenAnswer()
         session.register_compliance_hook("access_token_response", answer.keep)

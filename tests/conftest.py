@@ -31,7 +31,7 @@ def _attendance_timer_off():
 def database_url(tmp_path_factory) -> str:
     """SQLite file by default; with HUB_TEST_DATABASE_URL (PostgreSQL) a fresh database is made
     for this session and dropped after it, so concurrent runs never see each other's rows and
-    the migrations always build the schema from nothing."""
+    the schema is always built from nothing."""
     with own_database(tmp_path_factory, "db") as url:
         yield url
 
@@ -53,17 +53,23 @@ def own_database(tmp_path_factory, label: str) -> Iterator[str]:
 @contextmanager
 def fresh_postgres(url: str) -> Iterator[str]:
     """A new, migrated database on the PostgreSQL server of `url`, dropped afterwards."""
+    with empty_postgres(url) as session_url:
+        db = Database(session_url)
+        db.upgrade()
+        db.dispose()
+        yield session_url
+
+
+@contextmanager
+def empty_postgres(url: str) -> Iterator[str]:
+    """A new database without any table on the PostgreSQL server of `url`, dropped afterwards."""
     admin = make_url(url)
     name = f"hub_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    session_url = admin.set(database=name).render_as_string(hide_password=False)
-    db = Database(session_url)
-    db.upgrade()
-    db.dispose()
     try:
-        yield session_url
+        yield admin.set(database=name).render_as_string(hide_password=False)
     finally:
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from flask import Blueprint, current_app, jsonify
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from hub.api.auth import require_api_key
 from hub.api.context import hub, services, tenant_id
+from hub.api.model_base import ApiModel
 from hub.api.routing import operation
 from hub.api.schemas import ProviderName, Strict
 from hub.problems import Problem
@@ -23,14 +24,14 @@ bp.before_request(require_api_key)
 TAGS = ("Diagnostics",)
 
 
-class FixOut(BaseModel):
+class FixOut(ApiModel):
     action: str = Field(description="reconnect | connect | connect_own_account | contact_admin | "
                                     "contact_support | choose_other_conferencing | wait | retry")
     url: str | None = Field(default=None, description="A fresh connect link when signing in again is the fix")
     steps: list[str] | None = None
 
 
-class CheckOut(BaseModel):
+class CheckOut(ApiModel):
     id: str
     connection_id: str | None = None
     provider: str | None = None
@@ -41,7 +42,7 @@ class CheckOut(BaseModel):
     fix: FixOut | None = None
 
 
-class HealthRecordOut(BaseModel):
+class HealthRecordOut(ApiModel):
     id: str
     provider: str
     account_email: str | None
@@ -59,7 +60,7 @@ class HealthRecordOut(BaseModel):
     last_diagnosis: dict[str, Any] | None
 
 
-class DiagnosisOut(BaseModel):
+class DiagnosisOut(ApiModel):
     healthy: bool = Field(description="No check failed (warnings allowed)")
     checks: list[CheckOut]
     user_id: str | None = None
@@ -75,7 +76,7 @@ class ExplainIn(Strict):
     body: dict[str, Any] | str = Field(description="The provider's error body: JSON, or the text as pasted")
 
 
-class ExplainOut(BaseModel):
+class ExplainOut(ApiModel):
     kind: str
     cause: str | None
     summary: str

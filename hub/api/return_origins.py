@@ -6,10 +6,11 @@ link-making routes call.
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from hub.api.auth import require_api_key
 from hub.api.context import hub, tenant_id
+from hub.api.model_base import ApiModel
 from hub.api.routing import operation
 from hub.problems import Problem
 from hub.services import return_urls
@@ -20,14 +21,14 @@ bp.before_request(require_api_key)
 TAGS = ("Tenant",)
 
 
-class ReturnOriginsIn(BaseModel):
+class ReturnOriginsIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
     origins: list[str] = Field(max_length=MAX_ORIGINS, description=(
         "Origins like `https://ats.example.com` (scheme, host, optional port). An empty list "
         "lifts the restriction."), json_schema_extra={"items": {"type": "string", "pattern": ORIGIN_PATTERN}})
 
 
-class ReturnOriginsOut(BaseModel):
+class ReturnOriginsOut(ApiModel):
     origins: list[str]
 
 

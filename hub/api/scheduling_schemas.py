@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from hub.api.model_base import ApiModel
 from hub.api.schemas import (AttendanceThresholds, ConferencingChoice, EventOut, Strict, Window, _check_zone,
                              zone_schema)
 from hub.services.scheduling.texts import PLACEHOLDERS, unknown_placeholders
@@ -79,7 +80,7 @@ class TemplateIn(OfferSettings):
     expires_after_days: int | None = Field(default=None, ge=1, le=365)
 
 
-class TemplateOut(BaseModel):
+class TemplateOut(ApiModel):
     template_id: str
     name: str
     duration_minutes: int
@@ -98,7 +99,7 @@ class TemplateOut(BaseModel):
     updated_at: datetime
 
 
-class TemplatesOut(BaseModel):
+class TemplatesOut(ApiModel):
     templates: list[TemplateOut]
 
 
@@ -153,7 +154,7 @@ class RequestPatch(Strict):
         return self
 
 
-class SlotRef(BaseModel):
+class SlotRef(ApiModel):
     id: str | None = None
     start: datetime
     end: datetime
@@ -164,7 +165,7 @@ class OfferedSlotOut(SlotRef):
     candidate_id: str | None = None
 
 
-class CandidateOut(BaseModel):
+class CandidateOut(ApiModel):
     id: str
     email: str
     name: str | None
@@ -177,7 +178,7 @@ class CandidateOut(BaseModel):
     odd_hour: bool | None = None
 
 
-class HoldOut(BaseModel):
+class HoldOut(ApiModel):
     user_id: str
     slot_id: str
     provider: str
@@ -185,7 +186,7 @@ class HoldOut(BaseModel):
     status: Literal["active", "releasing"]
 
 
-class RequestOut(BaseModel):
+class RequestOut(ApiModel):
     id: str
     status: Literal["pending", "completed", "cancelled", "expired"]
     organizer: str
@@ -213,11 +214,11 @@ class RequestOut(BaseModel):
     interviews_not_cancelled: list[str] | None = None
 
 
-class RequestsOut(BaseModel):
+class RequestsOut(ApiModel):
     scheduling_requests: list[RequestOut]
 
 
-class LocalTimes(BaseModel):
+class LocalTimes(ApiModel):
     start: str
     end: str
 
@@ -227,7 +228,7 @@ class CandidateSlotOut(SlotRef):
     odd_hour: bool
 
 
-class CandidateSlotsOut(BaseModel):
+class CandidateSlotsOut(ApiModel):
     timezone: str
     slots: list[CandidateSlotOut]
 

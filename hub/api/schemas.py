@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BeforeValidator, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from hub.api.model_base import ApiModel
 from providers import registry
 
 from hub.services.return_urls import RETURN_URL_PATTERN, parse_return_url
@@ -24,7 +25,7 @@ else:
     ConferencingChoice = Literal[(*registry.conferencing_choices(), "none", "default")]
 
 
-class Strict(BaseModel):
+class Strict(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -105,7 +106,7 @@ class UserIn(Strict):
     _zone = field_validator("timezone")(_check_zone)
 
 
-class UserOut(BaseModel):
+class UserOut(ApiModel):
     user_id: str
     email: str
     name: str | None
@@ -151,19 +152,19 @@ def _strict_return_url(value: Any) -> Any:
     return parse_return_url(value) if isinstance(value, str) else value
 
 
-class LinkOut(BaseModel):
+class LinkOut(ApiModel):
     url: str
     expires_at: datetime
 
 
-class ErrorOut(BaseModel):
+class ErrorOut(ApiModel):
     kind: str
     cause: str | None
     message: str
     at: datetime | None = None
 
 
-class ConnectionOut(BaseModel):
+class ConnectionOut(ApiModel):
     id: str
     provider: str
     account_email: str | None
@@ -175,7 +176,7 @@ class ConnectionOut(BaseModel):
     last_error: ErrorOut | None
 
 
-class ConnectionsOut(BaseModel):
+class ConnectionsOut(ApiModel):
     connections: list[ConnectionOut]
 
 
@@ -208,13 +209,13 @@ class FreeBusyIn(Window):
     consistency: Literal["cached", "live"] = _consistency_field()
 
 
-class BusyOut(BaseModel):
+class BusyOut(ApiModel):
     start: datetime
     end: datetime
     status: Literal["busy", "tentative", "oof"]
 
 
-class ParticipantError(BaseModel):
+class ParticipantError(ApiModel):
     kind: str
     cause: str | None
     message: str
@@ -222,7 +223,7 @@ class ParticipantError(BaseModel):
     retry_after: float | None = None
 
 
-class FreeBusyUserOut(BaseModel):
+class FreeBusyUserOut(ApiModel):
     status: Literal["ok", "error"]
     busy: list[BusyOut]
     error: ParticipantError | None
@@ -230,7 +231,7 @@ class FreeBusyUserOut(BaseModel):
     fresh_as_of: datetime | None = Field(description=FRESH_DOC)
 
 
-class FreeBusyOut(BaseModel):
+class FreeBusyOut(ApiModel):
     start: datetime
     end: datetime
     users: dict[str, FreeBusyUserOut]
@@ -297,13 +298,13 @@ class EventPatch(Strict):
         return self
 
 
-class CalendarRef(BaseModel):
+class CalendarRef(ApiModel):
     provider: str
     event_id: str
     html_link: str | None = None
 
 
-class ConferencingOut(BaseModel):
+class ConferencingOut(ApiModel):
     provider: str
     join_url: str
     meeting_id: str | None = None
@@ -311,14 +312,14 @@ class ConferencingOut(BaseModel):
     dial_in: list[dict[str, Any]] | None = None
 
 
-class AttendeeOut(BaseModel):
+class AttendeeOut(ApiModel):
     email: str
     name: str | None = None
     optional: bool = False
     response_status: Literal["accepted", "declined", "tentative", "needs_action"] = "needs_action"
 
 
-class EventOut(BaseModel):
+class EventOut(ApiModel):
     id: str
     organizer: str
     title: str
@@ -332,7 +333,7 @@ class EventOut(BaseModel):
     status: Literal["confirmed", "cancelled"]
 
 
-class AttendanceParticipantOut(BaseModel):
+class AttendanceParticipantOut(ApiModel):
     email: str | None = None
     name: str
     role: Literal["candidate", "interviewer", "other"]
@@ -341,20 +342,20 @@ class AttendanceParticipantOut(BaseModel):
     minutes_late: int
 
 
-class AttendanceDeadlineOut(BaseModel):
+class AttendanceDeadlineOut(ApiModel):
     kind: Literal["late", "deadline"]
     due_at: datetime
     status: Literal["pending", "done", "cancelled", "failed"]
 
 
-class WatchedOut(BaseModel):
+class WatchedOut(ApiModel):
     email: str
     name: str | None = None
     key: str = Field(description="The candidate's join key: a Zoom Meeting SDK join that passes it as "
                                  "customerKey is matched by it (Zoom reports guests without an email)")
 
 
-class AttendanceOut(BaseModel):
+class AttendanceOut(ApiModel):
     event_id: str
     status: Literal["scheduled", "waiting", "in_progress", "ended", "cancelled"]
     source: Literal["zoom_webhooks", "zoom_api", "meet_api", "teams_report"] = Field(
@@ -371,7 +372,7 @@ class AttendanceOut(BaseModel):
     error: dict[str, Any] | None = Field(description="The last failed provider read, retried until it works")
 
 
-class ProblemOut(BaseModel):
+class ProblemOut(ApiModel):
     type: str
     title: str
     status: int
@@ -398,20 +399,20 @@ class AvailabilityIn(Window):
     consistency: Literal["cached", "live"] = _consistency_field()
 
 
-class SlotOut(BaseModel):
+class SlotOut(ApiModel):
     start: datetime
     end: datetime
     optional_available: list[str]
 
 
-class ParticipantStatusOut(BaseModel):
+class ParticipantStatusOut(ApiModel):
     status: Literal["ok", "error"]
     error: ParticipantError | None
     source: Literal["cache", "live"] = Field(description=SOURCE_DOC)
     fresh_as_of: datetime | None = Field(description=FRESH_DOC)
 
 
-class AvailabilityOut(BaseModel):
+class AvailabilityOut(ApiModel):
     complete: bool
     slots: list[SlotOut]
     participants: dict[str, ParticipantStatusOut]

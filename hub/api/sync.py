@@ -5,10 +5,10 @@ from datetime import datetime
 from typing import Literal
 
 from flask import Blueprint, jsonify
-from pydantic import BaseModel
 
 from hub.api.auth import require_api_key
 from hub.api.context import hub, tenant_id
+from hub.api.model_base import ApiModel
 from hub.api.routing import operation
 from hub.services.directory import require_connection
 from hub.services.sync import status
@@ -17,25 +17,25 @@ bp = Blueprint("sync_api", __name__, url_prefix="/v1")
 bp.before_request(require_api_key)
 
 
-class SyncErrorOut(BaseModel):
+class SyncErrorOut(ApiModel):
     at: datetime | None = None
     kind: str | None = None
     cause: str | None = None
     message: str | None = None
 
 
-class ChannelOut(BaseModel):
+class ChannelOut(ApiModel):
     status: Literal["active", "expired", "failed"]
     expires_at: datetime | None = None
     last_error: SyncErrorOut | None = None
 
 
-class SyncWindowOut(BaseModel):
+class SyncWindowOut(ApiModel):
     start: datetime
     end: datetime
 
 
-class SyncStatusOut(BaseModel):
+class SyncStatusOut(ApiModel):
     channel: ChannelOut | None
     last_synced_at: datetime | None
     window: SyncWindowOut | None

@@ -11,10 +11,11 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from hub.api.auth import require_api_key
 from hub.api.context import hub, tenant_id
+from hub.api.model_base import ApiModel
 from hub.api.routing import operation
 from webhooks.outbound import endpoints as endpoint_service
 from webhooks.outbound.outbox import ALL_EVENTS, EVENT_TYPES
@@ -32,7 +33,7 @@ WEBHOOK_URL_PATTERN = (r"^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\
                        r"(?::[0-9]{1,5})?(?:[/?#][!-~]*)?$")
 
 
-class WebhookEndpointIn(BaseModel):
+class WebhookEndpointIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(max_length=2048, pattern=WEBHOOK_URL_PATTERN, json_schema_extra={"format": "uri"},
@@ -61,7 +62,7 @@ class WebhookEndpointIn(BaseModel):
         return list(dict.fromkeys(value))
 
 
-class WebhookEndpointOut(BaseModel):
+class WebhookEndpointOut(ApiModel):
     id: str
     url: str
     events: list[str]
@@ -71,14 +72,14 @@ class WebhookEndpointOut(BaseModel):
     created_at: datetime
 
 
-class WebhookEndpointCreatedOut(BaseModel):
+class WebhookEndpointCreatedOut(ApiModel):
     id: str
     url: str
     events: list[str]
     secret: str = Field(description="`whsec_` + base64 of the HMAC key. Shown only in this answer.")
 
 
-class WebhookEndpointsOut(BaseModel):
+class WebhookEndpointsOut(ApiModel):
     webhook_endpoints: list[WebhookEndpointOut]
 
 

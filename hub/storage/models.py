@@ -10,7 +10,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hub.storage.types import UTCDateTime, utcnow
@@ -29,7 +29,7 @@ class Tenant(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("ten"))
     name: Mapped[str] = mapped_column(String(128), unique=True)
     # Attendance asks connect flows for more scopes (reading meeting participants): opt-in.
-    attendance_enabled: Mapped[bool] = mapped_column(default=False)
+    attendance_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Origins (`https://ats.example.com`) a return_url may use; None: any well-formed URL.
     return_origins: Mapped[list[Any] | None] = mapped_column(default=None)
