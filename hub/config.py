@@ -35,6 +35,9 @@ class Settings:
     # A participant's synced busy time (the busy cache) answers free/busy and availability only
     # when its last sync finished at most this long ago; older, it is read live. 0: always live.
     cache_max_age_seconds: int = 300
+    # How long a process trusts an API key it has checked (hub/services/api_keys.py): a revoked
+    # key stops working at most this long after the revocation. 0: checked on every request.
+    api_key_cache_seconds: float = 5.0
     connect_link_ttl_seconds: int = 900
     idempotency_ttl_hours: int = 48
     auto_migrate: bool = False

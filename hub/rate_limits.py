@@ -62,7 +62,11 @@ def _link_refused(resp: Response) -> bool:
 
 
 def storage_uri(settings: Settings) -> str:
-    return (settings.rate_limit_storage_url or getattr(settings, "broker_url", "") or "memory://")
+    shared = settings.rate_limit_storage_url or getattr(settings, "broker_url", "")
+    if shared:
+        return shared
+    from hub.rate_limit_memory import SCHEME  # registers the scheme with `limits`
+    return f"{SCHEME}://"
 
 
 def install(app: Flask, settings: Settings) -> Limiter:

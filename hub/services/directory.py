@@ -61,9 +61,13 @@ _TENANT_FOR_KEY = (select(ApiKey.tenant_id)
 
 
 def tenant_for_key(db: Database, key: str) -> str | None:
-    """Every /v1 request asks this: one indexed read, no ORM session."""
+    """The tenant of a valid (unrevoked) key: one indexed read, no ORM session."""
+    return tenant_for_key_hash(db, hash_key(key))
+
+
+def tenant_for_key_hash(db: Database, key_hash: str) -> str | None:
     with db.read() as conn:
-        return conn.execute(_TENANT_FOR_KEY, {"key_hash": hash_key(key)}).scalar_one_or_none()
+        return conn.execute(_TENANT_FOR_KEY, {"key_hash": key_hash}).scalar_one_or_none()
 
 
 def tenant_id_by_name(db: Database, name: str) -> str | None:
