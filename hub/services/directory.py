@@ -76,9 +76,18 @@ def tenant_id_by_name(db: Database, name: str) -> str | None:
         return row.id if row else None
 
 
+# The request path's lookups, built once and bound per call: building a select (coercing each
+# clause, then its cache key) cost more CPU than SQLite takes to answer it.
+_USER = select(User).where(User.tenant_id == bindparam("tenant_id"), User.external_id == bindparam("user_id"))
+_CONNECTION = select(Connection).where(Connection.tenant_id == bindparam("tenant_id"),
+                                       Connection.id == bindparam("connection_id"))
+_USER_CONNECTIONS = (select(Connection).where(Connection.tenant_id == bindparam("tenant_id"),
+                                              Connection.user_id == bindparam("user_pk"))
+                     .order_by(Connection.connected_at))
+
+
 def find_user(session: Session, tenant_id: str, user_id: str) -> User | None:
-    return session.execute(select(User).where(User.tenant_id == tenant_id,
-                                              User.external_id == user_id)).scalar_one_or_none()
+    return session.execute(_USER, {"tenant_id": tenant_id, "user_id": user_id}).scalar_one_or_none()
 
 
 def require_user(session: Session, tenant_id: str, user_id: str) -> User:
@@ -90,8 +99,8 @@ def require_user(session: Session, tenant_id: str, user_id: str) -> User:
 
 
 def require_connection(session: Session, tenant_id: str, connection_id: str) -> Connection:
-    conn = session.execute(select(Connection).where(Connection.tenant_id == tenant_id,
-                                                    Connection.id == connection_id)).scalar_one_or_none()
+    conn = session.execute(_CONNECTION, {"tenant_id": tenant_id, "connection_id": connection_id}
+                           ).scalar_one_or_none()
     if conn is None:
         raise NotFound("connection_not_found", "Connection not found",
                       f"No connection {connection_id!r} exists for this API key.")
@@ -99,9 +108,7 @@ def require_connection(session: Session, tenant_id: str, connection_id: str) -> 
 
 
 def user_connections(session: Session, user: User) -> list[Connection]:
-    return list(session.execute(select(Connection).where(Connection.tenant_id == user.tenant_id,
-                                                         Connection.user_id == user.id)
-                                .order_by(Connection.connected_at)).scalars())
+    return list(session.execute(_USER_CONNECTIONS, {"tenant_id": user.tenant_id, "user_pk": user.id}).scalars())
 
 
 def calendar_connection(session: Session, user: User) -> Connection | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from hub import jobs
@@ -149,13 +149,16 @@ def mark_dirty(session: Session, channel: SyncChannel, now: datetime, why: str =
                       key=f"{RUN}:{channel.connection_id}:{why}:{now.isoformat()}")
 
 
+# Built once (every event create, move and cancel asks): bound per call.
+_ACTIVE_CHANNEL = select(SyncChannel).where(SyncChannel.connection_id == bindparam("connection_id"),
+                                            SyncChannel.status == ACTIVE)
+
+
 def calendar_written(session: Session, connection_id: str, now: datetime) -> None:
     """The hub itself just changed this calendar (an event or a hold made, moved or removed):
     its cache is behind until the next sync. The provider's push would say so too, but a
     cached read in between must not miss the hub's own write, so the connection is marked
     dirty — answered live — and a sync is queued now."""
-    channel = session.execute(
-        select(SyncChannel).where(SyncChannel.connection_id == connection_id, SyncChannel.status == ACTIVE)
-    ).scalars().first()
+    channel = session.execute(_ACTIVE_CHANNEL, {"connection_id": connection_id}).scalars().first()
     if channel is not None:
         mark_dirty(session, channel, now, why="write")
