@@ -127,6 +127,14 @@ def _act(session: Session, channel: SyncChannel, notice: PushNotice, now: dateti
     return True
 
 
+# Built once (every notice and every write of the hub asks): bound per call. The parameter names
+# differ from the columns': an UPDATE takes a parameter named like a column as one more SET.
+_MARK_DIRTY = (update(SyncState)
+               .where(SyncState.connection_id == bindparam("dirty_connection"), SyncState.dirty_since.is_(None))
+               .values(dirty_since=bindparam("dirty_at", type_=SyncState.__table__.c.dirty_since.type))
+               .execution_options(synchronize_session=False))
+
+
 def mark_dirty(session: Session, channel: SyncChannel, now: datetime, why: str = "notice") -> None:
     """The cache of this connection is behind. The first notice since the last sync queues the
     sync (keyed on that moment, so a burst of notices queues one job); later ones find the
@@ -141,9 +149,7 @@ def mark_dirty(session: Session, channel: SyncChannel, now: datetime, why: str =
         session.add(state)
         session.flush()
     # Conditional update: of two notices racing, exactly one sees the connection clean.
-    result: Any = session.execute(
-        update(SyncState).where(SyncState.connection_id == channel.connection_id, SyncState.dirty_since.is_(None))
-        .values(dirty_since=now).execution_options(synchronize_session=False))
+    result: Any = session.execute(_MARK_DIRTY, {"dirty_connection": channel.connection_id, "dirty_at": now})
     if result.rowcount or why != "notice":
         jobs.schedule(session, RUN, {"connection_id": channel.connection_id},
                       key=f"{RUN}:{channel.connection_id}:{why}:{now.isoformat()}")
