@@ -86,6 +86,14 @@ _USER_CONNECTIONS = (select(Connection).where(Connection.tenant_id == bindparam(
                      .order_by(Connection.connected_at))
 
 
+# A user with every connection of theirs in one statement (event planning needs both).
+_USER_AND_CONNECTIONS = (select(User, Connection)
+                         .outerjoin(Connection, (Connection.user_id == User.id)
+                                    & (Connection.tenant_id == User.tenant_id))
+                         .where(User.tenant_id == bindparam("tenant_id"), User.external_id == bindparam("user_id"))
+                         .order_by(Connection.connected_at))
+
+
 def find_user(session: Session, tenant_id: str, user_id: str) -> User | None:
     return session.execute(_USER, {"tenant_id": tenant_id, "user_id": user_id}).scalar_one_or_none()
 
@@ -96,6 +104,14 @@ def require_user(session: Session, tenant_id: str, user_id: str) -> User:
         raise NotFound("user_not_found", "User not found",
                       f"No user {user_id!r} exists for this API key. Create it with PUT /v1/users/{{user_id}}.")
     return user
+
+
+def require_user_and_connections(session: Session, tenant_id: str, user_id: str) -> tuple[User, list[Connection]]:
+    """`require_user` and `user_connections` in one statement."""
+    rows = session.execute(_USER_AND_CONNECTIONS, {"tenant_id": tenant_id, "user_id": user_id}).all()
+    if not rows:
+        require_user(session, tenant_id, user_id)  # raises user_not_found, worded in one place
+    return rows[0][0], [conn for _, conn in rows if conn is not None]
 
 
 def require_connection(session: Session, tenant_id: str, connection_id: str) -> Connection:
@@ -114,7 +130,12 @@ def user_connections(session: Session, user: User) -> list[Connection]:
 def calendar_connection(session: Session, user: User) -> Connection | None:
     """The connection whose calendar the hub reads and writes for this user: the newest active
     calendar connection, else the newest broken one (so its error can be reported in place)."""
-    return newest_offering(user_connections(session, user), Capability.CALENDAR.value)
+    return calendar_of(user_connections(session, user))
+
+
+def calendar_of(connections: list[C]) -> C | None:
+    """Among one user's connections, the one `calendar_connection` picks."""
+    return newest_offering(connections, Capability.CALENDAR.value)
 
 
 def connection_of(session: Session, user: User, capability: str) -> Connection | None:
