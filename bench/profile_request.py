@@ -14,7 +14,6 @@ import json
 import pstats
 import sys
 import time
-import uuid
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from flask import Flask, jsonify, request  # noqa: E402
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
-from bench.common import live_stack  # noqa: E402
+from bench.common import connected_bench_user, live_stack  # noqa: E402
 from tests.busy_cache_support import Cached, fill_cache  # noqa: E402
-from tests.e2e.support import Api, Sandbox, connect  # noqa: E402
+from tests.e2e.support import Api, Sandbox  # noqa: E402
 
 
 class InlineExecutor:
@@ -80,11 +79,7 @@ def main(n: int, kinds: list[str]) -> None:
         hub = app.extensions["hub"]
         hub.executor = InlineExecutor()
         api, sandbox = Api(url, key), Sandbox(sandbox_url)
-        email = f"bench.{uuid.uuid4().hex[:6]}@example.com"
-        sandbox.account("google", email)
-        sandbox.busy("google", email, "2026-03-02T10:00:00Z", "2026-03-02T11:00:00Z")
-        api.put("/v1/users/bench", json={"email": email})
-        assert connect(api, "bench", "google", email).status == "connected"
+        connected_bench_user(api, sandbox)
         conn_id = api.get("/v1/users/bench/connections").json()["connections"][0]["id"]
         day = datetime(2026, 3, 2, tzinfo=UTC)
         fill_cache(hub.db, conn_id, [Cached(day + timedelta(hours=10), day + timedelta(hours=11))],
