@@ -65,9 +65,9 @@ def _insert(dialect: str) -> Any:
     """The job INSERT … ON CONFLICT DO NOTHING RETURNING id for a dialect, built once and bound
     per call (event creates and push notices schedule jobs on the request path)."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    table = Job.__table__.c
-    return (insert(Job).values({c: bindparam(f"job_{c}", type_=table[c].type) for c in _COLUMNS})
-            .on_conflict_do_nothing().returning(Job.id))
+    table: Any = Job.__table__  # the table, not the entity: the ORM's bulk-insert path cost more than the INSERT
+    return (insert(table).values({c: bindparam(f"job_{c}", type_=table.c[c].type) for c in _COLUMNS})
+            .on_conflict_do_nothing().returning(table.c.id))
 
 
 def claim(db: Database, job_id: str, now: datetime, lease: timedelta) -> Claimed | None:

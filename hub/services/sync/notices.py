@@ -129,10 +129,11 @@ def _act(session: Session, channel: SyncChannel, notice: PushNotice, now: dateti
 
 # Built once (every notice and every write of the hub asks): bound per call. The parameter names
 # differ from the columns': an UPDATE takes a parameter named like a column as one more SET.
-_MARK_DIRTY = (update(SyncState)
-               .where(SyncState.connection_id == bindparam("dirty_connection"), SyncState.dirty_since.is_(None))
-               .values(dirty_since=bindparam("dirty_at", type_=SyncState.__table__.c.dirty_since.type))
-               .execution_options(synchronize_session=False))
+# On the table, not the entity: no ORM update machinery (nothing loaded needs synchronizing).
+_STATES: Any = SyncState.__table__
+_MARK_DIRTY = (update(_STATES)
+               .where(_STATES.c.connection_id == bindparam("dirty_connection"), _STATES.c.dirty_since.is_(None))
+               .values(dirty_since=bindparam("dirty_at", type_=_STATES.c.dirty_since.type)))
 
 
 def mark_dirty(session: Session, channel: SyncChannel, now: datetime, why: str = "notice") -> None:
