@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
 from bench.common import live_stack, sandbox_process  # noqa: E402
-from bench.gunicorn_stack import BARE_APP, PROCFILE_FLAGS, Gunicorn, free_port, load, sequential  # noqa: E402
+from bench.gunicorn_stack import (BARE_APP, PROCFILE_FLAGS, Gunicorn, free_port, load,  # noqa: E402
+                                  sequential, settled)
 from hub.services.directory import create_api_key  # noqa: E402
 from hub.storage.db import Database  # noqa: E402
 from oauth.vault import TokenVault  # noqa: E402
@@ -50,19 +51,6 @@ def _requests_seen(sandbox_url: str) -> int:
 
 def _connection_id(api: Api, user_id: str) -> str:
     return api.get(f"/v1/users/{user_id}/connections").json()["connections"][0]["id"]
-
-
-def settled(server: Gunicorn, deadline_s: float = 60.0) -> Gunicorn:
-    """Wait until the workers are idle (each worker's warm-up imports msgraph on a thread after
-    its first request; on a busy machine that outlasts Gunicorn's own 3 s wait and would be
-    charged to the first figures)."""
-    stop = time.monotonic() + deadline_s
-    while time.monotonic() < stop:
-        before = server.cpu_seconds()
-        time.sleep(1)
-        if server.cpu_seconds() - before < 0.03:
-            break
-    return server
 
 
 def _synced(api: Api, connection_id: str, deadline_s: float = 120.0) -> None:

@@ -93,6 +93,18 @@ def _hub_on(sandbox_url: str, database_url: str | None, settings: dict[str, Any]
             hub.close()
 
 
+def connected_bench_user(api: Any, sandbox: Any) -> str:
+    """A Google account with one busy hour on 2026-03-02, connected as the hub's user `bench`
+    (tests/e2e/support.py's Api and Sandbox); returns its email."""
+    from tests.e2e.support import connect
+    email = f"bench.{uuid.uuid4().hex[:6]}@example.com"
+    sandbox.account("google", email)
+    sandbox.busy("google", email, "2026-03-02T10:00:00Z", "2026-03-02T11:00:00Z")
+    api.put("/v1/users/bench", json={"email": email})
+    assert connect(api, "bench", "google", email).status == "connected"
+    return email
+
+
 class TimedAdapter:
     """Wraps an adapter and adds up the wall time spent inside its calls (from any thread), so
     the hub's own overhead is a request's wall time minus that. Benchmarks send one request at

@@ -4,11 +4,12 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SessionInterface
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
@@ -21,6 +22,7 @@ from hub.logs import get_logger
 from hub.metrics import Metrics
 from hub.errors import HubError
 from hub.problems import Problem, database_problem, problem_of
+from hub.services.api_keys import ApiKeyCache
 from hub.storage.db import Database, unavailability
 from hub.storage.models import Connection
 from hub.wiring import Services
@@ -53,6 +55,18 @@ class HubJSON(DefaultJSONProvider):
             raise ValueError("JSON nested too deeply") from None
 
 
+class NoCookieSession(SessionInterface):
+    """The hub keeps nothing in Flask's signed-cookie session (the settings page has its own
+    cookie, hub/services/settings_access.py); opening it built a signer on every request.
+    `flask.session` is a read-only empty NullSession: writing to it raises."""
+
+    def open_session(self, app: Flask, request: Any) -> None:
+        return None
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        return None
+
+
 def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub | None = None) -> Flask:
     if settings is None:
         settings = Settings.from_env()
@@ -62,6 +76,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
 
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.json = HubJSON(app)
+    app.session_interface = NoCookieSession()
     app.config.update(SECRET_KEY=settings.secret_key or secrets.token_hex(32),
                       MAX_CONTENT_LENGTH=1024 * 1024)
 
@@ -69,6 +84,9 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
         hub = build_hub(settings)
     app.extensions["hub"] = hub
     app.extensions["hub_services"] = Services.build(hub)
+    built = hub
+    app.extensions["hub_api_keys"] = ApiKeyCache(hub.db, timedelta(seconds=settings.api_key_cache_seconds),
+                                                 clock=lambda: built.clock())
 
     _register_errors(app)
     http_headers.register(app)

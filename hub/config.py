@@ -35,6 +35,9 @@ class Settings:
     # A participant's synced busy time (the busy cache) answers free/busy and availability only
     # when its last sync finished at most this long ago; older, it is read live. 0: always live.
     cache_max_age_seconds: int = 300
+    # How long a process trusts an API key it has checked (hub/services/api_keys.py): a revoked
+    # key stops working at most this long after the revocation. 0: checked on every request.
+    api_key_cache_seconds: float = 5.0
     connect_link_ttl_seconds: int = 900
     idempotency_ttl_hours: int = 48
     auto_migrate: bool = False
@@ -59,7 +62,7 @@ class Settings:
     webhook_allow_private_urls: bool = False
     # When set, GET /metrics asks for `Authorization: Bearer <this>`.
     metrics_token: str = ""
-    # Rate limits (hub/rate_limits.py), in Flask-Limiter's notation ("600/minute", "10/second").
+    # Rate limits (hub/rate_limits.py), in the `limits` library's notation ("600/minute", "10/second").
     rate_limit_enabled: bool = True
     rate_limit_api: str = "600/minute"  # per API key, every /v1 call
     rate_limit_failed_auth: str = "20/minute"  # per client address: bad keys, forged links and states

@@ -1,11 +1,9 @@
 """Bearer API-key authentication for /v1: every request is pinned to one tenant."""
 from __future__ import annotations
 
-from flask import g, request
+from flask import current_app, g, request
 
-from hub.api.context import hub
 from hub.problems import Problem
-from hub.services.directory import tenant_for_key
 
 
 def require_api_key() -> None:
@@ -14,7 +12,7 @@ def require_api_key() -> None:
     if scheme.lower() != "bearer" or not key.strip():
         raise Problem(401, "unauthorized", "API key required",
                       "Send Authorization: Bearer <api key>.", headers={"WWW-Authenticate": "Bearer"})
-    tenant = tenant_for_key(hub().db, key.strip())
+    tenant = current_app.extensions["hub_api_keys"].tenant(key.strip())  # hub/services/api_keys.py
     if tenant is None:
         raise Problem(401, "unauthorized", "API key not valid",
                       "The API key is unknown or revoked.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})

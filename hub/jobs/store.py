@@ -9,11 +9,12 @@ killed mid-job leaves a lease that runs out, and the sweep hands the job out aga
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -47,18 +48,30 @@ def schedule(session: Session, name: str, payload: dict[str, Any] | None = None,
     now = utcnow()
     values = {"id": job_id, "name": name, "payload": payload or {}, "key": key, "status": PENDING,
               "run_at": at or now, "attempts": 0, "created_at": now}
-    if session.get_bind().dialect.name == "postgresql":
-        # Imported here: SQLAlchemy's PostgreSQL dialect costs ~30 ms that a SQLite hub never needs.
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        statement: Any = pg_insert(Job)
-    else:
-        statement = sqlite_insert(Job)
-    inserted = session.execute(statement.values(**values).on_conflict_do_nothing()
-                               .returning(Job.id)).scalar_one_or_none()
+    inserted = session.execute(_insert(session.get_bind().dialect.name),
+                               {f"job_{column}": value for column, value in values.items()}).scalar_one_or_none()
     if inserted is None:
         return None
     after_commit(session, RUN, {"job_id": job_id}, at)
     return job_id
+
+
+_COLUMNS = ("id", "name", "payload", "key", "status", "run_at", "attempts", "created_at")
+
+
+@functools.cache
+def _insert(dialect: str) -> Any:
+    """The job INSERT … ON CONFLICT DO NOTHING RETURNING id for a dialect, built once and bound
+    per call (event creates and push notices schedule jobs on the request path)."""
+    if dialect == "postgresql":
+        # Imported here: SQLAlchemy's PostgreSQL dialect costs ~30 ms that a SQLite hub never needs.
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        insert: Any = pg_insert
+    else:
+        insert = sqlite_insert
+    table: Any = Job.__table__  # the table, not the entity: the ORM's bulk-insert path cost more than the INSERT
+    return (insert(table).values({c: bindparam(f"job_{c}", type_=table.c[c].type) for c in _COLUMNS})
+            .on_conflict_do_nothing().returning(table.c.id))
 
 
 def claim(db: Database, job_id: str, now: datetime, lease: timedelta) -> Claimed | None:

@@ -61,9 +61,13 @@ _TENANT_FOR_KEY = (select(ApiKey.tenant_id)
 
 
 def tenant_for_key(db: Database, key: str) -> str | None:
-    """Every /v1 request asks this: one indexed read, no ORM session."""
+    """The tenant of a valid (unrevoked) key: one indexed read, no ORM session."""
+    return tenant_for_key_hash(db, hash_key(key))
+
+
+def tenant_for_key_hash(db: Database, key_hash: str) -> str | None:
     with db.read() as conn:
-        return conn.execute(_TENANT_FOR_KEY, {"key_hash": hash_key(key)}).scalar_one_or_none()
+        return conn.execute(_TENANT_FOR_KEY, {"key_hash": key_hash}).scalar_one_or_none()
 
 
 def tenant_id_by_name(db: Database, name: str) -> str | None:
@@ -72,9 +76,26 @@ def tenant_id_by_name(db: Database, name: str) -> str | None:
         return row.id if row else None
 
 
+# The request path's lookups, built once and bound per call: building a select (coercing each
+# clause, then its cache key) cost more CPU than SQLite takes to answer it.
+_USER = select(User).where(User.tenant_id == bindparam("tenant_id"), User.external_id == bindparam("user_id"))
+_CONNECTION = select(Connection).where(Connection.tenant_id == bindparam("tenant_id"),
+                                       Connection.id == bindparam("connection_id"))
+_USER_CONNECTIONS = (select(Connection).where(Connection.tenant_id == bindparam("tenant_id"),
+                                              Connection.user_id == bindparam("user_pk"))
+                     .order_by(Connection.connected_at))
+
+
+# A user with every connection of theirs in one statement (event planning needs both).
+_USER_AND_CONNECTIONS = (select(User, Connection)
+                         .outerjoin(Connection, (Connection.user_id == User.id)
+                                    & (Connection.tenant_id == User.tenant_id))
+                         .where(User.tenant_id == bindparam("tenant_id"), User.external_id == bindparam("user_id"))
+                         .order_by(Connection.connected_at))
+
+
 def find_user(session: Session, tenant_id: str, user_id: str) -> User | None:
-    return session.execute(select(User).where(User.tenant_id == tenant_id,
-                                              User.external_id == user_id)).scalar_one_or_none()
+    return session.execute(_USER, {"tenant_id": tenant_id, "user_id": user_id}).scalar_one_or_none()
 
 
 def require_user(session: Session, tenant_id: str, user_id: str) -> User:
@@ -85,9 +106,17 @@ def require_user(session: Session, tenant_id: str, user_id: str) -> User:
     return user
 
 
+def require_user_and_connections(session: Session, tenant_id: str, user_id: str) -> tuple[User, list[Connection]]:
+    """`require_user` and `user_connections` in one statement."""
+    rows = session.execute(_USER_AND_CONNECTIONS, {"tenant_id": tenant_id, "user_id": user_id}).all()
+    if not rows:
+        require_user(session, tenant_id, user_id)  # raises user_not_found, worded in one place
+    return rows[0][0], [conn for _, conn in rows if conn is not None]
+
+
 def require_connection(session: Session, tenant_id: str, connection_id: str) -> Connection:
-    conn = session.execute(select(Connection).where(Connection.tenant_id == tenant_id,
-                                                    Connection.id == connection_id)).scalar_one_or_none()
+    conn = session.execute(_CONNECTION, {"tenant_id": tenant_id, "connection_id": connection_id}
+                           ).scalar_one_or_none()
     if conn is None:
         raise NotFound("connection_not_found", "Connection not found",
                       f"No connection {connection_id!r} exists for this API key.")
@@ -95,15 +124,18 @@ def require_connection(session: Session, tenant_id: str, connection_id: str) -> 
 
 
 def user_connections(session: Session, user: User) -> list[Connection]:
-    return list(session.execute(select(Connection).where(Connection.tenant_id == user.tenant_id,
-                                                         Connection.user_id == user.id)
-                                .order_by(Connection.connected_at)).scalars())
+    return list(session.execute(_USER_CONNECTIONS, {"tenant_id": user.tenant_id, "user_pk": user.id}).scalars())
 
 
 def calendar_connection(session: Session, user: User) -> Connection | None:
     """The connection whose calendar the hub reads and writes for this user: the newest active
     calendar connection, else the newest broken one (so its error can be reported in place)."""
-    return newest_offering(user_connections(session, user), Capability.CALENDAR.value)
+    return calendar_of(user_connections(session, user))
+
+
+def calendar_of(connections: list[C]) -> C | None:
+    """Among one user's connections, the one `calendar_connection` picks."""
+    return newest_offering(connections, Capability.CALENDAR.value)
 
 
 def connection_of(session: Session, user: User, capability: str) -> Connection | None:

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from hub.container import Hub
 from hub.errors import Conflict, HubError, Invalid, NotFound, ProviderFailed
-from hub.services.directory import (LAST_USED_RESOLUTION, calendar_connection, connection_of, record_outcome,
-                                    require_user, user_connections)
+from hub.services.directory import (LAST_USED_RESOLUTION, calendar_of, connection_of, record_outcome,
+                                    require_user_and_connections, user_connections)
 from hub.services.explanations import explain
 from hub.services.sync.notices import calendar_written
 from hub.storage.models import Connection, Event, User
@@ -95,8 +95,8 @@ class EventService:
     # --- planning ---------------------------------------------------------------------------
     def plan(self, tenant_id: str, body: NewEvent) -> tuple[User, Plan]:
         with self.hub.db.session() as session:
-            user = require_user(session, tenant_id, body.organizer)
-            cal = calendar_connection(session, user)
+            user, connections = require_user_and_connections(session, tenant_id, body.organizer)
+            cal = calendar_of(connections)
             if cal is None:
                 calendars = [s.name for s in registry.SPECS if s.calendar is not None]
                 raise Conflict("no_calendar_connection", "The organizer has no calendar connected",

@@ -8,6 +8,7 @@ import uuid
 import pytest
 import redis
 
+from hub.rate_limit_memory import SWEEP_SECONDS, SweptMemoryStorage
 from hub.services.directory import create_api_key
 from tests.security.conftest import make_app
 
@@ -138,3 +139,36 @@ def test_limits_switched_off_leave_every_route_working(limited):
     made = [client.post("/v1/users/ada/connect-links", json={"provider": "google"}, headers=auth).status_code
             for _ in range(3)]
     assert made == [201, 201, 201]
+
+
+def test_counters_in_memory_start_no_thread_per_request_and_expired_ones_are_swept(limited):
+    """`limits`' own MemoryStorage starts a timer thread on the request path to drop expired
+    counters; the hub's storage sweeps them inline every few seconds instead."""
+    app = limited(rate_limit_api="1000/minute")
+    storage = app.extensions["hub_rate_limiter"].storage
+    assert isinstance(storage, SweptMemoryStorage)
+    storage.timer.join()  # the one timer its constructor starts
+    first_timer = storage.timer
+    client = app.test_client()
+    early, late = new_key(app), new_key(app)
+    for _ in range(20):
+        assert client.get("/v1/users/nobody", headers=early).status_code == 404
+    assert storage.timer is first_timer and not storage.timer.is_alive()
+    counted = set(storage.storage)
+    assert counted
+    for name in list(storage.expirations):  # every window so far has ended
+        storage.expirations[name] = 0.0
+    clock = storage.clock
+    storage.clock = lambda: clock() + SWEEP_SECONDS
+    assert client.get("/v1/users/nobody", headers=late).status_code == 404  # a request sweeps
+    assert not counted & set(storage.storage)
+
+
+def test_a_failing_redis_store_moves_the_counting_to_memory(limited):
+    """Redis down must neither take the API down nor switch the limits off: the counters move
+    to this process's memory until Redis answers again."""
+    app = limited(rate_limit_api="2/minute", rate_limit_storage_url="redis://127.0.0.1:1/0")  # nothing listens
+    client = app.test_client()
+    auth = new_key(app)
+    assert [client.get("/v1/users/nobody", headers=auth).status_code for _ in range(2)] == [404, 404]
+    assert_limited(client.get("/v1/users/nobody", headers=auth))

@@ -12,7 +12,7 @@ import json
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.jobs import after_commit
@@ -46,13 +46,17 @@ def subscribed(events: list[str] | None, event_type: str) -> bool:
     return ALL_EVENTS in events or event_type in events
 
 
+# Built once (every change that may be announced asks): bound per call.
+_SUBSCRIBERS = (select(WebhookEndpoint.id, WebhookEndpoint.events)
+                .where(WebhookEndpoint.tenant_id == bindparam("tenant_id"), WebhookEndpoint.status == ENABLED)
+                .order_by(WebhookEndpoint.created_at))
+
+
 def subscribers(session: Session, tenant_id: str, event_type: str) -> list[str]:
     """Ids of the tenant's enabled endpoints that want `event_type`. Filtered here rather
     than in SQL: JSON list queries differ between SQLite and PostgreSQL, and a tenant has a
     handful of endpoints."""
-    rows = session.execute(select(WebhookEndpoint.id, WebhookEndpoint.events).where(
-        WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.status == ENABLED)
-        .order_by(WebhookEndpoint.created_at)).all()
+    rows = session.execute(_SUBSCRIBERS, {"tenant_id": tenant_id}).all()
     return [endpoint_id for endpoint_id, events in rows if subscribed(events, event_type)]
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from hub import jobs
@@ -127,6 +127,15 @@ def _act(session: Session, channel: SyncChannel, notice: PushNotice, now: dateti
     return True
 
 
+# Built once (every notice and every write of the hub asks): bound per call. The parameter names
+# differ from the columns': an UPDATE takes a parameter named like a column as one more SET.
+# On the table, not the entity: no ORM update machinery (nothing loaded needs synchronizing).
+_STATES: Any = SyncState.__table__
+_MARK_DIRTY = (update(_STATES)
+               .where(_STATES.c.connection_id == bindparam("dirty_connection"), _STATES.c.dirty_since.is_(None))
+               .values(dirty_since=bindparam("dirty_at", type_=_STATES.c.dirty_since.type)))
+
+
 def mark_dirty(session: Session, channel: SyncChannel, now: datetime, why: str = "notice") -> None:
     """The cache of this connection is behind. The first notice since the last sync queues the
     sync (keyed on that moment, so a burst of notices queues one job); later ones find the
@@ -141,12 +150,15 @@ def mark_dirty(session: Session, channel: SyncChannel, now: datetime, why: str =
         session.add(state)
         session.flush()
     # Conditional update: of two notices racing, exactly one sees the connection clean.
-    result: Any = session.execute(
-        update(SyncState).where(SyncState.connection_id == channel.connection_id, SyncState.dirty_since.is_(None))
-        .values(dirty_since=now).execution_options(synchronize_session=False))
+    result: Any = session.execute(_MARK_DIRTY, {"dirty_connection": channel.connection_id, "dirty_at": now})
     if result.rowcount or why != "notice":
         jobs.schedule(session, RUN, {"connection_id": channel.connection_id},
                       key=f"{RUN}:{channel.connection_id}:{why}:{now.isoformat()}")
+
+
+# Built once (every event create, move and cancel asks): bound per call.
+_ACTIVE_CHANNEL = select(SyncChannel).where(SyncChannel.connection_id == bindparam("connection_id"),
+                                            SyncChannel.status == ACTIVE)
 
 
 def calendar_written(session: Session, connection_id: str, now: datetime) -> None:
@@ -154,8 +166,6 @@ def calendar_written(session: Session, connection_id: str, now: datetime) -> Non
     its cache is behind until the next sync. The provider's push would say so too, but a
     cached read in between must not miss the hub's own write, so the connection is marked
     dirty — answered live — and a sync is queued now."""
-    channel = session.execute(
-        select(SyncChannel).where(SyncChannel.connection_id == connection_id, SyncChannel.status == ACTIVE)
-    ).scalars().first()
+    channel = session.execute(_ACTIVE_CHANNEL, {"connection_id": connection_id}).scalars().first()
     if channel is not None:
         mark_dirty(session, channel, now, why="write")
