@@ -62,7 +62,7 @@ class Settings:
     webhook_allow_private_urls: bool = False
     # When set, GET /metrics asks for `Authorization: Bearer <this>`.
     metrics_token: str = ""
-    # Rate limits (hub/rate_limits.py), in the `limits` library's notation ("600/minute", "10/second").
+    # Rate limits (hub/rate_limits.py), in Flask-Limiter's notation ("600/minute", "10/second").
     rate_limit_enabled: bool = True
     rate_limit_api: str = "600/minute"  # per API key, every /v1 call
     rate_limit_failed_auth: str = "20/minute"  # per client address: bad keys, forged links and states

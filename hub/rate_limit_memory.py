@@ -1,6 +1,6 @@
 """Rate-limit counters in this process's memory without a thread per request.
 
-`limits`' MemoryStorage (its `memory://`) starts a `threading.Timer`
+`limits`' MemoryStorage (what `memory://` means to Flask-Limiter) starts a `threading.Timer`
 whenever its previous one has finished — on a busy hub, one new thread every ~10 ms per
 process, paid on the request path, only to drop expired counters (every read already ignores
 them). This storage sweeps them on the requesting thread instead, at most once every
