@@ -22,12 +22,13 @@ import hashlib
 from typing import Any
 
 from flask import Flask, Response, request
-from flask_limiter import Limiter
+from flask_limiter import HeaderNames, Limiter
 
 from hub.config import Settings
 
 LINK_BLUEPRINTS = ("connect", "settings", "booking")  # public pages entered with a token
 PUSH_SUFFIX = "_push"  # webhooks/calendar_push.py names each provider's receiver <provider>_push
+LIMITER_RETRY_AFTER = "X-Hub-Limiter-Retry-After"  # never leaves the hub: see _retry_after_on_breaches_only
 
 
 def client_address() -> str:
@@ -72,8 +73,11 @@ def storage_uri(settings: Settings) -> str:
 def install(app: Flask, settings: Settings) -> Limiter:
     """Call after every blueprint is registered: limits attach to the `/v1` blueprints and the
     link pages by name, so a blueprint added later is covered without touching this file."""
+    # Registered before the limiter, so it runs after the limiter's own header hook.
+    app.after_request(_retry_after_on_breaches_only)
     limiter = Limiter(client_address, app=app, storage_uri=storage_uri(settings), headers_enabled=True,
                       key_prefix=settings.rate_limit_key_prefix, enabled=settings.rate_limit_enabled,
+                      header_name_mapping={HeaderNames.RETRY_AFTER: LIMITER_RETRY_AFTER},
                       # Redis down must not take the API down with it: fall back to memory.
                       in_memory_fallback_enabled=True, swallow_errors=True)
     for name, blueprint in app.blueprints.items():
@@ -103,6 +107,17 @@ def install(app: Flask, settings: Settings) -> Limiter:
     # app, so without this reference it is collected and every wrapped call fails.
     app.extensions["hub_rate_limiter"] = limiter
     return limiter
+
+
+def _retry_after_on_breaches_only(resp: Response) -> Response:
+    """Flask-Limiter writes its window's reset as Retry-After on every response, as the later of
+    it and any Retry-After already there: a 503 whose provider said "retry in 7 s" told the
+    caller ~60 s, and a 200 told the caller to wait. Its value goes under its own name and
+    becomes Retry-After on its own 429 only."""
+    ours = resp.headers.pop(LIMITER_RETRY_AFTER, None)
+    if ours is not None and resp.status_code == 429:
+        resp.headers["Retry-After"] = str(max(1, int(ours)))  # Flask-Limiter's seconds may round to 0
+    return resp
 
 
 def _on(blueprint: Any, limit: Any) -> None:

@@ -162,3 +162,31 @@ def test_counters_in_memory_start_no_thread_per_request_and_expired_ones_are_swe
     storage.clock = lambda: clock() + SWEEP_SECONDS
     assert client.get("/v1/users/nobody", headers=late).status_code == 404  # a request sweeps
     assert not counted & set(storage.storage)
+
+
+def test_retry_after_is_the_limiters_only_on_its_own_429():
+    """Flask-Limiter writes its window's reset as Retry-After on every response: a provider's
+    shorter Retry-After on a 503 must reach the caller as given, and a success carries none."""
+    from dataclasses import replace
+
+    from flask import Blueprint, Flask, Response
+
+    from hub.config import Settings
+    from hub.rate_limits import install
+
+    app = Flask("retry-after")
+    v1 = Blueprint("v1", __name__, url_prefix="/v1")
+    v1.add_url_rule("/busy", "busy", lambda: Response("busy", status=503, headers={"Retry-After": "7"}))
+    v1.add_url_rule("/ok", "ok", lambda: "ok")
+    app.register_blueprint(v1)
+    install(app, replace(Settings.from_env({}), rate_limit_api="3/minute",
+                         rate_limit_key_prefix=f"ra{uuid.uuid4().hex[:8]}"))
+    client = app.test_client()
+    ok, busy = client.get("/v1/ok"), client.get("/v1/busy")
+    assert ok.status_code == 200 and "Retry-After" not in ok.headers
+    assert busy.status_code == 503 and busy.headers.get_all("Retry-After") == ["7"]
+    assert int(ok.headers["X-RateLimit-Remaining"]) == 2  # the limiter still counts and says so
+    client.get("/v1/ok")
+    breached = client.get("/v1/ok")
+    assert breached.status_code == 429 and 0 < int(breached.headers["Retry-After"]) <= 60
+    assert not any(name.startswith("X-Hub-") for name in breached.headers.keys())
