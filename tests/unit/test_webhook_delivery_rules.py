@@ -430,6 +430,11 @@ def test_subscribed_rules():
     assert not outbox.subscribed(None, "event.created") and not outbox.subscribed([], "event.created")
 
 
+def test_body_times_are_utc_whatever_the_servers_zone(server_in_new_york):
+    when = datetime(2026, 3, 2, 9, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert outbox.encode_body({"at": when}) == '{"at":"2026-03-02T08:00:00Z"}'
+
+
 def test_body_keeps_unicode_and_writes_dates():
     body = outbox.encode_body({"a": "ü", "d": datetime(2026, 3, 2).date()})
     assert body == '{"a":"ü","d":"2026-03-02"}'
