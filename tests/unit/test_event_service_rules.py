@@ -123,7 +123,8 @@ class Watching:
         return "prepared"
 
     def watch(self, session, event, prepared):
-        self.calls.append(("watch", event.id, prepared))
+        # In the transaction that stores the event, as the real one adds its rows there.
+        self.calls.append(("watch", session.get(Event, event.id).id, prepared))
 
     def moved(self, session, event):
         self.calls.append(("moved", event.id, event.start))
