@@ -123,7 +123,8 @@ class Watching:
         return "prepared"
 
     def watch(self, session, event, prepared):
-        self.calls.append(("watch", event.id, prepared))
+        # In the transaction that stores the event, as the real one adds its rows there.
+        self.calls.append(("watch", session.get(Event, event.id).id, prepared))
 
     def moved(self, session, event):
         self.calls.append(("moved", event.id, event.start))
@@ -1054,3 +1055,11 @@ def test_a_newer_zoom_account_that_may_not_host_does_not_shadow_one_that_can(env
     r = env.post(who, conferencing="zoom")
     assert r.status_code == 201, r.json
     assert env.events_of(who)[0].conference_connection_id == who.zoom
+
+
+def test_the_hubs_own_attendance_service_is_asked(env):
+    """Wired as the app wires it: a connection without the attendance scopes is refused by it."""
+    who = env.person()
+    r = env.post(who, attendees=[{"email": "cand@example.com"}], attendance={"candidate_email": "cand@example.com"})
+    assert (r.status_code, r.json["code"], r.json.get("cause")) == (422, "attendance_unavailable", "scopes_missing")
+    assert env.google.calls == []

@@ -156,7 +156,8 @@ def test_a_failure_is_retried_on_the_schedule(db, vault, tenant, receiver, statu
         "pending", 1, status, error, None)
     assert utc(row.next_attempt_at) == expected and row.delivered_at is None
     [entry] = [e for e in logs if e["event"] == "webhook_attempt_failed"]
-    assert (entry["status_code"], entry["error"], entry["next_attempt_at"]) == (status, error, expected.isoformat())
+    assert (entry["status_code"], entry["error"], entry["next_attempt_at"], entry["delivery_id"], entry["attempt"]) == (
+        status, error, expected.isoformat(), row.id, 1)
     assert [c["path"] for c in receiver.calls] == ["/hooks"]  # a redirect is not followed
 
 
@@ -240,13 +241,20 @@ def test_gone_disables_the_endpoint_and_cancels_only_its_queue(db, vault, tenant
 
 def test_an_endpoint_disabled_after_queueing_gets_nothing(db, vault, tenant, receiver):
     endpoint_id, _ = add_endpoint(db, vault, tenant, receiver.url)
-    queue(db, tenant)
+    queue(db, tenant, now=NOW - timedelta(minutes=1))
     with db.session() as s:
         s.get(WebhookEndpoint, endpoint_id).status = "disabled"
-    assert worker(db, vault).deliver_due(NOW) == 0
-    [row] = rows(db, tenant)
-    assert (row.status, row.last_error, row.locked_until, row.attempts) == ("cancelled", "endpoint disabled", None, 0)
-    assert receiver.hooks() == []
+    other = Receiver()
+    try:
+        add_endpoint(db, vault, tenant, other.url)  # enabled, with a row due after the cancelled one
+        queue(db, tenant)
+        assert worker(db, vault).deliver_due(NOW) == 1
+        cancelled = [r for r in rows(db, tenant) if r.endpoint_id == endpoint_id]
+        assert [(r.status, r.last_error, r.locked_until, r.attempts) for r in cancelled] == [
+            ("cancelled", "endpoint disabled", None, 0)]
+        assert receiver.hooks() == [] and len(other.hooks()) == 1  # the round went on past it
+    finally:
+        other.close()
 
 
 def test_what_is_not_due_or_is_held_waits(db, vault, tenant, receiver):
@@ -428,6 +436,11 @@ def test_subscribed_rules():
     assert outbox.subscribed(["*"], "event.created") and outbox.subscribed(["event.created"], "event.created")
     assert not outbox.subscribed(["event.updated"], "event.created")
     assert not outbox.subscribed(None, "event.created") and not outbox.subscribed([], "event.created")
+
+
+def test_body_times_are_utc_whatever_the_servers_zone(server_in_new_york):
+    when = datetime(2026, 3, 2, 9, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert outbox.encode_body({"at": when}) == '{"at":"2026-03-02T08:00:00Z"}'
 
 
 def test_body_keeps_unicode_and_writes_dates():

