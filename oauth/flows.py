@@ -182,7 +182,7 @@ class _TokenAnswer:
     """The last token-endpoint response of one session (an authlib compliance hook)."""
 
     def __init__(self) -> None:
-        self.status: int | None = None
+        self.status: int | None = None  # pragma: no mutate (the hook sets it before any read)
         self.body: dict[str, Any] | None = None  # pragma: no mutate (read with `or`: any falsy start is the same)
 
     def keep(self, resp: requests.Response) -> requests.Response:

