@@ -104,7 +104,8 @@ _READERS = (
 
 def read_participants(hub: Hub, tenant_id: str, user_ids: list[str], start: datetime, end: datetime, *,
                       consistency: Consistency) -> tuple[list[Reader], dict[str, UserBusy]]:
-    """Every requested user (see `resolve_readers`) with their busy time for [start, end): with
+    """Every requested user with their calendar connection (an unknown id is a reader that
+    reports `user_not_found` in place) and their busy time for [start, end): with
     `cached`, the users and the fresh caches are read on one pooled connection (two statements
     for any number of users), then only the others go to their providers."""
     wanted = list(dict.fromkeys(user_ids))
@@ -112,13 +113,6 @@ def read_participants(hub: Hub, tenant_id: str, user_ids: list[str], start: date
         readers = _readers(db, tenant_id, wanted)
         cached = _from_cache(hub, db, readers, start, end) if consistency == "cached" else {}
     return readers, _read_rest(hub, readers, cached, start, end)
-
-
-def resolve_readers(hub: Hub, tenant_id: str, user_ids: list[str]) -> list[Reader]:
-    """Every requested user with their calendar connection, in one query; an unknown id is a
-    reader that reports `user_not_found` in place."""
-    with hub.db.read() as db:
-        return _readers(db, tenant_id, list(dict.fromkeys(user_ids)))
 
 
 def _readers(db: DbConnection, tenant_id: str, wanted: list[str]) -> list[Reader]:
@@ -148,16 +142,6 @@ def _readers(db: DbConnection, tenant_id: str, wanted: list[str]) -> list[Reader
             access=StoredAccess(conn.id, conn.status, conn.access_token_enc, conn.access_expires_at),
             last_used_at=conn.last_used_at, last_error=conn.last_error))
     return readers
-
-
-def read_busy(hub: Hub, readers: list[Reader], start: datetime, end: datetime, *,
-              consistency: Consistency) -> dict[str, UserBusy]:
-    """Fresh caches first (when allowed), then the rest live."""
-    cached: dict[str, UserBusy] = {}
-    if consistency == "cached":
-        with hub.db.read() as db:
-            cached = _from_cache(hub, db, readers, start, end)
-    return _read_rest(hub, readers, cached, start, end)
 
 
 def _read_rest(hub: Hub, readers: list[Reader], cached: dict[str, UserBusy], start: datetime, end: datetime
