@@ -93,19 +93,19 @@ def _plain_text() -> Any:
 
 
 def get_logger(name: str) -> Any:
-    return _Logger(name)
+    return _Logger(name)  # pragma: no mutate (the name is for readers: see __getattr__)
 
 
 class _Logger:
     """A module's logger: structlog's, made (and configured) on the first event."""
 
     def __init__(self, name: str) -> None:
-        self._name = name
+        self._name = name  # pragma: no mutate (for readers: see __getattr__)
         self._logger: Any = None
 
     def __getattr__(self, method: str) -> Any:
         if method.startswith("__"):  # copy, pickle: nothing of structlog's
-            raise AttributeError(method)
+            raise AttributeError(method)  # pragma: no mutate (the message only)
         if self._logger is None:
             import structlog
 
