@@ -104,7 +104,10 @@ class _Logger:
         self._logger: Any = None
 
     def __getattr__(self, method: str) -> Any:
-        if method.startswith("__"):  # copy, pickle: nothing of structlog's
+        # copy, pickle: nothing of structlog's. No mutate: mutmut's trampoline answers dunder
+        # lookups itself, so its mutants here cannot be observed; applied by hand, "XX__XX"
+        # fails test_copying_or_inspecting_a_logger_configures_nothing.
+        if method.startswith("__"):  # pragma: no mutate
             raise AttributeError(method)  # pragma: no mutate (the message only)
         if self._logger is None:
             import structlog
