@@ -107,3 +107,16 @@ def calendar_under_test(provider: str, sandbox_url: str) -> CalendarUnderTest:
     assert spec.calendar is not None
     token = oauth_token(provider, settings, email)
     return CalendarUnderTest(provider, spec.calendar(settings.provider(provider)), token, email, sandbox, traits)
+
+
+def sync_under_test(provider: str, sandbox_url: str) -> Any:
+    """The provider's `CalendarSync` adapter as the registry builds it, pointed at the sandbox."""
+    from providers.base import CalendarSync
+    from providers.registry import PROVIDERS
+
+    spec = PROVIDERS[provider]
+    assert spec.sync is not None
+    settings = Settings.from_env({}, sandbox_url=sandbox_url, public_url="http://127.0.0.1:9")
+    adapter = spec.sync(settings.provider(provider))
+    assert isinstance(adapter, CalendarSync)
+    return adapter

@@ -11,12 +11,11 @@ import pytest
 import requests
 
 from hub.config import Settings
-from providers.base import (FULL_SYNC_REQUIRED, Attendee, CalendarSync, ChannelRequest, ErrorKind, EventDraft,
+from providers.base import (FULL_SYNC_REQUIRED, Attendee, ChannelRequest, ErrorKind, EventDraft,
                             ProviderError, PushChannel)
 from providers.google.calendar_api import CalendarApi
 from providers.google.sync import GoogleSync
-from providers.registry import PROVIDERS
-from tests.contract.support import CalendarUnderTest, calendar_under_test, oauth_token
+from tests.contract.support import CalendarUnderTest, calendar_under_test, oauth_token, sync_under_test
 from tests.push_receiver import Receiver, notifications, wait_delivered
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -34,10 +33,8 @@ def cal(sandbox_url) -> CalendarUnderTest:
 
 @pytest.fixture
 def sync(sandbox_url) -> GoogleSync:
-    spec = PROVIDERS["google"]
-    assert spec.sync is not None
-    adapter = spec.sync(settings(sandbox_url).provider("google"))
-    assert isinstance(adapter, CalendarSync) and isinstance(adapter, GoogleSync)
+    adapter = sync_under_test("google", sandbox_url)
+    assert isinstance(adapter, GoogleSync)
     return adapter
 
 

@@ -10,11 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from hub.config import Settings
 from providers.base import (FULL_SYNC_REQUIRED, Attendee, CalendarSync, ChannelRequest, ErrorKind, EventDraft,
                             ProviderError)
-from providers.registry import PROVIDERS
-from tests.contract.support import CalendarUnderTest, calendar_under_test
+from tests.contract.support import CalendarUnderTest, calendar_under_test, sync_under_test
 from tests.push_receiver import Receiver, wait_for
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -28,12 +26,7 @@ def cal(sandbox_url) -> CalendarUnderTest:
 
 @pytest.fixture
 def sync(sandbox_url) -> CalendarSync:
-    spec = PROVIDERS["microsoft"]
-    assert spec.sync is not None
-    settings = Settings.from_env({}, sandbox_url=sandbox_url, public_url="http://127.0.0.1:9")
-    adapter = spec.sync(settings.provider("microsoft"))
-    assert isinstance(adapter, CalendarSync)
-    return adapter
+    return sync_under_test("microsoft", sandbox_url)
 
 
 @pytest.fixture
