@@ -117,6 +117,18 @@ def provider_calls(sandbox, since: int, email: str | None = None) -> list[dict]:
     return out
 
 
+def calls_with_credentials_of(live, person: dict, entries: list[dict]) -> list[dict]:
+    """The entries that carry the person's access or refresh token (in a header or the body)."""
+    from hub.storage.models import Connection
+    from oauth.tokens import access_binding, refresh_binding
+    hub = live.hub
+    with hub.db.session() as s:
+        conn = s.get(Connection, person["connection_id"])
+        secrets = [hub.vault.decrypt(value, bind(conn.id)) for value, bind in
+                   ((conn.access_token_enc, access_binding), (conn.refresh_token_enc, refresh_binding)) if value]
+    return [e for e in entries if any(secret in json.dumps([e["headers"], e["body"], e["query"]]) for secret in secrets)]
+
+
 def freebusy(api, users: list[dict], **extra) -> dict:
     r = api.post("/v1/freebusy", json={"users": [u["user_id"] for u in users], **RANGE, **extra})
     assert r.status_code == 200, r.text
@@ -142,11 +154,14 @@ def test_fresh_participant_is_answered_from_the_cache_without_a_provider_call(qa
     mark = log_mark(sandbox)
     got = freebusy(qapi, [ada])[ada["user_id"]]
     assert got == {"status": "ok", "error": None, "source": "cache", "fresh_as_of": z(as_of), "busy": CACHED_BUSY}
-    assert provider_calls(sandbox, mark) == []  # not a token refresh, not a read: nothing
+    # Not a token refresh, not a read: nothing with this person's credentials (the sandbox is
+    # shared, and the session's other hub syncs its own connections meanwhile).
+    assert calls_with_credentials_of(quiet_hub, ada, provider_calls(sandbox, mark)) == []
 
     before = quiet_hub.hub.clock()
     live = freebusy(qapi, [ada], consistency="live")[ada["user_id"]]
     assert (live["source"], live["busy"]) == ("live", LIVE_BUSY)
+    assert calls_with_credentials_of(quiet_hub, ada, provider_calls(sandbox, mark))  # the filter sees a live read
     assert z(before) <= live["fresh_as_of"] <= z(quiet_hub.hub.clock())
     reads = provider_calls(sandbox, mark, ada["email"])
     assert [(e["method"], e["path"]) for e in reads] == [("POST", "/google/calendar/v3/freeBusy")]
