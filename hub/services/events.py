@@ -435,9 +435,13 @@ class EventService:
             cal = session.get(Connection, event.connection_id)
             external = (session.get(Connection, event.conference_connection_id)
                         if event.conference_connection_id else None)
+        meeting_id = (event.conferencing or {}).get("meeting_id")
+        # Both connections must be usable before anything goes, as for a move: a calendar event
+        # gone while its meeting stays (and the row still says confirmed) is worse than a 409.
         if cal is not None:
             self._require_active(tenant_id, organizer, cal)
-        meeting_id = (event.conferencing or {}).get("meeting_id")
+        if external is not None and meeting_id:
+            self._require_active(tenant_id, organizer, external)
         # The meeting's deletion is inside the mark too: when it fails after the calendar event
         # went, the mark must go (and a sync be queued) like after any failed write.
         with self._writing_at_provider(tenant_id, event_id):

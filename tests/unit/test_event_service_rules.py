@@ -877,6 +877,18 @@ def test_a_broken_calendar_refuses_the_cancel(env):
     assert env.google.calls == [] and env.event(made["id"]).status == "confirmed"
 
 
+def test_a_broken_zoom_refuses_the_cancel_before_anything_goes(env):
+    who, made = _zoom_event(env)
+    with env.hub.db.session() as s:
+        s.get(Connection, who.zoom).status = "needs_reauth"
+    env.google.calls.clear()
+    env.zoom.calls.clear()
+    r = env.delete(made["id"])
+    assert (r.status_code, r.json["code"], r.json["connection_id"]) == (409, "connection_needs_reauth", who.zoom)
+    assert env.google.calls == [] and env.zoom.calls == []
+    assert env.event(made["id"]).status == "confirmed"
+
+
 def test_a_cancel_that_lost_a_race_queues_no_second_webhook(env):
     """Two cancels read the event as confirmed; only the first to store it says so."""
     who, made = _zoom_event(env)
