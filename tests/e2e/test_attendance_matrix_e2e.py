@@ -398,3 +398,22 @@ def test_cancelled_event_stops_the_timers(interview, conf):
     report = iv.report()
     assert report["status"] == "cancelled" and {d["status"] for d in report["deadlines"]} == {"cancelled"}
     iv.nothing_more()
+
+
+@ALL
+def test_extending_the_meeting_says_nothing_twice(interview, conf):
+    """The interviewer gives the interview 15 more minutes while it runs: the start stays, so
+    what was said stays said (a move of the start is a new chance to join; this is not)."""
+    iv = interview
+    iv.book()
+    iv.interviewer_joins(0)
+    iv.candidate_joins(5)
+    iv.until(20)
+    r = iv.api.patch(f"/v1/events/{iv.event['id']}", json={"end": iv.minute(HOUR + 15).isoformat()})
+    assert r.status_code == 200, r.text
+    iv.until(HOUR + 16)
+    said = iv.said()
+    assert set(said) == {LATE, JOINED}
+    assert said[LATE] == (3 if conf.live else HOUR + 15)  # Teams: at the new end
+    assert iv.report()["candidate"] == "late"
+    iv.nothing_more()
