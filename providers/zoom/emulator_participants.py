@@ -7,7 +7,9 @@ the app's notification URL, and the participants API.
   ``_left`` with ``x-zm-signature: v0=HMAC-SHA256(secret, "v0:{ts}:{body}")`` — to the URL set
   with ``POST /_control/webhooks {"provider":"zoom","url","secret"}``. The ``webhook_lost``
   fault drops deliveries (the case the hub's deadline poll exists for).
-- ``GET /v2/metrics/meetings/{id}/participants?type=live`` while the meeting runs;
+- ``GET /v2/metrics/meetings/{id}/participants?type=live`` while the meeting runs (the
+  ``dashboard_unavailable`` fault refuses it with 4711, as Zoom refuses apps without the
+  Dashboard's admin scopes or plans below Business);
   ``GET /v2/past_meetings/{id}/participants`` once it ended; 3001 otherwise.
 Payloads: https://developers.zoom.us/docs/api/meetings/events/#tag/meeting/POST/meeting.participant_joined
 """
@@ -33,6 +35,11 @@ if TYPE_CHECKING:
     from .emulator import ZoomEmulator
 
 WEBHOOK_LOST = "webhook_lost"
+# The Dashboard API needs a Business plan and the admin scopes below, which a user-level OAuth
+# app (the hub's per-user connect) is never granted:
+# https://developers.zoom.us/docs/api/accounts/#tag/dashboards/GET/metrics/meetings/{meetingId}/participants
+DASHBOARD_UNAVAILABLE = "dashboard_unavailable"
+DASHBOARD_SCOPES = ["dashboard:read:admin", "dashboard_meetings:read:admin"]
 
 
 class ZoomParticipants:
@@ -106,6 +113,8 @@ class ZoomParticipants:
 
     # -- API ---------------------------------------------------------------------------------
     def live(self, caller: Any, meeting_id: str) -> dict[str, Any]:
+        if self.emulator.take_fault(DASHBOARD_UNAVAILABLE, caller.email) is not None:
+            raise errors.missing_scopes(DASHBOARD_SCOPES)
         meeting = self.emulator.meetings.get(caller, meeting_id)  # 3001 unless the caller's
         if meeting.get("status") != "started":
             raise errors.meeting_not_found(meeting_id)

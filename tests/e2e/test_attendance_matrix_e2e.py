@@ -417,3 +417,39 @@ def test_extending_the_meeting_says_nothing_twice(interview, conf):
     assert said[LATE] == (3 if conf.live else HOUR + 15)  # Teams: at the new end
     assert iv.report()["candidate"] == "late"
     iv.nothing_more()
+
+
+@pytest.mark.parametrize("conf", [ZOOM], ids=lambda c: c.name)
+def test_zoom_without_the_dashboard_never_takes_a_lost_webhook_for_a_no_show(interview, conf):
+    """Zoom lists who is in a running meeting only through its Dashboard (Business plan, admin
+    scopes a user-level app lacks). Refused, and with no past meeting yet, the hub asks the
+    meeting's status: running → the list cannot be read, which is said and read again later;
+    a no-show is never declared because a webhook did not come."""
+    iv = interview
+    iv.book()
+    iv.sandbox.fault("zoom", "dashboard_unavailable", iv.who.zoom_email)
+    iv.interviewer_joins(0)
+    iv.sandbox.fault("zoom", "webhook_lost", iv.who.zoom_email)
+    iv.candidate_joins(2)  # Zoom's webhook is lost; only Zoom's list knows
+    iv.until(30)
+    assert iv.said() == {}
+    report = iv.report()
+    assert (report["error"]["kind"], report["error"]["cause"]) == ("access_denied", "zoom_live_participants_unavailable")
+    assert "fix" not in report["error"]  # nothing to reconnect: it is Zoom's plan, not the grant
+    assert {d["status"] for d in report["deadlines"]} == {"pending"}
+    # Read again every 5 minutes, not every minute: the Dashboard's rate limit is "heavy".
+    status_reads = [e for e in iv.sandbox.requests_log("zoom", f"/zoom/v2/meetings/{conf.meeting(iv.event)}")
+                    if e["method"] == "GET"]
+    assert 2 <= len(status_reads) <= 2 * 6
+
+
+@pytest.mark.parametrize("conf", [ZOOM], ids=lambda c: c.name)
+def test_zoom_without_the_dashboard_a_meeting_nobody_started_is_a_no_show(interview, conf):
+    """The meeting never started (Zoom says `waiting`): nobody joined, which Zoom confirms."""
+    iv = interview
+    iv.book()
+    iv.sandbox.fault("zoom", "dashboard_unavailable", iv.who.zoom_email)
+    iv.until(HOUR + 1)
+    assert iv.said() == {LATE: 3, NO_SHOW: 10, INTERVIEWER_NO_SHOW: 10}
+    assert iv.report()["error"] is None
+    iv.nothing_more()
