@@ -3,8 +3,10 @@ the app's notification URL, and the participants API.
 
 - ``POST /_control/meetings/zoom/{id}/participants`` ``{"email"?,"name","joined_at"?,"left_at"?,
   "customer_key"?}`` records a join (and a leave); the first join starts the meeting
-  (``meeting.started``). Each fact is sent as Zoom sends it — ``meeting.participant_joined`` /
-  ``_left`` with ``x-zm-signature: v0=HMAC-SHA256(secret, "v0:{ts}:{body}")`` — to the URL set
+  (``meeting.started``). ``left_at`` without ``joined_at`` for someone in the meeting (by email,
+  else name) is their leave; the last one out ends the meeting (``meeting.ended``). Each fact
+  is sent as Zoom sends it — ``meeting.participant_joined`` / ``_left`` with
+  ``x-zm-signature: v0=HMAC-SHA256(secret, "v0:{ts}:{body}")`` — to the URL set
   with ``POST /_control/webhooks {"provider":"zoom","url","secret"}``. The ``webhook_lost``
   fault drops deliveries (the case the hub's deadline poll exists for).
 - ``GET /v2/metrics/meetings/{id}/participants?type=live`` while the meeting runs (the
@@ -72,6 +74,10 @@ class ZoomParticipants:
         name, email, joined, left = participant_fields(body, self.emulator.ctx.now())
         meeting = self._meeting(meeting_id)
         host = self.emulator.account(meeting["host_email"])
+        if left and not body.get("joined_at"):
+            inside = self._inside(meeting_id, name, email)
+            if inside is not None:
+                return self._leave(meeting, host, inside, left)
         with self.state.lock:
             started = meeting.get("status") == "started"
             meeting["status"] = "started"
@@ -91,6 +97,28 @@ class ZoomParticipants:
                                    {"participant": {**_wire(person, "leave_time"), "leave_reason": "left the meeting"}},
                                    left))
         return {"participant": person, "webhooks": sent}
+
+    def _inside(self, meeting_id: str, name: str, email: str) -> dict[str, Any] | None:
+        """The open visit (joined, not left) of this person, by email, else by name."""
+        with self.state.lock:
+            open_visits = [p for p in self._participants(meeting_id) if not p["leave_time"]]
+        return next((p for p in open_visits if email and p["email"].lower() == email.lower()),
+                    next((p for p in open_visits if not email and p["user_name"] == name), None))
+
+    def _leave(self, meeting: dict[str, Any], host: Any, person: dict[str, Any], left: datetime) -> dict[str, Any]:
+        """Someone in the meeting leaves; the last one out ends it (`meeting.ended`), and from
+        then on its participants are those of a past meeting."""
+        with self.state.lock:
+            person["leave_time"] = format_rfc3339(left)
+            ended = meeting.get("status") == "started" and all(
+                p["leave_time"] for p in self._participants(str(meeting["id"])))
+            if ended:
+                meeting["status"] = "ended"
+        sent = [self._send("meeting.participant_left", meeting, host,
+                           {"participant": {**_wire(person, "leave_time"), "leave_reason": "left the meeting"}}, left)]
+        if ended:
+            sent.append(self._send("meeting.ended", meeting, host, {"end_time": format_rfc3339(left)}, left))
+        return {"participant": person, "webhooks": sent, "meeting_status": meeting["status"]}
 
     def _send(self, event: str, meeting: Mapping[str, Any], host: Any, extra: dict[str, Any], at: datetime
               ) -> dict[str, Any]:

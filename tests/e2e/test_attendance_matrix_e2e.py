@@ -453,3 +453,44 @@ def test_zoom_without_the_dashboard_a_meeting_nobody_started_is_a_no_show(interv
     assert iv.said() == {LATE: 3, NO_SHOW: 10, INTERVIEWER_NO_SHOW: 10}
     assert iv.report()["error"] is None
     iv.nothing_more()
+
+
+def leave(iv: Interview, minute: float, name: str, email: str) -> dict[str, Any]:
+    """Someone in the Zoom meeting leaves at start + `minute`; the last one out ends it."""
+    iv.until(minute)
+    r = iv.sandbox.http.post(
+        f"{iv.sandbox.base}/_control/meetings/zoom/{iv.conf.meeting(iv.event)}/participants",
+        json={"name": name, "email": email, "left_at": iv.minute(minute).isoformat()}, timeout=30)
+    assert r.status_code == 201, r.text
+    iv.tick()
+    return r.json()
+
+
+@pytest.mark.parametrize("conf", [ZOOM], ids=lambda c: c.name)
+@pytest.mark.parametrize("candidate_came", [True, False], ids=["joined", "no_show"])
+def test_zoom_without_the_dashboard_decides_from_the_past_meeting_after_the_end(interview, conf, candidate_came):
+    """…and once the meeting has ended, Zoom's past-meeting list settles it: the join whose
+    webhook was lost is found, or the absence is confirmed."""
+    iv = interview
+    iv.book()
+    iv.sandbox.fault("zoom", "dashboard_unavailable", iv.who.zoom_email)
+    iv.sandbox.fault("zoom", "webhook_lost", iv.who.zoom_email)
+    iv.interviewer_joins(0)
+    if candidate_came:
+        iv.candidate_joins(2)
+    iv.until(44)
+    assert iv.said() == {}
+    if candidate_came:
+        leave(iv, 44, "Grace Hopper", CANDIDATE)
+    ended = leave(iv, 45, "Ada Lovelace", iv.who.zoom_email)
+    assert ended["meeting_status"] == "ended"
+    iv.until(HOUR + 1)
+    said = iv.said()
+    if candidate_came:
+        assert list(said) == [JOINED] and 45 <= said[JOINED] <= 50  # the next read after the end
+        assert iv.report()["candidate"] == "on_time"
+    else:
+        assert set(said) == {LATE, NO_SHOW} and 45 <= said[NO_SHOW] <= 50
+    assert set(iv.sources().values()) == {"zoom_api"}
+    assert iv.report()["error"] is None
+    iv.nothing_more()
