@@ -494,3 +494,30 @@ def test_zoom_without_the_dashboard_decides_from_the_past_meeting_after_the_end(
     assert set(iv.sources().values()) == {"zoom_api"}
     assert iv.report()["error"] is None
     iv.nothing_more()
+
+
+@ALL
+def test_a_scheduling_request_watches_the_candidate_who_books(interview, conf):
+    """Issue 15, item 1: the request's thresholds go to the interview the candidate books, and
+    that candidate is the one watched (the organizer is the interviewer)."""
+    iv = interview
+    r = iv.api.post("/v1/scheduling-requests", json={
+        "organizer": iv.who.user_id, "title": "Interview: {candidate_name}", "duration_minutes": HOUR,
+        "conferencing": conf.name, "candidates": [{"email": CANDIDATE, "name": "Grace Hopper"}],
+        "slots": [{"start": START.isoformat(), "end": iv.minute(HOUR).isoformat()}], "hold": False,
+        "attendance": {"grace_minutes": 8, "late_after_minutes": 2}})
+    assert r.status_code == 201, r.text
+    req = r.json()
+    booked = iv.api.post(f"/v1/scheduling-requests/{req['id']}/candidates/{req['candidates'][0]['id']}/book",
+                         json={"slot_id": req["slots"][0]["id"]})
+    assert booked.status_code == 200, booked.text
+    iv.event = booked.json()["event"]
+    report = iv.report()
+    assert (report["watching"]["email"], report["grace_minutes"], report["late_after_minutes"]) == (CANDIDATE, 8, 2)
+    iv.interviewer_joins(0)
+    iv.candidate_joins(4)
+    iv.until(HOUR + 1)
+    said = iv.said()
+    assert set(said) == {LATE, JOINED} and said[LATE] == conf.at(2)
+    assert 4 <= said[JOINED] <= conf.at(4 + conf.told_within.total_seconds() / 60)
+    iv.nothing_more()
