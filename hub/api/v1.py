@@ -214,7 +214,11 @@ def get_event(event_id: str):
 
 @bp.patch("/events/<event_id>")
 @operation("Move or edit an event (and its Zoom meeting)", tags=EVENTS, body=EventPatch,
-           responses={200: EventOut}, problems=(400, 404, 409, 422, 502))
+           responses={200: EventOut}, problems=(400, 404, 409, 422, 502),
+           description="With attendance tracked, a new `start` moves the deadlines and forgets the "
+                       "`attendance.*` webhooks already sent (a new chance to join); a new `end` alone "
+                       "keeps them — nothing is sent twice — and moves only deadlines that wait for the "
+                       "end (Teams reports).")
 def patch_event(event_id: str, body: EventPatch):
     return jsonify(services().events.update(tenant_id(), event_id, event_update(body)))
 
@@ -228,6 +232,12 @@ def delete_event(event_id: str):
 
 @bp.get("/events/<event_id>/attendance")
 @operation("Who joined the event's meeting, and whether the candidate is on time, late or a no-show",
-           tags=EVENTS, responses={200: AttendanceOut}, problems=(404,))
+           tags=EVENTS, responses={200: AttendanceOut}, problems=(404,),
+           description="A no-show is declared only on a list the provider gave (Zoom's participants API, "
+                       "Meet's conference records, the Teams report after the meeting), never on a missing "
+                       "webhook. Where Zoom refuses the live list (its Dashboard needs a Business plan and "
+                       "admin scopes) and the meeting is running, `error.cause` is "
+                       "`zoom_live_participants_unavailable` and absences are confirmed from the past "
+                       "meeting's list after the end.")
 def get_attendance(event_id: str):
     return jsonify(services().attendance.report(tenant_id(), event_id))

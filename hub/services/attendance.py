@@ -15,8 +15,8 @@ reader that reports only after the meeting (Teams) has its deadlines at the meet
 
 Each webhook is an `attendance_notices` row inserted in the transaction that queues it in the
 outbox: two workers, a webhook and a poll reaching the same conclusion send one message.
-Moving the event moves the deadlines (and forgets what was said about the old time);
-cancelling it cancels them.
+Moving the event's start moves the deadlines (and forgets what was said about the old time);
+a new end alone keeps what was said; cancelling the event cancels them.
 """
 from __future__ import annotations
 
@@ -134,18 +134,27 @@ class AttendanceService:
                                         due_at=_due(kind, event, rules.late_after_minutes, rules.grace_minutes,
                                                     prepared.live)))
 
-    def moved(self, session: Session, event: Event) -> None:
-        """The event moved: its deadlines move, and what was said about the old time is forgotten
-        (a rescheduled interview is a new chance to join)."""
+    def moved(self, session: Session, event: Event, previous_start: datetime | None = None) -> None:
+        """The event's times changed. A new start is a new chance to join: the deadlines move and
+        what was said about the old time is forgotten. The same start with a new end (the
+        interview extended or cut short while it runs) changes nothing that was said — saying
+        `candidate_joined` or `candidate_late` again would break "each webhook once" — and only
+        deadlines still waiting follow the end (a report written after the meeting: Teams).
+        `previous_start`: the start before the change; None when unknown (taken as moved)."""
         watch = session.get(AttendanceWatch, event.id)
         if watch is None:
             return
         live = self.reader(watch.provider).live
+        start_moved = previous_start is None or previous_start != event.start
         for check in session.execute(select(AttendanceCheck).where(AttendanceCheck.event_id == event.id)).scalars():
+            if not start_moved and check.status != "pending":
+                continue  # already concluded for this very start
             check.due_at = _due(check.kind, event, watch.late_after_minutes, watch.grace_minutes, live)
-            check.status, check.attempts, check.done_at, check.last_error = "pending", 0, None, None
-        session.execute(delete(AttendanceNotice).where(AttendanceNotice.event_id == event.id))
-        watch.participants, watch.source, watch.read_at, watch.last_error = None, None, None, None
+            if start_moved:
+                check.status, check.attempts, check.done_at, check.last_error = "pending", 0, None, None
+        if start_moved:
+            session.execute(delete(AttendanceNotice).where(AttendanceNotice.event_id == event.id))
+            watch.participants, watch.source, watch.read_at, watch.last_error = None, None, None, None
 
     def stopped(self, session: Session, event_id: str) -> None:
         session.execute(update(AttendanceCheck).where(AttendanceCheck.event_id == event_id,

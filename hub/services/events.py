@@ -411,6 +411,7 @@ class EventService:
         with self.hub.db.session() as session:
             event = self._load(session, tenant_id, event_id)
             event.write_started_at = None
+            previous_start = event.start
             event.start, event.end = start, end
             if "title" in given and patch.title:
                 event.title = patch.title
@@ -421,7 +422,7 @@ class EventService:
             session.flush()
             calendar_written(session, event.connection_id, self.hub.clock())
             if self.attendance is not None and (patch.start or patch.end):
-                self.attendance.moved(session, event)  # the deadlines move with the event
+                self.attendance.moved(session, event, previous_start)  # the deadlines move with the event
             out = event_out(event, organizer)
             enqueue(session, tenant_id, "event.updated", out, now=self.hub.clock())  # same transaction
             return out

@@ -86,5 +86,10 @@ SPEC = ProviderSpec(
                   "sign-in ran out.",
                   "Reconnect Zoom.", "reconnect",
                   ("Choose Reconnect.", "Sign in with the same account and allow every permission.")),
+        CauseText("zoom_live_participants_unavailable",
+                  "Zoom shows who is in a running meeting only through its Dashboard (a Business plan and an "
+                  "account-level app), so absences are confirmed from Zoom's list of participants once the "
+                  "meeting has ended; joins still arrive at once by webhook.",
+                  "Nothing to do: the hub reads the list again by itself.", "wait"),
     ),
 )

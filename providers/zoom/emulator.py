@@ -26,7 +26,8 @@ from providers.emulator_kit.oauth_views import authorization_endpoint, revocatio
 from .emulator_api import API_ROOT, READ_MEETING, register_api
 from .emulator_meetings import ZoomMeetingStore
 from .emulator_oauth import ZoomOAuthDialect
-from .emulator_participants import WEBHOOK_LOST, ZoomParticipants, register_participants_api
+from .emulator_participants import (DASHBOARD_UNAVAILABLE, WEBHOOK_LOST, ZoomParticipants,
+                                    register_participants_api)
 
 ZOOM_SCENARIOS: Mapping[str, str] = {
     **COMMON_SCENARIOS,
@@ -39,6 +40,9 @@ ZOOM_SCENARIOS: Mapping[str, str] = {
     "server_error": 'The API answers 500 (params {"status": 503} for another 5xx).',
     WEBHOOK_LOST: "Participant webhooks of this host's meetings are not delivered (Zoom retries only "
     "after 5 minutes); the participants API still lists the join.",
+    DASHBOARD_UNAVAILABLE: "The live participant list (Dashboard API, GET /metrics/meetings/{id}/participants) "
+    "answers 400 code 4711 for this host's token, as Zoom does for a user-level app or a plan below "
+    "Business; the past-meeting list and the meeting's status still answer.",
 }
 
 

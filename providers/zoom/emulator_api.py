@@ -95,7 +95,10 @@ def register_api(bp: Blueprint, emulator: "ZoomEmulator") -> Callable[..., Any]:
 
     @route("/meetings/<meeting_id>", "meetings_get", "GET", READ_MEETING)
     def meetings_get(caller: "Account", meeting_id: str):
-        return store.get(caller, meeting_id)
+        meeting = store.get(caller, meeting_id)
+        if meeting.get("status") == "ended":  # the sandbox's own mark (past meeting's list)
+            meeting["status"] = "waiting"  # a scheduled meeting that ended may start again
+        return meeting
 
     @route("/meetings/<meeting_id>", "meetings_update", "PATCH", WRITE_MEETING)
     def meetings_update(caller: "Account", meeting_id: str):

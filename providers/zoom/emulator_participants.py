@@ -3,11 +3,15 @@ the app's notification URL, and the participants API.
 
 - ``POST /_control/meetings/zoom/{id}/participants`` ``{"email"?,"name","joined_at"?,"left_at"?,
   "customer_key"?}`` records a join (and a leave); the first join starts the meeting
-  (``meeting.started``). Each fact is sent as Zoom sends it — ``meeting.participant_joined`` /
-  ``_left`` with ``x-zm-signature: v0=HMAC-SHA256(secret, "v0:{ts}:{body}")`` — to the URL set
+  (``meeting.started``). ``left_at`` without ``joined_at`` for someone in the meeting (by email,
+  else name) is their leave; the last one out ends the meeting (``meeting.ended``). Each fact
+  is sent as Zoom sends it — ``meeting.participant_joined`` / ``_left`` with
+  ``x-zm-signature: v0=HMAC-SHA256(secret, "v0:{ts}:{body}")`` — to the URL set
   with ``POST /_control/webhooks {"provider":"zoom","url","secret"}``. The ``webhook_lost``
   fault drops deliveries (the case the hub's deadline poll exists for).
-- ``GET /v2/metrics/meetings/{id}/participants?type=live`` while the meeting runs;
+- ``GET /v2/metrics/meetings/{id}/participants?type=live`` while the meeting runs (the
+  ``dashboard_unavailable`` fault refuses it with 4711, as Zoom refuses apps without the
+  Dashboard's admin scopes or plans below Business);
   ``GET /v2/past_meetings/{id}/participants`` once it ended; 3001 otherwise.
 Payloads: https://developers.zoom.us/docs/api/meetings/events/#tag/meeting/POST/meeting.participant_joined
 """
@@ -33,6 +37,11 @@ if TYPE_CHECKING:
     from .emulator import ZoomEmulator
 
 WEBHOOK_LOST = "webhook_lost"
+# The Dashboard API needs a Business plan and the admin scopes below, which a user-level OAuth
+# app (the hub's per-user connect) is never granted:
+# https://developers.zoom.us/docs/api/accounts/#tag/dashboards/GET/metrics/meetings/{meetingId}/participants
+DASHBOARD_UNAVAILABLE = "dashboard_unavailable"
+DASHBOARD_SCOPES = ["dashboard:read:admin", "dashboard_meetings:read:admin"]
 
 
 class ZoomParticipants:
@@ -65,6 +74,10 @@ class ZoomParticipants:
         name, email, joined, left = participant_fields(body, self.emulator.ctx.now())
         meeting = self._meeting(meeting_id)
         host = self.emulator.account(meeting["host_email"])
+        if left and not body.get("joined_at"):
+            inside = self._inside(meeting_id, name, email)
+            if inside is not None:
+                return self._leave(meeting, host, inside, left)
         with self.state.lock:
             started = meeting.get("status") == "started"
             meeting["status"] = "started"
@@ -84,6 +97,28 @@ class ZoomParticipants:
                                    {"participant": {**_wire(person, "leave_time"), "leave_reason": "left the meeting"}},
                                    left))
         return {"participant": person, "webhooks": sent}
+
+    def _inside(self, meeting_id: str, name: str, email: str) -> dict[str, Any] | None:
+        """The open visit (joined, not left) of this person, by email, else by name."""
+        with self.state.lock:
+            open_visits = [p for p in self._participants(meeting_id) if not p["leave_time"]]
+        return next((p for p in open_visits if email and p["email"].lower() == email.lower()),
+                    next((p for p in open_visits if not email and p["user_name"] == name), None))
+
+    def _leave(self, meeting: dict[str, Any], host: Any, person: dict[str, Any], left: datetime) -> dict[str, Any]:
+        """Someone in the meeting leaves; the last one out ends it (`meeting.ended`), and from
+        then on its participants are those of a past meeting."""
+        with self.state.lock:
+            person["leave_time"] = format_rfc3339(left)
+            ended = meeting.get("status") == "started" and all(
+                p["leave_time"] for p in self._participants(str(meeting["id"])))
+            if ended:
+                meeting["status"] = "ended"
+        sent = [self._send("meeting.participant_left", meeting, host,
+                           {"participant": {**_wire(person, "leave_time"), "leave_reason": "left the meeting"}}, left)]
+        if ended:
+            sent.append(self._send("meeting.ended", meeting, host, {"end_time": format_rfc3339(left)}, left))
+        return {"participant": person, "webhooks": sent, "meeting_status": meeting["status"]}
 
     def _send(self, event: str, meeting: Mapping[str, Any], host: Any, extra: dict[str, Any], at: datetime
               ) -> dict[str, Any]:
@@ -106,6 +141,8 @@ class ZoomParticipants:
 
     # -- API ---------------------------------------------------------------------------------
     def live(self, caller: Any, meeting_id: str) -> dict[str, Any]:
+        if self.emulator.take_fault(DASHBOARD_UNAVAILABLE, caller.email) is not None:
+            raise errors.missing_scopes(DASHBOARD_SCOPES)
         meeting = self.emulator.meetings.get(caller, meeting_id)  # 3001 unless the caller's
         if meeting.get("status") != "started":
             raise errors.meeting_not_found(meeting_id)

@@ -115,6 +115,7 @@ class Watching:
     """A stand-in AttendanceService: what the event service asks of it, and when."""
 
     calls: list[tuple[Any, ...]] = field(default_factory=list)
+    previous_starts: list[Any] = field(default_factory=list)  # what each move says the start was
 
     def prepare(self, session, tenant_id, organizer, attendees, conferencing, meeting_connection, rules):
         # Read through the session given, as the real one reads the tenant's people.
@@ -126,8 +127,9 @@ class Watching:
         # In the transaction that stores the event, as the real one adds its rows there.
         self.calls.append(("watch", session.get(Event, event.id).id, prepared))
 
-    def moved(self, session, event):
+    def moved(self, session, event, previous_start=None):
         self.calls.append(("moved", event.id, event.start))
+        self.previous_starts.append(previous_start)
 
     def stopped(self, session, event_id):
         self.calls.append(("stopped", event_id))
@@ -676,6 +678,7 @@ def test_moving_a_zoom_event_moves_the_meeting_then_the_calendar(env):
     assert (row.start.replace(tzinfo=timezone.utc), row.write_started_at) == (new_start, None)
     assert env.deliveries("event.updated") == [r.json]
     assert watching.calls == [("moved", made["id"], row.start)]
+    assert watching.previous_starts == [START]  # attendance tells a new start from a new end by it
     assert len(env.sync_runs(who.calendar)) == 1
 
 

@@ -133,7 +133,7 @@ def _reconcile(hub: Hub, session: Session, event: Event, synced: SyncedEvent) ->
                              for values in answers.values()]
     session.flush()
     if "start" in diff or "end" in diff:
-        _attendance(hub).moved(session, event)  # the deadlines move with the event
+        _attendance(hub).moved(session, event, diff["start"]["previous"] if "start" in diff else event.start)
     enqueue(session, event.tenant_id, "event.updated",
             {**event_out(event, _organizer(session, event)), "changes": diff, "changed_by": "provider"}, now=now)
     return 1
