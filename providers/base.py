@@ -256,6 +256,10 @@ class AttendanceReader(Protocol):
     # What the provider's own participant notifications are called as a source, when it sends
     # any (Zoom's webhooks: "zoom_webhooks"); None when it must be read.
     push_source: str | None
+    # The cause `participants` raises while a running meeting's list cannot be read at all (Zoom
+    # without its Dashboard); None when that cannot happen. Lateness is then told from the
+    # provider's own notifications (push_source), absences still only from a read.
+    live_unreadable_cause: str | None
 
     def participants(self, token: str, conference: Mapping[str, Any]) -> AttendanceRead:
         """Everyone who joined the meeting of `conference` (the event's conferencing: provider,

@@ -237,7 +237,8 @@ def delete_event(event_id: str):
                        "Meet's conference records, the Teams report after the meeting), never on a missing "
                        "webhook. Where Zoom refuses the live list (its Dashboard needs a Business plan and "
                        "admin scopes) and the meeting is running, `error.cause` is "
-                       "`zoom_live_participants_unavailable` and absences are confirmed from the past "
-                       "meeting's list after the end.")
+                       "`zoom_live_participants_unavailable`, absences are confirmed from the past "
+                       "meeting's list after the end, and `candidate_late` is told from Zoom's webhooks "
+                       "alone (`source: zoom_webhooks`).")
 def get_attendance(event_id: str):
     return jsonify(services().attendance.report(tenant_id(), event_id))

@@ -200,9 +200,12 @@ class AttendanceService:
                 return
             conference, provider, connection_id, end = (dict(event.conferencing or {}), watch.provider,
                                                         watch.connection_id, event.end)
+            check_kind = check.kind
         try:
             read = self._read(provider, connection_id, conference)
         except ProviderError as err:
+            if check_kind == LATE and self._late_from_notifications(check_id, provider, err, now):
+                return
             self._retry(check_id, now, end, RETRY_READ if err.retry_after is None
                         else timedelta(seconds=err.retry_after), err.as_dict())
             return
@@ -224,6 +227,29 @@ class AttendanceService:
                 check.due_at, check.attempts = now + POLL_EVERY, check.attempts + 1  # not seen yet: read again
             else:
                 check.status, check.done_at = "done", now
+
+    def _late_from_notifications(self, check_id: int, provider: str, err: ProviderError, now: datetime) -> bool:
+        """The late check of a meeting whose running list the provider will not show (Zoom without
+        its Dashboard: a per-user app on most plans). Its list comes only after the end, which
+        is too late to call a candidate who is not there; the provider's own join notifications
+        are all there is, so lateness is told from them, with their source named so the backend
+        knows no list confirmed it. A no-show still waits for a read."""
+        reader = self.reader(provider)
+        if reader.push_source is None or err.cause is None or err.cause != reader.live_unreadable_cause:
+            return False
+        with self.db.session() as session:
+            check = session.get(AttendanceCheck, check_id)
+            if check is None or check.status != "pending":
+                return True
+            event = session.get(Event, check.event_id)
+            watch = session.get(AttendanceWatch, check.event_id)
+            assert event is not None and watch is not None
+            check.attempts += 1
+            check.last_error = _error_record(err.as_dict(), now)
+            watch.last_error = check.last_error  # GET …/attendance says why no list was read
+            self._decide(session, event, watch, LATE, now, reader.push_source)
+            check.status, check.done_at = "done", now
+        return True
 
     def _read(self, provider: str, connection_id: str | None, conference: dict[str, Any]) -> AttendanceRead:
         reader = self.reader(provider)

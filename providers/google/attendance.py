@@ -39,6 +39,7 @@ class MeetAttendance:
     name = PROVIDER
     source = SOURCE
     push_source: str | None = None  # Meet sends nothing: conference records are read
+    live_unreadable_cause: str | None = None
     live = True
 
     def __init__(self, api_base: str, timeout: float = 20.0) -> None:

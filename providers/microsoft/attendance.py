@@ -26,6 +26,7 @@ class TeamsAttendance:
     name = PROVIDER
     source = SOURCE
     push_source: str | None = None  # reports are read after the meeting
+    live_unreadable_cause: str | None = None
     live = False
 
     def __init__(self, api_base: str, timeout: float = 20.0, graph: GraphRuntime | None = None) -> None:

@@ -32,6 +32,7 @@ MAX_PAGES = 20
 # A running meeting whose live list the app may not read: its past list exists only after the
 # end, so reading every minute would only spend the Dashboard's "heavy" rate limit.
 RUNNING_UNREADABLE_RETRY_SECONDS = 300.0
+LIVE_UNREADABLE = "zoom_live_participants_unavailable"
 # What Zoom answers when the Dashboard is not the app's to call (plan, or scopes: 4711).
 _NO_DASHBOARD = (ErrorKind.ACCESS_DENIED, ErrorKind.INVALID_REQUEST, ErrorKind.SCOPE_MISSING)
 
@@ -41,6 +42,7 @@ class ZoomAttendance:
     source = SOURCE
     live = True
     push_source: str | None = "zoom_webhooks"
+    live_unreadable_cause: str | None = LIVE_UNREADABLE
 
     def __init__(self, api_base: str, timeout: float = 20.0) -> None:
         self._zoom = ZoomMeetings(api_base, timeout)  # its zoomus plumbing and error table
@@ -69,7 +71,7 @@ class ZoomAttendance:
                     raise ProviderError(
                         ErrorKind.ACCESS_DENIED, "Zoom does not let this app read who is in the running "
                         f"meeting (Dashboard: {err.message}); its participants are read after the end.",
-                        provider=PROVIDER, cause="zoom_live_participants_unavailable",
+                        provider=PROVIDER, cause=LIVE_UNREADABLE,
                         provider_code=err.provider_code, http_status=err.http_status,
                         retry_after=RUNNING_UNREADABLE_RETRY_SECONDS) from None
                 rows = []  # never started: nobody joined

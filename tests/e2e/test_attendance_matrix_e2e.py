@@ -424,7 +424,9 @@ def test_zoom_without_the_dashboard_never_takes_a_lost_webhook_for_a_no_show(int
     """Zoom lists who is in a running meeting only through its Dashboard (Business plan, admin
     scopes a user-level app lacks). Refused, and with no past meeting yet, the hub asks the
     meeting's status: running → the list cannot be read, which is said and read again later;
-    a no-show is never declared because a webhook did not come."""
+    a no-show is never declared because a webhook did not come. Lateness is told from Zoom's
+    webhooks alone (the list comes only after the end, too late to call the candidate), and its
+    source says so: here the join's webhook was lost, so the backend hears "late" unconfirmed."""
     iv = interview
     iv.book()
     iv.sandbox.fault("zoom", "dashboard_unavailable", iv.who.zoom_email)
@@ -432,15 +434,32 @@ def test_zoom_without_the_dashboard_never_takes_a_lost_webhook_for_a_no_show(int
     iv.sandbox.fault("zoom", "webhook_lost", iv.who.zoom_email)
     iv.candidate_joins(2)  # Zoom's webhook is lost; only Zoom's list knows
     iv.until(30)
-    assert iv.said() == {}
+    assert iv.said() == {LATE: 3}
+    assert iv.sources() == {LATE: "zoom_webhooks"}
     report = iv.report()
     assert (report["error"]["kind"], report["error"]["cause"]) == ("access_denied", "zoom_live_participants_unavailable")
     assert "fix" not in report["error"]  # nothing to reconnect: it is Zoom's plan, not the grant
-    assert {d["status"] for d in report["deadlines"]} == {"pending"}
+    assert {d["kind"]: d["status"] for d in report["deadlines"]} == {"late": "done", "deadline": "pending"}
     # Read again every 5 minutes, not every minute: the Dashboard's rate limit is "heavy".
     status_reads = [e for e in iv.sandbox.requests_log("zoom", f"/zoom/v2/meetings/{conf.meeting(iv.event)}")
                     if e["method"] == "GET"]
     assert 2 <= len(status_reads) <= 2 * 6
+
+
+@pytest.mark.parametrize("conf", [ZOOM], ids=lambda c: c.name)
+@pytest.mark.parametrize("minute", [1, 5], ids=["on_time", "late"])
+def test_zoom_without_the_dashboard_tells_lateness_from_its_webhooks(interview, conf, minute):
+    """Webhooks arrive: a candidate there before start + late_after is not called late, one who
+    is not gets candidate_late at that minute — both without a list Zoom will not show."""
+    iv = interview
+    iv.book()
+    iv.sandbox.fault("zoom", "dashboard_unavailable", iv.who.zoom_email)
+    iv.interviewer_joins(0)
+    iv.candidate_joins(minute)
+    iv.until(8)
+    said = iv.said()
+    assert said == ({JOINED: 1} if minute == 1 else {LATE: 3, JOINED: 5})
+    assert set(iv.sources().values()) == {"zoom_webhooks"}
 
 
 @pytest.mark.parametrize("conf", [ZOOM], ids=lambda c: c.name)
@@ -479,7 +498,7 @@ def test_zoom_without_the_dashboard_decides_from_the_past_meeting_after_the_end(
     if candidate_came:
         iv.candidate_joins(2)
     iv.until(44)
-    assert iv.said() == {}
+    assert iv.said() == {LATE: 3}  # from Zoom's webhooks: the candidate's was lost
     if candidate_came:
         leave(iv, 44, "Grace Hopper", CANDIDATE)
     ended = leave(iv, 45, "Ada Lovelace", iv.who.zoom_email)
@@ -487,11 +506,12 @@ def test_zoom_without_the_dashboard_decides_from_the_past_meeting_after_the_end(
     iv.until(HOUR + 1)
     said = iv.said()
     if candidate_came:
-        assert list(said) == [JOINED] and 45 <= said[JOINED] <= 50  # the next read after the end
+        assert set(said) == {LATE, JOINED} and 45 <= said[JOINED] <= 50  # the next read after the end
         assert iv.report()["candidate"] == "on_time"
     else:
         assert set(said) == {LATE, NO_SHOW} and 45 <= said[NO_SHOW] <= 50
-    assert set(iv.sources().values()) == {"zoom_api"}
+    sources = iv.sources()
+    assert sources.pop(LATE) == "zoom_webhooks" and set(sources.values()) == {"zoom_api"}
     assert iv.report()["error"] is None
     iv.nothing_more()
 
