@@ -5,11 +5,13 @@ the providers would. People change events in their calendars through the sandbox
 `event.updated` / `event.cancelled`. Every wait is a poll with a deadline."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from hub.storage.models import Job
 from tests.e2e.support import Api, Sandbox
 from tests.e2e.sync_support import (Backend, channel, connected_person, event_body, rfc3339, state, sync_jobs, synced,
                                     wait_for)
@@ -86,13 +88,74 @@ def test_changes_people_make_reach_the_backend(api, sandbox, live_hub, backend, 
     wait_for(lambda: backend.of("event.cancelled", event["id"]), "event.cancelled")
     assert api.get(f"/v1/events/{event['id']}").json()["status"] == "cancelled"
 
-    # Disconnect: the channel is stopped at the provider before the grant is revoked.
+
+
+def _delivered(sandbox: Sandbox, provider: str, external_id: str) -> list[dict]:
+    """What the provider pushed to the hub on that channel and the hub acknowledged."""
+    answer = sandbox.http.get(f"{sandbox.base}/_control/notifications", params={"provider": provider}, timeout=10)
+    return [n for n in answer.json() if n["status"] == "delivered" and external_id in (
+        n["headers"].get("X-Goog-Channel-ID", "") if provider == "google" else n["body"])]
+
+
+def _replay(live_hub, provider: str, note: dict) -> requests.Response:
+    if provider == "google":
+        return _hub_post(live_hub, "/webhooks/google", headers=note["headers"])
+    return _hub_post(live_hub, "/webhooks/microsoft", data=note["body"].encode(),
+                     headers={"Content-Type": "application/json"})
+
+
+def _retire_job(hub, connection_id: str) -> Job | None:
+    with hub.db.session() as s:
+        return next((j for j in s.execute(select(Job).where(Job.name == "connections.retire")).scalars()
+                     if j.payload.get("connection_id") == connection_id), None)
+
+
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+def test_disconnect_is_at_once_and_the_provider_is_cleaned_up_in_the_background(api, sandbox, live_hub, provider):
+    """DELETE answers without a provider call; a job stops the channel at the provider, then
+    revokes the grant (Google; Graph has no revocation) — retried while the provider fails.
+    The deleted connection's channel is no longer the hub's: its notifications are refused."""
+    person = connected_person(api, sandbox, provider)
+    synced(api, person)
     row = channel(live_hub.hub, person.connection_id)
-    assert api.delete(f"/v1/connections/{person.connection_id}").status_code == 204
-    stopped = [q for q in sandbox.requests_log(provider)
-               if (provider == "google" and q["path"].endswith("/channels/stop") and row.external_id in str(q["body"]))
-               or (provider == "microsoft" and q["method"] == "DELETE" and q["path"].endswith(row.external_id))]
-    assert stopped, "the channel was not stopped at the provider"
+    assert row.external_id in [c["id"] for c in sandbox.channels(provider, person.email)]
+    if provider == "microsoft":  # Graph sends nothing on creation: a change makes a notification
+        sandbox.busy(provider, person.email, *_slot(60))
+    note = wait_for(lambda: _delivered(sandbox, provider, row.external_id), "a notification delivered")[-1]
+    hub_client = sandbox.http.get(f"{sandbox.base}/_control/clients", timeout=10).json()[provider]["client_id"]
+
+    def alive_grants() -> list[dict]:
+        return [g for g in sandbox.grants(provider, person.email) if g["alive"] and g["client_id"] == hub_client]
+
+    assert alive_grants()
+    # The provider is down: the disconnect still happens at once.
+    sandbox.fault(provider, "server_error", person.email, params={"status": 500})
+    try:
+        assert api.delete(f"/v1/connections/{person.connection_id}").status_code == 204
+        assert api.get(f"/v1/users/{person.user_id}/connections").json()["connections"] == []
+        assert _replay(live_hub, provider, note).status_code == 404  # refused: no such channel any more
+        failed = wait_for(lambda: (lambda j: j if j is not None and j.attempts >= 1 and j.last_error else None)(
+            _retire_job(live_hub.hub, person.connection_id)), "the retire job's first attempt failing")
+        assert failed.status == "pending" and "ProviderError" in failed.last_error
+        # Not revoked while the channel could not be stopped: afterwards no token could stop it.
+        assert row.external_id in [c["id"] for c in sandbox.channels(provider, person.email)]
+        assert alive_grants()
+    finally:
+        sandbox.http.delete(f"{sandbox.base}/_control/faults", params={"provider": provider}, timeout=10)
+    # The retry (after the job store's backoff) does it.
+    wait_for(lambda: row.external_id not in [c["id"] for c in sandbox.channels(provider, person.email)],
+             "the channel stopped at the provider")
+    if provider == "google":
+        wait_for(lambda: not alive_grants(), "the grant revoked at Google")
+    done = wait_for(lambda: (lambda j: j if j is not None and j.status == "done" else None)(
+        _retire_job(live_hub.hub, person.connection_id)), "the retire job done")
+    assert done.payload["access_token_enc"] is None and done.payload["refresh_token_enc"] is None
+    assert _replay(live_hub, provider, note).status_code == 404
+
+
+def _slot(hours: int) -> tuple[str, str]:
+    start = (datetime.now(timezone.utc) + timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+    return rfc3339(start), rfc3339(start + timedelta(hours=1))
 
 
 @pytest.mark.parametrize("provider", ["google", "microsoft"])
