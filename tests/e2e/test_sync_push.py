@@ -11,7 +11,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from hub.storage.models import Job
+from hub.storage.models import Job, SyncChannel
+from providers.base import ProviderError
 from tests.e2e.support import Api, Sandbox
 from tests.e2e.sync_support import (Backend, channel, connected_person, event_body, rfc3339, state, sync_jobs, synced,
                                     wait_for)
@@ -280,3 +281,28 @@ def test_renewal_before_expiry(api, sandbox, live_hub, provider):
     body = event_body(person, hours_ahead=30)
     sandbox.busy(provider, person.email, body["start"], body["end"])
     wait_for(lambda: channel(live_hub.hub, person.connection_id).last_notice_at, "a notice on the new channel")
+
+
+def test_a_channel_that_cannot_be_opened_is_reported_by_the_sync_route_and_diagnostics(api, sandbox, live_hub):
+    """The channel lapsed and Google cannot open a new one (backendError): GET
+    /v1/connections/{id}/sync says `failed` with the error, and the diagnosis names
+    `channel_failed` — a warning, as the hub retries a provider that is down by itself (a
+    refusal is a failure: test_diagnostics_rule_names_channel_failed)."""
+    from hub.services.sync import channels
+    person = connected_person(api, sandbox, "google")
+    synced(api, person)
+    row = channel(live_hub.hub, person.connection_id)
+    with live_hub.hub.db.session() as s:
+        s.get(SyncChannel, row.id).status = "expired"
+    sandbox.fault("google", "server_error", person.email)
+    try:
+        with pytest.raises(ProviderError):
+            channels.open_channel(live_hub.hub, person.connection_id)
+    finally:
+        sandbox.http.delete(f"{sandbox.base}/_control/faults", params={"provider": "google"}, timeout=10)
+    status = api.get(f"/v1/connections/{person.connection_id}/sync").json()
+    assert status["channel"]["status"] == "failed" and status["channel"]["last_error"]["kind"] == "provider_down"
+    report = api.get(f"/v1/diagnostics/connections/{person.connection_id}").json()
+    [check] = [c for c in report["checks"] if c["id"].endswith("sync_channel")]
+    assert (check["status"], check["cause"]) == ("warn", "channel_failed"), check
+    assert "backendError" in check["detail"] or "Backend Error" in check["detail"], check

@@ -411,6 +411,8 @@ def test_verified_notice_marks_dirty_and_queues_one_sync_per_burst(env):
         assert r.status_code == 200, r.json
     assert env.state(cid).dirty_since is not None
     assert len(env.jobs(RUN, cid)) == before + 1
+    # Acknowledged without a provider call: the sync is the job's (the 3 s answer never waits).
+    assert (env.fake.syncs, env.fake.event_reads, len(env.fake.opened)) == ([], [], 1)
 
 
 @pytest.mark.parametrize("forgery", ["secret", "channel", "resource", "no_secret"])
