@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from hub import jobs
 from hub.jobs import store
 from hub.logs import get_logger
+from hub.services.sync.records import ForeignCredentials
 from hub.storage.models import Connection, Job, SyncChannel, new_id
 from oauth.credential_form import CredentialForm
 from oauth.tokens import access_binding, refresh_binding
@@ -164,9 +165,36 @@ def retire(hub: Hub, payload: dict[str, Any]) -> None:
         row = session.get(Job, job_id)
         attempt = row.attempts if row is not None else 1
     if not any(payload.get(column) for column in SECRETS):
-        return  # ended already (a duplicate run), or nothing this hub could open
+        return  # ended already: a duplicate message
     last = attempt >= store.MAX_ATTEMPTS
-    provider = payload["provider"]
+    failure: Exception | None
+    try:
+        failure = _attempt(hub, payload, last)
+    except VaultError:
+        # Every process shares the keys in production, so this is a key removed before the
+        # rotation finished — or another hub on a shared database: one that can open them
+        # takes the retry (as the sync jobs do, records.ForeignCredentials).
+        failure = ForeignCredentials(f"job {job_id}: the sealed tokens do not open with this process's keys")
+    if failure is None:
+        _save(hub, job_id, {**payload, **dict.fromkeys(SECRETS)})  # the tokens leave the row
+        log.info("disconnect_done", job_id=job_id, connection_id=payload.get("connection_id"),
+                 provider=payload["provider"])
+        return
+    if not last:
+        _save(hub, job_id, payload)  # what is done stays done; the retry does the rest
+        raise failure
+    log.error("disconnect_gave_up", job_id=job_id, connection_id=payload.get("connection_id"),
+              provider=payload["provider"], channels_left=len(payload.get("channels") or []),
+              grant_revoked=not payload.get("revoke"), error=type(failure).__name__,
+              kind=failure.kind.value if isinstance(failure, ProviderError) else None)
+    _save(hub, job_id, {**payload, **dict.fromkeys(SECRETS)})  # the tokens leave the row either way
+    raise failure
+
+
+def _attempt(hub: Hub, payload: dict[str, Any], last: bool) -> ProviderError | None:
+    """One try at what is left; `payload` is updated with what got done. Returns the first
+    failure worth a retry when something is still left, else None."""
+    job_id, provider = payload["job"], payload["provider"]
     access = _Access(hub, payload)
     failure: ProviderError | None = None
     left = []
@@ -174,38 +202,25 @@ def retire(hub: Hub, payload: dict[str, Any]) -> None:
         try:
             _stop(hub, provider, access, channel)
         except ProviderError as err:
-            if _retryable(err):
-                left.append(channel)
-                failure = failure or err
+            if not _retryable(err):
+                log.warning("disconnect_channel_not_stopped", job_id=job_id, provider=provider,
+                            kind=err.kind.value, cause=err.cause)  # it runs out by itself; its notices are refused
                 continue
-            log.warning("disconnect_channel_not_stopped", job_id=job_id, provider=provider, kind=err.kind.value,
-                        cause=err.cause)  # final: it runs out by itself; its notices are refused
+            left.append(channel)
+            failure = failure or err
     payload["channels"] = left
     if payload.get("revoke") and (not left or last):
         try:
             _revoke(hub, payload)
             payload["revoke"] = False
         except ProviderError as err:
-            if not _retryable(err):
+            if _retryable(err):
+                failure = failure or err
+            else:
                 log.warning("disconnect_revoke_refused", job_id=job_id, provider=provider, kind=err.kind.value,
                             cause=err.cause)
                 payload["revoke"] = False
-            else:
-                failure = failure or err
-    pending = bool(payload["channels"]) or bool(payload.get("revoke"))
-    if pending and not last:
-        _save(hub, job_id, payload)  # what is done stays done; the retry does the rest
-        assert failure is not None
-        raise failure
-    if pending:
-        log.error("disconnect_gave_up", job_id=job_id, connection_id=payload.get("connection_id"), provider=provider,
-                  channels_left=len(payload["channels"]), grant_revoked=not payload.get("revoke"),
-                  kind=failure.kind.value if failure else None)
-    _save(hub, job_id, {**payload, **dict.fromkeys(SECRETS)})  # the tokens leave the row either way
-    if pending:
-        assert failure is not None
-        raise failure
-    log.info("disconnect_done", job_id=job_id, connection_id=payload.get("connection_id"), provider=provider)
+    return failure if payload["channels"] or payload.get("revoke") else None
 
 
 def _stop(hub: Hub, provider: str, access: _Access, channel: dict[str, Any]) -> None:

@@ -388,6 +388,50 @@ def test_an_account_connected_again_before_the_job_ran_keeps_its_new_grant(env, 
     assert [e["reason"] for e in logs if e["event"] == "revoke_skipped"] == ["account_connected_again"]
 
 
+def test_a_hub_whose_keys_cannot_open_the_sealed_tokens_leaves_the_job_to_one_that_can(env, flow, db_url,
+                                                                                    monkeypatch):
+    from hub.services.sync.records import ForeignCredentials
+    cid = env.connection()
+    row, _ = env.open(cid)
+    delete_connection(env.hub, env.tenant_id, cid)
+    [job] = _retire_jobs(env, cid)
+    other = create_app({"database_url": db_url, "encryption_keys": TokenVault.generate_key_spec("x"),
+                        "log_json": False, "webhook_worker": False})
+    stranger = other.extensions["hub"]
+    install(monkeypatch, stranger, env.fake)
+    stranger.use("flow", env.fake.name, flow)
+    try:
+        with env.hub.db.session() as s:
+            s.get(Job, job.id).run_at = _now() - timedelta(seconds=1)
+        with pytest.raises(ForeignCredentials):
+            catalog.run_stored_job(stranger, {"job_id": job.id})
+    finally:
+        stranger.close()
+    assert flow.steps == []
+    with env.hub.db.session() as s:
+        kept = s.get(Job, job.id)
+        assert kept.status == "pending" and kept.payload["refresh_token_enc"] == job.payload["refresh_token_enc"]
+    _run_job(env, job)  # a process with the keys does it
+    assert flow.steps == [("stop", row.external_id), ("revoke", "ref")]
+
+
+def test_a_channel_opened_while_the_connection_was_deleted_is_stopped_with_the_token_that_opened_it(env, flow):
+    cid = env.connection()
+    opening = env.fake.open_channel
+
+    def open_then_disconnected(token, request):
+        pushed = opening(token, request)
+        delete_connection(env.hub, env.tenant_id, cid)  # the person disconnects meanwhile
+        return pushed
+
+    env.fake.open_channel = open_then_disconnected
+    assert channels.open_channel(env.hub, cid) is None
+    [closed] = env.fake.closed
+    assert closed.channel_id == f"ext-{env.fake.opened[-1].channel_id}" and flow.tokens_used == ["tok"]
+    with env.hub.db.session() as s:
+        assert s.execute(select(SyncChannel).where(SyncChannel.connection_id == cid)).first() is None
+
+
 def test_sweep_opens_missing_channels_and_marks_expired_ones(env):
     cid = env.connection()
     channels.sweep(env.hub)
