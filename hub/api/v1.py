@@ -75,7 +75,8 @@ def get_user(user_id: str):
 
 
 @bp.delete("/users/<user_id>")
-@operation("Delete a user, revoking their grants at the providers", tags=USERS, responses={204: None},
+@operation("Delete a user; their grants are revoked at the providers in the background", tags=USERS,
+           responses={204: None},
            problems=(404,))
 def delete_user(user_id: str):
     user_service.delete_user(hub().db, tenant_id(), user_id,
@@ -117,8 +118,13 @@ def list_connections(user_id: str):
 
 
 @bp.delete("/connections/<connection_id>")
-@operation("Disconnect: revoke at the provider and forget the tokens", tags=CONNECTIONS,
-           responses={204: None}, problems=(404,))
+@operation("Disconnect: forget the connection now; stop its push channels and revoke at the provider in the "
+           "background", tags=CONNECTIONS, responses={204: None}, problems=(404,),
+           description="Takes effect at once: the connection, its push channels and its cached busy time are "
+                       "deleted and `connection.deleted` is queued; notifications on its channels are refused from "
+                       "then on. A background job then stops each channel at the provider and revokes the grant "
+                       "(where the provider has a revocation endpoint: Google, Zoom), retried while the provider "
+                       "fails. If the same account is connected again before it ran, the new grant is kept.")
 def delete_connection(connection_id: str):
     connection_service.delete_connection(hub(), tenant_id(), connection_id)
     return Response(status=204)

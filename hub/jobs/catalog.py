@@ -15,6 +15,8 @@ twice, late, or after a restart, and does the right thing:
   is looked up here. `jobs.sweep` (every 15 s) is its safety net.
 - `idempotency.sweep` (every 10 min): forgets Idempotency-Keys past their retention.
 - `attendance.evaluate` (every 15 s): attendance deadlines that have passed (hub/services/attendance.py).
+- `connections.retire {job, provider, channels, sealed tokens…}`: after a disconnect, stop the
+  connection's push channels at the provider, then revoke its grant (hub/services/disconnect.py).
 - `sync.open {connection_id}`, `sync.renew {channel_id}`, `sync.stop {channel_id}`, `sync.run
   {connection_id}`: push channels and incremental sync (hub/services/sync); `sync.sweep` (every
   15 s) renews what is due, retries failed channels and resyncs connections getting stale.
@@ -30,9 +32,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from hub.jobs import store
+from hub.logs import get_logger
 
 if TYPE_CHECKING:
     from hub.container import Hub
+
+log = get_logger(__name__)
 
 SWEEP_EVERY = timedelta(seconds=15)
 # The sweep leaves alone what became due in the last two sweeps: its own message is normally
@@ -74,6 +79,11 @@ def run_stored_job(hub: Hub, payload: dict[str, Any]) -> None:
         retry_at = store.fail(hub.db, claimed, hub.clock(), f"{type(exc).__name__}: {exc}")
         if retry_at is not None:
             hub.jobs.enqueue(store.RUN, payload, retry_at)
+        else:
+            # The row says `failed`; this says so where people look (the type only: a message
+            # may quote a provider's answer).
+            log.error("job_gave_up", job=claimed.name, job_id=claimed.id, attempts=claimed.attempt,
+                      error=type(exc).__name__)
         raise
     store.finish(hub.db, claimed, hub.clock())
 
@@ -119,6 +129,12 @@ def sweep_scheduling(hub: Hub, payload: dict[str, Any]) -> None:
     service = _scheduling(hub)
     service.expire_due()
     service.release_pending_holds()
+
+
+def retire_connection(hub: Hub, payload: dict[str, Any]) -> None:
+    """Queued by a disconnect, in its transaction: stop the push channels, then revoke."""
+    from hub.services import disconnect  # services import the container, which imports this
+    disconnect.retire(hub, payload)
 
 
 def _sync(name: str) -> Any:
@@ -175,6 +191,7 @@ JOBS: Mapping[str, JobSpec] = _catalog(
     JobSpec("attendance.evaluate", evaluate_attendance, every=SWEEP_EVERY),
     JobSpec("scheduling.expire", expire_scheduling_request),
     JobSpec("scheduling.sweep", sweep_scheduling, every=timedelta(minutes=1)),
+    JobSpec("connections.retire", retire_connection),
     JobSpec("sync.open", open_sync_channel),
     JobSpec("sync.renew", renew_sync_channel),
     JobSpec("sync.stop", stop_sync_channel),

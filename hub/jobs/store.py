@@ -40,11 +40,12 @@ class Claimed:
 
 
 def schedule(session: Session, name: str, payload: dict[str, Any] | None = None, *,
-             at: datetime | None = None, key: str | None = None) -> str | None:
+             at: datetime | None = None, key: str | None = None, job_id: str | None = None) -> str | None:
     """Record job `name(payload)` to run at `at` (now when None), in `session`'s transaction; it is handed to a
     worker after the commit. With `key`, at most one job ever exists per key (a second call is
-    a no-op and returns None): one release per hold, one renewal per channel and period."""
-    job_id = new_id("job")
+    a no-op and returns None): one release per hold, one renewal per channel and period.
+    `job_id`: the row's id chosen by the caller (a payload that seals secrets to its own row)."""
+    job_id = job_id or new_id("job")
     now = utcnow()
     values = {"id": job_id, "name": name, "payload": payload or {}, "key": key, "status": PENDING,
               "run_at": at or now, "attempts": 0, "created_at": now}

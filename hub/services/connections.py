@@ -4,19 +4,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from hub.container import Hub
-from hub.logs import get_logger
 from hub.services.directory import require_connection, require_user, user_connections
 from hub.storage.models import Connection
 from oauth.flows import Grant
-from oauth.tokens import access_binding, refresh_binding
-from oauth.vault import VaultError
 from providers import registry
-from providers.base import Capability, ProviderError
+from providers.base import Capability
 from webhooks.outbound import connection_events
-
-log = get_logger(__name__)
-
 
 def probe_capabilities(hub: Hub, conn: Connection, grant: Grant) -> list[str]:
     """What this fresh grant can do. The calendar's own conferencing is asked for, not assumed:
@@ -42,38 +38,21 @@ def list_connections(hub: Hub, tenant_id: str, user_id: str) -> list[Connection]
         return user_connections(session, user)
 
 
-def revoke_at_provider(hub: Hub, connection_id: str) -> None:
-    """Best effort: tell the provider to forget the grant. Failure is logged, not raised —
-    a person asking to disconnect must be disconnected here regardless."""
-    with hub.db.session() as session:
-        conn = session.get(Connection, connection_id)
-        if conn is None:
-            return
-        enc, binding = ((conn.refresh_token_enc, refresh_binding(conn.id)) if conn.refresh_token_enc
-                        else (conn.access_token_enc, access_binding(conn.id)))
-        provider = conn.provider
-    if not enc:
-        return
-    try:
-        hub.flow(provider).revoke(hub.vault.decrypt(enc, binding))
-    except (ProviderError, VaultError) as exc:
-        log.warning("revoke_failed", connection_id=connection_id, provider=provider,
-                    error=type(exc).__name__, kind=getattr(getattr(exc, "kind", None), "value", None))
-
-
 def delete_connection(hub: Hub, tenant_id: str, connection_id: str) -> None:
+    """Gone at once, in one transaction: the row (its push channels, sync state and cached busy
+    time with it, so the hub refuses the channels' notices from now on), the
+    `connection.deleted` webhook, and the job that stops the channels and revokes the grant at
+    the provider (hub/services/disconnect.py) — no provider call on the way."""
+    from hub.services import disconnect  # services import the container
     with hub.db.session() as session:
-        require_connection(session, tenant_id, connection_id)
-    # Before the revocation: afterwards no token could stop the push channels.
-    from hub.services.sync import channels  # that package imports the container
-    channels.stop_all_now(hub, connection_id)
-    revoke_at_provider(hub, connection_id)
-    with hub.db.session() as session:
-        conn = session.get(Connection, connection_id)
-        if conn is not None:
-            # The webhook is queued in the delete's transaction: both happen or neither.
-            connection_events.deleted(session, conn, now=hub.clock())
-            session.delete(conn)
+        conn = require_connection(session, tenant_id, connection_id)
+        # Locked and read again: a refresh in flight (it holds this lock) writes its new tokens
+        # first, and the job carries those.
+        session.execute(select(Connection).where(Connection.id == conn.id).with_for_update()
+                        .execution_options(populate_existing=True)).scalar_one()
+        disconnect.retire_later(hub, session, conn)
+        connection_events.deleted(session, conn, now=hub.clock())
+        session.delete(conn)
 
 
 def connection_out(conn: Connection) -> dict[str, Any]:

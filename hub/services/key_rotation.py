@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from hub.storage.db import Database
 from hub.services.scheduling.records import token_binding
-from hub.storage.models import ConnectAttempt, Connection, SchedulingCandidate, WebhookEndpoint
+from hub.services.disconnect import RETIRE, SECRETS, job_binding
+from hub.storage.models import ConnectAttempt, Connection, Job, SchedulingCandidate, WebhookEndpoint
 from oauth.connect import verifier_binding
 from oauth.tokens import access_binding, refresh_binding
 from oauth.vault import TokenVault, VaultError
@@ -38,6 +39,7 @@ class RotationCounts:
 
 def rotate_all(db: Database, vault: TokenVault) -> RotationCounts:
     counts = RotationCounts()
+    _rotate_sealed_jobs(db, vault, counts)
     for model, column, binding in ENCRYPTED_COLUMNS:
         with db.session() as session:
             ids = list(session.execute(select(model.id).where(getattr(model, column).is_not(None))).scalars())
@@ -58,3 +60,31 @@ def rotate_all(db: Database, vault: TokenVault) -> RotationCounts:
                     setattr(row, column, new)
                     counts.rotated += 1
     return counts
+
+
+def _rotate_sealed_jobs(db: Database, vault: TokenVault, counts: RotationCounts) -> None:
+    """Tokens a disconnect's job carries (hub/services/disconnect.py) until it ends: sealed to
+    the job's row, inside its payload. Only jobs still to run hold any."""
+    with db.session() as session:
+        ids = list(session.execute(select(Job.id).where(Job.name == RETIRE, Job.status == "pending")).scalars())
+    for job_id in ids:
+        with db.session() as session:
+            job = session.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar_one_or_none()
+            if job is None:
+                continue
+            payload = dict(job.payload or {})
+            for column in SECRETS:
+                value = payload.get(column)
+                if not value:
+                    continue
+                try:
+                    new = vault.reencrypt(value, job_binding(job_id, column))
+                except VaultError:
+                    counts.unreadable.append(f"jobs.payload.{column}:{job_id}")
+                    continue
+                if new is None:
+                    counts.current += 1
+                else:
+                    payload[column] = new
+                    counts.rotated += 1
+            job.payload = payload

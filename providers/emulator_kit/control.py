@@ -28,6 +28,11 @@ Shapes (JSON; collections are returned as bare lists, oldest first):
   ``DELETE /_control/events/{id}`` → 204; ``POST /_control/events/{id}/responses``
   ``{"email","response":"accepted|declined|tentative"}`` → 201 the event (``{id}`` is the
   provider's event id; 404 when no emulator has it)
+- ``GET /_control/channels?provider=&email=`` → [channel]: the push channels open on that
+  calendar now, in wire format (Google's watch channels, Graph's subscriptions; stopped,
+  deleted and expired ones are gone); ``GET /_control/grants?provider=&email=`` →
+  [{"id","client_id","scopes","alive","revoked_reason"}]: the account's consents to the
+  provider's apps
 - ``GET /_control/notifications?provider=`` → [{"id","provider","url","kind","headers","body",
   "at","attempts","status":"pending|delivered|failed|dropped"}]: what the emulators pushed
 - ``POST /_control/reset`` → 204: accounts, calendars, tokens, faults and log are forgotten
@@ -220,6 +225,18 @@ def create_control_blueprint(ctx: SandboxContext, emulators: Mapping[str, Provid
         email = required_email(request.args.get("email"))
         account = ctx.state.account(emulator.name, email) if emulator else None
         return jsonify(emulator.control_meetings(account) if emulator and account else [])
+
+    @bp.get("/channels")
+    def list_channels():
+        emulator = emulator_for(request.args.get("provider"))
+        account = ctx.state.account(emulator.name, required_email(request.args.get("email")))
+        return jsonify(emulator.control_channels(account) if account else [])
+
+    @bp.get("/grants")
+    def list_grants():
+        emulator = emulator_for(request.args.get("provider"))
+        account = ctx.state.account(emulator.name, required_email(request.args.get("email")))
+        return jsonify(emulator.control_grants(account) if account else [])
 
     @bp.post("/meetings/<provider>/<meeting_id>/participants")
     def record_participant(provider: str, meeting_id: str):

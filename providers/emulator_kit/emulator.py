@@ -131,6 +131,17 @@ class ProviderEmulator:
         """The account's meetings (GET /_control/meetings): Zoom overrides this."""
         return []
 
+    def control_channels(self, account: Account) -> list[dict[str, Any]]:
+        """The push channels open on the account's calendar now, in wire format
+        (GET /_control/channels): Google's watch channels, Graph's subscriptions."""
+        return []
+
+    def control_grants(self, account: Account) -> list[dict[str, Any]]:
+        """The account's consents to the provider's apps (GET /_control/grants): whether each is
+        alive and why it died, as the provider holds them."""
+        return [{"id": g.id, "client_id": g.client_id, "scopes": list(g.scopes), "alive": g.alive,
+                 "revoked_reason": g.revoked_reason} for g in self.oauth.grants(account.email)]
+
     def record_participant(self, meeting_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Someone joins (or leaves) one of the provider's meetings
         (POST /_control/meetings/{provider}/{id}/participants); raise `ControlRefusal` to refuse

@@ -167,6 +167,11 @@ class GoogleEmulator(ProviderEmulator):
     def control_events(self, account: Account) -> list[dict[str, Any]]:
         return self.calendar.current_events(account)
 
+    def control_channels(self, account: Account) -> list[dict[str, Any]]:
+        now_ms = self.ctx.now() * 1000
+        return [{k: v for k, v in c.items() if not k.startswith("_")} for c in self.calendar.channels()
+                if c["_email"] == account.email and int(c.get("expiration") or 0) > now_ms]
+
     def person_changes_event(self, event_id: str, changes: Mapping[str, Any]) -> dict[str, Any] | None:
         return people.change(self.calendar, event_id, changes)
 

@@ -49,6 +49,7 @@ from .emulator_delta import DeltaLog, register_delta_api
 from .emulator_graph import CALENDAR_READ, GRAPH_ROOT, instant_param, read_json, register_graph_api
 from .emulator_people import PeopleChanges
 from .emulator_subscriptions import LIFECYCLE_EVENTS, SubscriptionStore, register_subscriptions_api
+from .emulator_subscriptions import wire as subscription_wire
 from .emulator_oauth import LOGIN, MicrosoftOAuthDialect, aadsts_body, instance_discovery, openid_configuration
 
 MAILBOX_CONCURRENCY = 4  # Outlook: 4 concurrent requests per app per mailbox [doc]
@@ -274,6 +275,9 @@ class MicrosoftEmulator(ProviderEmulator):
 
     def control_events(self, account: Account) -> list[dict[str, Any]]:
         return [wire(e, "UTC", timezone.utc) for e in self.calendar.all(account.email)]
+
+    def control_channels(self, account: Account) -> list[dict[str, Any]]:
+        return [subscription_wire(s, context=False) for s in self.subscriptions.of_mailbox(account.email)]
 
     # Changes people make in Outlook themselves (providers/microsoft/emulator_people.py).
     def person_changes_event(self, event_id: str, changes: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -90,6 +90,18 @@ class Sandbox:
         assert r.status_code == 201, r.text
         return r.json()
 
+    def channels(self, provider: str, email: str) -> list[dict]:
+        """The push channels open on that calendar at the provider now (wire format)."""
+        r = self.http.get(f"{self.base}/_control/channels", params={"provider": provider, "email": email}, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def grants(self, provider: str, email: str) -> list[dict]:
+        """The account's consents as the provider holds them (`alive`, `revoked_reason`)."""
+        r = self.http.get(f"{self.base}/_control/grants", params={"provider": provider, "email": email}, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()
+
     def requests_log(self, provider: str, path_prefix: str = "") -> list[dict]:
         r = self.http.get(f"{self.base}/_control/requests", params={"provider": provider, "path_prefix": path_prefix},
                           timeout=10)

@@ -5,11 +5,14 @@ the providers would. People change events in their calendars through the sandbox
 `event.updated` / `event.cancelled`. Every wait is a poll with a deadline."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from hub.storage.models import Job, SyncChannel, SyncState
+from providers.base import ProviderError
 from tests.e2e.support import Api, Sandbox
 from tests.e2e.sync_support import (Backend, channel, connected_person, event_body, rfc3339, state, sync_jobs, synced,
                                     wait_for)
@@ -86,13 +89,74 @@ def test_changes_people_make_reach_the_backend(api, sandbox, live_hub, backend, 
     wait_for(lambda: backend.of("event.cancelled", event["id"]), "event.cancelled")
     assert api.get(f"/v1/events/{event['id']}").json()["status"] == "cancelled"
 
-    # Disconnect: the channel is stopped at the provider before the grant is revoked.
+
+
+def _delivered(sandbox: Sandbox, provider: str, external_id: str) -> list[dict]:
+    """What the provider pushed to the hub on that channel and the hub acknowledged."""
+    answer = sandbox.http.get(f"{sandbox.base}/_control/notifications", params={"provider": provider}, timeout=10)
+    return [n for n in answer.json() if n["status"] == "delivered" and external_id in (
+        n["headers"].get("X-Goog-Channel-ID", "") if provider == "google" else n["body"])]
+
+
+def _replay(live_hub, provider: str, note: dict) -> requests.Response:
+    if provider == "google":
+        return _hub_post(live_hub, "/webhooks/google", headers=note["headers"])
+    return _hub_post(live_hub, "/webhooks/microsoft", data=note["body"].encode(),
+                     headers={"Content-Type": "application/json"})
+
+
+def _retire_job(hub, connection_id: str) -> Job | None:
+    with hub.db.session() as s:
+        return next((j for j in s.execute(select(Job).where(Job.name == "connections.retire")).scalars()
+                     if j.payload.get("connection_id") == connection_id), None)
+
+
+@pytest.mark.parametrize("provider", ["google", "microsoft"])
+def test_disconnect_is_at_once_and_the_provider_is_cleaned_up_in_the_background(api, sandbox, live_hub, provider):
+    """DELETE answers without a provider call; a job stops the channel at the provider, then
+    revokes the grant (Google; Graph has no revocation) — retried while the provider fails.
+    The deleted connection's channel is no longer the hub's: its notifications are refused."""
+    person = connected_person(api, sandbox, provider)
+    synced(api, person)
     row = channel(live_hub.hub, person.connection_id)
-    assert api.delete(f"/v1/connections/{person.connection_id}").status_code == 204
-    stopped = [q for q in sandbox.requests_log(provider)
-               if (provider == "google" and q["path"].endswith("/channels/stop") and row.external_id in str(q["body"]))
-               or (provider == "microsoft" and q["method"] == "DELETE" and q["path"].endswith(row.external_id))]
-    assert stopped, "the channel was not stopped at the provider"
+    assert row.external_id in [c["id"] for c in sandbox.channels(provider, person.email)]
+    if provider == "microsoft":  # Graph sends nothing on creation: a change makes a notification
+        sandbox.busy(provider, person.email, *_slot(60))
+    note = wait_for(lambda: _delivered(sandbox, provider, row.external_id), "a notification delivered")[-1]
+    hub_client = sandbox.http.get(f"{sandbox.base}/_control/clients", timeout=10).json()[provider]["client_id"]
+
+    def alive_grants() -> list[dict]:
+        return [g for g in sandbox.grants(provider, person.email) if g["alive"] and g["client_id"] == hub_client]
+
+    assert alive_grants()
+    # The provider is down: the disconnect still happens at once.
+    sandbox.fault(provider, "server_error", person.email, params={"status": 500})
+    try:
+        assert api.delete(f"/v1/connections/{person.connection_id}").status_code == 204
+        assert api.get(f"/v1/users/{person.user_id}/connections").json()["connections"] == []
+        assert _replay(live_hub, provider, note).status_code == 404  # refused: no such channel any more
+        failed = wait_for(lambda: (lambda j: j if j is not None and j.attempts >= 1 and j.last_error else None)(
+            _retire_job(live_hub.hub, person.connection_id)), "the retire job's first attempt failing")
+        assert failed.status == "pending" and "ProviderError" in failed.last_error
+        # Not revoked while the channel could not be stopped: afterwards no token could stop it.
+        assert row.external_id in [c["id"] for c in sandbox.channels(provider, person.email)]
+        assert alive_grants()
+    finally:
+        sandbox.http.delete(f"{sandbox.base}/_control/faults", params={"provider": provider}, timeout=10)
+    # The retry (after the job store's backoff) does it.
+    wait_for(lambda: row.external_id not in [c["id"] for c in sandbox.channels(provider, person.email)],
+             "the channel stopped at the provider")
+    if provider == "google":
+        wait_for(lambda: not alive_grants(), "the grant revoked at Google")
+    done = wait_for(lambda: (lambda j: j if j is not None and j.status == "done" else None)(
+        _retire_job(live_hub.hub, person.connection_id)), "the retire job done")
+    assert done.payload["access_token_enc"] is None and done.payload["refresh_token_enc"] is None
+    assert _replay(live_hub, provider, note).status_code == 404
+
+
+def _slot(hours: int) -> tuple[str, str]:
+    start = (datetime.now(timezone.utc) + timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+    return rfc3339(start), rfc3339(start + timedelta(hours=1))
 
 
 @pytest.mark.parametrize("provider", ["google", "microsoft"])
@@ -217,3 +281,67 @@ def test_renewal_before_expiry(api, sandbox, live_hub, provider):
     body = event_body(person, hours_ahead=30)
     sandbox.busy(provider, person.email, body["start"], body["end"])
     wait_for(lambda: channel(live_hub.hub, person.connection_id).last_notice_at, "a notice on the new channel")
+
+
+def test_a_channel_that_cannot_be_opened_is_reported_by_the_sync_route_and_diagnostics(api, sandbox, live_hub):
+    """The channel lapsed and Google cannot open a new one (backendError): GET
+    /v1/connections/{id}/sync says `failed` with the error, and the diagnosis names
+    `channel_failed` — a warning, as the hub retries a provider that is down by itself (a
+    refusal is a failure: test_diagnostics_rule_names_channel_failed)."""
+    from hub.services.sync import channels
+    person = connected_person(api, sandbox, "google")
+    synced(api, person)
+    row = channel(live_hub.hub, person.connection_id)
+    with live_hub.hub.db.session() as s:
+        s.get(SyncChannel, row.id).status = "expired"
+    sandbox.fault("google", "server_error", person.email)
+    try:
+        with pytest.raises(ProviderError):
+            channels.open_channel(live_hub.hub, person.connection_id)
+    finally:
+        sandbox.http.delete(f"{sandbox.base}/_control/faults", params={"provider": "google"}, timeout=10)
+    status = api.get(f"/v1/connections/{person.connection_id}/sync").json()
+    assert status["channel"]["status"] == "failed" and status["channel"]["last_error"]["kind"] == "provider_down"
+    report = api.get(f"/v1/diagnostics/connections/{person.connection_id}").json()
+    [check] = [c for c in report["checks"] if c["id"].endswith("sync_channel")]
+    assert (check["status"], check["cause"]) == ("warn", "channel_failed"), check
+    assert "backendError" in check["detail"] or "Backend Error" in check["detail"], check
+
+
+def test_a_lost_notification_is_caught_by_the_periodic_resync(api, sandbox, live_hub, backend):
+    """Google's message about a move never leads anywhere (here: the hub takes it for a repeat
+    it has handled, as after a lost delivery), so only `sync.sweep` — every 15 s, resyncing each
+    connection not synced for half of HUB_CACHE_MAX_AGE_SECONDS — can find the move."""
+    from webhooks.calendar_push import SEEN
+    person = connected_person(api, sandbox, "google")
+    synced(api, person)
+    row = channel(live_hub.hub, person.connection_id)
+    created = datetime.now(timezone.utc)
+    event = api.post("/v1/events", json=event_body(person, hours_ahead=70)).json()
+    def settled() -> list[dict]:  # the channel's `sync` and the create's `exists`, both answered
+        answer = sandbox.http.get(f"{sandbox.base}/_control/notifications", params={"provider": "google"}, timeout=10)
+        mine = [n for n in answer.json() if n["headers"].get("X-Goog-Channel-ID") == row.external_id]
+        return mine if len(mine) >= 2 and all(n["status"] == "delivered" for n in mine) else []
+
+    next_number = max(int(n["headers"]["X-Goog-Message-Number"]) for n in wait_for(settled, "messages so far")) + 1
+
+    def quiet() -> bool:  # the syncs the hub's own write and its message queued are done
+        with live_hub.hub.db.session() as s:
+            pending = [k for k in s.execute(select(Job.key).where(Job.name == "sync.run", Job.status == "pending"))
+                       .scalars() if k and person.connection_id in k]
+        st = state(live_hub.hub, person.connection_id)
+        return not pending and st.dirty_since is None and st.last_synced_at >= created
+
+    wait_for(quiet, "no sync on its way")
+    live_hub.app.extensions[SEEN].remember(f"google:{row.external_id}:{row.external_id}:{next_number}")
+
+    moved = datetime.fromisoformat(event["start"].replace("Z", "+00:00")) + timedelta(minutes=30)
+    _people_change(sandbox, event["calendar"]["event_id"], start=rfc3339(moved), end=rfc3339(moved + timedelta(hours=1)))
+    wait_for(lambda: [n for n in _delivered(sandbox, "google", row.external_id)
+                      if int(n["headers"]["X-Goog-Message-Number"]) == next_number], "the move's message delivered")
+    assert backend.of("event.updated", event["id"]) == [] and state(live_hub.hub, person.connection_id).dirty_since is None
+    with live_hub.hub.db.session() as s:  # as if the last sync were long ago
+        s.get(SyncState, person.connection_id).last_synced_at = datetime.now(timezone.utc) - timedelta(minutes=10)
+    update = wait_for(lambda: [b for b in backend.of("event.updated", event["id"])
+                               if b["data"].get("changed_by") == "provider"], "event.updated from the safety resync")[0]
+    assert update["data"]["start"] == rfc3339(moved)

@@ -365,9 +365,18 @@ def test_include_granted_scopes_adds_earlier_grants(google):
     assert set(later["scope"].split()) == {"openid", CALENDAR_EVENTS, CALENDAR_READONLY}
 
 
-def test_revoke_kills_the_grant(google, ada, base_url, http):
+def test_revoke_kills_the_grant(google, ada, base_url, http, control):
+    def hub_grants() -> list[dict]:  # other apps' consents of the account are not touched
+        return [g for g in control.get("/grants", provider="google", email="ada@example.com")
+                if g["client_id"] == google.client_id]
+
+    alive = [g["id"] for g in hub_grants() if g["alive"]]
+    assert alive
     response = http.post(f"{base_url}/google/revoke", params={"token": ada["refresh_token"]}, timeout=5)
     assert response.status_code == 200
+    # Google ends every grant of the account to the app; the control API shows why.
+    after = {g["id"]: g for g in hub_grants()}
+    assert [(after[i]["alive"], after[i]["revoked_reason"]) for i in alive] == [(False, {"scenario": "revoked"})] * len(alive)
     dead = google.refresh(ada["refresh_token"])
     assert dead.status_code == 400
     assert dead.json() == {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}

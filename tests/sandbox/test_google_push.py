@@ -133,12 +133,16 @@ def test_people_move_retitle_answer_and_delete_like_googles_client(api, base_url
     assert http.patch(f"{base_url}/_control/events/nosuchevent", json={"subject": "x"}, timeout=5).status_code == 404
 
 
-def test_a_stopped_channel_gets_nothing_more(api, base_url, receiver):
+def test_a_stopped_channel_gets_nothing_more(api, base_url, receiver, control):
     kept = watch(api, "chan-kept", receiver.url)
     stopped = watch(api, "chan-stopped", receiver.url)
     wait_delivered(base_url, receiver, "chan-kept", 1)
     wait_delivered(base_url, receiver, "chan-stopped", 1)
+    open_now = {c["id"]: c for c in control.get("/channels", provider="google", email=ADA)}
+    assert {"chan-kept", "chan-stopped"} <= set(open_now) and open_now["chan-stopped"] == stopped  # wire format
     api.channels().stop(body={"id": "chan-stopped", "resourceId": stopped["resourceId"]}).execute(num_retries=0)
+    open_now = {c["id"] for c in control.get("/channels", provider="google", email=ADA)}
+    assert "chan-kept" in open_now and "chan-stopped" not in open_now
     api.events().insert(calendarId="primary", body=event_body()).execute(num_retries=0)
     wait_delivered(base_url, receiver, "chan-kept", 2)
     assert len(logged(base_url, "chan-stopped")) == 1

@@ -116,11 +116,14 @@ def test_expiration_beyond_the_events_maximum_is_refused(mailbox, receiver):
 
 def test_renew_and_delete(mailbox, receiver):
     sub = mailbox.subscribe(receiver).json()
+    [listed] = mailbox.control.get("/channels", provider="microsoft", email=mailbox.email)
+    assert listed["id"] == sub["id"] and listed["clientState"] == sub["clientState"]
     later = datetime.now(timezone.utc) + timedelta(days=6)
     renewed = mailbox.call("PATCH", f"/subscriptions/{sub['id']}", {"expirationDateTime": later.isoformat()})
     assert renewed.status_code == 200, renewed.text
     assert abs(datetime.fromisoformat(renewed.json()["expirationDateTime"].replace("Z", "+00:00")) - later) < timedelta(seconds=1)
     assert mailbox.call("DELETE", f"/subscriptions/{sub['id']}").status_code == 204
+    assert mailbox.control.get("/channels", provider="microsoft", email=mailbox.email) == []
     for method, body in (("GET", None), ("PATCH", {"expirationDateTime": later.isoformat()}), ("DELETE", None)):
         gone = mailbox.call(method, f"/subscriptions/{sub['id']}", body)
         assert gone.status_code == 404 and gone.json()["error"]["code"] == "ResourceNotFound"

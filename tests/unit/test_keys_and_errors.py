@@ -9,9 +9,11 @@ from sqlalchemy import select
 
 from hub.app import create_app
 from hub.cli import main
+from hub.jobs.store import schedule
 from hub.services.directory import hash_key, tenant_for_key
+from hub.services.disconnect import RETIRE, job_binding
 from hub.storage.db import Database
-from hub.storage.models import ApiKey, Connection, Tenant, User
+from hub.storage.models import ApiKey, Connection, Job, Tenant, User
 from oauth.flows import Grant
 from oauth.tokens import TokenManager, access_binding, refresh_binding
 from oauth.vault import TokenVault
@@ -49,16 +51,24 @@ def test_rotate_encryption_moves_every_secret_to_the_new_key(tmp_path):
         s.flush()
         tm.store_grant(c, Grant("access-xyz", "refresh-xyz", datetime.now(timezone.utc) + timedelta(hours=1), ()))
         cid = c.id
+        # A disconnect's job still to run carries tokens sealed to its own row (its payload).
+        job_id = "job_rotation1"
+        schedule(s, RETIRE, {"job": job_id, "refresh_token_enc": vault_old.encrypt(
+            "refresh-old-conn", job_binding(job_id, "refresh_token_enc")), "access_token_enc": None},
+            job_id=job_id, key=f"{RETIRE}:{job_id}")
     result = CliRunner().invoke(main, ["keys", "rotate-encryption"],
                                 env={"HUB_DATABASE_URL": database_url, "HUB_ENCRYPTION_KEYS": f"{new},{old}"})
     assert result.exit_code == 0, result.output
-    assert "re-encrypted" in result.output
+    assert "re-encrypted 3 value(s)" in result.output
     both = TokenVault.from_config(f"{new},{old}")
     with db.session() as s:
         c = s.get(Connection, cid)
         assert both.key_id_of(c.access_token_enc) == "new" and both.key_id_of(c.refresh_token_enc) == "new"
         assert both.decrypt(c.access_token_enc, access_binding(cid)) == "access-xyz"
         assert both.decrypt(c.refresh_token_enc, refresh_binding(cid)) == "refresh-xyz"
+        sealed = s.get(Job, job_id).payload["refresh_token_enc"]
+        assert both.key_id_of(sealed) == "new"
+        assert both.decrypt(sealed, job_binding(job_id, "refresh_token_enc")) == "refresh-old-conn"
     db.dispose()
 
 

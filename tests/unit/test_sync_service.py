@@ -14,17 +14,21 @@ import structlog
 from sqlalchemy import select
 
 from hub.app import create_app
+from hub.jobs import catalog, store
+from hub.services import disconnect
 from hub.services import busy_cache
 from hub.services.connections import delete_connection
 from hub.services.diagnostics import rules
 from hub.services.directory import create_api_key
 from hub.services.sync import channels, runner
+from hub.services.disconnect import RETIRE
 from hub.services.sync.records import OPEN, RENEW, RUN, STOP, secret_hash
 from hub.services.sync.status import SyncStatus
 from hub.storage.models import (CachedEvent, Connection, Event, Job, SyncChannel, SyncState, User, WebhookDelivery,
                                 WebhookEndpoint)
 from oauth.flows import Grant
-from oauth.vault import TokenVault
+from oauth.tokens import refresh_binding
+from oauth.vault import TokenVault, VaultError
 from providers.base import AttendeeResponse, ErrorKind, ProviderError, SyncedEvent
 from tests.conftest import own_database
 from tests.sync_fakes import FakeSync, install
@@ -88,6 +92,15 @@ class Env:
         channels.open_channel(self.hub, connection_id)
         request = self.fake.opened[-1]
         return self.channel(connection_id), request.secret
+
+    def open_another(self, connection_id: str) -> tuple[SyncChannel, str]:
+        """A new channel; the one it replaces waits in `stopping`, still open at the provider."""
+        first = self.channel(connection_id)
+        channels.open_channel(self.hub, connection_id, replacing=first.id, resync=False)
+        request = self.fake.opened[-1]
+        with self.hub.db.session() as s:
+            row = s.execute(select(SyncChannel).where(SyncChannel.external_id == f"ext-{request.channel_id}")).scalar_one()
+        return row, request.secret
 
     def hub_event(self, connection_id: str, provider_event_id: str, start: datetime, title: str = "Interview",
                   attendees: list | None = None) -> str:
@@ -195,11 +208,228 @@ def test_graph_renewal_extends_in_place_and_a_gone_subscription_is_recreated(env
     assert env.channel(cid).id != row.id and len(env.fake.opened) == 2
 
 
-def test_disconnect_stops_the_channel_before_revoking(env):
+class FakeFlow:
+    """The OAuth flow's refresh and revoke, recorded in one list with the fake's channel stops
+    (`steps`), so the order shows."""
+
+    def __init__(self, fake: FakeSync) -> None:
+        self.steps: list[tuple[str, str]] = []
+        self.refreshed: list[str] = []
+        self.fail_revoke: ProviderError | None = None
+        close = fake.close_channel
+
+        def closing(token, channel):
+            self.steps.append(("stop", channel.channel_id))
+            self.tokens_used.append(token)
+            close(token, channel)
+
+        fake.close_channel = closing
+        self.tokens_used: list[str] = []
+
+    def refresh(self, refresh_token: str, scopes: tuple[str, ...] = ()) -> Grant:
+        self.refreshed.append(refresh_token)
+        return Grant("tok-new", "ref-new", _now() + timedelta(hours=1), scopes)
+
+    def revoke(self, token: str) -> None:
+        if self.fail_revoke is not None:
+            raise self.fail_revoke
+        self.steps.append(("revoke", token))
+
+
+@pytest.fixture
+def flow(env):
+    fake_flow = FakeFlow(env.fake)
+    env.hub.use("flow", env.fake.name, fake_flow)
+    return fake_flow
+
+
+def _retire_jobs(env, cid: str) -> list[Job]:
+    return env.jobs(RETIRE, cid)
+
+
+def _run_job(env, job: Job, fails: bool = False) -> None:
+    """One attempt through the job store, as a worker makes it (claim, run, finish or fail)."""
+    with env.hub.db.session() as s:
+        s.get(Job, job.id).run_at = _now() - timedelta(seconds=1)  # due now (a retry waits)
+    if fails:
+        with pytest.raises(ProviderError):  # raised: the worker logs it, the row is retried
+            catalog.run_stored_job(env.hub, {"job_id": job.id})
+    else:
+        catalog.run_stored_job(env.hub, {"job_id": job.id})
+
+
+def test_disconnect_is_immediate_and_a_job_stops_the_channel_then_revokes(env, flow):
+    cid = env.connection()
+    env.subscribe()
+    row, secret = env.open(cid)
+    delete_connection(env.hub, env.tenant_id, cid)
+    # Gone at once, announced, and nothing asked of the provider on the way.
+    with env.hub.db.session() as s:
+        assert s.get(Connection, cid) is None and s.get(SyncChannel, row.id) is None
+    assert [d["data"]["connection_id"] for d in env.deliveries("connection.deleted")] == [cid]
+    assert flow.steps == [] and env.fake.closed == []
+    [job] = _retire_jobs(env, cid)
+    assert job.payload["channels"] == [{"channel_id": row.external_id, "resource_id": row.resource_id,
+                                        "expires_at": row.expires_at.isoformat()}]
+    # The tokens travel sealed to the job's row: not in clear, not openable as the connection's.
+    assert {"tok", "ref"}.isdisjoint(str(v) for v in job.payload.values())
+    with pytest.raises(VaultError):
+        env.hub.vault.decrypt(job.payload["refresh_token_enc"], refresh_binding(cid))
+    assert env.hub.vault.decrypt(job.payload["refresh_token_enc"],
+                                 disconnect.job_binding(job.id, "refresh_token_enc")) == "ref"
+    # The deleted connection's channel is no longer the hub's: its notices are refused.
+    assert env.notify(row.external_id, secret, resource_id=row.resource_id).status_code == 404
+
+    _run_job(env, job)
+    assert flow.steps == [("stop", row.external_id), ("revoke", "ref")]
+    assert flow.tokens_used == ["tok"]
+    with env.hub.db.session() as s:
+        done = s.get(Job, job.id)
+        assert done.status == "done"
+        assert done.payload["access_token_enc"] is None and done.payload["refresh_token_enc"] is None
+    _run_job(env, job)  # a duplicate message: the job is done, nothing happens again
+    assert len(flow.steps) == 2
+
+
+def test_a_failing_provider_is_retried_and_the_retry_does_only_what_is_left(env, flow):
+    cid = env.connection()
+    first, _ = env.open(cid)
+    second, _ = env.open_another(cid)
+    down = ProviderError(ErrorKind.PROVIDER_DOWN, "Backend Error", provider="google", cause="provider_unavailable")
+    close = env.fake.close_channel
+
+    def flaky(token, channel):
+        if channel.channel_id == second.external_id and down is not None:
+            raise down
+        close(token, channel)
+
+    env.fake.close_channel = flaky
+    delete_connection(env.hub, env.tenant_id, cid)
+    [job] = _retire_jobs(env, cid)
+    _run_job(env, job, fails=True)
+    # The first channel stopped; the second failed, so the grant is not revoked yet (after that
+    # no token could stop the channel).
+    assert flow.steps == [("stop", first.external_id)]
+    with env.hub.db.session() as s:
+        row = s.get(Job, job.id)
+        assert row.status == "pending" and row.run_at > _now() and "ProviderError" in row.last_error
+        assert [c["channel_id"] for c in row.payload["channels"]] == [second.external_id]
+    down = None
+    _run_job(env, job)
+    assert flow.steps == [("stop", first.external_id), ("stop", second.external_id), ("revoke", "ref")]
+
+
+def test_on_the_last_attempt_the_grant_is_revoked_anyway_and_the_failure_is_reported(env, flow):
+    cid = env.connection()
+    row, _ = env.open(cid)
+
+    def down(token, channel):
+        raise ProviderError(ErrorKind.PROVIDER_DOWN, "Backend Error", provider="google")
+
+    env.fake.close_channel = down
+    delete_connection(env.hub, env.tenant_id, cid)
+    [job] = _retire_jobs(env, cid)
+    with env.hub.db.session() as s:
+        s.get(Job, job.id).attempts = store.MAX_ATTEMPTS - 1
+    with structlog.testing.capture_logs() as logs:
+        _run_job(env, job, fails=True)
+    assert flow.steps == [("revoke", "ref")]
+    [gave_up] = [e for e in logs if e["event"] == "disconnect_gave_up"]
+    assert gave_up["log_level"] == "error" and gave_up["channels_left"] == 1 and gave_up["grant_revoked"] is True
+    assert [e["job"] for e in logs if e["event"] == "job_gave_up"] == [RETIRE]
+    with env.hub.db.session() as s:
+        failed = s.get(Job, job.id)
+        assert failed.status == "failed"
+        assert failed.payload["access_token_enc"] is None and failed.payload["refresh_token_enc"] is None
+
+
+def test_a_refused_revocation_is_final_and_logged(env, flow):
+    cid = env.connection()
+    flow.fail_revoke = ProviderError(ErrorKind.AUTH_REVOKED, "Token expired or revoked", provider="google",
+                                     cause="token_revoked")
+    delete_connection(env.hub, env.tenant_id, cid)
+    [job] = _retire_jobs(env, cid)
+    assert job.payload["channels"] == []
+    with structlog.testing.capture_logs() as logs:
+        _run_job(env, job)
+    assert [e["cause"] for e in logs if e["event"] == "disconnect_revoke_refused"] == ["token_revoked"]
+    with env.hub.db.session() as s:
+        assert s.get(Job, job.id).status == "done"
+
+
+def test_a_stale_access_token_is_refreshed_to_stop_the_channel(env, flow):
+    cid = env.connection()
+    row, _ = env.open(cid)
+    with env.hub.db.session() as s:
+        s.get(Connection, cid).access_expires_at = _now() - timedelta(minutes=1)
+    delete_connection(env.hub, env.tenant_id, cid)
+    [job] = _retire_jobs(env, cid)
+    _run_job(env, job)
+    assert flow.refreshed == ["ref"] and flow.tokens_used == ["tok-new"]
+    # Revoked with the newest refresh token the provider handed out.
+    assert flow.steps == [("stop", row.external_id), ("revoke", "ref-new")]
+
+
+def test_an_account_connected_again_before_the_job_ran_keeps_its_new_grant(env, flow):
+    cid = env.connection()
+    with env.hub.db.session() as s:
+        conn = s.get(Connection, cid)
+        account, user_row = conn.provider_account_id, conn.user_id
+    delete_connection(env.hub, env.tenant_id, cid)
+    with env.hub.db.session() as s:  # the person connects the same account again
+        again = Connection(tenant_id=env.tenant_id, user_id=user_row, provider=env.fake.name,
+                           provider_account_id=account, account_email=account, capabilities=["calendar"], scopes=[],
+                           consented_at=_now() + timedelta(seconds=1))
+        s.add(again)
+    [job] = _retire_jobs(env, cid)
+    with structlog.testing.capture_logs() as logs:
+        _run_job(env, job)
+    assert flow.steps == []
+    assert [e["reason"] for e in logs if e["event"] == "revoke_skipped"] == ["account_connected_again"]
+
+
+def test_a_hub_whose_keys_cannot_open_the_sealed_tokens_leaves_the_job_to_one_that_can(env, flow, db_url,
+                                                                                    monkeypatch):
+    from hub.services.sync.records import ForeignCredentials
     cid = env.connection()
     row, _ = env.open(cid)
     delete_connection(env.hub, env.tenant_id, cid)
-    assert [c.channel_id for c in env.fake.closed] == [row.external_id]
+    [job] = _retire_jobs(env, cid)
+    other = create_app({"database_url": db_url, "encryption_keys": TokenVault.generate_key_spec("x"),
+                        "log_json": False, "webhook_worker": False})
+    stranger = other.extensions["hub"]
+    install(monkeypatch, stranger, env.fake)
+    stranger.use("flow", env.fake.name, flow)
+    try:
+        with env.hub.db.session() as s:
+            s.get(Job, job.id).run_at = _now() - timedelta(seconds=1)
+        with pytest.raises(ForeignCredentials):
+            catalog.run_stored_job(stranger, {"job_id": job.id})
+    finally:
+        stranger.close()
+    assert flow.steps == []
+    with env.hub.db.session() as s:
+        kept = s.get(Job, job.id)
+        assert kept.status == "pending" and kept.payload["refresh_token_enc"] == job.payload["refresh_token_enc"]
+    _run_job(env, job)  # a process with the keys does it
+    assert flow.steps == [("stop", row.external_id), ("revoke", "ref")]
+
+
+def test_a_channel_opened_while_the_connection_was_deleted_is_stopped_with_the_token_that_opened_it(env, flow):
+    cid = env.connection()
+    opening = env.fake.open_channel
+
+    def open_then_disconnected(token, request):
+        pushed = opening(token, request)
+        delete_connection(env.hub, env.tenant_id, cid)  # the person disconnects meanwhile
+        return pushed
+
+    env.fake.open_channel = open_then_disconnected
+    assert channels.open_channel(env.hub, cid) is None
+    [closed] = env.fake.closed
+    assert closed.channel_id == f"ext-{env.fake.opened[-1].channel_id}" and flow.tokens_used == ["tok"]
+    with env.hub.db.session() as s:
+        assert s.execute(select(SyncChannel).where(SyncChannel.connection_id == cid)).first() is None
 
 
 def test_sweep_opens_missing_channels_and_marks_expired_ones(env):
@@ -225,6 +455,8 @@ def test_verified_notice_marks_dirty_and_queues_one_sync_per_burst(env):
         assert r.status_code == 200, r.json
     assert env.state(cid).dirty_since is not None
     assert len(env.jobs(RUN, cid)) == before + 1
+    # Acknowledged without a provider call: the sync is the job's (the 3 s answer never waits).
+    assert (env.fake.syncs, env.fake.event_reads, len(env.fake.opened)) == ([], [], 1)
 
 
 @pytest.mark.parametrize("forgery", ["secret", "channel", "resource", "no_secret"])

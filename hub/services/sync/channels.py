@@ -1,8 +1,9 @@
 """Push channels: opened when a calendar is connected, renewed before they expire, recreated
 when the provider drops one, stopped on disconnect.
 
-All of it runs in background jobs (records.OPEN/RENEW/STOP, and the periodic `sweep` as the
-safety net for any job that was lost); `on_connected` only schedules. A failure is recorded on
+All of it runs in background jobs (records.OPEN/RENEW/STOP, the disconnect's
+`connections.retire` in hub/services/disconnect.py, and the periodic `sweep` as the safety net
+for any job that was lost); `on_connected` only schedules. A failure is recorded on
 the channel (`failed` + `last_error`, shown by GET /v1/connections/{id}/sync and diagnostics as
 `channel_failed`) and raised, so the job store retries it with backoff.
 """
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from hub import jobs
 from hub.logs import get_logger
 from hub.services.sync.adapters import adapter, call, pushes
-from hub.services.sync.records import (OPEN, RENEW, RUN, STOP, ForeignCredentials, error_record, new_secret,
+from hub.services.sync.records import (OPEN, RENEW, RUN, STOP, error_record, new_secret,
                                        renew_lead, secret_hash)
 from hub.storage.models import Connection, SyncChannel, SyncState
 from oauth.tokens import ConnectionUnusable
@@ -81,8 +82,14 @@ def open_channel(hub: Hub, connection_id: str, replacing: str | None = None, res
     secret = new_secret()
     request = ChannelRequest(channel_id=str(uuid.uuid4()), address=address, secret=secret,
                              expires_at=now + sync.max_channel_lifetime, lifecycle_address=lifecycle)
+    used: list[str] = []
+
+    def open_with(token: str) -> PushChannel:
+        used.append(token)
+        return sync.open_channel(token, request)
+
     try:
-        pushed = call(hub, connection_id, lambda token: sync.open_channel(token, request))
+        pushed = call(hub, connection_id, open_with)
     except ProviderError as err:
         _record_failure(hub, connection_id, provider, secret, err)
         if isinstance(err, ConnectionUnusable):
@@ -91,7 +98,7 @@ def open_channel(hub: Hub, connection_id: str, replacing: str | None = None, res
     with hub.db.session() as session:
         conn = session.get(Connection, connection_id)
         if conn is None:  # disconnected meanwhile: stop what was just opened
-            _close_quietly(hub, connection_id, provider, pushed)
+            _close_quietly(hub, provider, used[-1], pushed)
             return None
         row = SyncChannel(tenant_id=conn.tenant_id, connection_id=connection_id, provider=provider,
                           external_id=pushed.channel_id, resource_id=pushed.resource_id,
@@ -185,38 +192,14 @@ def stop(hub: Hub, channel_id: str) -> None:
             row.status = STOPPED
 
 
-def stop_all_now(hub: Hub, connection_id: str) -> None:
-    """On disconnect, before the grant is revoked (after that no token could stop them): stop
-    every open channel of the connection. Best effort, like the revocation itself: a failure
-    is logged and the channel expires at the provider by itself."""
-    with hub.db.session() as session:
-        rows = list(session.execute(select(SyncChannel).where(
-            SyncChannel.connection_id == connection_id,
-            SyncChannel.status.in_((ACTIVE, STOPPING)))).scalars())
-        conn = session.get(Connection, connection_id)
-        if conn is None or not rows or conn.status != "active" or not enabled_provider(conn.provider):
-            return
-        channels = [(r.id, PushChannel(r.external_id or "", r.expires_at or hub.clock(), r.resource_id))
-                    for r in rows]
-        provider = conn.provider
-    for row_id, pushed in channels:
-        _close_quietly(hub, connection_id, provider, pushed)
-        with hub.db.session() as session:
-            row = session.get(SyncChannel, row_id)
-            if row is not None:
-                row.status = STOPPED
-
-
-def _close_quietly(hub: Hub, connection_id: str, provider: str, pushed: PushChannel) -> None:
-    sync = adapter(hub, provider)
+def _close_quietly(hub: Hub, provider: str, token: str, pushed: PushChannel) -> None:
+    """Stop a channel just opened for a connection deleted meanwhile, with the token that opened
+    it (the connection's tokens went with it). Best effort: it runs out by itself, and the hub
+    refuses its notices (no row has its id)."""
     try:
-        call(hub, connection_id, lambda token: sync.close_channel(token, pushed))
+        adapter(hub, provider).close_channel(token, pushed)
     except ProviderError as err:
-        log.warning("sync_channel_stop_failed", connection_id=connection_id, provider=provider,
-                    kind=err.kind.value, cause=err.cause)
-    except ForeignCredentials:
-        log.warning("sync_channel_stop_failed", connection_id=connection_id, provider=provider,
-                    cause="credentials_unreadable")
+        log.warning("sync_channel_stop_failed", provider=provider, kind=err.kind.value, cause=err.cause)
 
 
 def sweep(hub: Hub) -> None:
