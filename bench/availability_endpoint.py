@@ -30,7 +30,7 @@ def main(latency_ms: int, repeats: int, count: int) -> None:
     # Generous limits: setting up 100 connections is more than a minute's connect links.
     limits = {"rate_limit_connect_links": "100000/minute", "rate_limit_api": "100000/minute"}
     keep_alive = os.environ.get("BENCH_KEEP_ALIVE", "0") != "0"
-    with live_stack(separate_sandbox=True, keep_alive=keep_alive, provider_concurrency=max(32, count),
+    with live_stack(separate_sandbox=True, keep_alive=keep_alive, provider_concurrency=int(os.environ.get("HUB_PROVIDER_CONCURRENCY", max(32, count))),
                     **limits) as (app, url, sandbox_url, key):
         api, sandbox = Api(url, key), Sandbox(sandbox_url)
         day = (datetime.now(timezone.utc) + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -75,7 +75,7 @@ def setup(api: Api, sandbox: Sandbox, count: int) -> dict[str, Any]:
 
 
 def call(app: Any, body: dict[str, Any], key: str) -> None:
-    headers: dict[str, str] = {"Authorization": f"Bearer {key}"}
+    headers = [("Authorization", f"Bearer {key}")]
     environ = EnvironBuilder(path="/v1/availability", method="POST", data=json.dumps(body), headers=headers,
                              content_type="application/json").get_environ()
     status: list[str] = []
