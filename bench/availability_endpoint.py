@@ -7,7 +7,14 @@ Also printed: the CPU time of this process (the hub, plus the small test client)
 which other load on a shared machine barely changes, unlike the wall-clock figures; the
 sandbox runs in its own process and is not counted.
 
+Also printed: the sandbox's own CPU per fan-out (its own process). At zero latency the sandbox
+needs about as much CPU as the hub, so on a 2-core machine the two together set the floor.
+
 Run: python bench/availability_endpoint.py [latency_ms] [repeats] [participants]
+     HUB_PROVIDER_CONCURRENCY=n  the hub's pool (default: max(32, participants), one round trip)
+     BENCH_KEEP_ALIVE=1          serve the sandbox on gunicorn's threaded worker, which keeps
+                                 connections open as Google's and Microsoft's front ends do
+                                 (werkzeug's server, the default, closes each after one answer)
 """
 from __future__ import annotations
 
@@ -30,7 +37,8 @@ def main(latency_ms: int, repeats: int, count: int) -> None:
     # Generous limits: setting up 100 connections is more than a minute's connect links.
     limits = {"rate_limit_connect_links": "100000/minute", "rate_limit_api": "100000/minute"}
     keep_alive = os.environ.get("BENCH_KEEP_ALIVE", "0") != "0"
-    with live_stack(separate_sandbox=True, keep_alive=keep_alive, provider_concurrency=int(os.environ.get("HUB_PROVIDER_CONCURRENCY", max(32, count))),
+    concurrency = int(os.environ.get("HUB_PROVIDER_CONCURRENCY", max(32, count)))
+    with live_stack(separate_sandbox=True, keep_alive=keep_alive, provider_concurrency=concurrency,
                     **limits) as (app, url, sandbox_url, key):
         api, sandbox = Api(url, key), Sandbox(sandbox_url)
         day = (datetime.now(timezone.utc) + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -133,6 +133,8 @@ def main(count: int, latency_ms: int, n: int) -> None:
             for p in profs[1:]:
                 stats.add(p)
             print(f"{name}: {stats.total_tt / n * 1000:.1f} ms CPU per request")  # type: ignore[attr-defined]
+            if len(sys.argv) > 4:
+                stats.dump_stats(f"{sys.argv[4]}.{name.split()[0]}")
         everything = [p for p in [main_prof, loop_prof, *pool.profiles] if p.getstats()]
         stats = pstats.Stats(everything[0], stream=(text := io.StringIO()))
         for p in everything[1:]:
