@@ -64,3 +64,21 @@ def test_a_503_is_reported_once_without_retries(graph):
         _schedule(runtime, "down")
     assert caught.value.kind is ErrorKind.PROVIDER_DOWN
     assert len(seen) == 1  # kiota's retry handler would have sent it up to four more times
+
+
+def test_the_first_warm_up_freezes_the_heap_and_later_ones_leave_it(monkeypatch):
+    import gc
+
+    from providers.microsoft import graph_runtime
+
+    def collected(thing: object) -> bool:  # frozen objects are outside every generation
+        return any(o is thing for o in gc.get_objects())
+
+    monkeypatch.setattr(graph_runtime, "_HEAP_SETTLED", False)
+    loaded = [["a model's", "state"]]
+    assert collected(loaded)
+    graph_runtime._settle_heap()
+    assert not collected(loaded)
+    later = [["a request's", "state"]]
+    graph_runtime._settle_heap()  # a later runtime's warm-up (tests build many)
+    assert collected(later)
