@@ -110,8 +110,9 @@ _HEAP_SETTLED = False
 def _settle_heap() -> None:
     """Keep the garbage collector off what the warm-up loaded. msgraph's model modules make up
     most of a worker's ~240,000 tracked objects, all alive until the process ends, and every
-    full collection walks them again: ~30 ms of CPU per 100-participant fan-out on average, as
-    one pause of ~300 ms every ten or so. Frozen objects are never collected (a cycle among
+    full collection walks them again: measured at ~30 ms per 100-participant fan-out on average,
+    as one pause of ~300 ms about every ten (wall time, loaded 2-core machine; ~2 ms frozen,
+    bench/profile_availability.py and gc.callbacks). Frozen objects are never collected (a cycle among
     them that becomes garbage later stays), so the garbage made so far is collected first; and
     only at the process's first warm-up, when the models load (later runtimes — tests build
     many — would freeze whatever hub happens to be alive)."""
