@@ -7,7 +7,14 @@ Also printed: the CPU time of this process (the hub, plus the small test client)
 which other load on a shared machine barely changes, unlike the wall-clock figures; the
 sandbox runs in its own process and is not counted.
 
+Also printed: the sandbox's own CPU per fan-out (its own process). At zero latency the sandbox
+needs about as much CPU as the hub, so on a 2-core machine the two together set the floor.
+
 Run: python bench/availability_endpoint.py [latency_ms] [repeats] [participants]
+     HUB_PROVIDER_CONCURRENCY=n  the hub's pool (default: max(32, participants), one round trip)
+     BENCH_KEEP_ALIVE=1          serve the sandbox on gunicorn's threaded worker, which keeps
+                                 connections open as Google's and Microsoft's front ends do
+                                 (werkzeug's server, the default, closes each after one answer)
 """
 from __future__ import annotations
 
@@ -21,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import live_stack  # noqa: E402
+from bench.common import SANDBOX_PIDS, live_stack, process_cpu  # noqa: E402
 from tests.e2e.support import Api, Sandbox, connect  # noqa: E402
 
 
@@ -29,7 +36,10 @@ def main(latency_ms: int, repeats: int, count: int) -> None:
     # Enough pool threads and provider slots for every participant at once (HUB_PROVIDER_CONCURRENCY).
     # Generous limits: setting up 100 connections is more than a minute's connect links.
     limits = {"rate_limit_connect_links": "100000/minute", "rate_limit_api": "100000/minute"}
-    with live_stack(separate_sandbox=True, provider_concurrency=max(32, count), **limits) as (app, url, sandbox_url, key):
+    keep_alive = os.environ.get("BENCH_KEEP_ALIVE", "0") != "0"
+    concurrency = int(os.environ.get("HUB_PROVIDER_CONCURRENCY", max(32, count)))
+    with live_stack(separate_sandbox=True, keep_alive=keep_alive, provider_concurrency=concurrency,
+                    **limits) as (app, url, sandbox_url, key):
         api, sandbox = Api(url, key), Sandbox(sandbox_url)
         day = (datetime.now(timezone.utc) + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
         users = []
@@ -63,6 +73,8 @@ def main(latency_ms: int, repeats: int, count: int) -> None:
             assert r.status_code == 200
         cpu_one = (time.process_time() - cpu_start) / len(single)
         full = []
+        sandbox_pid = SANDBOX_PIDS[sandbox_url]
+        sandbox_start = process_cpu(sandbox_pid)
         cpu_start = time.process_time()
         for _ in range(repeats):
             start = time.perf_counter()
@@ -71,6 +83,7 @@ def main(latency_ms: int, repeats: int, count: int) -> None:
             assert r.status_code == 200 and r.json()["complete"], r.text
             assert all(p["source"] == "live" for p in r.json()["participants"].values()), r.text
         cpu_all = (time.process_time() - cpu_start) / len(full)
+        sandbox_all = (process_cpu(sandbox_pid) - sandbox_start) / len(full)
         one, all_ = statistics.median(single), statistics.median(full)
         print(f"sandbox latency {latency_ms} ms per call; slots found: {len(r.json()['slots'])}")
         print(f"one participant (one provider call) via /v1/freebusy: median {one * 1000:.0f} ms")
@@ -80,6 +93,8 @@ def main(latency_ms: int, repeats: int, count: int) -> None:
         print(f"hub CPU per request: one participant {cpu_one * 1000:.1f} ms, {count} participants "
               f"{cpu_all * 1000:.1f} ms ({cpu_all * 1000 / count:.2f} ms per participant; load average "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+        print(f"sandbox CPU per {count}-participant request: {sandbox_all * 1000:.0f} ms "
+              f"({'keep-alive' if keep_alive else 'a connection per call'}; its own process, on the other core)")
 
 
 if __name__ == "__main__":

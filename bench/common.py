@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import statistics
 import subprocess
@@ -11,6 +12,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable
 
 import requests
@@ -30,16 +32,43 @@ def p95_ms(samples: list[float]) -> float:
     return sorted(samples)[int(len(samples) * 0.95) - 1] * 1000
 
 
+SANDBOX_PIDS: dict[str, int] = {}  # a separate sandbox's URL -> its process id (see process_cpu)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process and its children — live or reaped —
+    have used so far (Linux): a separate sandbox's own cost (gunicorn's is in its worker), to
+    print next to the hub's `process_time()`."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    own = sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return own + sum(process_cpu(int(c)) for c in (children.read_text().split() if children.exists() else ()))
+
+
 @contextmanager
-def sandbox_process():
+def sandbox_process(keep_alive: bool = False):
     """The sandbox in its own process, as in a real deployment: in-process it would compete with
-    the hub for the GIL and inflate the hub's latency figures."""
+    the hub for the GIL and inflate the hub's latency figures.
+
+    `keep_alive`: served by gunicorn's threaded worker, which keeps connections open between
+    requests as Google's and Microsoft's front ends do; werkzeug's server (`hub sandbox`) closes
+    every connection after one answer, so each provider call also pays a TCP connect and a
+    new connection's set-up on both sides."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "sandbox", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if keep_alive:
+        # One process (the sandbox's state is in memory); threads for every call in flight at
+        # once, each possibly held by injected latency; idle connections wait without a thread.
+        command = [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "1",
+                   "--threads", "256", "--keep-alive", "60", "--worker-connections", "2000",
+                   "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+                   "providers.sandbox:create_sandbox_app()"]
+    else:
+        command = [sys.executable, "-m", "hub.cli", "sandbox", "--port", str(port)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
+    SANDBOX_PIDS[url] = proc.pid
     try:
         for _ in range(200):
             try:
@@ -54,11 +83,13 @@ def sandbox_process():
 
 
 @contextmanager
-def live_stack(database_url: str | None = None, separate_sandbox: bool = False, **settings: Any):
-    """Sandbox and hub on free ports, the hub on a fresh SQLite file unless told otherwise."""
+def live_stack(database_url: str | None = None, separate_sandbox: bool = False, keep_alive: bool = False,
+               **settings: Any):
+    """Sandbox and hub on free ports, the hub on a fresh SQLite file unless told otherwise
+    (`keep_alive`: a separate sandbox that keeps connections open, see `sandbox_process`)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    if separate_sandbox:
-        with sandbox_process() as url, _hub_on(url, database_url, settings) as stack:
+    if separate_sandbox or keep_alive:
+        with sandbox_process(keep_alive) as url, _hub_on(url, database_url, settings) as stack:
             yield stack
         return
     sandbox_server, _, sandbox_url = serve(create_sandbox_app(), "127.0.0.1", 0)
