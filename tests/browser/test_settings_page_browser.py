@@ -12,6 +12,7 @@ import pytest
 
 from providers.registry import PROVIDERS
 from tests.e2e.support import Api, connect
+from tests.e2e.sync_support import wait_for
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
 expect = sync_api.expect
@@ -212,14 +213,17 @@ def test_disconnect(page, api, person, sandbox, shot):
     enter(page, api, person)
     card = google_card(page)
     expect(card.locator(".account")).to_have_text(person["email"])
-    revokes_before = len(sandbox.requests_log("google", "/google/revoke"))
+    assert [g["alive"] for g in sandbox.grants("google", person["email"])] == [True]
     card.get_by_role("button", name=re.compile("^Disconnect")).click()
     expect(page.get_by_role("status")).to_contain_text("Google Calendar was disconnected.")
     expect(card.locator(".status")).to_have_text(re.compile("Not connected"))
     expect(card.get_by_role("button", name="Connect Google Calendar")).to_be_visible()
     shot(page, "disconnected")
     assert api.get(f"/v1/users/{person['user_id']}/connections").json()["connections"] == []
-    assert len(sandbox.requests_log("google", "/google/revoke")) == revokes_before + 1
+    # Revoked at Google by a background job (hub/services/disconnect.py); the sandbox is shared
+    # with other tests' hubs, so this account's grant is what counts.
+    wait_for(lambda: [g["alive"] for g in sandbox.grants("google", person["email"])] == [False],
+             "the grant revoked at Google")
 
 
 def test_stale_connection_shows_the_cause_and_reconnect_fixes_it(page, api, person, sandbox, shot):
