@@ -6,8 +6,9 @@ imported).
 
 Two points per demo start: the first 200 on /readyz (polled), and then — sent at once — the
 README's first request (`POST /v1/users/alice/connect-links`, provider google, with the demo's
-key): "ready" is its 201, and its own duration is the first request's latency (what was left
-for the first user request to load is paid there, so it is reported beside the start).
+key): "ready" is its first 201 (sent again while it is 404: a demo that made its users only after
+serving), and the first attempt's duration is the first request's latency (what was left for
+the first user request to load is paid there, so it is reported beside the start).
 
 Two figures per point: wall time, and the CPU time the process (all its threads) had used, read
 from /proc. On a machine shared with other work the wall ratio swings with the load; the CPU
@@ -107,14 +108,21 @@ def time_to_ready(cmd: list[str], port: int, cwd: str, env: dict[str, str], read
         got = Start(time.perf_counter() - start, cpu_seconds(proc.pid))
         sent = time.perf_counter()
         if readme:
+            # Sent again until it succeeds: a demo that makes its users after it serves answers
+            # 404 user_not_found at first (the first attempt's duration is the latency reported).
             path, body = README_REQUEST
-            resp = requests.post(base + path, json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=600)
-            if resp.status_code != 201:
-                raise RuntimeError(f"the README's first request: {resp.status_code} {resp.text[:200]}")
+            while True:
+                resp = requests.post(base + path, json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=600)
+                got.first_request = got.first_request or time.perf_counter() - sent
+                if resp.status_code == 201:
+                    break
+                if resp.status_code != 404 or time.perf_counter() > deadline:
+                    raise RuntimeError(f"the README's first request: {resp.status_code} {resp.text[:200]}")
+                time.sleep(0.02)
         else:
             requests.get(f"{base}/readyz", timeout=600).raise_for_status()
+            got.first_request = time.perf_counter() - sent
         done = time.perf_counter()
-        got.first_request = done - sent
         got.ready_wall, got.ready_cpu = (done - start, cpu_seconds(proc.pid)) if readme else (got.wall, got.cpu)
         if callgrind:
             got.instructions = callgrind_dump(proc.pid, callgrind)
