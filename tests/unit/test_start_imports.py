@@ -15,9 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # icalendar), the Microsoft SDK (its warm-up, after the first request), PostgreSQL's dialect,
 # HTTP clients (requests and its urllib3: a webhook delivery, the demo's seeding, a provider's
 # call; zoomus: Zoom's calls, not its webhook receiver), the sandbox's emulators (the demo
-# binds the sandbox's port at start and builds them after the hub serves).
+# binds the sandbox's port at start and builds them after the hub serves), diagnostics (support's
+# requests).
 NOT_AT_START = ("authlib", "joserfc", "alembic", "structlog", "rich", "radicale", "icalendar", "msgraph",
-                "sqlalchemy.dialects.postgresql", "requests", "urllib3", "zoomus", "providers.emulator_kit")
+                "sqlalchemy.dialects.postgresql", "requests", "urllib3", "zoomus", "providers.emulator_kit",
+                "hub.services.diagnostics")
 
 
 def run(code: str, cwd: Path) -> subprocess.CompletedProcess:
