@@ -37,6 +37,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import requests
 
@@ -86,6 +87,24 @@ def callgrind_dump(pid: int, out_file: str) -> float:
     raise RuntimeError(f"no summary in {dumps[0]}")
 
 
+class Exited(RuntimeError):
+    """The started process ended before it was ready: on a shared machine, most often because
+    another process took its port between `free_port_pair` and its bind (under valgrind the
+    window is tens of seconds); `start` tries again on other ports."""
+
+
+def start(cmd: Callable[[int], list[str]], cwd: str, env: dict[str, str], readme: bool, callgrind: str | None) -> Start:
+    for attempt in range(3):
+        port = free_port_pair()
+        try:
+            return time_to_ready(cmd(port), port, cwd, env, readme, callgrind)
+        except Exited as err:
+            print(f"  start {attempt + 1}: {err}; again on other ports", file=sys.stderr)
+            for f in glob.glob(f"{callgrind}*") if callgrind else ():
+                os.remove(f)
+    raise RuntimeError("three starts ended before they were ready")
+
+
 def time_to_ready(cmd: list[str], port: int, cwd: str, env: dict[str, str], readme: bool,
                   callgrind: str | None = None) -> Start:
     if callgrind:
@@ -97,6 +116,8 @@ def time_to_ready(cmd: list[str], port: int, cwd: str, env: dict[str, str], read
     try:
         deadline = start + (600 if callgrind else 60)
         while time.perf_counter() < deadline:
+            if proc.poll() is not None:
+                raise Exited(f"exited with {proc.returncode} before it was ready")
             try:
                 if requests.get(f"{base}/readyz", timeout=0.5 if not callgrind else 30).status_code == 200:
                     break
@@ -124,6 +145,8 @@ def time_to_ready(cmd: list[str], port: int, cwd: str, env: dict[str, str], read
             got.first_request = time.perf_counter() - sent
         done = time.perf_counter()
         got.ready_wall, got.ready_cpu = (done - start, cpu_seconds(proc.pid)) if readme else (got.wall, got.cpu)
+        if proc.poll() is not None:  # what answered was another process on this port
+            raise Exited(f"exited with {proc.returncode}; another process answered on port {port}")
         if callgrind:
             got.instructions = callgrind_dump(proc.pid, callgrind)
         return got
@@ -184,14 +207,10 @@ def main(runs: int, cache_bytecode: bool, callgrind: bool) -> None:
         for _ in range(runs):
             with tempfile.TemporaryDirectory() as tmp:
                 for n, starts in enumerate((hub_starts, restarts)):
-                    port = free_port_pair()
-                    starts.append(time_to_ready(hub_cmd(port), port, tmp, env, True,
-                                                f"{code}/callgrind.hub{n}" if callgrind else None))
+                    starts.append(start(hub_cmd, tmp, env, True, f"{code}/callgrind.hub{n}" if callgrind else None))
                     for f in glob.glob(f"{code}/callgrind.*"):
                         os.remove(f)
-                port = free_port_pair()
-                base_starts.append(time_to_ready(base_cmd(port), port, tmp, env, False,
-                                                 f"{code}/callgrind.base" if callgrind else None))
+                base_starts.append(start(base_cmd, tmp, env, False, f"{code}/callgrind.base" if callgrind else None))
                 for f in glob.glob(f"{code}/callgrind.*"):
                     os.remove(f)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs, {runs} runs, medians, "
