@@ -6,8 +6,8 @@ imported).
 
 Two points per demo start: the first 200 on /readyz (polled), and then — sent at once — the
 README's first request (`POST /v1/users/alice/connect-links`, provider google, with the demo's
-key): "ready" is its first 201 (sent again while it is 404: a demo that made its users only after
-serving), and the first attempt's duration is the first request's latency (what was left for
+key): "ready" is its first 201 (sent again once alice exists if it was 404: a demo that made its
+users only after serving), and the first attempt's duration is the first request's latency (what was left for
 the first user request to load is paid there, so it is reported beside the start).
 
 Two figures per point: wall time, and the CPU time the process (all its threads) had used, read
@@ -131,15 +131,20 @@ def time_to_ready(cmd: list[str], port: int, cwd: str, env: dict[str, str], read
         if readme:
             # Sent again until it succeeds: a demo that makes its users after it serves answers
             # 404 user_not_found at first (the first attempt's duration is the latency reported).
+            # Between the two tries, alice is polled with a GET (under the API-wide rate limit,
+            # not connect links' 60 a minute).
             path, body = README_REQUEST
-            while True:
-                resp = requests.post(base + path, json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=600)
-                got.first_request = got.first_request or time.perf_counter() - sent
-                if resp.status_code == 201:
-                    break
-                if resp.status_code != 404 or time.perf_counter() > deadline:
-                    raise RuntimeError(f"the README's first request: {resp.status_code} {resp.text[:200]}")
-                time.sleep(0.02)
+            auth = {"Authorization": f"Bearer {KEY}"}
+            resp = requests.post(base + path, json=body, headers=auth, timeout=600)
+            got.first_request = time.perf_counter() - sent
+            if resp.status_code == 404:
+                while requests.get(f"{base}/v1/users/alice", headers=auth, timeout=600).status_code == 404:
+                    if time.perf_counter() > deadline:
+                        raise RuntimeError("the demo made no user alice")
+                    time.sleep(0.05 if not callgrind else 0.5)
+                resp = requests.post(base + path, json=body, headers=auth, timeout=600)
+            if resp.status_code != 201:
+                raise RuntimeError(f"the README's first request: {resp.status_code} {resp.text[:200]}")
         else:
             requests.get(f"{base}/readyz", timeout=600).raise_for_status()
             got.first_request = time.perf_counter() - sent
