@@ -12,6 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SessionInterface
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
 
 from hub import http_headers, rate_limits
 from hub.config import Settings
@@ -55,6 +56,29 @@ class HubJSON(DefaultJSONProvider):
             raise ValueError("JSON nested too deeply") from None
 
 
+class LazyBuilderRule(Rule):
+    """A route whose URL builders (what `url_for` runs) are compiled on its first `url_for`, not
+    when it is added. Werkzeug generates and compiles two Python functions per route as it is
+    added (~60 routes: a tenth of `create_app`), while a handful of routes are ever built into
+    URLs (the settings page, the booking page). Matching requests is unchanged: the regex is
+    still compiled at once. The first call swaps in the real builder (two threads that race
+    both compile it, to the same result)."""
+
+    def _compile_builder(self, append_unknown: bool = True) -> Any:
+        attribute = "_build_unknown" if append_unknown else "_build"
+
+        def build_on_first_use(rule: Rule, **values: Any) -> tuple[str, str]:
+            real = Rule._compile_builder(rule, append_unknown).__get__(rule, None)
+            setattr(rule, attribute, real)
+            return real(**values)
+
+        return build_on_first_use
+
+
+class HubFlask(Flask):
+    url_rule_class = LazyBuilderRule  # a class attribute: Flask adds the static route in __init__
+
+
 class NoCookieSession(SessionInterface):
     """The hub keeps nothing in Flask's signed-cookie session (the settings page has its own
     cookie, hub/services/settings_access.py); opening it built a signer on every request.
@@ -74,7 +98,7 @@ def create_app(settings: Settings | Mapping[str, Any] | None = None, *, hub: Hub
         settings = Settings.from_env(**dict(settings))
     configure_logs(settings.log_level, settings.log_json)
 
-    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app = HubFlask(__name__, template_folder="web/templates", static_folder="web/static")
     app.json = HubJSON(app)
     app.session_interface = NoCookieSession()
     app.config.update(SECRET_KEY=settings.secret_key or secrets.token_hex(32),

@@ -198,9 +198,12 @@ def demo(port: int, host: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 def serve(port: int, host: str) -> None:
     """Development server (production: gunicorn 'hub.wsgi:app', see the Procfile)."""
+    from hub.devserver import make_hub_server, pause_gc, resume_gc
+    pause_gc()
     from hub.app import create_app
-    from hub.devserver import make_hub_server
-    make_hub_server(host, port, create_app()).serve_forever()
+    server = make_hub_server(host, port, create_app())
+    resume_gc()
+    server.serve_forever()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,17 +4,18 @@ from __future__ import annotations
 import json
 import os
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
-import requests
 
 from hub.config import Settings
 from hub.instance import DEMO_TENANT, DemoInstance
 
 if TYPE_CHECKING:
     from hub.demo_sandbox import DemoSandbox
+    from hub.storage.db import Database
 
 # Sandbox accounts the demo starts with: (provider, email, name, busy hours from 09:00 local).
 DEMO_ACCOUNTS = (
@@ -27,6 +28,34 @@ DEMO_ACCOUNTS = (
 )
 
 
+@dataclass(frozen=True)
+class DemoPerson:
+    """A demo account's hub user, as `upsert_user` takes it (the API's body has the same fields)."""
+
+    email: str
+    name: str
+    timezone: str = "UTC"
+    working_hours: dict[str, Any] | None = None
+    default_conferencing: str | None = None
+
+    @property
+    def model_fields_set(self) -> set[str]:
+        return {"email", "name", "timezone"}
+
+
+def add_users(db: Database, tenant_id: str) -> None:
+    """The hub users of the demo accounts (`alice`, `bob`, …), made before the hub serves: the
+    README's first request (alice's connect link) works from the hub's first answer, not only
+    once the sandbox is built and seeded."""
+    from hub.services.users import upsert_user
+
+    def no_working_hours(hours: dict[str, Any], zone: str) -> dict[str, Any]:
+        raise AssertionError("demo users have no working hours")  # pragma: no cover
+
+    for _, email, name, _ in DEMO_ACCOUNTS:
+        upsert_user(db, tenant_id, email.split("@")[0], DemoPerson(email, name), no_working_hours)
+
+
 def demo_settings(host: str, port: int) -> Settings:
     return DemoInstance().settings(host, port)
 
@@ -36,8 +65,9 @@ def tomorrow() -> datetime:
 
 
 def seed(settings: Settings, api_key: str, instance: DemoInstance, restored: bool = False) -> None:
-    """Sandbox accounts with a few busy blocks tomorrow, and matching hub users. After a
-    restart the accounts (and their grants) are already there: only a new day's blocks are added."""
+    """Sandbox accounts with a few busy blocks tomorrow (their hub users exist already: `add_users`).
+    After a restart the accounts (and their grants) are already there: only a new day's blocks are added."""
+    import requests  # here: this runs after the hub serves, and requests is ~0.1 s of a start
     sandbox, hub = settings.sandbox_url, settings.public_url
     day = tomorrow()
     marker = instance.root / "seeded-day"
@@ -55,9 +85,6 @@ def seed(settings: Settings, api_key: str, instance: DemoInstance, restored: boo
             requests.post(f"{sandbox}/_control/events", timeout=5, json={
                 "provider": provider, "email": email, "start": start.isoformat(),
                 "end": (start + timedelta(hours=1)).isoformat(), "subject": "Busy (demo)"}).raise_for_status()
-        user_id = email.split("@")[0]
-        requests.put(f"{hub}/v1/users/{user_id}", json={"email": email, "name": name, "timezone": "UTC"},
-                     headers=headers, timeout=5).raise_for_status()
     marker.write_text(day.date().isoformat())
     link = requests.post(f"{hub}/v1/users/alice/settings-links", json={}, headers=headers, timeout=5)
     if link.status_code == 201:
@@ -73,9 +100,10 @@ def prepare(settings: Settings, api_key: str, instance: DemoInstance, sandbox: D
 
 
 def run_demo(host: str, port: int) -> None:
+    from hub.devserver import make_hub_server, pause_gc, resume_gc
+    pause_gc()
     from hub.app import create_app
     from hub.demo_sandbox import DemoSandbox
-    from hub.devserver import make_hub_server
     from hub.services.directory import create_api_key
 
     instance = DemoInstance()
@@ -85,10 +113,12 @@ def run_demo(host: str, port: int) -> None:
     sandbox = DemoSandbox(host, port + 1, instance.sandbox_file)  # listening now, built after the hub
     app = create_app(settings)
     hub = app.extensions["hub"]
-    _, api_key = create_api_key(hub.db, DEMO_TENANT, instance.api_key(os.environ.get("HUB_DEMO_API_KEY")))
+    tenant_id, api_key = create_api_key(hub.db, DEMO_TENANT, instance.api_key(os.environ.get("HUB_DEMO_API_KEY")))
     from hub.services.tenants import set_attendance
     set_attendance(hub.db, DEMO_TENANT, True)  # the demo shows attendance on Meet too
+    add_users(hub.db, tenant_id)
     server = make_hub_server(host, port, app)
+    resume_gc()
     threading.Thread(target=prepare, args=(settings, api_key, instance, sandbox), name="demo-prepare",
                      daemon=True).start()
     day = tomorrow()

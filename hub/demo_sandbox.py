@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask
 
-from providers.sandbox import RunningServer, serve
+from providers.serving import RunningServer, serve
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

@@ -7,6 +7,7 @@ log line keeps the method, the route with any token replaced, and the status.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import re
 from typing import Any
@@ -42,3 +43,19 @@ class HubRequestHandler(WSGIRequestHandler):
 
 def make_hub_server(host: str, port: int, app: Any) -> BaseWSGIServer:
     return make_server(host, port, app, threaded=True, request_handler=HubRequestHandler)
+
+
+def pause_gc() -> None:
+    """Called first thing by `hub demo` and `hub serve`: no garbage collection while the hub
+    starts. Importing and building it allocates a few hundred thousand objects that live as long
+    as the process, and each allocation burst set off collections that walked all of them again
+    (~0.1 s of CPU, a sixth of a start) to free next to nothing."""
+    gc.disable()
+
+
+def resume_gc() -> None:
+    """Called once the hub is built, before it serves: what exists now lives for the process, so
+    it is moved out of the collector's sight (`gc.freeze`: later collections, on request
+    threads, do not walk it either), and collection resumes for what requests allocate."""
+    gc.freeze()
+    gc.enable()

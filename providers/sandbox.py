@@ -15,17 +15,15 @@ Every provider whose spec has an ``emulator`` is mounted at ``/<name>`` (see
 from __future__ import annotations
 
 import argparse
-import threading
-from typing import Any, NamedTuple
 
 from flask import Flask, jsonify
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from providers.emulator_kit.config import OAuthClient, SandboxConfig
 from providers.emulator_kit.context import SandboxContext
 from providers.emulator_kit.control import create_control_blueprint
 from providers import registry
 from providers.emulator_kit.emulator import ProviderEmulator
+from providers.serving import RunningServer, serve
 
 __all__ = ["OAuthClient", "RunningServer", "SandboxConfig", "create_sandbox_app", "emulated", "serve"]
 
@@ -52,31 +50,6 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Flask:
         return jsonify({"sandbox": True, "providers": {n: f"/{n}" for n in emulators}, "control": "/_control"})
 
     return app
-
-
-class RunningServer(NamedTuple):
-    """A sandbox (or any WSGI app) served on a daemon thread; unpacks as
-    ``(server, thread, base_url)``."""
-
-    server: BaseWSGIServer
-    thread: threading.Thread
-    base_url: str
-
-    def shutdown(self, timeout: float = 5.0) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout)
-
-
-def serve(app: Flask, host: str = "127.0.0.1", port: int = 0, ssl_context: Any = None) -> RunningServer:
-    """Serve ``app`` on a daemon thread. ``ssl_context`` (an ``ssl.SSLContext`` or a
-    ``(cert, key)`` pair) serves https, which msal needs for a Microsoft authority."""
-    server = make_server(host, port, app, threaded=True, ssl_context=ssl_context)
-    thread = threading.Thread(target=server.serve_forever, name=f"sandbox:{server.server_port}", daemon=True)
-    thread.start()
-    display_host = f"[{host}]" if ":" in host else host
-    scheme = "https" if ssl_context is not None else "http"
-    return RunningServer(server, thread, f"{scheme}://{display_host}:{server.server_port}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from hub.storage.db import Database
 from hub.storage.models import Connection, Event, ZoomWebhookEvent
 from providers.base import ErrorKind, ProviderError
-from providers.zoom.attendance import parse_time
+from providers.zoom.times import parse_time
 from providers.zoom.errors import PROVIDER
 
 MEETING_EVENTS = ("meeting.started", "meeting.participant_joined", "meeting.participant_left", "meeting.ended")

@@ -5,7 +5,7 @@ hub/services/diagnostics.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from flask import Blueprint, current_app, jsonify
 from pydantic import Field
@@ -16,7 +16,11 @@ from hub.api.model_base import ApiModel
 from hub.api.routing import operation
 from hub.api.schemas import ProviderName, Strict
 from hub.problems import Problem
-from hub.services.diagnostics import DiagnosticsService, UnknownProvider, explain_error
+
+if TYPE_CHECKING:
+    # Imported where used: the diagnosis (each provider's probes and error tables) is ~2% of a
+    # hub's start, and support asks for it rarely.
+    from hub.services.diagnostics import DiagnosticsService
 
 bp = Blueprint("diagnostics", __name__, url_prefix="/v1/diagnostics")
 bp.before_request(require_api_key)
@@ -92,6 +96,8 @@ def diagnostics() -> DiagnosticsService:
     # One per app: it caches each provider's facts. Built on first use, never at import.
     service = current_app.extensions.get("hub_diagnostics")
     if service is None:
+        from hub.services.diagnostics import DiagnosticsService
+
         service = current_app.extensions["hub_diagnostics"] = DiagnosticsService.for_hub(hub(), services().connect)
     return service
 
@@ -119,6 +125,8 @@ def diagnose_connection(connection_id: str):
                        "(AADSTS) and Graph errors, Zoom API and OAuth errors with each provider's own "
                        "table. An unrecognised body answers kind `unknown` with what was recognised.")
 def explain(body: ExplainIn):
+    from hub.services.diagnostics import UnknownProvider, explain_error
+
     try:
         return jsonify(explain_error(body.provider, body.http_status, body.body))
     except UnknownProvider:

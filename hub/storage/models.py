@@ -3,8 +3,11 @@
 Secrets are never stored in the clear: API keys as SHA-256 hashes (they are 256-bit random, so
 a fast hash is enough), provider tokens and PKCE verifiers as vault ciphertexts bound to their
 row and column.
+
+No `from __future__ import annotations` here: with real annotation objects SQLAlchemy reads each
+column's `Mapped[...]` as it is, instead of evaluating ~270 strings back into types whenever the
+hub starts (a sixth of this module's import).
 """
-from __future__ import annotations
 
 import secrets
 from datetime import datetime

@@ -15,7 +15,6 @@ https://developers.zoom.us/docs/api/meetings/#tag/meetings/GET/past_meetings/{me
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 import requests
@@ -25,6 +24,7 @@ from zoomus.components.past_meeting import PastMeetingComponentV2
 from providers.base import AttendanceRead, ErrorKind, MeetingParticipant, ProviderError
 from providers.zoom.errors import PROVIDER
 from providers.zoom.meetings import ZoomMeetings, _json
+from providers.zoom.times import parse_time
 
 SOURCE = "zoom_api"
 PAGE_SIZE = 300  # Zoom's maximum
@@ -103,14 +103,3 @@ def _participant(row: Mapping[str, Any]) -> MeetingParticipant | None:
         email=str(row.get("email") or row.get("user_email") or "") or None,
         left_at=parse_time(row.get("leave_time")),
         key=str(row.get("customer_key") or "") or None)
-
-
-def parse_time(value: Any) -> datetime | None:
-    """A Zoom time (`2026-03-02T13:00:00Z`, sometimes without a zone: UTC), or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

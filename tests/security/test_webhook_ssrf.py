@@ -19,6 +19,7 @@ from hub.storage.models import WebhookDelivery
 from webhooks.outbound import url_guard
 from webhooks.outbound.delivery import DeliveryWorker
 from webhooks.outbound.endpoints import create_endpoint
+from webhooks.outbound.pinned_adapter import PublicAddressAdapter
 from tests.conftest import own_database
 from tests.security.conftest import make_app
 from webhooks.outbound.outbox import enqueue
@@ -225,8 +226,8 @@ def test_the_adapter_connects_to_the_checked_address_and_keeps_the_name(monkeypa
     asked = []
     monkeypatch.setattr(url_guard, "resolve", lambda host, p: asked.append((host, p)) or [ipaddress.ip_address(address)])
     session = requests.Session()
-    session.mount("http://", url_guard.PublicAddressAdapter())
-    session.mount("https://", url_guard.PublicAddressAdapter())
+    session.mount("http://", PublicAddressAdapter())
+    session.mount("https://", PublicAddressAdapter())
     with pytest.raises(Sent):
         session.post(url, data=b"{}")
     request = sent["request"]

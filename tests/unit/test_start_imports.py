@@ -12,9 +12,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # Imported on first use: OAuth flows (authlib, joserfc), migrations on a non-empty database
 # (alembic), the first log event (structlog, which pulls rich), the sandbox (radicale,
-# icalendar), the Microsoft SDK (its warm-up, after the first request), PostgreSQL's dialect.
+# icalendar), the Microsoft SDK (its warm-up, after the first request), PostgreSQL's dialect,
+# HTTP clients (requests and its urllib3: a webhook delivery, the demo's seeding, a provider's
+# call; zoomus: Zoom's calls, not its webhook receiver), the sandbox's emulators (the demo
+# binds the sandbox's port at start and builds them after the hub serves), diagnostics (support's
+# requests).
 NOT_AT_START = ("authlib", "joserfc", "alembic", "structlog", "rich", "radicale", "icalendar", "msgraph",
-                "sqlalchemy.dialects.postgresql")
+                "sqlalchemy.dialects.postgresql", "requests", "urllib3", "zoomus", "providers.emulator_kit",
+                "hub.services.diagnostics")
 
 
 def run(code: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -27,6 +32,7 @@ def run(code: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_a_hub_starts_and_answers_readyz_without_loading_what_it_does_not_use(tmp_path):
     out = run("""
         import json, sys
+        import hub.cli, hub.demo, hub.demo_sandbox  # what `hub demo` imports before serving
         from hub.app import create_app
         from hub.instance import DemoInstance
         app = create_app(DemoInstance().settings("127.0.0.1", 8000))  # a fresh SQLite: created, stamped

@@ -11,8 +11,9 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from webhooks.outbound import url_guard
-from webhooks.outbound.url_guard import (AddressNotAllowed, PublicAddressAdapter, address_refusal, host_refusal,
-                                         literal_ip, public_address, registration_refusal, resolve)
+from webhooks.outbound.pinned_adapter import PublicAddressAdapter
+from webhooks.outbound.url_guard import (AddressNotAllowed, address_refusal, host_refusal, literal_ip, public_address,
+                                         registration_refusal, resolve)
 
 ip = ipaddress.ip_address
 

@@ -25,9 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import requests
 from sqlalchemy import or_, select, update
 
 from hub.logs import get_logger
@@ -37,7 +36,10 @@ from oauth.vault import TokenVault, VaultError
 from webhooks.outbound.endpoints import secret_binding
 from webhooks.outbound.schedule import next_delay
 from webhooks.outbound.signing import signed_headers
-from webhooks.outbound.url_guard import AddressNotAllowed, PublicAddressAdapter
+from webhooks.outbound.url_guard import AddressNotAllowed
+
+if TYPE_CHECKING:
+    import requests
 
 log = get_logger(__name__)
 
@@ -173,6 +175,8 @@ class DeliveryWorker:
             return claimed
 
     def _send(self, item: Claimed) -> Result:
+        import requests  # here, not at the top: a starting hub has nothing to send (~0.1 s of its start)
+
         try:
             secret = self.vault.decrypt(item.secret_enc, secret_binding(item.endpoint_id))
         except VaultError:
@@ -206,6 +210,10 @@ class DeliveryWorker:
         # no mutate: a session per attempt (a misspelt attribute) works the same, only slower
         http = getattr(self._http, "session", None)  # pragma: no mutate
         if http is None:
+            import requests
+
+            from webhooks.outbound.pinned_adapter import PublicAddressAdapter
+
             http = requests.Session()
             # No proxies, .netrc or CA bundles from the environment: a webhook goes straight
             # to the URL the tenant registered.

@@ -7,10 +7,13 @@ else only the hub can reach (SSRF). Two checks, both here:
 - at registration, `registration_refusal(url)` refuses literal private addresses in every
   spelling (`127.1`, `2130706433`, `0x7f.0.0.1`, `[::ffff:127.0.0.1]`), local names, and names
   that resolve to a private address right now;
-- at delivery, `PublicAddressAdapter` resolves the host, refuses unless *every* address is
-  public, and connects to the address it checked (the URL is rewritten to that IP; TLS still
-  verifies the certificate for the original name), so a DNS answer that changes between the
-  check and the connect (rebinding) cannot redirect the request.
+- at delivery, `public_address(host, port)` resolves the host and refuses unless *every*
+  address is public; `webhooks/outbound/pinned_adapter.py`'s requests adapter then connects to
+  the address it checked (the URL is rewritten to that IP; TLS still verifies the certificate
+  for the original name), so a DNS answer that changes between the check and the connect
+  (rebinding) cannot redirect the request. That adapter is a module of its own because it
+  imports requests (urllib3 and friends, ~0.1 s): registration checks and a starting hub need
+  none of it, only a delivery attempt does.
 
 `HUB_WEBHOOK_ALLOW_PRIVATE_URLS=true` turns both off for local development (`hub demo`).
 """
@@ -19,10 +22,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
-
-from requests.adapters import HTTPAdapter
+from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -122,30 +122,3 @@ def public_address(host: str, port: int) -> IPAddress:
         if why:
             raise AddressNotAllowed(why)
     return addresses[0]
-
-
-class PublicAddressAdapter(HTTPAdapter):
-    """A requests adapter that checks the host at send time and connects to the checked IP."""
-
-    def send(self, request, *args: Any, **kwargs: Any):  # type: ignore[override]
-        parts = urlsplit(request.url)
-        host = parts.hostname or ""  # pragma: no mutate (no host and any made-up one both fail to resolve)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        ip = public_address(host, port)
-        netloc = f"[{ip}]" if ip.version == 6 else str(ip)
-        if parts.port:
-            netloc += f":{parts.port}"
-        authority = parts.netloc.rpartition("@")[2]  # host[:port] as registered, without userinfo
-        request.headers["Host"] = authority  # pragma: no mutate (requests' headers are case-insensitive)
-        request.url = urlunsplit(parts._replace(netloc=netloc))
-        request.pinned_hostname = host  # read by build_connection_pool_key_attributes for TLS
-        return super().send(request, *args, **kwargs)
-
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):  # type: ignore[override]
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-        hostname = getattr(request, "pinned_hostname", None)
-        if hostname and host_params.get("scheme") == "https":
-            # SNI and certificate checks against the name the tenant registered, not the IP.
-            pool_kwargs["server_hostname"] = hostname
-            pool_kwargs["assert_hostname"] = hostname
-        return host_params, pool_kwargs
