@@ -44,7 +44,7 @@ from operator import add, le
 from typing import Protocol
 
 from .errors import AvailabilityInputError, FieldError
-from .intervals import Interval, merge_columns, to_timestamp
+from .intervals import Interval, merge_columns, merge_groups, to_timestamp
 from .working_hours import Block, WorkingHours, _expanded_days, _overlapping
 
 _POS_INF = float("inf")
@@ -133,9 +133,7 @@ def find_slots(
     before, after = buffer_before_minutes * 60, buffer_after_minutes * 60
     # Widen each busy block instead of each slot: [s - before, e + after) meets [a, b)
     # exactly when [s, e) meets [a - after, b + before).
-    busy_starts, busy_ends = merge_columns(
-        list(chain.from_iterable(p.busy for p in required)), pad_start=after, pad_end=before
-    )
+    busy_starts, busy_ends = merge_groups([p.busy for p in required], pad_start=after, pad_end=before)
     slot_starts = _grid_starts(
         blocks,
         busy_starts,
