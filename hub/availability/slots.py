@@ -41,7 +41,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from itertools import chain, compress, repeat
 from operator import add, le
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import AvailabilityInputError, FieldError
 from .intervals import Interval, merge_columns, merge_groups, to_timestamp
@@ -176,13 +176,16 @@ def _make_slots(starts: list[int], duration: int, available: list[list[str]]) ->
     begins = list(map(datetime.fromtimestamp, starts, repeat(timezone.utc)))
     ends = list(map(add, begins, repeat(timedelta(seconds=duration))))
     slots = list(map(object.__new__, repeat(Slot, len(starts))))
-    for set_field, values in zip(_SLOT_SETTERS, (begins, ends, available)):
-        deque(map(set_field, slots, values), maxlen=0)  # runs the map, keeps nothing
+    set_start, set_end, set_available = _SLOT_SETTERS
+    # deque(..., maxlen=0) runs a map and keeps nothing.
+    deque(map(set_start, slots, begins), maxlen=0)
+    deque(map(set_end, slots, ends), maxlen=0)
+    deque(map(set_available, slots, available), maxlen=0)
     return slots
 
 
 # Slot's field setters (the member descriptors of its __slots__), in field order; _make_slots.
-_SLOT_SETTERS = tuple(Slot.__dict__[f.name].__set__ for f in fields(Slot))
+_SLOT_SETTERS: tuple[Any, ...] = tuple(Slot.__dict__[f.name].__set__ for f in fields(Slot))
 
 
 def _required_blocks(schedules: tuple[WorkingHours, ...], start: int, end: int) -> list[Block]:
