@@ -18,8 +18,9 @@ Figures: median wall time of find_slots and of ``sorted()`` over the same busy b
 concatenated per-participant lists, as the engine receives them), timed alternately in the
 same run; eng/sorted is the median of the per-run ratios. Then the oracle's time and its
 ratio to the engine, and a breakdown of the engine's two big parts. Working-hours expansions
-and their intersection are memoised per schedule and days (as in the hub, where a team asks
-again and again); "cold" is the engine with those caches emptied before every run. GC is off while timing, as in
+and their intersection (and an optional person's merged working time) are memoised per
+schedule and days (as in the hub, where a team asks again and again); "cold" is the engine
+with those caches emptied before every run. GC is off while timing, as in
 timeit. The oracle's answer is compared with the engine's as a sanity check.
 
 ``--instructions``: the same ratios in CPU instructions counted by valgrind's callgrind, which

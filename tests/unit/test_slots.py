@@ -292,3 +292,16 @@ def test_slots_are_ordinary_frozen_slots_with_utc_ends_and_own_lists():
     assert first.optional_available is not second.optional_available
     with pytest.raises(FrozenInstanceError):
         first.start = second.start  # type: ignore[misc]
+
+
+def test_optional_person_listed_only_for_slots_inside_their_working_time_edges_included():
+    # A slot exactly filling a working block counts; one sticking out by a minute does not;
+    # someone with no working day is never listed.
+    required = person(weekly={"mon": [["09:00", "12:00"]]})
+    ola = person("ola", weekly={"mon": [["09:00", "09:30"], ["10:00", "11:59"]]}, optional=True)
+    off = person("off", weekly={}, optional=True)
+    found = slots([required, ola, off], *MONDAY)
+    assert [(t, s.optional_available) for t, s in zip(hhmm(found), found)] == [
+        ("09:00", ["ola"]), ("09:30", []), ("10:00", ["ola"]), ("10:30", ["ola"]), ("11:00", ["ola"]),
+        ("11:30", []),
+    ]
