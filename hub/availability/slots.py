@@ -131,6 +131,7 @@ def find_slots(
         if not blocks:
             return []
     else:
+        schedules = ()
         blocks = [(window_start, window_end, window_start)]
 
     before, after = buffer_before_minutes * 60, buffer_after_minutes * 60
@@ -155,7 +156,9 @@ def find_slots(
         slot_ends = [s + duration for s in slot_starts]
         for person in optional:
             own_hours = person.working_hours if respect_working_hours else None
-            if own_hours is None:
+            if own_hours is None or own_hours in schedules:
+                # Every slot lies inside each required person's working blocks, so also
+                # inside those of anyone sharing a required person's schedule.
                 candidates: Sequence[int] = range(len(slot_starts))
             else:
                 working = _working_columns(own_hours, *own_hours.day_span(earliest, window_end))
