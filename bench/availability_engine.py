@@ -1,6 +1,7 @@
 """Benchmark of the availability engine against a bare sort and the brute-force oracle.
 
 Run from the repository root:  python -m bench.availability_engine [--runs 21] [--oracle-runs 3]
+                               python -m bench.availability_engine --instructions [--calls 5]
 
 Scenarios (60-day window, 30-minute slots on a 15-minute grid, max_results high enough that
 the engine never stops early, busy blocks 15-60 min, each participant's list sorted as a
@@ -17,9 +18,16 @@ Figures: median wall time of find_slots and of ``sorted()`` over the same busy b
 concatenated per-participant lists, as the engine receives them), timed alternately in the
 same run; eng/sorted is the median of the per-run ratios. Then the oracle's time and its
 ratio to the engine, and a breakdown of the engine's two big parts. Working-hours expansions
-and their intersection are memoised per schedule and days (as in the hub, where a team asks
-again and again); "cold" is the engine with those caches emptied before every run. GC is off while timing, as in
+and their intersection (and an optional person's merged working time) are memoised per
+schedule and days (as in the hub, where a team asks again and again); "cold" is the engine
+with those caches emptied before every run. GC is off while timing, as in
 timeit. The oracle's answer is compared with the engine's as a sanity check.
+
+``--instructions``: the same ratios in CPU instructions counted by valgrind's callgrind, which
+are not disturbed by other processes on a shared machine. Each figure is the count of a
+process making ``--calls`` + 1 calls minus that of one making 1 call (the warm-up, which also
+fills the engine's memos), divided by ``--calls``; PYTHONHASHSEED is fixed so that the two
+processes run the same code path.
 """
 
 from __future__ import annotations
@@ -29,7 +37,10 @@ import gc
 import os
 import platform
 import random
+import re
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -38,7 +49,7 @@ from typing import Any
 
 from hub.availability import Participant, WorkingHours, find_slots, to_datetimes
 from hub.availability.intervals import from_datetimes, merge_columns
-from hub.availability.slots import _common_blocks
+from hub.availability.slots import _common_blocks, _working_columns
 from hub.availability.working_hours import _expanded_days
 from tests.oracle_availability import oracle_slots
 
@@ -135,7 +146,7 @@ def measure(scenario: Scenario, runs: int, oracle_runs: int) -> dict[str, Any]:
     kwargs = scenario.kwargs()
     busy = scenario.busy
     as_datetimes = to_datetimes(busy)
-    schedules = list(dict.fromkeys(p.working_hours for p in scenario.participants))
+    schedules = list(dict.fromkeys(p.working_hours for p in scenario.participants if p.working_hours))
     window = (int(kwargs["start"].timestamp()), int(kwargs["end"].timestamp()))
     found = find_slots(**kwargs)
     engine, baseline, ratio = paired_ms(lambda: find_slots(**kwargs), lambda: sorted(busy), runs)
@@ -143,6 +154,7 @@ def measure(scenario: Scenario, runs: int, oracle_runs: int) -> dict[str, Any]:
     def cold() -> object:
         _expanded_days.cache_clear()
         _common_blocks.cache_clear()
+        _working_columns.cache_clear()
         return find_slots(**kwargs)
 
     cold_ms, _, cold_ratio = paired_ms(cold, lambda: sorted(busy), runs)
@@ -168,20 +180,69 @@ def measure(scenario: Scenario, runs: int, oracle_runs: int) -> dict[str, Any]:
     return row
 
 
+def scenarios(only: int | None = None) -> list[Scenario]:
+    """The four scenarios, or (``only``) a list holding just that one, built alone."""
+    found = []
+    if only is None or only < 2:
+        small = build("(a)  10 x 300, in hours", 10, 300, in_hours=True, seed=1)
+        found += [small, small.with_optional("(a') 2 req + 8 optional", 2)]
+    if only is None or only >= 2:
+        wide = build("(b)  50 x 1000, any time", 50, 1000, in_hours=False, seed=2)
+        found += [wide, wide.with_optional("(b') 5 req + 45 optional", 5)]
+    return found if only is None else [found[only % 2]]
+
+
+def run_calls(index: int, action: str, calls: int) -> None:
+    """The measured process of --instructions: one warm-up call, then ``calls`` more."""
+    scenario = scenarios(index)[0]
+    kwargs, busy = scenario.kwargs(), scenario.busy
+    call = (lambda: find_slots(**kwargs)) if action == "engine" else (lambda: sorted(busy))
+    for _ in range(calls + 1):
+        call()
+
+
+def instructions(index: int, action: str, calls: int) -> int:
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+               sys.executable, "-m", "bench.availability_engine", "--run-calls", str(index), action, str(calls)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONHASHSEED": "0"})
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count from callgrind:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def per_call(index: int, action: str, calls: int) -> float:
+    return (instructions(index, action, calls) - instructions(index, action, 0)) / calls
+
+
+def report_instructions(calls: int, only: list[int]) -> None:
+    print(f"availability engine, Python {platform.python_version()}, {WINDOW_DAYS} days, 15-min grid, "
+          f"instructions per call (callgrind, {calls} calls after a warm-up)")
+    print(f"{'scenario':28} {'engine':>12} {'sorted':>12} {'eng/sorted':>10}")
+    for index, scenario in enumerate(scenarios()):
+        if only and index not in only:
+            continue
+        engine, baseline = per_call(index, "engine", calls), per_call(index, "sorted", calls)
+        print(f"{scenario.label:28} {engine:12,.0f} {baseline:12,.0f} {engine / baseline:9.2f}x", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=21, help="timed runs of the engine and sorted()")
     parser.add_argument("--oracle-runs", type=int, default=3, help="timed oracle runs (0: skip the oracle)")
+    parser.add_argument("--instructions", action="store_true", help="count instructions with callgrind instead")
+    parser.add_argument("--calls", type=int, default=5, help="calls counted per figure with --instructions")
+    parser.add_argument("--only", type=int, nargs="*", default=[], help="scenario numbers (0-3) with --instructions")
+    parser.add_argument("--run-calls", nargs=3, metavar=("SCENARIO", "ACTION", "CALLS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    small = build("(a)  10 x 300, in hours", 10, 300, in_hours=True, seed=1)
-    wide = build("(b)  50 x 1000, any time", 50, 1000, in_hours=False, seed=2)
-    scenarios = [
-        small,
-        small.with_optional("(a') 2 req + 8 optional", 2),
-        wide,
-        wide.with_optional("(b') 5 req + 45 optional", 5),
-    ]
+    if args.run_calls:
+        index, action, calls = args.run_calls
+        run_calls(int(index), action, int(calls))
+        return
+    if args.instructions:
+        report_instructions(args.calls, args.only)
+        return
 
     print(f"availability engine, Python {platform.python_version()}, {WINDOW_DAYS} days, 15-min grid, "
           f"median of {args.runs} runs (oracle: {args.oracle_runs}), load average {os.getloadavg()[0]:.1f} "
@@ -189,7 +250,7 @@ def main() -> None:
     header = f"{'scenario':28} {'busy':>6} {'slots':>6} {'engine ms':>10} {'sorted ms':>10} {'eng/sorted':>10}"
     header += f" {'oracle ms':>10} {'oracle/eng':>10} {'agrees':>6}" if args.oracle_runs else ""
     print(header)
-    for scenario in scenarios:
+    for scenario in scenarios():
         row = measure(scenario, args.runs, args.oracle_runs)
         line = (f"{row['label']:28} {row['busy']:6d} {row['slots']:6d} {row['engine']:10.2f} "
                 f"{row['sorted']:10.2f} {row['ratio']:9.2f}x")

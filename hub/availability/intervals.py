@@ -49,18 +49,29 @@ def merge_columns(
     count at ``x`` is ``#starts <= x - #ends <= x``, so the union has a gap exactly where the
     (i+1)-th smallest start lies after the i-th smallest end.
     """
-    if not isinstance(intervals, list):
-        intervals = list(intervals)
-    if not intervals:
-        return [], []
-    starts = list(map(_first, intervals))
-    ends = list(map(_second, intervals))
+    return merge_groups((intervals,), pad_start, pad_end)
+
+
+def merge_groups(
+    groups: Iterable[Iterable[Sequence[int]]], pad_start: int = 0, pad_end: int = 0
+) -> tuple[list[int], list[int]]:
+    """``merge_columns`` of all the intervals of ``groups`` (e.g. one busy list per person).
+
+    Each group's columns are appended straight from it: copying the groups into one list
+    first cost more than a tenth of the merge.
+    """
+    groups = [group if isinstance(group, list) else list(group) for group in groups]
+    starts: list[int] = []
+    ends: list[int] = []
+    for group in groups:
+        starts += map(_first, group)
+        ends += map(_second, group)
     if not all(map(lt, starts, ends)):  # rare: only then pay for a list of flags
-        valid = list(map(lt, starts, ends))
-        starts = list(compress(starts, valid))
-        ends = list(compress(ends, valid))
-        if not starts:
-            return [], []
+        flags = list(map(lt, starts, ends))
+        starts = list(compress(starts, flags))
+        ends = list(compress(ends, flags))
+    if not starts:
+        return [], []
     starts.sort()
     ends.sort()
     gap = pad_start + pad_end

@@ -1,5 +1,6 @@
 """find_slots examples (the grid, zones, notice, buffers, DST, validation)."""
 
+from dataclasses import FrozenInstanceError
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -279,3 +280,28 @@ def test_invalid_arguments_name_their_fields():
         slots([Participant("x")], *MONDAY)
     assert excinfo.value.field == "participants[0].working_hours"
     assert slots([Participant("x")], *MONDAY, respect_working_hours=False)  # not needed then
+
+
+def test_slots_are_ordinary_frozen_slots_with_utc_ends_and_own_lists():
+    # find_slots builds Slot objects without calling Slot() (see _make_slots): they must be
+    # indistinguishable from constructed ones.
+    found = slots([person(weekly=LUNCH_WEEK), person("ola", weekly=LUNCH_WEEK, optional=True)], *MONDAY)
+    first, second = found[:2]
+    assert first == Slot(datetime(2026, 3, 2, 8, tzinfo=UTC), datetime(2026, 3, 2, 8, 30, tzinfo=UTC), ["ola"])
+    assert first.end.tzinfo is UTC and first.end == second.start
+    assert first.optional_available is not second.optional_available
+    with pytest.raises(FrozenInstanceError):
+        first.start = second.start  # type: ignore[misc]
+
+
+def test_optional_person_listed_only_for_slots_inside_their_working_time_edges_included():
+    # A slot exactly filling a working block counts; one sticking out by a minute does not;
+    # someone with no working day is never listed.
+    required = person(weekly={"mon": [["09:00", "12:00"]]})
+    ola = person("ola", weekly={"mon": [["09:00", "09:30"], ["10:00", "11:59"]]}, optional=True)
+    off = person("off", weekly={}, optional=True)
+    found = slots([required, ola, off], *MONDAY)
+    assert [(t, s.optional_available) for t, s in zip(hhmm(found), found)] == [
+        ("09:00", ["ola"]), ("09:30", []), ("10:00", ["ola"]), ("10:30", ["ola"]), ("11:00", ["ola"]),
+        ("11:30", []),
+    ]

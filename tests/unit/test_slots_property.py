@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from hub.availability import DAY_NAMES, Participant, WorkingHours, find_slots
-from hub.availability.intervals import clip, intersect, merge, subtract
+from hub.availability.intervals import clip, intersect, merge, merge_columns, merge_groups, subtract
 from hub.availability.slots import _intersect_blocks, _required_blocks
 from hub.availability.working_hours import _wall_to_utc  # the DST rule itself
 from tests.oracle_availability import oracle_slots
@@ -289,3 +289,15 @@ def test_clip_matches_set_intersection_with_the_window(raw, start, end):
     clipped = clip(a, start, end)
     assert points(clipped) == points(a) & set(range(start, end))
     assert clipped == [] or is_normalised(clipped)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.lists(raw_intervals, max_size=4), st.integers(0, 3), st.integers(0, 3))
+def test_merge_groups_is_merge_columns_of_all_the_groups(groups, pad_start, pad_end):
+    """find_slots merges the required people's lists without concatenating them first."""
+    everything = [interval for group in groups for interval in group]
+    assert merge_groups(groups, pad_start, pad_end) == merge_columns(everything, pad_start, pad_end)
+    starts, ends = merge_groups(groups, pad_start, pad_end)
+    widened = [(s - pad_start, e + pad_end) for s, e in everything if s < e]
+    assert points(zip(starts, ends)) == points(widened)
+    assert is_normalised(list(zip(starts, ends)))
