@@ -25,11 +25,33 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import SANDBOX_PIDS, live_stack, process_cpu  # noqa: E402
 from tests.e2e.support import Api, Sandbox, connect  # noqa: E402
+
+
+def setup(api: Api, sandbox: Sandbox, count: int) -> dict[str, Any]:
+    """`count` connected people, alternately Google and Microsoft, each with two busy blocks a
+    week ahead; the body of an availability request for all of them, read live (the default
+    answers fresh participants from the busy cache, and this measures the provider fan-out)."""
+    day = (datetime.now(timezone.utc) + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    users = []
+    for i in range(count):
+        provider = "google" if i % 2 == 0 else "microsoft"
+        email = f"p{i}.{uuid.uuid4().hex[:6]}@example.com"
+        sandbox.account(provider, email, timezone="UTC")
+        for h in (10, 14):
+            sandbox.busy(provider, email, (day + timedelta(hours=h + i % 3)).isoformat(),
+                         (day + timedelta(hours=h + i % 3, minutes=30)).isoformat())
+        api.put(f"/v1/users/p{i}", json={"email": email, "timezone": "UTC"})
+        assert connect(api, f"p{i}", provider, email).status == "connected"
+        users.append(f"p{i}")
+    return {"participants": [{"user_id": u} for u in users], "start": day.isoformat(),
+            "end": (day + timedelta(days=5)).isoformat(), "duration_minutes": 30, "interval_minutes": 15,
+            "consistency": "live"}
 
 
 def main(latency_ms: int, repeats: int, count: int) -> None:
@@ -41,23 +63,8 @@ def main(latency_ms: int, repeats: int, count: int) -> None:
     with live_stack(separate_sandbox=True, keep_alive=keep_alive, provider_concurrency=concurrency,
                     **limits) as (app, url, sandbox_url, key):
         api, sandbox = Api(url, key), Sandbox(sandbox_url)
-        day = (datetime.now(timezone.utc) + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
-        users = []
-        for i in range(count):
-            provider = "google" if i % 2 == 0 else "microsoft"
-            email = f"p{i}.{uuid.uuid4().hex[:6]}@example.com"
-            sandbox.account(provider, email, timezone="UTC")
-            for h in (10, 14):
-                sandbox.busy(provider, email, (day + timedelta(hours=h + i % 3)).isoformat(),
-                             (day + timedelta(hours=h + i % 3, minutes=30)).isoformat())
-            api.put(f"/v1/users/p{i}", json={"email": email, "timezone": "UTC"})
-            assert connect(api, f"p{i}", provider, email).status == "connected"
-            users.append(f"p{i}")
-        body = {"participants": [{"user_id": u} for u in users], "start": day.isoformat(),
-                "end": (day + timedelta(days=5)).isoformat(), "duration_minutes": 30, "interval_minutes": 15,
-                # Live reads: the default answers fresh participants from the busy cache, and
-                # this measures the provider fan-out.
-                "consistency": "live"}
+        body = setup(api, sandbox, count)
+        users = [p["user_id"] for p in body["participants"]]
         assert api.post("/v1/availability", json=body).status_code == 200  # warm
         if latency_ms:
             for provider in ("google", "microsoft"):

@@ -17,9 +17,7 @@ import pstats
 import sys
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
+from bench.availability_endpoint import setup  # noqa: E402
 from bench.common import live_stack  # noqa: E402
-from tests.e2e.support import Api, Sandbox, connect  # noqa: E402
+from tests.e2e.support import Api, Sandbox  # noqa: E402
 
 
 class ProfiledPool(ThreadPoolExecutor):
@@ -54,24 +53,6 @@ class ProfiledPool(ThreadPoolExecutor):
             finally:
                 prof.disable()
         return super().submit(run)
-
-
-def setup(api: Api, sandbox: Sandbox, count: int) -> dict[str, Any]:
-    day = (datetime.now(timezone.utc) + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
-    users = []
-    for i in range(count):
-        provider = "google" if i % 2 == 0 else "microsoft"
-        email = f"p{i}.{uuid.uuid4().hex[:6]}@example.com"
-        sandbox.account(provider, email, timezone="UTC")
-        for h in (10, 14):
-            sandbox.busy(provider, email, (day + timedelta(hours=h + i % 3)).isoformat(),
-                         (day + timedelta(hours=h + i % 3, minutes=30)).isoformat())
-        api.put(f"/v1/users/p{i}", json={"email": email, "timezone": "UTC"})
-        assert connect(api, f"p{i}", provider, email).status == "connected"
-        users.append(f"p{i}")
-    return {"participants": [{"user_id": u} for u in users], "start": day.isoformat(),
-            "end": (day + timedelta(days=5)).isoformat(), "duration_minutes": 30, "interval_minutes": 15,
-            "consistency": "live"}
 
 
 def call(app: Any, body: dict[str, Any], key: str) -> None:
