@@ -16,17 +16,19 @@ reads live.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection as DbConnection
-from sqlalchemy import bindparam, select
+from sqlalchemy import Executable, bindparam, select
 
 from hub.container import Hub
 from hub.errors import Invalid
 from hub.services import busy_cache
 from hub.services.directory import LAST_USED_RESOLUTION, error_record, newest_offering
 from hub.services.fanout import Timeout, run_level
+from hub.storage.in_list import in_list, in_params
 from hub.storage.models import Connection, User
 from oauth.tokens import ConnectionUnusable, StoredAccess
 from providers.base import BusyBlock, Capability, ErrorKind, ProviderError
@@ -91,15 +93,18 @@ def check_window(start: datetime, end: datetime) -> None:
                       errors=[{"field": "end", "message": "at most 62 days after start"}])
 
 
-# Every requested user with each of their connections, built once (bound per call): one
-# indexed read for the whole request, columns only — no ORM objects to build and track.
-_READERS = (
-    select(User.external_id, User.timezone, User.working_hours, Connection.id, Connection.provider,
-           Connection.account_email, Connection.status, Connection.capabilities, Connection.connected_at,
-           Connection.access_token_enc, Connection.access_expires_at, Connection.last_used_at,
-           Connection.last_error)
-    .outerjoin(Connection, (Connection.user_id == User.id) & (Connection.tenant_id == User.tenant_id))
-    .where(User.tenant_id == bindparam("tenant_id"), User.external_id.in_(bindparam("user_ids", expanding=True))))
+# Every requested user with each of their connections, built once per number of users (bound
+# per call, hub/storage/in_list.py): one indexed read for the whole request, columns only — no
+# ORM objects to build and track.
+@lru_cache(maxsize=128)
+def _readers_statement(count: int) -> Executable:
+    return (
+        select(User.external_id, User.timezone, User.working_hours, Connection.id, Connection.provider,
+               Connection.account_email, Connection.status, Connection.capabilities, Connection.connected_at,
+               Connection.access_token_enc, Connection.access_expires_at, Connection.last_used_at,
+               Connection.last_error)
+        .outerjoin(Connection, (Connection.user_id == User.id) & (Connection.tenant_id == User.tenant_id))
+        .where(User.tenant_id == bindparam("tenant_id"), in_list(User.external_id, "user_id", count)))
 
 
 def read_participants(hub: Hub, tenant_id: str, user_ids: list[str], start: datetime, end: datetime, *,
@@ -116,7 +121,7 @@ def read_participants(hub: Hub, tenant_id: str, user_ids: list[str], start: date
 
 
 def _readers(db: DbConnection, tenant_id: str, wanted: list[str]) -> list[Reader]:
-    rows = db.execute(_READERS, {"tenant_id": tenant_id, "user_ids": wanted}).all()
+    rows = db.execute(_readers_statement(len(wanted)), {"tenant_id": tenant_id, **in_params("user_id", wanted)}).all()
     users: dict[str, Any] = {}
     conns: dict[str, list[Any]] = {}
     for row in rows:
