@@ -78,6 +78,25 @@ class LazyBuilderRule(Rule):
 class HubFlask(Flask):
     url_rule_class = LazyBuilderRule  # a class attribute: Flask adds the static route in __init__
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync_of: dict[Any, Any] = {}
+
+    def ensure_sync(self, func: Any) -> Any:
+        """Flask's answer, kept per function: Flask asks `inspect` whether each view, hook and
+        error handler is a coroutine function on every request (about a dozen per request), and
+        the answer never changes for a function. Bounded: past SYNC_CACHE_SIZE distinct
+        callables (the hub registers a few dozen), the rest are asked each time as before."""
+        sync = self._sync_of.get(func)
+        if sync is None:
+            sync = super().ensure_sync(func)
+            if len(self._sync_of) < SYNC_CACHE_SIZE:
+                self._sync_of[func] = sync
+        return sync
+
+
+SYNC_CACHE_SIZE = 1024
+
 
 class NoCookieSession(SessionInterface):
     """The hub keeps nothing in Flask's signed-cookie session (the settings page has its own
@@ -285,9 +304,17 @@ def _register_metrics(app: Flask, metrics: Metrics) -> None:
     def _start():
         g.started = time.perf_counter()
 
+    # The labelled children, kept (prometheus_client's documented pattern for hot paths):
+    # `labels()` validates and locks on every call. As many as the label sets themselves.
+    children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
     @app.after_request
     def _record(resp):
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.requests.labels(request.method, route, str(resp.status_code)).inc()
-        metrics.latency.labels(route).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        key = (request.method, route, resp.status_code)
+        child = children.get(key)
+        if child is None:
+            child = children[key] = (metrics.requests.labels(key[0], route, str(key[2])), metrics.latency.labels(route))
+        child[0].inc()
+        child[1].observe(time.perf_counter() - g.get("started", time.perf_counter()))
         return resp
