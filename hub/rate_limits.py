@@ -19,9 +19,8 @@ client's address (werkzeug's ProxyFix) or every client shares the proxy's budget
 from __future__ import annotations
 
 import hashlib
-from typing import Any
-
 import time
+from typing import Any
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter
@@ -117,7 +116,7 @@ def install(app: Flask, settings: Settings) -> Limiter:
             breached = limiter.current_limit
             if breached is not None and breached.breached:
                 try:
-                    # reset_at is already rounded up to a whole second of wall-clock time
+                    # whole seconds (Flask-Limiter's reset_at is an int, at or after the window's end)
                     wait = int(breached.reset_at - time.time())
                 except Exception:  # noqa: BLE001 - storage gone mid-request (swallow_errors): say the window
                     wait = breached.limit.get_expiry()
