@@ -16,6 +16,8 @@ written as a finished full sync leaves it (tests/busy_cache_support.py: the stor
 API), with the event the sandbox holds.
 
 Run: python bench/busy_cache.py [latency_ms] [repeats] [participants] [seconds_per_load_run] [connections]
+     BENCH_BASELINE_TREE=dir also runs (2) first for the hub source in dir (another checkout of
+     the repository, e.g. `git archive <commit> | tar -x -C dir`): before/after in one run.
 """
 from __future__ import annotations
 
@@ -121,11 +123,12 @@ def availability_figures(latency_ms: int, repeats: int, count: int) -> None:
               f"live run {calls_live} ({calls_live / repeats:.0f} per request)")
 
 
-def throughput_figures(seconds: float, connections: int) -> None:
+def throughput_figures(seconds: float, connections: int, tree: Path = ROOT) -> None:
+    """`tree`: the hub source the gunicorn processes import (another checkout: a baseline)."""
     tmp = tempfile.mkdtemp()
     Path(tmp, "bare_app.py").write_text(BARE_APP)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), tmp])
+    env["PYTHONPATH"] = os.pathsep.join([str(tree), tmp])
     with sandbox_process() as sandbox_url:
         db_url = f"sqlite:///{tmp}/bench.sqlite3"
         db = Database(db_url)
@@ -197,4 +200,10 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     availability_figures(int(args[0]) if len(args) > 0 else 150, int(args[1]) if len(args) > 1 else 7,
                          int(args[2]) if len(args) > 2 else 20)
-    throughput_figures(float(args[3]) if len(args) > 3 else 5.0, int(args[4]) if len(args) > 4 else 64)
+    seconds, conns = float(args[3]) if len(args) > 3 else 5.0, int(args[4]) if len(args) > 4 else 64
+    baseline = os.environ.get("BENCH_BASELINE_TREE")
+    if baseline:  # before/after in one run: e.g. `git archive <commit> | tar -x -C /tmp/base`
+        print(f"== baseline: the hub from {baseline} ==")
+        throughput_figures(seconds, conns, Path(baseline))
+        print("== this tree ==")
+    throughput_figures(seconds, conns)

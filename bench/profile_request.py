@@ -3,7 +3,7 @@ between), provider calls made on this thread so the profile sees them, the sandb
 process. Prints CPU per request for each kind against a bare Flask endpoint called the same way
 (a ratio from the same run), then the top of a cProfile of each kind.
 
-Run: python bench/profile_request.py [requests] [kind ...]
+Run: python bench/profile_request.py [requests] [kind ...]   (PROFILE_DIR=dir also saves each profile there)
      kinds: freebusy (live), cached (free/busy from the busy cache), event (with Meet)
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import cProfile
 import io
 import json
+import os
 import pstats
 import sys
 import time
@@ -111,6 +112,8 @@ def main(n: int, kinds: list[str]) -> None:
             cpu_per_call(app, path, body_of, auth, n, prof)
             text = io.StringIO()
             stats = pstats.Stats(prof, stream=text)
+            if os.environ.get("PROFILE_DIR"):  # for pstats' print_callers and friends
+                stats.dump_stats(os.path.join(os.environ["PROFILE_DIR"], f"{kind}.pstats"))
             stats.sort_stats("cumulative").print_stats(45)
             stats.sort_stats("tottime").print_stats(30)
             print(f"===== {kind} =====")

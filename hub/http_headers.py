@@ -21,7 +21,8 @@ def register(app: Flask) -> None:
     @app.after_request
     def _security_headers(resp: Response) -> Response:
         resp.headers["X-Content-Type-Options"] = "nosniff"
-        if resp.mimetype == "text/html":
+        # the substring test first: parsing the type (`mimetype`) on every JSON answer cost more
+        if "html" in (resp.headers.get("Content-Type") or "").lower() and resp.mimetype == "text/html":
             resp.headers.setdefault("Content-Security-Policy", CSP)
             resp.headers.setdefault("X-Frame-Options", "DENY")
         if "Cache-Control" not in resp.headers and not request.path.startswith(CACHEABLE_PATHS):

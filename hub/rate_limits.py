@@ -19,16 +19,16 @@ client's address (werkzeug's ProxyFix) or every client shares the proxy's budget
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Any
 
 from flask import Flask, Response, request
-from flask_limiter import HeaderNames, Limiter
+from flask_limiter import Limiter
 
 from hub.config import Settings
 
 LINK_BLUEPRINTS = ("connect", "settings", "booking")  # public pages entered with a token
 PUSH_SUFFIX = "_push"  # webhooks/calendar_push.py names each provider's receiver <provider>_push
-LIMITER_RETRY_AFTER = "X-Hub-Limiter-Retry-After"  # never leaves the hub: see _retry_after_on_breaches_only
 
 
 def client_address() -> str:
@@ -73,11 +73,12 @@ def storage_uri(settings: Settings) -> str:
 def install(app: Flask, settings: Settings) -> Limiter:
     """Call after every blueprint is registered: limits attach to the `/v1` blueprints and the
     link pages by name, so a blueprint added later is covered without touching this file."""
-    # Registered before the limiter, so it runs after the limiter's own header hook.
-    app.after_request(_retry_after_on_breaches_only)
-    limiter = Limiter(client_address, app=app, storage_uri=storage_uri(settings), headers_enabled=True,
+    # headers_enabled=False: the API promises Retry-After on a 429 only (shared/API.md), not
+    # X-RateLimit-* on every answer; writing those read each counter's window back from the
+    # storage on every request (a tenth of a cached free/busy's CPU). The 429's Retry-After is
+    # added below, from the breached limit alone.
+    limiter = Limiter(client_address, app=app, storage_uri=storage_uri(settings), headers_enabled=False,
                       key_prefix=settings.rate_limit_key_prefix, enabled=settings.rate_limit_enabled,
-                      header_name_mapping={HeaderNames.RETRY_AFTER: LIMITER_RETRY_AFTER},
                       # Redis down must not take the API down with it: fall back to memory.
                       in_memory_fallback_enabled=True, swallow_errors=True)
     for name, blueprint in app.blueprints.items():
@@ -106,18 +107,24 @@ def install(app: Flask, settings: Settings) -> Limiter:
     # The route wrapper holds the limiter weakly; a disabled limiter registers nothing on the
     # app, so without this reference it is collected and every wrapped call fails.
     app.extensions["hub_rate_limiter"] = limiter
+
+    def retry_after_on_breach(resp: Response) -> Response:
+        """Retry-After on the limiter's own 429 only, when its breached window resets. (With
+        Flask-Limiter's headers on, it wrote its window's reset as Retry-After on every answer,
+        over a provider's shorter one on a 503, and on a 200.)"""
+        if resp.status_code == 429:
+            breached = limiter.current_limit
+            if breached is not None and breached.breached:
+                try:
+                    # whole seconds (Flask-Limiter's reset_at is an int, at or after the window's end)
+                    wait = int(breached.reset_at - time.time())
+                except Exception:  # noqa: BLE001 - storage gone mid-request (swallow_errors): say the window
+                    wait = breached.limit.get_expiry()
+                resp.headers["Retry-After"] = str(max(1, wait))  # never 0
+        return resp
+
+    app.after_request(retry_after_on_breach)
     return limiter
-
-
-def _retry_after_on_breaches_only(resp: Response) -> Response:
-    """Flask-Limiter writes its window's reset as Retry-After on every response, as the later of
-    it and any Retry-After already there: a 503 whose provider said "retry in 7 s" told the
-    caller ~60 s, and a 200 told the caller to wait. Its value goes under its own name and
-    becomes Retry-After on its own 429 only."""
-    ours = resp.headers.pop(LIMITER_RETRY_AFTER, None)
-    if ours is not None and resp.status_code == 429:
-        resp.headers["Retry-After"] = str(max(1, int(ours)))  # Flask-Limiter's seconds may round to 0
-    return resp
 
 
 def _on(blueprint: Any, limit: Any) -> None:

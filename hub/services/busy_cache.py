@@ -17,11 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, String, bindparam, delete, exists, insert, select, type_coerce
+from sqlalchemy import (BindParameter, Connection, Executable, Select, String, bindparam, delete, exists, insert,
+                        select, type_coerce)
 from sqlalchemy.orm import Session
 
+from hub.storage.in_list import in_list, in_params
 from hub.storage.models import CachedEvent, SyncChannel, SyncState
 from providers.base import BusyBlock, SyncedEvent
 
@@ -90,15 +93,50 @@ _FRESH = (SyncState.connection_id.in_(_IDS), SyncState.dirty_since.is_(None), Sy
 _FRESHNESS = select(SyncState.connection_id, SyncState.last_synced_at).where(*_FRESH)
 # Every fresh connection once with no event columns (so an empty calendar is still answered),
 # then one row per blocking event overlapping the range. The times come back undecoded (see
-# `_utc`): SQLAlchemy's SQLite datetime parsing was most of a cached availability's CPU.
-_FRESH_BUSY = (
-    select(SyncState.connection_id, type_coerce(SyncState.last_synced_at, String).label("synced"),
-           CachedEvent.event_id, type_coerce(CachedEvent.start, String).label("start"),
-           type_coerce(CachedEvent.end, String).label("end"), CachedEvent.show_as)
-    .outerjoin(CachedEvent, (CachedEvent.connection_id == SyncState.connection_id) & (CachedEvent.start < _END)
-               & (CachedEvent.end > _START) & CachedEvent.show_as.in_(list(BLOCKING)))
-    .where(*_FRESH)
-    .order_by(SyncState.connection_id, CachedEvent.start))
+# `_utc`): SQLAlchemy's SQLite datetime parsing was most of a cached availability's CPU. The
+# request's hot path: one statement per number of connections, with no expanding parameter
+# (hub/storage/in_list.py), the blocking values included (parameters with their value fixed).
+_BLOCKING_PARAMS = [bindparam(f"blocking_{i}", value, type_=String) for i, value in enumerate(BLOCKING)]
+
+
+def fresh_busy_select(*scope: Any, leading: tuple[Any, ...] = ()) -> Select[Any]:
+    """The statement of `fresh_busy` for the connections `scope` selects (criteria on
+    `SyncState.connection_id`, or on other tables joined to it by the criteria themselves),
+    after the `leading` columns: free/busy reads its users and their cached busy time in one
+    statement by putting this under its users' read (hub/services/freebusy.py)."""
+    return (
+        select(*leading, SyncState.connection_id, type_coerce(SyncState.last_synced_at, String).label("synced"),
+               CachedEvent.event_id, type_coerce(CachedEvent.start, String).label("start"),
+               type_coerce(CachedEvent.end, String).label("end"), CachedEvent.show_as)
+        .select_from(SyncState)
+        .outerjoin(CachedEvent, (CachedEvent.connection_id == SyncState.connection_id) & (CachedEvent.start < _END)
+                   & (CachedEvent.end > _START) & CachedEvent.show_as.in_(_BLOCKING_PARAMS))
+        .where(*_FRESH[1:], *scope))
+
+
+@lru_cache(maxsize=128)
+def _fresh_busy_statement(count: int) -> Executable:
+    return (fresh_busy_select(in_list(SyncState.connection_id, "connection_id", count))
+            .order_by(SyncState.connection_id, CachedEvent.start))
+
+
+def window_params(start: datetime, end: datetime, now: datetime, max_age: timedelta) -> dict[str, Any]:
+    """The parameters `fresh_busy_select` needs besides its scope's."""
+    return {"start": start, "end": end, "now": now, "oldest": now - max_age}
+
+
+def add_block(out: dict[str, tuple[Freshness, list[BusyBlock]]], cid: str, synced: str | datetime,
+              event_id: str | None, ev_start: str | datetime | None, ev_end: str | datetime | None,
+              show_as: str | None) -> None:
+    """One row of `fresh_busy_select` into `out` (see `fresh_busy`)."""
+    entry = out.get(cid)
+    if entry is None:
+        entry = out[cid] = (Freshness(cid, _utc(synced)), [])
+    if event_id is not None:
+        assert ev_start is not None and ev_end is not None and show_as is not None  # pragma: no mutate
+        entry[1].append(BusyBlock(_utc(ev_start), _utc(ev_end), BLOCKING[show_as], event_id))
+
+
 _BUSY = (
     select(CachedEvent.connection_id, CachedEvent.event_id, CachedEvent.start, CachedEvent.end, CachedEvent.show_as)
     .where(CachedEvent.connection_id.in_(_IDS), CachedEvent.start < _END, CachedEvent.end > _START,
@@ -108,7 +146,7 @@ _BUSY = (
 
 def _params(connection_ids: list[str], start: datetime, end: datetime, now: datetime, max_age: timedelta
             ) -> dict[str, Any]:
-    return {"connection_ids": connection_ids, "start": start, "end": end, "now": now, "oldest": now - max_age}
+    return {"connection_ids": connection_ids, **window_params(start, end, now, max_age)}
 
 
 def freshness(session: Session | Connection, connection_ids: list[str], start: datetime, end: datetime, now: datetime,
@@ -138,13 +176,9 @@ def fresh_busy(session: Session | Connection, connection_ids: list[str], start: 
     out: dict[str, tuple[Freshness, list[BusyBlock]]] = {}
     if not connection_ids:
         return out
-    for cid, synced, event_id, ev_start, ev_end, show_as in session.execute(
-            _FRESH_BUSY, _params(connection_ids, start, end, now, max_age)):
-        entry = out.get(cid)
-        if entry is None:
-            entry = out[cid] = (Freshness(cid, _utc(synced)), [])
-        if event_id is not None:
-            entry[1].append(BusyBlock(_utc(ev_start), _utc(ev_end), BLOCKING[show_as], event_id))
+    for row in session.execute(_fresh_busy_statement(len(connection_ids)),
+                               {**window_params(start, end, now, max_age), **in_params("connection_id", connection_ids)}):
+        add_block(out, *row)
     return out
 
 

@@ -15,19 +15,21 @@ reads live.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection as DbConnection
-from sqlalchemy import bindparam, select
+from sqlalchemy import Executable, Select, String, bindparam, null, select, type_coerce, union_all
 
 from hub.container import Hub
 from hub.errors import Invalid
 from hub.services import busy_cache
 from hub.services.directory import LAST_USED_RESOLUTION, error_record, newest_offering
 from hub.services.fanout import Timeout, run_level
-from hub.storage.models import Connection, User
+from hub.storage.in_list import in_list, in_params
+from hub.storage.models import Connection, SyncState, User
 from oauth.tokens import ConnectionUnusable, StoredAccess
 from providers.base import BusyBlock, Capability, ErrorKind, ProviderError
 
@@ -91,32 +93,73 @@ def check_window(start: datetime, end: datetime) -> None:
                       errors=[{"field": "end", "message": "at most 62 days after start"}])
 
 
-# Every requested user with each of their connections, built once (bound per call): one
-# indexed read for the whole request, columns only — no ORM objects to build and track.
-_READERS = (
-    select(User.external_id, User.timezone, User.working_hours, Connection.id, Connection.provider,
-           Connection.account_email, Connection.status, Connection.capabilities, Connection.connected_at,
-           Connection.access_token_enc, Connection.access_expires_at, Connection.last_used_at,
-           Connection.last_error)
-    .outerjoin(Connection, (Connection.user_id == User.id) & (Connection.tenant_id == User.tenant_id))
-    .where(User.tenant_id == bindparam("tenant_id"), User.external_id.in_(bindparam("user_ids", expanding=True))))
+# Every requested user with each of their connections, built once per number of users (bound
+# per call, hub/storage/in_list.py): one indexed read for the whole request, columns only — no
+# ORM objects to build and track.
+_READER_COLUMNS = (User.external_id, User.timezone, User.working_hours, Connection.id, Connection.provider,
+                   Connection.account_email, Connection.status, Connection.capabilities, Connection.connected_at,
+                   Connection.access_token_enc, Connection.access_expires_at, Connection.last_used_at,
+                   Connection.last_error)
+
+
+def _requested_users(count: int) -> tuple[Any, ...]:
+    return User.tenant_id == bindparam("tenant_id"), in_list(User.external_id, "user_id", count)
+
+
+def _readers_select(count: int, *padding: Any) -> Select[Any]:
+    return (select(*_READER_COLUMNS, *padding)
+            .outerjoin(Connection, (Connection.user_id == User.id) & (Connection.tenant_id == User.tenant_id))
+            .where(*_requested_users(count)))
+
+
+@lru_cache(maxsize=128)
+def _readers_statement(count: int) -> Executable:
+    return _readers_select(count)
+
+
+# With `cached`: the same rows, then the busy cache's rows (busy_cache.fresh_busy_select) of
+# every connection of these users — one statement, not two (a statement's fixed cost in
+# SQLAlchemy is most of a small read's). Reader rows have NULL cache columns, cache rows NULL
+# reader columns; `synced` tells them apart (a fresh cache always has one).
+_CACHE_COLUMNS = ("cache_connection_id", "synced", "event_id", "start", "end", "show_as")
+
+
+@lru_cache(maxsize=128)
+def _readers_and_cache_statement(count: int) -> Executable:
+    readers = _readers_select(count, *(type_coerce(null(), String).label(name) for name in _CACHE_COLUMNS))
+    cache = busy_cache.fresh_busy_select(
+        SyncState.connection_id == Connection.id, Connection.user_id == User.id,
+        Connection.tenant_id == User.tenant_id, *_requested_users(count),
+        leading=tuple(null() for _ in _READER_COLUMNS))
+    return union_all(readers, cache)
 
 
 def read_participants(hub: Hub, tenant_id: str, user_ids: list[str], start: datetime, end: datetime, *,
                       consistency: Consistency) -> tuple[list[Reader], dict[str, UserBusy]]:
     """Every requested user with their calendar connection (an unknown id is a reader that
     reports `user_not_found` in place) and their busy time for [start, end): with
-    `cached`, the users and the fresh caches are read on one pooled connection (two statements
-    for any number of users), then only the others go to their providers."""
+    `cached`, the users and the fresh caches are read on one pooled connection in one statement
+    for any number of users, then only the others go to their providers."""
     wanted = list(dict.fromkeys(user_ids))
+    params = {"tenant_id": tenant_id, **in_params("user_id", wanted)}
+    max_age = timedelta(seconds=hub.settings.cache_max_age_seconds)
     with hub.db.read() as db:
-        readers = _readers(db, tenant_id, wanted)
-        cached = _from_cache(hub, db, readers, start, end) if consistency == "cached" else {}
+        if consistency != "cached" or max_age <= timedelta(0):
+            readers, cached = _readers(db.execute(_readers_statement(len(wanted)), params).all(), wanted), {}
+        else:
+            now = hub.clock()
+            rows = db.execute(_readers_and_cache_statement(len(wanted)),
+                              {**params, **busy_cache.window_params(start, end, now, max_age)}).all()
+            fresh: dict[str, tuple[busy_cache.Freshness, list[BusyBlock]]] = {}
+            for row in rows:
+                if row.synced is not None:
+                    busy_cache.add_block(fresh, *row[-len(_CACHE_COLUMNS):])
+            readers = _readers([row for row in rows if row.synced is None], wanted)
+            cached = _from_cache(readers, fresh, start, end)
     return readers, _read_rest(hub, readers, cached, start, end)
 
 
-def _readers(db: DbConnection, tenant_id: str, wanted: list[str]) -> list[Reader]:
-    rows = db.execute(_READERS, {"tenant_id": tenant_id, "user_ids": wanted}).all()
+def _readers(rows: Sequence[Any], wanted: list[str]) -> list[Reader]:
     users: dict[str, Any] = {}
     conns: dict[str, list[Any]] = {}
     for row in rows:
@@ -177,20 +220,21 @@ def _read_rest(hub: Hub, readers: list[Reader], cached: dict[str, UserBusy], sta
     return {r.user_id: out[r.user_id] for r in readers}
 
 
-def _from_cache(hub: Hub, db: DbConnection, readers: list[Reader], start: datetime, end: datetime
-                ) -> dict[str, UserBusy]:
-    """The readers whose busy cache is fresh for [start, end), answered from it: one statement
-    whatever the number of readers, merged and clipped exactly as a live answer; no pool, no
+def _from_cache(readers: list[Reader], fresh: dict[str, tuple[busy_cache.Freshness, list[BusyBlock]]],
+                start: datetime, end: datetime) -> dict[str, UserBusy]:
+    """The readers whose busy cache is fresh for [start, end) (`fresh`: every fresh connection of
+    theirs), answered from it, merged and clipped exactly as a live answer; no pool, no
     provider, nothing written. A connection that needs reauthorization is left to the live
     path, which reports it."""
-    wanted = {r.connection_id: r.user_id for r in readers
-              if r.connection_id is not None and r.access is not None and r.access.status == "active"}
-    max_age = timedelta(seconds=hub.settings.cache_max_age_seconds)
-    if not wanted or max_age <= timedelta(0):
-        return {}
-    fresh = busy_cache.fresh_busy(db, list(wanted), start, end, hub.clock(), max_age)
-    return {wanted[cid]: UserBusy(merge_clip(blocks, start, end), None, "cache", as_of.fresh_as_of)
-            for cid, (as_of, blocks) in fresh.items()}
+    out: dict[str, UserBusy] = {}
+    for r in readers:
+        if r.connection_id is None or r.access is None or r.access.status != "active":
+            continue
+        entry = fresh.get(r.connection_id)
+        if entry is not None:
+            as_of, blocks = entry
+            out[r.user_id] = UserBusy(merge_clip(blocks, start, end), None, "cache", as_of.fresh_as_of)
+    return out
 
 
 def _read_one(hub: Hub, reader: Reader, start: datetime, end: datetime) -> UserBusy:

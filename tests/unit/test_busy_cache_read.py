@@ -4,7 +4,7 @@ for any calendar the cached answer is the live one (free/busy blocks and availab
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -152,3 +152,52 @@ def test_cached_answer_equals_live_answer_for_any_calendar(env, calendars):  # n
     av = {c: ask("/v1/availability", body, c) for c in ("cached", "live")}
     assert av["cached"]["slots"] == av["live"]["slots"] and av["cached"]["complete"] is True
     assert {p["source"] for p in av["cached"]["participants"].values()} == {"cache"}
+
+
+def _second_calendar(client, user_external_id: str, tenant_key_headers: dict[str, str] | None = None) -> str:
+    """Another calendar connection for the user (connected later, so it is the one read)."""
+    from hub.storage.models import User
+    from oauth.flows import Grant
+
+    hub = _hub(client)
+    email = f"{user_external_id}.second.{uuid.uuid4().hex[:6]}@example.com"
+    with hub.db.session() as s:
+        user = s.query(User).filter_by(external_id=user_external_id).order_by(User.created_at.desc()).first()
+        conn = Connection(tenant_id=user.tenant_id, user_id=user.id, provider="google", provider_account_id=email,
+                          account_email=email, capabilities=["calendar"], scopes=[],
+                          connected_at=datetime.now(timezone.utc) + timedelta(days=1))
+        s.add(conn)
+        s.flush()
+        hub.tokens.store_grant(conn, Grant("tok2", "ref2", NOW + timedelta(hours=1), ()))
+        return conn.id
+
+
+def test_the_cache_answers_for_this_tenants_user_and_their_chosen_calendar_only(env):  # noqa: F811
+    """Free/busy reads users and every fresh cache of their connections in one statement: the
+    answer must still be the cache of the calendar the live path would read (the newest), and
+    a user id another tenant also uses must never bring that tenant's cache along."""
+    from hub.services.directory import create_api_key
+
+    client, headers, fake, person = env
+    hub = _hub(client)
+    first = _connection(client, person("twin"))
+    fill_cache(hub.db, first, [Cached(DAY0 + timedelta(hours=1), DAY0 + timedelta(hours=2))],
+               synced_at=NOW - timedelta(minutes=1), window=WINDOW)
+    newest = _second_calendar(client, "twin")
+    fill_cache(hub.db, newest, [Cached(DAY0 + timedelta(hours=3), DAY0 + timedelta(hours=4))],
+               synced_at=NOW - timedelta(minutes=2), window=WINDOW)
+    # the same user id in another tenant, with its own fresh cache
+    _, other_key = create_api_key(hub.db, f"other-{uuid.uuid4().hex[:8]}")
+    other = {"Authorization": f"Bearer {other_key}"}
+    email = f"twin.other.{uuid.uuid4().hex[:6]}@example.com"
+    assert client.put("/v1/users/twin", json={"email": email}, headers=other).status_code in (200, 201)
+    theirs = _second_calendar(client, "twin")
+    fill_cache(hub.db, theirs, [Cached(DAY0 + timedelta(hours=5), DAY0 + timedelta(hours=6))],
+               synced_at=NOW - timedelta(minutes=3), window=WINDOW)
+
+    ours = client.post("/v1/freebusy", headers=headers, json={"users": ["twin"], **WORKDAY}).json["users"]["twin"]
+    assert (ours["source"], ours["fresh_as_of"]) == ("cache", "2026-03-01T11:58:00Z")
+    assert ours["busy"] == [{"start": "2026-03-02T12:00:00Z", "end": "2026-03-02T13:00:00Z", "status": "busy"}]
+    got = client.post("/v1/freebusy", headers=other, json={"users": ["twin"], **WORKDAY}).json["users"]["twin"]
+    assert (got["source"], got["fresh_as_of"]) == ("cache", "2026-03-01T11:57:00Z")
+    assert got["busy"] == [{"start": "2026-03-02T14:00:00Z", "end": "2026-03-02T15:00:00Z", "status": "busy"}]
