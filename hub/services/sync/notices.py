@@ -166,17 +166,25 @@ def mark_dirty(session: Session, channel: MarkedChannel, now: datetime, why: str
     if session.execute(_LOCK_STATE, {"state_connection": channel.connection_id}).first() is None:
         session.execute(_NEW_STATE, {"connection_id": channel.connection_id, "tenant_id": channel.tenant_id,
                                      "provider": channel.provider, "errors": []})
+    _mark_locked(session, channel.connection_id, now, why)
+
+
+def _mark_locked(session: Session, connection_id: str, now: datetime, why: str) -> None:
+    """`mark_dirty` once the state row exists and is locked."""
     # Conditional update: of two notices racing, exactly one sees the connection clean.
-    result: Any = session.execute(_MARK_DIRTY, {"dirty_connection": channel.connection_id, "dirty_at": now})
+    result: Any = session.execute(_MARK_DIRTY, {"dirty_connection": connection_id, "dirty_at": now})
     if result.rowcount or why != "notice":
-        jobs.schedule(session, RUN, {"connection_id": channel.connection_id},
-                      key=f"{RUN}:{channel.connection_id}:{why}:{now.isoformat()}")
+        jobs.schedule(session, RUN, {"connection_id": connection_id},
+                      key=f"{RUN}:{connection_id}:{why}:{now.isoformat()}")
 
 
 # Built once (every event create, move and cancel asks): bound per call. Only the columns
-# marking reads, not the entity: no ORM loading (and no identity-map entry) per write.
+# marking reads, not the entity: no ORM loading (and no identity-map entry) per write; and
+# whether the state row exists, from the same statement.
 _CHANNELS: Any = SyncChannel.__table__
-_ACTIVE_CHANNEL = (select(_CHANNELS.c.connection_id, _CHANNELS.c.tenant_id, _CHANNELS.c.provider)
+_ACTIVE_CHANNEL = (select(_CHANNELS.c.connection_id, _CHANNELS.c.tenant_id, _CHANNELS.c.provider,
+                          _STATES.c.connection_id.label("state"))
+                   .outerjoin(_STATES, _STATES.c.connection_id == _CHANNELS.c.connection_id)
                    .where(_CHANNELS.c.connection_id == bindparam("connection_id"), _CHANNELS.c.status == ACTIVE))
 
 
@@ -186,5 +194,13 @@ def calendar_written(session: Session, connection_id: str, now: datetime) -> Non
     cached read in between must not miss the hub's own write, so the connection is marked
     dirty — answered live — and a sync is queued now."""
     channel = session.execute(_ACTIVE_CHANNEL, {"connection_id": connection_id}).first()
-    if channel is not None:
-        mark_dirty(session, channel, now, why="write")
+    if channel is None:
+        return
+    if channel.state is None:
+        mark_dirty(session, channel, now, why="write")  # creates the state row
+        return
+    # The state row exists: no lock first. `mark_dirty` locks so that a notice's decision (queue
+    # a sync or not) cannot race a finishing sync; a write queues its sync whatever the
+    # conditional UPDATE finds, and that UPDATE locks the row itself.
+    session.flush()  # what is pending is written before the row is locked (see mark_dirty)
+    _mark_locked(session, connection_id, now, "write")
