@@ -35,17 +35,17 @@ class Dispatcher(Protocol):
 
 def after_commit(session: Session, name: str, payload: dict[str, Any], at: datetime | None = None) -> None:
     """Enqueue `name(payload)` when `session`'s transaction commits (dropped on rollback)."""
-    pending = session.info.setdefault(_PENDING, [])
-    if not pending:
-        event.listen(session, "after_commit", _send, once=True)
-        event.listen(session, "after_rollback", _forget, once=True)
-    pending.append((name, payload, at))
+    session.info.setdefault(_PENDING, []).append((name, payload, at))
 
 
+# Listening on the Session class, once per process: a listener added to and removed from each
+# session that queues work cost more than the rest of queuing it (SQLAlchemy's event registry
+# per instance). A session with nothing pending passes through both in a dict lookup.
+@event.listens_for(Session, "after_commit")
 def _send(session: Session) -> None:
-    pending = session.info.pop(_PENDING, [])
-    if event.contains(session, "after_rollback", _forget):
-        event.remove(session, "after_rollback", _forget)
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
     dispatcher: Dispatcher | None = session.info.get(DISPATCHER)  # type: ignore[assignment]
     if dispatcher is None:
         return
@@ -56,7 +56,6 @@ def _send(session: Session) -> None:
             log.warning("job_enqueue_failed", job=name, error=type(exc).__name__)
 
 
+@event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
     session.info.pop(_PENDING, None)
-    if event.contains(session, "after_commit", _send):
-        event.remove(session, "after_commit", _send)

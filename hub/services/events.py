@@ -11,6 +11,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from hub.services.directory import (LAST_USED_RESOLUTION, calendar_of, connectio
                                     require_user_and_connections, user_connections)
 from hub.services.explanations import explain
 from hub.services.sync.notices import calendar_written
-from hub.storage.models import Connection, Event, User
+from hub.storage.models import Connection, Event, User, new_id
 from hub.storage.types import utcnow
 from providers import registry
 from providers.base import (Attendee, CalendarEvent, ErrorKind, EventChanges, EventDraft, Meeting,
@@ -36,6 +37,10 @@ if TYPE_CHECKING:  # pragma: no cover
 ReconnectLink = Callable[[str, str, str], str]
 NONE = "none"
 DEFAULT = "default"
+# A new event's row, built once: bound per create.
+_EVENTS: Any = Event.__table__
+_INSERT_EVENT = _EVENTS.insert()
+_CONFIRMED = _EVENTS.c.status.default.arg  # the column's default, which event_out reports
 
 
 @dataclass(frozen=True)
@@ -251,17 +256,21 @@ class EventService:
                 # Leave nothing behind: a linkless event would send invitations without a way in.
                 self._undo_event(plan.calendar, created.event_id)
                 raise
+        # The row as the columns' defaults complete it, and the answer read from the same values.
+        values = dict(id=new_id("evt"), tenant_id=tenant_id, organizer_id=user.id, connection_id=plan.calendar.id,
+                      conference_connection_id=plan.external.id if plan.external else None,
+                      title=body.title, description=body.description, location=body.location,
+                      start=body.start, end=body.end, timezone=body.timezone,
+                      attendees=_attendee_rows(body.attendees),
+                      calendar_provider=plan.calendar.provider, provider_event_id=created.event_id,
+                      html_link=created.html_link, conferencing=conference_out,
+                      send_updates=body.send_updates, status=_CONFIRMED, write_started_at=None)
+        # Untyped on purpose: read like an `Event` (event_out, attendance) without being one.
+        event: Any = SimpleNamespace(**values)
         with self.hub.db.session() as session:
-            event = Event(tenant_id=tenant_id, organizer_id=user.id, connection_id=plan.calendar.id,
-                          conference_connection_id=plan.external.id if plan.external else None,
-                          title=body.title, description=body.description, location=body.location,
-                          start=body.start, end=body.end, timezone=body.timezone,
-                          attendees=_attendee_rows(body.attendees),
-                          calendar_provider=plan.calendar.provider, provider_event_id=created.event_id,
-                          html_link=created.html_link, conferencing=conference_out,
-                          send_updates=body.send_updates)
-            session.add(event)
-            session.flush()
+            # Core, not `session.add`: nothing reads this row back through the session, and the
+            # ORM's unit of work costs more than the statement (created_at/updated_at: defaults).
+            session.execute(_INSERT_EVENT, values)
             calendar_written(session, plan.calendar.id, self.hub.clock())
             if watching is not None and self.attendance is not None:
                 self.attendance.watch(session, event, watching)

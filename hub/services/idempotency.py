@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.exc import IntegrityError, NoResultFound
 from sqlalchemy.orm import Session
 
 from hub.storage.db import Database
@@ -24,6 +24,14 @@ from hub.storage.models import IdempotencyRecord
 
 # An in-progress row older than this belongs to a process that died mid-request.
 ABANDONED_AFTER = timedelta(minutes=5)
+
+# Built once (every keyed event create claims and completes a key): bound per call. On the
+# table: no ORM unit of work around one row. Parameters named unlike the columns they compare
+# with (an UPDATE takes a parameter named like a column as one more SET).
+_RECORDS: Any = IdempotencyRecord.__table__
+_CLAIM = _RECORDS.insert()
+_COMPLETE = (_RECORDS.update()
+             .where(_RECORDS.c.tenant_id == bindparam("record_tenant"), _RECORDS.c.key == bindparam("record_key")))
 
 
 @dataclass(frozen=True)
@@ -75,11 +83,11 @@ class IdempotencyStore:
 
     def complete(self, tenant_id: str, key: str, status: int, body: dict[str, Any]) -> None:
         with self.db.session() as session:
-            row = session.execute(select(IdempotencyRecord).where(
-                IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == key)).scalar_one()
-            row.state = "done"
-            row.response_status = status
-            row.response_body = body
+            # One UPDATE, not a read of the row and a flush of it.
+            result: Any = session.execute(_COMPLETE, {"record_tenant": tenant_id, "record_key": key, "state": "done",
+                                                      "response_status": status, "response_body": body})
+            if result.rowcount != 1:  # as the read's scalar_one() refused a row that is gone
+                raise NoResultFound(f"no idempotency record for key {key!r}")
 
     def abandon(self, tenant_id: str, key: str) -> None:
         with self.db.session() as session:
@@ -89,9 +97,9 @@ class IdempotencyStore:
 
 def _claim(session: Session, tenant_id: str, key: str, fingerprint: str, now: datetime) -> None:
     """The row that is the lock: its insert fails for everyone but the first."""
-    session.add(IdempotencyRecord(tenant_id=tenant_id, key=key, request_hash=fingerprint, created_at=now,
-                                  state="in_progress",  # pragma: no mutate (the column's default is the same)
-                                  ))
+    session.execute(_CLAIM, {"tenant_id": tenant_id, "key": key, "request_hash": fingerprint, "created_at": now,
+                             "state": "in_progress",  # pragma: no mutate (the column's default is the same)
+                             })
 
 
 def expire(db: Database, ttl: timedelta, now: datetime) -> int:

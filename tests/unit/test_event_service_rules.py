@@ -472,6 +472,29 @@ def test_a_zoom_event_puts_the_join_details_in_the_invitation_and_queues_one_web
     assert len(env.sync_runs(who.calendar)) == 1
 
 
+def test_each_write_on_a_watched_calendar_queues_a_sync_and_marks_it_behind_once(env):
+    """After the first write the state row exists (the short way in calendar_written): a write
+    on a clean cache marks it behind from its own moment, a write on a cache already behind
+    keeps the earlier moment, and every write queues its own sync run."""
+    who = env.person(caps=("calendar",))
+    env.watched(who.calendar)
+
+    def dirty() -> datetime | None:
+        at = env.dirty_since(who.calendar)
+        return at.replace(tzinfo=timezone.utc) if at is not None and at.tzinfo is None else at
+
+    assert env.post(who).status_code == 201
+    assert dirty() == NOW and len(env.sync_runs(who.calendar)) == 1
+    env.hub.clock = lambda: NOW + timedelta(minutes=1)
+    assert env.post(who).status_code == 201
+    assert dirty() == NOW and len(env.sync_runs(who.calendar)) == 2  # behind since the first write
+    with env.hub.db.session() as s:
+        s.get(SyncState, who.calendar).dirty_since = None  # as if the sync ran
+    env.hub.clock = lambda: NOW + timedelta(minutes=2)
+    assert env.post(who).status_code == 201
+    assert dirty() == NOW + timedelta(minutes=2) and len(env.sync_runs(who.calendar)) == 3
+
+
 def test_join_text_alone_when_there_is_no_description_or_location(env):
     who = env.person(caps=("calendar",), zoom=("zoom",))
     env.post(who, conferencing="zoom")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import NoResultFound
 
 from hub.errors import Conflict, Invalid
 from hub.problems import problem_of
@@ -69,6 +70,18 @@ def test_in_flight_then_answered_then_replayed(store, tenant, database):
     store.complete(tenant, "k1", 201, {"id": "evt_1"})
     assert rows(database, tenant) == [("k1", "done", "fp", 201, {"id": "evt_1"})]
     assert store.begin(tenant, "k1", "fp", NOW + timedelta(hours=1)) == Replay(201, {"id": "evt_1"})
+
+
+def test_completing_a_key_whose_row_is_gone_fails_and_writes_nothing(store, tenant, database):
+    """complete() is one UPDATE: a key without its row (abandoned meanwhile) is refused as the
+    read-then-write refused it, and completing one key leaves the tenant's other keys alone."""
+    store.begin(tenant, "k1", "fp", NOW)
+    store.begin(tenant, "k2", "fp2", NOW)
+    store.abandon(tenant, "k1")
+    with pytest.raises(NoResultFound):
+        store.complete(tenant, "k1", 201, {"id": "evt_1"})
+    store.complete(tenant, "k2", 201, {"id": "evt_2"})
+    assert rows(database, tenant) == [("k2", "done", "fp2", 201, {"id": "evt_2"})]
 
 
 def test_a_different_body_is_refused_in_flight_and_after(store, tenant):

@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -134,31 +134,58 @@ _STATES: Any = SyncState.__table__
 _MARK_DIRTY = (update(_STATES)
                .where(_STATES.c.connection_id == bindparam("dirty_connection"), _STATES.c.dirty_since.is_(None))
                .values(dirty_since=bindparam("dirty_at", type_=_STATES.c.dirty_since.type)))
+# The state row, locked (Core: only whether it exists matters, no entity is loaded), and the
+# row a first mark creates (the entity's other columns default to NULL).
+_LOCK_STATE = (select(_STATES.c.connection_id)
+               .where(_STATES.c.connection_id == bindparam("state_connection")).with_for_update())
+_NEW_STATE = _STATES.insert()
 
 
-def mark_dirty(session: Session, channel: SyncChannel, now: datetime, why: str = "notice") -> None:
+class MarkedChannel(Protocol):
+    """What marking a connection dirty reads of its channel: a loaded `SyncChannel`, or the
+    columns `calendar_written` selects."""
+
+    @property
+    def connection_id(self) -> str: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+
+
+def mark_dirty(session: Session, channel: MarkedChannel, now: datetime, why: str = "notice") -> None:
     """The cache of this connection is behind. The first notice since the last sync queues the
     sync (keyed on that moment, so a burst of notices queues one job); later ones find the
     connection dirty already and only move `last_notice_at`, which the running sync checks
     before it calls itself done."""
+    # What is pending in the session (a notice's `last_notice_at`) is written before the lock,
+    # as the ORM's autoflush did when this was `session.get`; a no-op when nothing is pending.
+    session.flush()
     # Locked first: a sync finishing meanwhile either sees this notice's `last_notice_at` or
     # has already cleared `dirty_since`, in which case this notice queues the next sync.
-    state = session.get(SyncState, channel.connection_id, with_for_update=True)
-    if state is None:
-        state = SyncState(connection_id=channel.connection_id, tenant_id=channel.tenant_id,
-                          provider=channel.provider, errors=[])
-        session.add(state)
-        session.flush()
+    if session.execute(_LOCK_STATE, {"state_connection": channel.connection_id}).first() is None:
+        session.execute(_NEW_STATE, {"connection_id": channel.connection_id, "tenant_id": channel.tenant_id,
+                                     "provider": channel.provider, "errors": []})
+    _mark_locked(session, channel.connection_id, now, why)
+
+
+def _mark_locked(session: Session, connection_id: str, now: datetime, why: str) -> None:
+    """`mark_dirty` once the state row exists and is locked."""
     # Conditional update: of two notices racing, exactly one sees the connection clean.
-    result: Any = session.execute(_MARK_DIRTY, {"dirty_connection": channel.connection_id, "dirty_at": now})
+    result: Any = session.execute(_MARK_DIRTY, {"dirty_connection": connection_id, "dirty_at": now})
     if result.rowcount or why != "notice":
-        jobs.schedule(session, RUN, {"connection_id": channel.connection_id},
-                      key=f"{RUN}:{channel.connection_id}:{why}:{now.isoformat()}")
+        jobs.schedule(session, RUN, {"connection_id": connection_id},
+                      key=f"{RUN}:{connection_id}:{why}:{now.isoformat()}")
 
 
-# Built once (every event create, move and cancel asks): bound per call.
-_ACTIVE_CHANNEL = select(SyncChannel).where(SyncChannel.connection_id == bindparam("connection_id"),
-                                            SyncChannel.status == ACTIVE)
+# Built once (every event create, move and cancel asks): bound per call. Only the columns
+# marking reads, not the entity: no ORM loading (and no identity-map entry) per write; and
+# whether the state row exists, from the same statement.
+_CHANNELS: Any = SyncChannel.__table__
+_ACTIVE_CHANNEL = (select(_CHANNELS.c.connection_id, _CHANNELS.c.tenant_id, _CHANNELS.c.provider,
+                          _STATES.c.connection_id.label("state"))
+                   .outerjoin(_STATES, _STATES.c.connection_id == _CHANNELS.c.connection_id)
+                   .where(_CHANNELS.c.connection_id == bindparam("connection_id"), _CHANNELS.c.status == ACTIVE))
 
 
 def calendar_written(session: Session, connection_id: str, now: datetime) -> None:
@@ -166,6 +193,14 @@ def calendar_written(session: Session, connection_id: str, now: datetime) -> Non
     its cache is behind until the next sync. The provider's push would say so too, but a
     cached read in between must not miss the hub's own write, so the connection is marked
     dirty — answered live — and a sync is queued now."""
-    channel = session.execute(_ACTIVE_CHANNEL, {"connection_id": connection_id}).scalars().first()
-    if channel is not None:
-        mark_dirty(session, channel, now, why="write")
+    channel = session.execute(_ACTIVE_CHANNEL, {"connection_id": connection_id}).first()
+    if channel is None:
+        return
+    if channel.state is None:
+        mark_dirty(session, channel, now, why="write")  # creates the state row
+        return
+    # The state row exists: no lock first. `mark_dirty` locks so that a notice's decision (queue
+    # a sync or not) cannot race a finishing sync; a write queues its sync whatever the
+    # conditional UPDATE finds, and that UPDATE locks the row itself.
+    session.flush()  # what is pending is written before the row is locked (see mark_dirty)
+    _mark_locked(session, connection_id, now, "write")
