@@ -4,9 +4,10 @@ instead of the provider.
 
 Write side (the sync service, inside its own transaction): `replace_window` after a full sync,
 `apply` after an incremental one. Read side (free/busy, availability): `freshness` says which
-connections may be answered from the cache for a range, `busy` reads their blocks, and
-`fresh_busy` does both in one statement for any number of participants — plain reads (a pooled
-connection from `Database.read()` or a session): the read path writes nothing.
+connections may be answered from the cache for a range; `fresh_busy_select` is the statement
+that reads each fresh connection with its blocks (free/busy puts it under its users' read, one
+statement for any number of participants) and `add_block` collects its rows — plain reads (a
+pooled connection from `Database.read()` or a session): the read path writes nothing.
 
 A connection is fresh for [start, end) when its push channel is active and not expired, its
 last sync finished within `max_age`, no notification is waiting for a sync (`dirty_since`),
@@ -17,14 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import (BindParameter, Connection, Executable, Select, String, bindparam, delete, exists, insert,
+from sqlalchemy import (BindParameter, Connection, Select, String, bindparam, delete, exists, insert,
                         select, type_coerce)
 from sqlalchemy.orm import Session
 
-from hub.storage.in_list import in_list, in_params
 from hub.storage.models import CachedEvent, SyncChannel, SyncState
 from providers.base import BusyBlock, SyncedEvent
 
@@ -78,7 +77,7 @@ def cached_event(session: Session, connection_id: str, event_id: str) -> CachedE
 
 # The read side's statements are built once and bound per call (building a SQLAlchemy
 # expression costs more CPU than SQLite takes to run it). The freshness rule is written once
-# and shared by `freshness` and `fresh_busy`.
+# and shared by `freshness` and `fresh_busy_select`.
 _IDS: BindParameter[list[str]] = bindparam("connection_ids", expanding=True)
 # Typed by the columns they are compared with (UTC datetimes).
 _NOW: BindParameter[datetime] = bindparam("now")
@@ -88,22 +87,23 @@ _END: BindParameter[datetime] = bindparam("end")
 # EXISTS, not a join: a second active channel (a renewal overlapping) must not double the rows.
 _CHANNEL_OPEN = exists().where(SyncChannel.connection_id == SyncState.connection_id, SyncChannel.status == "active",
                                SyncChannel.expires_at > _NOW)
-_FRESH = (SyncState.connection_id.in_(_IDS), SyncState.dirty_since.is_(None), SyncState.last_synced_at >= _OLDEST,
+_FRESH = (SyncState.dirty_since.is_(None), SyncState.last_synced_at >= _OLDEST,
           SyncState.window_start <= _START, SyncState.window_end >= _END, _CHANNEL_OPEN)
-_FRESHNESS = select(SyncState.connection_id, SyncState.last_synced_at).where(*_FRESH)
-# Every fresh connection once with no event columns (so an empty calendar is still answered),
-# then one row per blocking event overlapping the range. The times come back undecoded (see
-# `_utc`): SQLAlchemy's SQLite datetime parsing was most of a cached availability's CPU. The
-# request's hot path: one statement per number of connections, with no expanding parameter
-# (hub/storage/in_list.py), the blocking values included (parameters with their value fixed).
+_FRESHNESS = select(SyncState.connection_id, SyncState.last_synced_at).where(SyncState.connection_id.in_(_IDS),
+                                                                             *_FRESH)
+# The blocking values as parameters with their value fixed: no expanding parameter on the hot
+# path (hub/storage/in_list.py says why).
 _BLOCKING_PARAMS = [bindparam(f"blocking_{i}", value, type_=String) for i, value in enumerate(BLOCKING)]
 
 
 def fresh_busy_select(*scope: Any, leading: tuple[Any, ...] = ()) -> Select[Any]:
-    """The statement of `fresh_busy` for the connections `scope` selects (criteria on
-    `SyncState.connection_id`, or on other tables joined to it by the criteria themselves),
-    after the `leading` columns: free/busy reads its users and their cached busy time in one
-    statement by putting this under its users' read (hub/services/freebusy.py)."""
+    """Each fresh connection that `scope` selects (criteria on `SyncState.connection_id`, or on
+    other tables joined to it by the criteria themselves), once with no event columns (so an
+    empty calendar is still answered), then once per blocking event overlapping the range,
+    unmerged, with event ids; after the `leading` columns, so that free/busy reads its users and
+    their cached busy time in one statement by putting this under its users' read
+    (hub/services/freebusy.py). The times come back undecoded (see `_utc`): SQLAlchemy's SQLite
+    datetime parsing was most of a cached availability's CPU."""
     return (
         select(*leading, SyncState.connection_id, type_coerce(SyncState.last_synced_at, String).label("synced"),
                CachedEvent.event_id, type_coerce(CachedEvent.start, String).label("start"),
@@ -111,13 +111,7 @@ def fresh_busy_select(*scope: Any, leading: tuple[Any, ...] = ()) -> Select[Any]
         .select_from(SyncState)
         .outerjoin(CachedEvent, (CachedEvent.connection_id == SyncState.connection_id) & (CachedEvent.start < _END)
                    & (CachedEvent.end > _START) & CachedEvent.show_as.in_(_BLOCKING_PARAMS))
-        .where(*_FRESH[1:], *scope))
-
-
-@lru_cache(maxsize=128)
-def _fresh_busy_statement(count: int) -> Executable:
-    return (fresh_busy_select(in_list(SyncState.connection_id, "connection_id", count))
-            .order_by(SyncState.connection_id, CachedEvent.start))
+        .where(*_FRESH, *scope))
 
 
 def window_params(start: datetime, end: datetime, now: datetime, max_age: timedelta) -> dict[str, Any]:
@@ -128,7 +122,7 @@ def window_params(start: datetime, end: datetime, now: datetime, max_age: timede
 def add_block(out: dict[str, tuple[Freshness, list[BusyBlock]]], cid: str, synced: str | datetime,
               event_id: str | None, ev_start: str | datetime | None, ev_end: str | datetime | None,
               show_as: str | None) -> None:
-    """One row of `fresh_busy_select` into `out` (see `fresh_busy`)."""
+    """One row of `fresh_busy_select` into `out`: connection id → (its freshness, its blocks)."""
     entry = out.get(cid)
     if entry is None:
         entry = out[cid] = (Freshness(cid, _utc(synced)), [])
@@ -137,49 +131,14 @@ def add_block(out: dict[str, tuple[Freshness, list[BusyBlock]]], cid: str, synce
         entry[1].append(BusyBlock(_utc(ev_start), _utc(ev_end), BLOCKING[show_as], event_id))
 
 
-_BUSY = (
-    select(CachedEvent.connection_id, CachedEvent.event_id, CachedEvent.start, CachedEvent.end, CachedEvent.show_as)
-    .where(CachedEvent.connection_id.in_(_IDS), CachedEvent.start < _END, CachedEvent.end > _START,
-           CachedEvent.show_as.in_(list(BLOCKING)))
-    .order_by(CachedEvent.connection_id, CachedEvent.start))
-
-
-def _params(connection_ids: list[str], start: datetime, end: datetime, now: datetime, max_age: timedelta
-            ) -> dict[str, Any]:
-    return {"connection_ids": connection_ids, **window_params(start, end, now, max_age)}
-
-
 def freshness(session: Session | Connection, connection_ids: list[str], start: datetime, end: datetime, now: datetime,
               max_age: timedelta) -> dict[str, Freshness]:
     """The connections that may be answered from the cache for [start, end)."""
     if not connection_ids:
         return {}
-    rows = session.execute(_FRESHNESS, _params(connection_ids, start, end, now, max_age)).all()
+    rows = session.execute(_FRESHNESS, {"connection_ids": connection_ids,
+                                        **window_params(start, end, now, max_age)}).all()
     return {r.connection_id: Freshness(r.connection_id, r.last_synced_at) for r in rows}
-
-
-def busy(session: Session | Connection, connection_ids: list[str], start: datetime, end: datetime
-         ) -> dict[str, list[BusyBlock]]:
-    """Blocking events of each connection overlapping [start, end), unmerged, with event ids."""
-    out: dict[str, list[BusyBlock]] = {c: [] for c in connection_ids}
-    if not connection_ids:
-        return out
-    for r in session.execute(_BUSY, {"connection_ids": connection_ids, "start": start, "end": end}):
-        out[r.connection_id].append(BusyBlock(r.start, r.end, BLOCKING[r.show_as], event_id=r.event_id))
-    return out
-
-
-def fresh_busy(session: Session | Connection, connection_ids: list[str], start: datetime, end: datetime,
-               now: datetime, max_age: timedelta) -> dict[str, tuple[Freshness, list[BusyBlock]]]:
-    """`freshness` and `busy` in one statement: each fresh connection with its blocking events
-    overlapping [start, end), unmerged, with event ids. Connections that are not fresh are absent."""
-    out: dict[str, tuple[Freshness, list[BusyBlock]]] = {}
-    if not connection_ids:
-        return out
-    for row in session.execute(_fresh_busy_statement(len(connection_ids)),
-                               {**window_params(start, end, now, max_age), **in_params("connection_id", connection_ids)}):
-        add_block(out, *row)
-    return out
 
 
 def _utc(value: str | datetime) -> datetime:
