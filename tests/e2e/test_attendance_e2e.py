@@ -12,19 +12,11 @@ from sqlalchemy import select
 
 from hub.services.directory import create_api_key
 from hub.storage.models import WebhookDelivery
+from tests.e2e.attendance_support import START, Clock
 from tests.e2e.support import Api, start_hub
 from tests.e2e.zoom_support import Person, person
 
 SECRET = "zoom-webhook-secret-attendance"
-START = datetime(2026, 3, 2, 13, 0, tzinfo=timezone.utc)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START - timedelta(hours=1)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")

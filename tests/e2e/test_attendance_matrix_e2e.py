@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -30,12 +30,12 @@ from hub.services.directory import create_api_key
 from hub.services.tenants import set_attendance
 from hub.storage.models import Tenant
 from tests.conftest import own_database
+from tests.e2e.attendance_support import START, Clock
 from tests.e2e.support import Api, Sandbox, start_hub
 from tests.e2e.test_outbound_webhooks import Receiver, verified
 from tests.e2e.zoom_support import Person, person
 
 SECRET = "zoom-webhook-secret-attendance-matrix"
-START = datetime(2026, 3, 2, 13, 0, tzinfo=timezone.utc)
 HOUR = 60  # every interview here lasts an hour: Teams reports at minute 60
 TICK = timedelta(seconds=15)  # the attendance.evaluate job's period (hub/jobs/catalog.py)
 TYPES = ["attendance.candidate_joined", "attendance.candidate_late", "attendance.no_show",
@@ -73,14 +73,6 @@ ZOOM = Conferencing("zoom", "google", "zoom", "zoom_api", True, join_source="zoo
 MEET = Conferencing("google_meet", "google", "google", "meet_api", True, told_within=TICK + timedelta(minutes=1))
 TEAMS = Conferencing("teams", "microsoft", "microsoft", "teams_report", False)
 ALL = pytest.mark.parametrize("conf", [ZOOM, MEET, TEAMS], ids=lambda c: c.name)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START - timedelta(hours=1)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")
