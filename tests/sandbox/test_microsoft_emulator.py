@@ -232,6 +232,22 @@ def test_get_schedule_both_key_casings_errors_and_availability_view(ms, control)
     assert shifted["value"][0]["scheduleItems"][0]["start"]["dateTime"] == "2026-03-02T02:00:00.0000000"
 
 
+def test_availability_view_marks_every_slot_an_item_touches_with_the_highest_status(ms, control):
+    token = ms.connect().access_token
+    for status, start, end in (("oof", "08:00", "09:10"),        # began before the window
+                               ("tentative", "09:45", "11:00"),  # part of its first slot
+                               ("busy", "10:15", "10:20"),       # inside the tentative one
+                               ("busy", "11:30", "12:00"),       # ends where the next slot starts
+                               ("tentative", "13:50", "16:00")):  # past the window's end
+        control.post("/events", {"provider": "microsoft", "email": ms.email, "status": status,
+                                 "start": f"2026-03-02T{start}:00+00:00", "end": f"2026-03-02T{end}:00+00:00"})
+    body = {"schedules": [ms.email], "availabilityViewInterval": 30,
+            "startTime": {"dateTime": "2026-03-02T09:00:00", "timeZone": "UTC"},
+            "endTime": {"dateTime": "2026-03-02T14:15:00", "timeZone": "UTC"}}  # a last, partial slot
+    view = ms.post("/me/calendar/getSchedule", token, body).json()["value"][0]["availabilityView"]
+    assert view == "3" "1" "2" "1" "0" "2" "0" "0" "0" "1" "1"
+
+
 def test_get_schedule_refuses_more_than_62_days(ms):
     token = ms.connect().access_token
     body = {"schedules": [ms.email], "startTime": {"dateTime": "2026-01-01T00:00:00", "timeZone": "UTC"},
