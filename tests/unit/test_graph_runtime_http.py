@@ -29,7 +29,8 @@ def graph() -> Iterator[tuple[GraphRuntime, list[dict[str, str]]]]:
         return answer
 
     running = serve(app)
-    runtime = GraphRuntime(running.base_url + "/v1.0", timeout=5.0)
+    # By name: a client may refuse cookies from a bare IP address, which would hide one kept.
+    runtime = GraphRuntime(running.base_url.replace("127.0.0.1", "localhost") + "/v1.0", timeout=5.0)
     try:
         yield runtime, seen
     finally:
@@ -82,3 +83,19 @@ def test_the_first_warm_up_freezes_the_heap_and_later_ones_leave_it(monkeypatch)
     later = [["a request's", "state"]]
     graph_runtime._settle_heap()  # a later runtime's warm-up (tests build many)
     assert collected(later)
+
+
+def test_a_graph_nobody_answers_at_is_provider_down():
+    import socket
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    runtime = GraphRuntime(f"http://127.0.0.1:{port}/v1.0", timeout=5.0)
+    try:
+        with pytest.raises(ProviderError) as caught:
+            _schedule(runtime, "token-alice")
+    finally:
+        runtime.close()
+    # aiohttp's connection errors arrive as httpx's, which the runtime reports as the provider down.
+    assert (caught.value.kind, caught.value.cause) == (ErrorKind.PROVIDER_DOWN, "provider_unavailable")
