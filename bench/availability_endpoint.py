@@ -12,9 +12,11 @@ needs about as much CPU as the hub, so on a 2-core machine the two together set 
 
 Run: python bench/availability_endpoint.py [latency_ms] [repeats] [participants]
      HUB_PROVIDER_CONCURRENCY=n  the hub's pool (default: max(32, participants), one round trip)
-     BENCH_KEEP_ALIVE=1          serve the sandbox on gunicorn's threaded worker, which keeps
-                                 connections open as Google's and Microsoft's front ends do
-                                 (werkzeug's server, the default, closes each after one answer)
+     BENCH_KEEP_ALIVE=0          serve the sandbox on werkzeug's server, which closes every
+                                 connection after one answer (default 1: gunicorn's threaded
+                                 worker, which keeps connections open as Google's and
+                                 Microsoft's front ends do, so a warm hub's calls pay no connect;
+                                 as bench/profile_availability.py)
 """
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ def main(latency_ms: int, repeats: int, count: int) -> None:
     # Enough pool threads and provider slots for every participant at once (HUB_PROVIDER_CONCURRENCY).
     # Generous limits: setting up 100 connections is more than a minute's connect links.
     limits = {"rate_limit_connect_links": "100000/minute", "rate_limit_api": "100000/minute"}
-    keep_alive = os.environ.get("BENCH_KEEP_ALIVE", "0") != "0"
+    keep_alive = os.environ.get("BENCH_KEEP_ALIVE", "1") != "0"
     concurrency = int(os.environ.get("HUB_PROVIDER_CONCURRENCY", max(32, count)))
     with live_stack(separate_sandbox=True, keep_alive=keep_alive, provider_concurrency=concurrency,
                     **limits) as (app, url, sandbox_url, key):
