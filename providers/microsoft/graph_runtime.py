@@ -104,8 +104,9 @@ def _build_client(api_base: str, timeout: float):
 
 def _transport() -> httpx.AsyncBaseTransport:
     """httpx's interface (what kiota and msgraph drive) over aiohttp's connections: httpcore's
-    pure-Python HTTP/1.1 (h11 on anyio) was most of a Graph call's CPU, all of it on the one
-    event-loop thread every call shares (~1.3 ms a call; a 100-person fan-out ~20 ms less CPU).
+    pure-Python HTTP/1.1 (h11 on anyio) was about half of a Graph call's CPU, all of it on the
+    one event-loop thread every call shares (that thread's profiled CPU per 100-participant
+    fan-out: 282 -> 146 ms; bench/profile_availability.py).
 
     The cost: aiohttp speaks HTTP/1.1 only. msgraph's default client asks for HTTP/2, which
     Graph offers, and multiplexes a fan-out's calls over one connection; here each call in
