@@ -104,9 +104,10 @@ def _build_client(api_base: str, timeout: float):
 
 def _transport() -> httpx.AsyncBaseTransport:
     """httpx's interface (what kiota and msgraph drive) over aiohttp's connections: httpcore's
-    pure-Python HTTP/1.1 (h11 on anyio) was about half of a Graph call's CPU, all of it on the
-    one event-loop thread every call shares (that thread's profiled CPU per 100-participant
-    fan-out: 282 -> 146 ms; bench/profile_availability.py).
+    pure-Python HTTP/1.1 (h11 on anyio) and its pool cost a third of a Graph call's CPU, all of
+    it on the one event-loop thread every call shares, and with 50 calls in flight over kept-open
+    connections three quarters (that thread's profiled CPU per 100-participant fan-out: 312 ->
+    209 ms with a connection per call, 616 -> 146 ms kept open; bench/profile_availability.py).
 
     The cost: aiohttp speaks HTTP/1.1 only. msgraph's default client asks for HTTP/2, which
     Graph offers, and multiplexes a fan-out's calls over one connection; here each call in
