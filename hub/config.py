@@ -31,7 +31,9 @@ class Settings:
     # Refresh this many seconds before the access token expires.
     refresh_margin_seconds: int = 300
     provider_timeout_seconds: float = 20.0
-    provider_concurrency: int = 32
+    # Provider calls in flight per process: 100 is the API's cap on participants per request, so
+    # the widest availability makes one round trip (threads are started only when needed).
+    provider_concurrency: int = 100
     # A participant's synced busy time (the busy cache) answers free/busy and availability only
     # when its last sync finished at most this long ago; older, it is read live. 0: always live.
     cache_max_age_seconds: int = 300

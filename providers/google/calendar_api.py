@@ -2,10 +2,11 @@
 (`calendar.py`) and the sync adapter (`sync.py`): services built from the bundled discovery
 document, a bearer token per call, and Google's errors turned into `ProviderError`.
 
-A built service object is not thread-safe (shared across threads it fails with EBADF), so each
-call borrows one from a small pool (built from a discovery document parsed once per pool). The
-hub refreshes tokens itself, so the credentials carry only an access token and never refresh
-behind our back.
+One service is built per `CalendarApi` and shared by every thread: what is not thread-safe is
+httplib2's connection (a service used with its own shared `Http` fails with EBADF), so each
+call borrows an `Http` from a pool and executes on it — google-api-python-client's documented
+way to use one service from several threads (`request.execute(http=...)`). The hub refreshes
+tokens itself, so the credentials carry only an access token and never refresh behind our back.
 """
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ _DISCOVERY = Path(googleapiclient.__file__).parent / "discovery_cache" / "docume
 
 class _BuiltOnce:
     """`service.events()` builds a new Resource — every method with its docstring — on each call
-    (a third of an event create's CPU). Per thread, each resource is built once and reused."""
+    (a third of an event create's CPU), so each resource is built once and reused. Building a
+    request on a Resource only reads it, so threads share them; two threads racing to build the
+    same one both build it and one copy is kept."""
 
     def __init__(self, service: Any) -> None:
         self._service = service
@@ -40,7 +43,7 @@ class _BuiltOnce:
     def __getattr__(self, name: str) -> Callable[[], Any]:
         resource = self._built.get(name)
         if resource is None:
-            resource = self._built[name] = getattr(self._service, name)()
+            resource = self._built.setdefault(name, getattr(self._service, name)())
         return lambda: resource
 
 
@@ -48,47 +51,56 @@ class CalendarApi:
     def __init__(self, api_base: str, timeout: float = 20.0) -> None:
         self.api_base = api_base if api_base.endswith("/") else api_base + "/"
         self.timeout = timeout
-        self._document: dict[str, Any] | None = None
-        self._doc_lock = threading.Lock()
-        # A built service and an httplib2 connection are not thread-safe, so a call borrows a
-        # pair from this pool and gives it back: building one re-parses the discovery document
-        # (~ms, ~0.8 MB) and a fresh Http would open a new TCP connection. The pool grows to the
-        # most calls ever in flight at once — not to the number of threads that ever called.
-        self._idle: list[tuple[_BuiltOnce, httplib2.Http]] = []
+        self._service: _BuiltOnce | None = None
+        self._lock = threading.Lock()
+        # httplib2 connections are not thread-safe, so a call borrows one and gives it back: a
+        # fresh Http would open a new TCP connection. The pool grows to the most calls ever in
+        # flight at once — not to the number of threads that ever called — and holds sockets
+        # only (the service, ~0.8 MB parsed from the discovery document, exists once).
+        self._idle: list[httplib2.Http] = []
 
-    def _borrow(self) -> tuple[_BuiltOnce, httplib2.Http]:
-        with self._doc_lock:
+    @property
+    def service(self) -> _BuiltOnce:
+        service = self._service
+        if service is None:
+            with self._lock:
+                if self._service is None:
+                    # The request-building default transport is never used: every call executes
+                    # on a borrowed `Http`.
+                    self._service = _BuiltOnce(build_from_document(
+                        _DISCOVERY.read_text(), http=httplib2.Http(timeout=self.timeout),
+                        client_options={"api_endpoint": self.api_base}))
+                service = self._service
+        return service
+
+    def _borrow(self) -> httplib2.Http:
+        with self._lock:
             if self._idle:
                 return self._idle.pop()
-            if self._document is None:
-                self._document = json.loads(_DISCOVERY.read_text())
-            document = json.dumps(self._document)  # build_from_document mutates what it is given
-        http = httplib2.Http(timeout=self.timeout)
-        return _BuiltOnce(build_from_document(document, http=http,
-                                              client_options={"api_endpoint": self.api_base})), http
+        return httplib2.Http(timeout=self.timeout)
 
-    def _give_back(self, pair: tuple[_BuiltOnce, httplib2.Http]) -> None:
-        with self._doc_lock:
-            self._idle.append(pair)
+    def _give_back(self, transport: httplib2.Http) -> None:
+        with self._lock:
+            self._idle.append(transport)
 
     def call(self, token: str, request_of: Callable[[Any], Any]) -> Any:
-        """Build a request on a service (`lambda s: s.events().list(...)`) and execute it with
+        """Build a request on the service (`lambda s: s.events().list(...)`) and execute it with
         `token`; ProviderError for anything Google refuses or a network failure."""
-        pair = self._borrow()
-        service, transport = pair
+        service = self.service
+        transport = self._borrow()
         # The token travels per request; refresh_status_codes=(): the hub refreshes (single-flight,
         # persisted) — google-auth must not try on its own with credentials that hold no refresh token.
         http = AuthorizedHttp(Credentials(token), http=transport, refresh_status_codes=())
         try:
             result = request_of(service).execute(http=http, num_retries=0)
         except HttpError as exc:
-            self._give_back(pair)
+            self._give_back(transport)
             raise from_http_error(exc) from None
         except (httplib2.HttpLib2Error, socket.timeout, OSError) as exc:
-            # A broken keep-alive connection must not poison a later call: the pair is dropped.
+            # A broken keep-alive connection must not poison a later call: it is dropped.
             raise ProviderError(ErrorKind.PROVIDER_DOWN, f"Google unreachable: {type(exc).__name__}",
                                 provider=PROVIDER, cause="provider_unavailable") from None
-        self._give_back(pair)
+        self._give_back(transport)
         return result
 
 
