@@ -19,6 +19,7 @@ limit, is still consulted, and still notices what is declared after the first re
 """
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import flask
@@ -34,10 +35,14 @@ class RememberedLimits(LimitManager):
         self._resolved: dict[tuple[Any, ...], tuple[list[Any], ...]] = {}
         self._exemptions: dict[tuple[Any, ...], Any] = {}
         self._static = True
+        self._generation = 0  # counts `_forget`s: an answer worked out across one is not kept
+        self._keeping = threading.Lock()
 
     def _forget(self) -> None:
-        self._resolved.clear()
-        self._exemptions.clear()
+        with self._keeping:
+            self._generation += 1
+            self._resolved.clear()
+            self._exemptions.clear()
         groups = [*self._application_limits, *self._default_limits,
                   *(g for groups in self._decorated_limits.values() for g in groups),
                   *(g for groups in self._blueprint_limits.values() for g in groups)]
@@ -53,8 +58,10 @@ class RememberedLimits(LimitManager):
         key = (app, endpoint, blueprint, callable_name, in_middleware, marked_for_limiting, flask.request.method)
         resolved = self._resolved.get(key)
         if resolved is None:
-            resolved = self._resolved[key] = super().resolve_limits(
-                app, endpoint, blueprint, callable_name, in_middleware, marked_for_limiting)
+            generation = self._generation
+            resolved = super().resolve_limits(app, endpoint, blueprint, callable_name, in_middleware,
+                                              marked_for_limiting)
+            self._keep(self._resolved, key, resolved, generation)
         # Copies: the caller owns what it is given (Flask-Limiter's callers only read them today).
         return tuple(list(limits) for limits in resolved)
 
@@ -62,8 +69,15 @@ class RememberedLimits(LimitManager):
         key = (app, endpoint, blueprint)
         scope = self._exemptions.get(key)
         if scope is None:
-            scope = self._exemptions[key] = super().exemption_scope(app, endpoint, blueprint)
+            generation = self._generation
+            scope = super().exemption_scope(app, endpoint, blueprint)
+            self._keep(self._exemptions, key, scope, generation)
         return scope
+
+    def _keep(self, kept: dict[tuple[Any, ...], Any], key: tuple[Any, ...], answer: Any, generation: int) -> None:
+        with self._keeping:
+            if generation == self._generation:  # nothing was declared meanwhile (another thread)
+                kept[key] = answer
 
     # Every way Flask-Limiter declares something: what was kept may no longer hold.
     def set_application_limits(self, limits: list[Any]) -> None:

@@ -294,3 +294,24 @@ def test_a_limit_on_a_helper_keeps_the_routes_resolution(parses):
     parses.clear()
     assert client.get("/").status_code == 200
     assert parses == ["100/minute"]  # the helper's own check; the route's resolution was kept
+
+
+def test_an_answer_worked_out_while_something_is_declared_is_not_kept(monkeypatch):
+    """Another thread declaring an exemption while this one works out a route's limits: the
+    answer from before the exemption is used once, never kept."""
+    app, limiter = small_app(default_limits=["1/minute"])
+    app.add_url_rule("/", "home", lambda: "ok")
+    manager = limiter.limit_manager
+    resolve = flask_limiter._manager.LimitManager.resolve_limits
+
+    def declaring_meanwhile(self, *args):
+        answer = resolve(self, *args)
+        monkeypatch.setattr(flask_limiter._manager.LimitManager, "resolve_limits", resolve)
+        limiter.exempt(app.view_functions["home"])  # exempt from the default limits from now on
+        return answer
+
+    monkeypatch.setattr(flask_limiter._manager.LimitManager, "resolve_limits", declaring_meanwhile)
+    client = app.test_client()
+    assert client.get("/").status_code == 200
+    assert [client.get("/").status_code for _ in range(3)] == [200] * 3
+    assert isinstance(manager, RememberedLimits)
