@@ -28,7 +28,7 @@ from flask_limiter._manager import LimitManager
 
 
 class RememberedLimits(LimitManager):
-    def __init__(self, manager: LimitManager) -> None:  # noqa: D107 - adopts `manager`'s state as is
+    def __init__(self, manager: LimitManager) -> None:
         # No super().__init__: the limiter built `manager` with its own dictionaries (shared with
         # the limiter, e.g. route exemptions); every attribute is taken over as it is.
         self.__dict__.update(vars(manager))
@@ -104,7 +104,7 @@ class RememberedLimits(LimitManager):
         super().add_blueprint_exemption(blueprint, scope)
         self._forget()
 
-    def add_endpoint_hint(self, endpoint: str, callable: str) -> None:  # noqa: A002 - the base's name
+    def add_endpoint_hint(self, endpoint: str, callable: str) -> None:  # the base class names it `callable`
         # Flask-Limiter adds hints while serving requests (a decorated function that is not the
         # view itself): forget only when one is new, not on every such request.
         if callable in self._endpoint_hints.get(endpoint, ()):
