@@ -26,6 +26,7 @@ from flask import Flask, Response, request
 from flask_limiter import Limiter
 
 from hub.config import Settings
+from hub.rate_limit_resolution import remember_resolution
 
 LINK_BLUEPRINTS = ("connect", "settings", "booking")  # public pages entered with a token
 PUSH_SUFFIX = "_push"  # webhooks/calendar_push.py names each provider's receiver <provider>_push
@@ -77,10 +78,12 @@ def install(app: Flask, settings: Settings) -> Limiter:
     # X-RateLimit-* on every answer; writing those read each counter's window back from the
     # storage on every request (a tenth of a cached free/busy's CPU). The 429's Retry-After is
     # added below, from the breached limit alone.
-    limiter = Limiter(client_address, app=app, storage_uri=storage_uri(settings), headers_enabled=False,
+    limiter = Limiter(client_address, storage_uri=storage_uri(settings), headers_enabled=False,
                       key_prefix=settings.rate_limit_key_prefix, enabled=settings.rate_limit_enabled,
                       # Redis down must not take the API down with it: fall back to memory.
                       in_memory_fallback_enabled=True, swallow_errors=True)
+    remember_resolution(limiter)  # which limits apply to a route: worked out once, not per request
+    limiter.init_app(app)
     for name, blueprint in app.blueprints.items():
         if (blueprint.url_prefix or "").startswith("/v1"):
             # shared_limit: one counter per scope across every route and blueprint, not one per route.

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import uuid
 
+import flask
+import flask_limiter._limits
+import flask_limiter._manager
 import pytest
 import redis
+from flask_limiter import Limiter
 
 from hub.rate_limit_memory import SWEEP_SECONDS, SweptMemoryStorage
+from hub.rate_limit_resolution import RememberedLimits, remember_resolution
 from hub.services.directory import create_api_key
 from tests.security.conftest import make_app
 
@@ -191,3 +196,122 @@ def test_retry_after_is_the_limiters_only_on_its_own_429():
     breached = client.get("/v1/ok")
     assert breached.status_code == 429 and 0 < int(breached.headers["Retry-After"]) <= 60
     assert not any(name.startswith("X-Hub-") for name in breached.headers.keys())
+
+
+# hub/rate_limit_resolution.py: which limits apply to a route is worked out once, and again
+# whenever something new is declared; every limit still applies.
+
+@pytest.fixture
+def parses(monkeypatch) -> list[str]:
+    """Every limit string Flask-Limiter parses (it does while it resolves a request's limits)."""
+    seen: list[str] = []
+    parse_many = flask_limiter._limits.parse_many
+
+    def counting(limit_string: str):
+        seen.append(limit_string)
+        return parse_many(limit_string)
+
+    monkeypatch.setattr(flask_limiter._limits, "parse_many", counting)
+    return seen
+
+
+def small_app(**limiter_options) -> tuple[flask.Flask, Limiter]:
+    app = flask.Flask("resolution")
+    limiter = Limiter(lambda: "everyone", storage_uri="memory://", key_prefix=f"r{uuid.uuid4().hex[:8]}",
+                      **limiter_options)
+    remember_resolution(limiter)
+    limiter.init_app(app)
+    return app, limiter
+
+
+def test_the_hubs_limits_are_resolved_once_per_route_and_still_count(limited, parses, monkeypatch):
+    app = limited(rate_limit_api="3/minute")
+    exemptions: list[str | None] = []
+    scope_of = flask_limiter._manager.LimitManager.exemption_scope
+    monkeypatch.setattr(flask_limiter._manager.LimitManager, "exemption_scope",
+                        lambda self, app, endpoint, blueprint: exemptions.append(endpoint)
+                        or scope_of(self, app, endpoint, blueprint))
+    assert isinstance(app.extensions["hub_rate_limiter"].limit_manager, RememberedLimits)
+    client, auth = app.test_client(), new_key(app)
+    assert client.get("/v1/users/nobody", headers=auth).status_code == 404
+    parses.clear()
+    exemptions.clear()
+    assert [client.get("/v1/users/nobody", headers=auth).status_code for _ in range(2)] == [404, 404]
+    assert parses == [] and exemptions == []  # nothing worked out again: the route's limits were kept
+    assert_limited(client.get("/v1/users/nobody", headers=auth))  # ...and the API limit still counts
+
+
+def test_an_exemption_declared_after_requests_applies(limited):
+    app = limited(rate_limit_api="2/minute")
+    client, auth = app.test_client(), new_key(app)
+    assert client.get("/v1/users/nobody", headers=auth).status_code == 404
+    app.extensions["hub_rate_limiter"].exempt(app.blueprints["v1"])  # its limits no longer apply
+    assert [client.get("/v1/users/nobody", headers=auth).status_code for _ in range(4)] == [404] * 4
+
+
+def test_a_limit_declared_after_requests_applies(limited):
+    app = limited(rate_limit_api="100/minute")
+    client, auth = app.test_client(), new_key(app)
+    assert client.get("/v1/users/nobody", headers=auth).status_code == 404
+    app.extensions["hub_rate_limiter"].limit("1/minute")(app.blueprints["v1"])
+    assert client.get("/v1/users/nobody", headers=auth).status_code == 404
+    assert_limited(client.get("/v1/users/nobody", headers=auth))
+
+
+def test_a_limit_given_as_a_callable_is_asked_on_every_request():
+    current = {"limit": "100/minute"}
+    app, limiter = small_app(default_limits=[lambda: current["limit"]])
+    app.add_url_rule("/", "home", lambda: "ok")
+    client = app.test_client()
+    assert client.get("/").status_code == 200
+    current["limit"] = "1/minute"  # a new limit string: a new, untouched counter
+    assert [client.get("/").status_code for _ in range(2)] == [200, 429]
+
+
+def test_a_limit_for_some_methods_only_is_resolved_per_method():
+    """A route limit for POST only leaves GET to the default limits (Flask-Limiter's rule): what
+    POST resolved to must not be reused for GET."""
+    app, limiter = small_app(default_limits=["1/minute"])
+    app.add_url_rule("/", "home", limiter.limit("100/minute", methods=["POST"])(lambda: "ok"),
+                     methods=["GET", "POST"])
+    client = app.test_client()
+    assert client.post("/").status_code == 200
+    assert [client.get("/").status_code for _ in range(2)] == [200, 429]
+
+
+def test_a_limit_on_a_helper_keeps_the_routes_resolution(parses):
+    """A limited function called by a view (not the view itself) tells Flask-Limiter about itself
+    on every request; only the first time is news."""
+    app, limiter = small_app()
+
+    @limiter.limit("100/minute")
+    def helper() -> str:
+        return "ok"
+
+    app.add_url_rule("/", "home", lambda: helper())
+    client = app.test_client()
+    assert client.get("/").status_code == 200
+    parses.clear()
+    assert client.get("/").status_code == 200
+    assert parses == ["100/minute"]  # the helper's own check; the route's resolution was kept
+
+
+def test_an_answer_worked_out_while_something_is_declared_is_not_kept(monkeypatch):
+    """Another thread declaring an exemption while this one works out a route's limits: the
+    answer from before the exemption is used once, never kept."""
+    app, limiter = small_app(default_limits=["1/minute"])
+    app.add_url_rule("/", "home", lambda: "ok")
+    manager = limiter.limit_manager
+    resolve = flask_limiter._manager.LimitManager.resolve_limits
+
+    def declaring_meanwhile(self, *args):
+        answer = resolve(self, *args)
+        monkeypatch.setattr(flask_limiter._manager.LimitManager, "resolve_limits", resolve)
+        limiter.exempt(app.view_functions["home"])  # exempt from the default limits from now on
+        return answer
+
+    monkeypatch.setattr(flask_limiter._manager.LimitManager, "resolve_limits", declaring_meanwhile)
+    client = app.test_client()
+    assert client.get("/").status_code == 200
+    assert [client.get("/").status_code for _ in range(3)] == [200] * 3
+    assert isinstance(manager, RememberedLimits)
