@@ -12,6 +12,8 @@ from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, cr
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.storage.liveness import check_on_checkout
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -210,4 +212,8 @@ def _make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Liveness checked at checkout without a round trip unless there is doubt (liveness.py),
+    # not `pool_pre_ping`'s ping per checkout.
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    check_on_checkout(engine)
+    return engine
