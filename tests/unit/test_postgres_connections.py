@@ -1,11 +1,13 @@
-"""Pooled PostgreSQL connections the server dropped are replaced at checkout, without a ping per
-checkout (hub/storage/liveness.py). PostgreSQL only (HUB_TEST_DATABASE_URL): SQLite has no
-server to lose."""
+"""PostgreSQL connections: pooled ones the server dropped are replaced at checkout, without a
+ping per checkout (hub/storage/liveness.py); reads run without a transaction around them, and
+that does not stay on the pooled connection. PostgreSQL only (HUB_TEST_DATABASE_URL): SQLite
+has no server to lose, and its reads open no transaction anyway."""
 from __future__ import annotations
 
 import os
 from typing import Any, Iterator
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
@@ -117,3 +119,22 @@ def test_a_connection_given_back_moments_ago_is_not_pinged_one_idle_a_while_is(u
         assert len(pings) == 1
     finally:
         engine.dispose()
+
+
+def test_a_read_leaves_no_transaction_open_and_writes_still_get_one(url: str) -> None:
+    db = Database(url)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (x int)"))
+        with db.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+            # No BEGIN was sent, so no ROLLBACK is owed when the connection goes back.
+            raw: Any = conn.connection.dbapi_connection
+            assert raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        with pytest.raises(RuntimeError), db.session() as session:  # the same pooled connection
+            session.execute(text("INSERT INTO t VALUES (1)"))
+            raise RuntimeError("rolled back")
+        with db.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+    finally:
+        db.dispose()
