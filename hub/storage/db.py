@@ -76,6 +76,13 @@ class Database:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction on a plain connection, for a statement or two on a hot path that need
+        no ORM session: commits when the block ends cleanly, rolls back otherwise."""
+        with self.engine.begin() as conn:
+            yield conn
+
     def upgrade(self) -> None:
         if self.at_heads():
             return  # the usual restart: importing alembic and its scripts would cost ~1 s
