@@ -167,10 +167,6 @@ def calendar_of(connections: list[C]) -> C | None:
     return newest_offering(connections, Capability.CALENDAR.value)
 
 
-def connection_of(session: Session, user: User, capability: str) -> Connection | None:
-    return newest_offering(user_connections(session, user), capability)
-
-
 def newest_offering(connections: list[C], capability: str) -> C | None:
     """Among connections offering `capability` (rows or objects with `capabilities`, `status`,
     `connected_at`): the newest active one, else the newest broken one."""
