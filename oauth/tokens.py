@@ -19,7 +19,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, TypeVar
+from typing import Callable, Protocol, TypeVar
 
 from sqlalchemy import select
 
@@ -45,6 +45,19 @@ class ConnectionUnusable(ProviderError):
     """The stored connection cannot be used until the person reconnects."""
 
 
+class AccessColumns(Protocol):
+    """A `Connection`, or a row of its columns (read without an ORM session)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def access_token_enc(self) -> str | None: ...
+    @property
+    def access_expires_at(self) -> datetime | None: ...
+
+
 @dataclass(frozen=True)
 class StoredAccess:
     """A connection's access token as a batch read found it, so a caller that loaded many
@@ -56,7 +69,7 @@ class StoredAccess:
     access_expires_at: datetime | None
 
     @classmethod
-    def of(cls, conn: Connection) -> "StoredAccess":
+    def of(cls, conn: "AccessColumns") -> "StoredAccess":
         return cls(conn.id, conn.status, conn.access_token_enc, conn.access_expires_at)
 
 

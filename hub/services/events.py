@@ -12,14 +12,14 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from sqlalchemy.orm import Session
 
 from hub.container import Hub
 from hub.errors import Conflict, HubError, Invalid, NotFound, ProviderFailed
-from hub.services.directory import (LAST_USED_RESOLUTION, calendar_of, connection_of, record_outcome,
-                                    require_user_and_connections, user_connections)
+from hub.services.directory import (LAST_USED_RESOLUTION, Organizer, calendar_of, newest_offering, record_outcome,
+                                    require_user_and_connections)
 from hub.services.explanations import explain
 from hub.services.sync.notices import calendar_written
 from hub.storage.models import Connection, Event, User, new_id
@@ -27,7 +27,7 @@ from hub.storage.types import utcnow
 from providers import registry
 from providers.base import (Attendee, CalendarEvent, ErrorKind, EventChanges, EventDraft, Meeting,
                             MeetingDraft, ProviderError, ProviderSpec)
-from oauth.tokens import StoredAccess
+from oauth.tokens import AccessColumns, StoredAccess
 from webhooks.outbound.outbox import enqueue
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,12 +78,30 @@ class EventUpdate:
     send_updates: bool = True
 
 
+class Planned(AccessColumns, Protocol):
+    """A connection as the hub uses it for an event: a `Connection`, or the row of its columns
+    planning reads (directory.require_user_and_connections)."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def account_email(self) -> str | None: ...
+    @property
+    def capabilities(self) -> Any: ...
+    @property
+    def connected_at(self) -> datetime: ...
+    @property
+    def last_used_at(self) -> datetime | None: ...
+    @property
+    def last_error(self) -> dict[str, Any] | None: ...
+
+
 @dataclass(frozen=True)
 class Plan:
-    calendar: Connection
+    calendar: Planned
     conferencing: str  # a capability value, or "none"
     # The connection whose provider makes the meeting when it lives outside the calendar (Zoom).
-    external: Connection | None = None
+    external: Planned | None = None
 
     @property
     def native(self) -> bool:
@@ -98,26 +116,27 @@ class EventService:
         self.attendance = attendance
 
     # --- planning ---------------------------------------------------------------------------
-    def plan(self, tenant_id: str, body: NewEvent) -> tuple[User, Plan]:
-        with self.hub.db.session() as session:
-            user, connections = require_user_and_connections(session, tenant_id, body.organizer)
-            cal = calendar_of(connections)
-            if cal is None:
-                calendars = [s.name for s in registry.SPECS if s.calendar is not None]
-                raise Conflict("no_calendar_connection", "The organizer has no calendar connected",
-                               f"{body.organizer} must connect a calendar "
-                               f"({', '.join(registry.get(n).title for n in calendars)}) first.",
-                               fix=self._connect_fix(tenant_id, body.organizer, calendars[0]),
-                               cause="organizer_not_connected")
-            self._require_active(tenant_id, body.organizer, cal)
-            choice = body.conferencing
-            if choice == DEFAULT:
-                choice = user.default_conferencing or DEFAULT
-            if choice == DEFAULT:
-                choice = self._default_choice(session, user, cal)
-            return user, self._check_choice(session, tenant_id, user, cal, choice)
+    def plan(self, tenant_id: str, body: NewEvent) -> tuple[Organizer, Plan]:
+        # Read only, so a plain connection: no ORM session to open and commit.
+        with self.hub.db.read() as read:
+            user, connections = require_user_and_connections(read, tenant_id, body.organizer)
+        cal = calendar_of(connections)
+        if cal is None:
+            calendars = [s.name for s in registry.SPECS if s.calendar is not None]
+            raise Conflict("no_calendar_connection", "The organizer has no calendar connected",
+                           f"{body.organizer} must connect a calendar "
+                           f"({', '.join(registry.get(n).title for n in calendars)}) first.",
+                           fix=self._connect_fix(tenant_id, body.organizer, calendars[0]),
+                           cause="organizer_not_connected")
+        self._require_active(tenant_id, body.organizer, cal)
+        choice = body.conferencing
+        if choice == DEFAULT:
+            choice = user.default_conferencing or DEFAULT
+        if choice == DEFAULT:
+            choice = self._default_choice(connections, cal)
+        return user, self._check_choice(connections, tenant_id, user, cal, choice)
 
-    def _default_choice(self, session: Session, user: User, cal: Connection) -> str:
+    def _default_choice(self, connections: list[Any], cal: Planned) -> str:
         """The calendar's own meetings when it has them, else the first external conferencing
         this person has working, else none."""
         native = registry.get(cal.provider).native_conferencing
@@ -127,12 +146,13 @@ class EventService:
             wanted = spec.external_conferencing
             if wanted is None:
                 continue
-            conn = connection_of(session, user, wanted.value)
+            conn = newest_offering(connections, wanted.value)
             if conn is not None and conn.status == "active":
                 return wanted.value
         return NONE
 
-    def _check_choice(self, session: Session, tenant_id: str, user: User, cal: Connection, choice: str) -> Plan:
+    def _check_choice(self, connections: list[Any], tenant_id: str, user: Organizer, cal: Planned,
+                      choice: str) -> Plan:
         if choice == NONE:
             return Plan(cal, NONE)
         organizer = user.external_id
@@ -151,7 +171,7 @@ class EventService:
                                         f"{cal.account_email}: the account's administrator has not enabled it.",
                                         self._explained_fix(cause))
             return Plan(cal, choice)
-        external = connection_of(session, user, choice) or _offering(session, user, choice)
+        external = newest_offering(connections, choice) or _offering(connections, choice)
         if external is None:
             raise self._unavailable(f"{spec.name}_not_connected", "conferencing_not_connected",
                                     f"{organizer} has not connected {spec.title}.",
@@ -165,7 +185,7 @@ class EventService:
                                     self._explained_fix(cause))
         return Plan(cal, choice, external)
 
-    def _require_active(self, tenant_id: str, user_id: str, conn: Connection) -> None:
+    def _require_active(self, tenant_id: str, user_id: str, conn: Planned) -> None:
         if conn.status != "active":
             cause = (conn.last_error or {}).get("cause") or "token_revoked"
             raise Conflict("connection_needs_reauth", "The connection must be reconnected",
@@ -188,7 +208,7 @@ class EventService:
         return {"action": "connect", "url": self.reconnect_link(tenant_id, user_id, provider)}
 
     # --- provider calls with health bookkeeping ---------------------------------------------
-    def _with(self, tenant_id: str, user_id: str, conn: Connection, action: Callable[[str], Any]) -> Any:
+    def _with(self, tenant_id: str, user_id: str, conn: Planned, action: Callable[[str], Any]) -> Any:
         try:
             # The row as planning read it: a fresh token there is used without reading it again.
             # (no mutate: without `known` the token is only read again, with the same result)
@@ -203,7 +223,7 @@ class EventService:
             record_outcome(self.hub.db, conn.id, now, None)
         return result
 
-    def _provider_problem(self, tenant_id: str, user_id: str, conn: Connection, err: ProviderError) -> HubError:
+    def _provider_problem(self, tenant_id: str, user_id: str, conn: Planned, err: ProviderError) -> HubError:
         title = registry.get(conn.provider).title
         if err.kind is ErrorKind.AUTH_REVOKED:
             return Conflict("connection_needs_reauth", "The connection must be reconnected",
@@ -285,14 +305,17 @@ class EventService:
         user, plan = self.plan(tenant_id, body)
         self._prepare_attendance(tenant_id, user, plan, body)
 
-    def _prepare_attendance(self, tenant_id: str, user: User, plan: Plan, body: NewEvent) -> Any:
+    def _prepare_attendance(self, tenant_id: str, user: Organizer, plan: Plan, body: NewEvent) -> Any:
         if body.attendance is None:
             return None
         if self.attendance is None:
             raise Invalid("attendance_unavailable", "Attendance is not tracked by this hub")
         with self.hub.db.session() as session:
-            return self.attendance.prepare(session, tenant_id, session.merge(user), body.attendees,
-                                           plan.conferencing, plan.external or plan.calendar, body.attendance)
+            # Planning read columns; attendance reads the entities (and their neighbours) in this session.
+            return self.attendance.prepare(session, tenant_id, session.get_one(User, user.id), body.attendees,
+                                           plan.conferencing,
+                                           session.get_one(Connection, (plan.external or plan.calendar).id),
+                                           body.attendance)
 
     def _native_conference(self, plan: Plan, created: CalendarEvent) -> dict[str, Any] | None:
         if not plan.native:
@@ -314,21 +337,21 @@ class EventService:
                                  cause=cause, provider=plan.calendar.provider, fix=self._explained_fix(cause))
         return created.conference.as_dict()
 
-    def _undo_event(self, conn: Connection, event_id: str) -> None:
+    def _undo_event(self, conn: Planned, event_id: str) -> None:
         calendar = self.hub.calendar(conn.provider)
         try:
             self.hub.tokens.call(conn.id, lambda t: calendar.cancel_event(t, event_id, False))
         except ProviderError:
             pass  # the original failure is what the caller needs to see
 
-    def _restore_meeting(self, conn: Connection, meeting_id: str, draft: MeetingDraft) -> None:
+    def _restore_meeting(self, conn: Planned, meeting_id: str, draft: MeetingDraft) -> None:
         meetings = self.hub.conferencing(conn.provider)
         try:
             self.hub.tokens.call(conn.id, lambda t: meetings.update_meeting(t, meeting_id, draft))
         except ProviderError:
             pass  # the calendar failure is what the caller needs to see
 
-    def _undo_meeting(self, conn: Connection, meeting_id: str) -> None:
+    def _undo_meeting(self, conn: Planned, meeting_id: str) -> None:
         meetings = self.hub.conferencing(conn.provider)
         try:
             self.hub.tokens.call(conn.id, lambda t: meetings.delete_meeting(t, meeting_id))
@@ -481,11 +504,11 @@ _CONFERENCING_CAUSES = frozenset(
     for cause in (spec.meetings.unavailable_cause, spec.meetings.link_missing_cause))
 
 
-def _offering(session: Session, user: User, capability: str) -> Connection | None:
+def _offering(connections: list[Any], capability: str) -> Any:
     """The newest connection to a provider that offers `capability`, whether or not this
     account can use it: "connected but may not" is its own cause, not "not connected"."""
     spec = registry.bringing(capability)
-    candidates = [c for c in user_connections(session, user) if spec is not None and c.provider == spec.name]
+    candidates = [c for c in connections if spec is not None and c.provider == spec.name]
     active = [c for c in candidates if c.status == "active"]
     pool = active or candidates
     return max(pool, key=lambda c: c.connected_at) if pool else None

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, NoResultFound
 from sqlalchemy.orm import Session
 
@@ -56,8 +57,9 @@ class IdempotencyStore:
                           "Idempotency-Key must be 1–255 characters.",  # pragma: no mutate (wording)
                           errors=[{"field": "Idempotency-Key", "message": "1–255 characters"}])
         try:
-            with self.db.session() as session:
-                _claim(session, tenant_id, key, fingerprint, now)
+            # A transaction on a plain connection: one statement needs no ORM session.
+            with self.db.write() as conn:
+                _claim(conn, tenant_id, key, fingerprint, now)
             return None
         except IntegrityError:
             pass
@@ -82,10 +84,10 @@ class IdempotencyStore:
             return Replay(row.response_status or 200, row.response_body or {})
 
     def complete(self, tenant_id: str, key: str, status: int, body: dict[str, Any]) -> None:
-        with self.db.session() as session:
-            # One UPDATE, not a read of the row and a flush of it.
-            result: Any = session.execute(_COMPLETE, {"record_tenant": tenant_id, "record_key": key, "state": "done",
-                                                      "response_status": status, "response_body": body})
+        with self.db.write() as conn:
+            # One UPDATE, not a read of the row and a flush of it; no ORM session around it.
+            result: Any = conn.execute(_COMPLETE, {"record_tenant": tenant_id, "record_key": key, "state": "done",
+                                                   "response_status": status, "response_body": body})
             if result.rowcount != 1:  # as the read's scalar_one() refused a row that is gone
                 raise NoResultFound(f"no idempotency record for key {key!r}")
 
@@ -95,11 +97,11 @@ class IdempotencyStore:
                                                             IdempotencyRecord.key == key))
 
 
-def _claim(session: Session, tenant_id: str, key: str, fingerprint: str, now: datetime) -> None:
+def _claim(on: Session | Connection, tenant_id: str, key: str, fingerprint: str, now: datetime) -> None:
     """The row that is the lock: its insert fails for everyone but the first."""
-    session.execute(_CLAIM, {"tenant_id": tenant_id, "key": key, "request_hash": fingerprint, "created_at": now,
-                             "state": "in_progress",  # pragma: no mutate (the column's default is the same)
-                             })
+    on.execute(_CLAIM, {"tenant_id": tenant_id, "key": key, "request_hash": fingerprint, "created_at": now,
+                        "state": "in_progress",  # pragma: no mutate (the column's default is the same)
+                        })
 
 
 def expire(db: Database, ttl: timedelta, now: datetime) -> int:

@@ -12,6 +12,8 @@ from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, cr
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.storage.liveness import check_on_checkout
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -65,8 +67,20 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection for reads on hot paths: no ORM session, no identity map, no commit
-        (the transaction ends when the connection goes back to the pool)."""
+        (the transaction ends when the connection goes back to the pool). On PostgreSQL in
+        autocommit: a transaction around a read would cost a BEGIN and a ROLLBACK, a round
+        trip each, and gives a lone statement nothing at READ COMMITTED (each statement reads
+        its own snapshot either way)."""
         with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction on a plain connection, for a statement or two on a hot path that need
+        no ORM session: commits when the block ends cleanly, rolls back otherwise."""
+        with self.engine.begin() as conn:
             yield conn
 
     def upgrade(self) -> None:
@@ -210,4 +224,8 @@ def _make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Liveness checked at checkout without a round trip unless there is doubt (liveness.py),
+    # not `pool_pre_ping`'s ping per checkout.
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    check_on_checkout(engine)
+    return engine

@@ -147,11 +147,14 @@ class _RowGoneBeforeRead:
     def __init__(self, db) -> None:
         self.db, self.raced = db, False
 
-    def session(self):
+    def write(self):
         if not self.raced:
             self.raced = True
             from sqlalchemy.exc import IntegrityError
             raise IntegrityError("INSERT INTO idempotency_records", {}, Exception("UNIQUE constraint failed"))
+        return self.db.write()
+
+    def session(self):
         return self.db.session()
 
 
@@ -172,6 +175,10 @@ class _CountingSessions:
     def session(self):
         self.opened += 1
         return self.db.session()
+
+    def write(self):
+        self.opened += 1
+        return self.db.write()
 
 
 def test_a_new_key_is_claimed_by_its_insert_alone(database, tenant):
