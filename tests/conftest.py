@@ -8,9 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, make_url, text
 
 from hub.storage.db import Database
+
+# Property tests judge answers, not speed: on a loaded 2-core runner hypothesis' timing checks
+# (a per-example deadline, "input generation is slow") fail tests whose behaviour is fine.
+settings.register_profile("hub", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("hub")
 
 
 @pytest.fixture(scope="session", autouse=True)
