@@ -43,11 +43,11 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from itertools import chain, compress, repeat
-from operator import add, le
+from operator import add, le, lt
 from typing import Any, Protocol
 
 from .errors import AvailabilityInputError, FieldError
-from .intervals import Interval, merge_columns, merge_groups, to_timestamp
+from .intervals import Interval, merge_columns, sorted_columns, to_timestamp
 from .working_hours import Block, WorkingHours, _expanded_days, _overlapping
 
 _POS_INF = float("inf")
@@ -135,13 +135,15 @@ def find_slots(
         blocks = [(window_start, window_end, window_start)]
 
     before, after = buffer_before_minutes * 60, buffer_after_minutes * 60
-    # Widen each busy block instead of each slot: [s - before, e + after) meets [a, b)
-    # exactly when [s, e) meets [a - after, b + before).
-    busy_starts, busy_ends = merge_groups([p.busy for p in required], pad_start=after, pad_end=before)
+    # The buffers widen the busy blocks instead of each slot: a slot [a, b) widened to
+    # [a - before, b + after) meets [s, e) exactly when [a, b) meets [s - after, e + before).
+    busy_starts, busy_ends = sorted_columns([p.busy for p in required])
     slot_starts = _grid_starts(
         blocks,
         busy_starts,
         busy_ends,
+        before=before,
+        after=after,
         earliest=earliest,
         latest_end=window_end,
         duration=duration,
@@ -243,14 +245,26 @@ def _grid_starts(
     busy_starts: list[int],
     busy_ends: list[int],
     *,
+    before: int,
+    after: int,
     earliest: int,
     latest_end: int,
     duration: int,
     step: int,
     limit: int,
 ) -> list[int]:
-    """Grid points (epoch seconds) of slots that fit in a block and in a busy-free gap."""
+    """Grid points (epoch seconds) of slots that fit in a block and, widened by the buffers,
+    meet no busy time.
+
+    ``busy_starts``/``busy_ends`` are ``sorted_columns`` of the busy time: unmerged and
+    unpadded. The union's gaps are the non-empty ``[ends[k-1], starts[k])``, and only those
+    near a working block are ever looked at, so merging all the busy time first (a pass
+    over every block, most of them outside the working blocks everyone shares) is skipped.
+    A slot widened to ``[t - before, t + duration + after)`` is free when it lies in a gap,
+    i.e. when ``[t, t + duration)`` lies in ``[ends[k-1] + before, starts[k] - after)``.
+    """
     out: list[int] = []
+    reach = duration + after  # from a slot's start to the end of its widened span
     for block_start, block_end, anchor in blocks:
         if block_start >= latest_end:
             break
@@ -258,16 +272,21 @@ def _grid_starts(
         high = block_end if block_end < latest_end else latest_end
         if high - low < duration:
             continue
-        first = bisect_right(busy_ends, low)  # first busy block ending after `low`
-        stop = bisect_left(busy_starts, high, first)  # first one starting at/after `high`
-        if first == stop:
-            gaps: Sequence[tuple[int, int]] = ((low, high),)
-        else:
-            # Free gaps: [low, busy0.start), [busy0.end, busy1.start), ..., [busyN.end, high).
-            # The edge gaps come out empty (negative) when a busy block sticks out.
-            gaps = list(zip([low, *busy_ends[first:stop]], [*busy_starts[first:stop], high]))
-        for gap_start, gap_end in gaps:
-            last = gap_end - duration
+        # Busy blocks ending (widened) by `low` and those starting (widened) at/after `high`
+        # do not matter; the ones between bound the gaps. first <= stop: a block that ends
+        # by `low` also starts before `high`.
+        first = bisect_right(busy_ends, low - before)
+        stop = bisect_left(busy_starts, high + after, first)
+        # Gaps, before widening: [low - before, starts[first]), [ends[first], starts[first + 1]),
+        # ..., [ends[stop - 1], high + after). Those that are not gaps of the union come out
+        # empty or reversed (next start not after the previous end), as do edge gaps when a
+        # busy block sticks out of the block; they are most of them, and are dropped by a
+        # C-level pass before the loop.
+        gap_starts = [low - before, *busy_ends[first:stop]]
+        gap_ends = [*busy_starts[first:stop], high + after]
+        for gap_start, gap_end in compress(zip(gap_starts, gap_ends), map(lt, gap_starts, gap_ends)):
+            gap_start += before
+            last = gap_end - reach
             if last < gap_start:
                 continue
             # First grid point at or after gap_start, counted from the block's anchor.
