@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from hub.availability import DAY_NAMES, Participant, WorkingHours, find_slots
 from hub.availability.intervals import clip, intersect, merge, merge_columns, merge_groups, sorted_columns, subtract
-from hub.availability.slots import _grid_starts, _intersect_blocks, _required_blocks
+from hub.availability.slots import _free_slots, _grid_starts, _intersect_blocks, _required_blocks
 from hub.availability.working_hours import _wall_to_utc  # the DST rule itself
 from tests.oracle_availability import oracle_slots
 
@@ -339,3 +339,18 @@ def test_grid_starts_finds_the_free_points_from_unmerged_columns(groups, low, hi
     )
     busy = points((s - after, e + before) for group in groups for s, e in group if s < e)
     assert found == [t for t in range(low, high - duration + 1) if not busy & set(range(t, t + duration))]
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(raw_intervals, st.lists(st.integers(-25, 65), unique=True), st.integers(1, 5), st.integers(0, 3), st.integers(0, 3))
+def test_free_slots_reads_busy_time_off_unmerged_columns(busy, starts, duration, before, after):
+    """An optional person's busy check: the slots whose widened span meets no busy point,
+    among all slots (a range) or some of them (a list of indexes)."""
+    starts.sort()
+    lows = [s - before for s in starts]
+    highs = [s + duration + after for s in starts]
+    taken = points(busy)
+    expected = [i for i, (low, high) in enumerate(zip(lows, highs)) if not taken & set(range(low, high))]
+    assert _free_slots(busy, range(len(starts)), lows, highs) == expected
+    odd = list(range(1, len(starts), 2))
+    assert _free_slots(busy, odd, lows, highs) == [i for i in expected if i % 2]
