@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from hub.availability import DAY_NAMES, Participant, WorkingHours, find_slots
 from hub.availability.intervals import clip, intersect, merge, merge_columns, merge_groups, sorted_columns, subtract
-from hub.availability.slots import _free_slots, _grid_starts, _intersect_blocks, _required_blocks
+from hub.availability.slots import _free_slots, _grid_starts, _slots_inside, _intersect_blocks, _required_blocks
 from hub.availability.working_hours import _wall_to_utc  # the DST rule itself
 from tests.oracle_availability import oracle_slots
 
@@ -354,3 +354,17 @@ def test_free_slots_reads_busy_time_off_unmerged_columns(busy, starts, duration,
     assert _free_slots(busy, range(len(starts)), lows, highs) == expected
     odd = list(range(1, len(starts), 2))
     assert _free_slots(busy, odd, lows, highs) == [i for i in expected if i % 2]
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(raw_intervals, st.lists(st.integers(-25, 65), unique=True), st.integers(1, 5))
+def test_slots_inside_are_those_covered_by_the_working_time(working, starts, duration):
+    """An optional person's working-time check: merged spans, sorted slots of one length."""
+    starts.sort()
+    ends = [s + duration for s in starts]
+    merged = merge(working)
+    spans = ([s for s, _ in merged], [e for _, e in merged])
+    covered = points(merged)
+    assert _slots_inside(spans, starts, ends) == [
+        i for i, (s, e) in enumerate(zip(starts, ends)) if set(range(s, e)) <= covered
+    ]
