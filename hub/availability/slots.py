@@ -164,15 +164,18 @@ def find_slots(
         widened_starts = [s - before for s in slot_starts] if before else slot_starts
         widened_ends = [e + after for e in slot_ends] if after else slot_ends
         everyone = range(len(slot_starts))
+        inside_of: dict[WorkingHours, list[int]] = {}  # schedule -> the slots inside it
         for person in optional:
             own_hours = person.working_hours if respect_working_hours else None
             if own_hours is None or own_hours in required_hours:
                 # Every slot lies inside each required person's working blocks, so also
                 # inside those of anyone sharing a required person's schedule.
                 candidates: Sequence[int] = everyone
+            elif own_hours in inside_of:  # people sharing a schedule (an office) share this
+                candidates = inside_of[own_hours]
             else:
                 working = _working_columns(own_hours, *own_hours.day_span(earliest, window_end))
-                candidates = _slots_inside(working, slot_starts, slot_ends)
+                candidates = inside_of[own_hours] = _slots_inside(working, slot_starts, slot_ends)
             for i in _free_slots(person.busy, candidates, widened_starts, widened_ends):
                 available[i].append(person.user_id)
 

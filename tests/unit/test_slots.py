@@ -307,6 +307,21 @@ def test_slot_times_are_the_utc_instants_of_their_epoch_seconds_across_gaps_and_
     assert len({b - a for a, b in zip(starts, starts[1:])}) > 3
 
 
+def test_optional_people_sharing_working_hours_are_each_checked_against_their_own_busy_time():
+    # find_slots finds the slots inside a schedule once per request and reuses them for
+    # everyone with an equal schedule; busy time stays each person's own.
+    required = person(weekly={"mon": [["09:00", "12:00"]]})
+    morning = {"mon": [["09:00", "10:30"]]}
+    bo = person("bo", weekly=morning, optional=True, busy_blocks=busy((sthlm(2026, 3, 2, 9), sthlm(2026, 3, 2, 9, 30))))
+    cy = person("cy", weekly=morning, optional=True, busy_blocks=busy((sthlm(2026, 3, 2, 10), sthlm(2026, 3, 2, 11))))
+    di = person("di", weekly={"mon": [["10:00", "12:00"]]}, optional=True)
+    found = slots([required, bo, cy, di], *MONDAY)
+    assert [(t, s.optional_available) for t, s in zip(hhmm(found), found)] == [
+        ("09:00", ["cy"]), ("09:30", ["bo", "cy"]), ("10:00", ["bo", "di"]), ("10:30", ["di"]),
+        ("11:00", ["di"]), ("11:30", ["di"]),
+    ]
+
+
 def test_optional_person_listed_only_for_slots_inside_their_working_time_edges_included():
     # A slot exactly filling a working block counts; one sticking out by a minute does not;
     # someone with no working day is never listed.
