@@ -359,7 +359,8 @@ def _free_slots(
     before it ends, and any more would overlap the slot). Merging it first was a third of an
     optional person's cost. ``k`` comes from one walk over the candidates and the ends
     together (both sorted): a few bytecodes a step cost less than a C-level bisection per
-    candidate, whose comparisons of two-digit ints dominated the optional part of the bench.
+    candidate, whose comparisons of epoch seconds (ints above 2**30, so without CPython's
+    one-digit fast path) dominated the optional part of the bench.
     """
     if not candidates:
         return []
