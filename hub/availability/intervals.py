@@ -55,25 +55,10 @@ def merge_columns(
 def merge_groups(
     groups: Iterable[Iterable[Sequence[int]]], pad_start: int = 0, pad_end: int = 0
 ) -> tuple[list[int], list[int]]:
-    """``merge_columns`` of all the intervals of ``groups`` (e.g. one busy list per person).
-
-    Each group's columns are appended straight from it: copying the groups into one list
-    first cost more than a tenth of the merge.
-    """
-    groups = [group if isinstance(group, list) else list(group) for group in groups]
-    starts: list[int] = []
-    ends: list[int] = []
-    for group in groups:
-        starts += map(_first, group)
-        ends += map(_second, group)
-    if not all(map(lt, starts, ends)):  # rare: only then pay for a list of flags
-        flags = list(map(lt, starts, ends))
-        starts = list(compress(starts, flags))
-        ends = list(compress(ends, flags))
+    """``merge_columns`` of all the intervals of ``groups`` (e.g. one busy list per person)."""
+    starts, ends = sorted_columns(groups)
     if not starts:
         return [], []
-    starts.sort()
-    ends.sort()
     gap = pad_start + pad_end
     if gap == 0:
         # A gap survives only when the next start is strictly after the previous end,
@@ -89,6 +74,34 @@ def merge_groups(
     if pad_end:
         merged_ends = [e + pad_end for e in merged_ends]
     return merged_starts, merged_ends
+
+
+def sorted_columns(groups: Iterable[Iterable[Sequence[int]]]) -> tuple[list[int], list[int]]:
+    """The starts and the ends of the non-empty intervals of ``groups``, each column sorted
+    on its own (so the i-th start and the i-th end are in general not one interval's).
+
+    Enough to read the union off without merging it: the coverage at ``x`` is
+    ``#starts <= x - #ends <= x``, so the union's gaps are exactly the ``[ends[i-1],
+    starts[i])`` that are non-empty, plus the two unbounded edges. A caller that needs only
+    the gaps near some points (find_slots: those inside working blocks) finds them by
+    bisection and skips merging all of it.
+
+    Each group's columns are appended straight from it: copying the groups into one list
+    first cost more than a tenth of the merge.
+    """
+    groups = [group if isinstance(group, list) else list(group) for group in groups]
+    starts: list[int] = []
+    ends: list[int] = []
+    for group in groups:
+        starts += map(_first, group)
+        ends += map(_second, group)
+    if not all(map(lt, starts, ends)):  # rare: only then pay for a list of flags
+        flags = list(map(lt, starts, ends))
+        starts = list(compress(starts, flags))
+        ends = list(compress(ends, flags))
+    starts.sort()
+    ends.sort()
+    return starts, ends
 
 
 def intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:

@@ -25,13 +25,15 @@ Semantics (API.md "Availability", plus the decisions marked DECIDED):
   seconds (start and now up, end down). Slot starts are whole minutes whenever the anchor is
   (always, with working hours respected).
 
-Performance: all times are int epoch seconds. Required participants' busy blocks are merged
-once (widened by the buffers) into two sorted columns; each working block then finds the busy
-blocks inside it by bisection and emits grid points for every free gap with ``range()``, so
-the cost is one sort plus work proportional to the busy blocks inside the blocks walked.
+Performance: all times are int epoch seconds. Required participants' busy blocks are sorted
+once into two columns, not merged; each working block then finds the busy blocks
+near it by bisection, reads the free gaps off the columns (the buffers widen the gaps' test)
+and emits grid points for each with ``range()``, so the cost is one sort plus work
+proportional to the busy blocks near the blocks walked.
 Each optional person's merged working time is memoised per schedule and days; the slots
-inside it are found by bisecting its spans into the (sorted) slots, and only those slots are
-checked against the person's merged busy time.
+inside it are found by one walk over its spans and the (sorted) slots, and only those slots
+are checked against the person's busy time, sorted into columns but not merged, by one walk
+over the slots and the busy ends.
 """
 
 from __future__ import annotations
@@ -42,12 +44,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from itertools import chain, compress, repeat
-from operator import add, le
+from itertools import accumulate, compress, repeat
+from operator import add, lt, sub
 from typing import Any, Protocol
 
 from .errors import AvailabilityInputError, FieldError
-from .intervals import Interval, merge_columns, merge_groups, to_timestamp
+from .intervals import Interval, merge_columns, sorted_columns, to_timestamp
 from .working_hours import Block, WorkingHours, _expanded_days, _overlapping
 
 _POS_INF = float("inf")
@@ -126,22 +128,26 @@ def find_slots(
     optional = [p for p in participants if p.optional]
     if respect_working_hours:
         # Intersecting a schedule with itself changes nothing, so each distinct one is used once.
-        schedules = tuple(dict.fromkeys(p.working_hours for p in required if p.working_hours is not None))
+        # A dict, not a set, keeps the input order; looking a schedule up in it is one hash.
+        required_hours = dict.fromkeys(p.working_hours for p in required if p.working_hours is not None)
+        schedules = tuple(required_hours)
         blocks = _required_blocks(schedules, earliest, window_end)
         if not blocks:
             return []
     else:
-        schedules = ()
+        required_hours = {}
         blocks = [(window_start, window_end, window_start)]
 
     before, after = buffer_before_minutes * 60, buffer_after_minutes * 60
-    # Widen each busy block instead of each slot: [s - before, e + after) meets [a, b)
-    # exactly when [s, e) meets [a - after, b + before).
-    busy_starts, busy_ends = merge_groups([p.busy for p in required], pad_start=after, pad_end=before)
+    # The buffers widen the busy blocks instead of each slot: a slot [a, b) widened to
+    # [a - before, b + after) meets [s, e) exactly when [a, b) meets [s - after, e + before).
+    busy_starts, busy_ends = sorted_columns([p.busy for p in required])
     slot_starts = _grid_starts(
         blocks,
         busy_starts,
         busy_ends,
+        before=before,
+        after=after,
         earliest=earliest,
         latest_end=window_end,
         duration=duration,
@@ -154,16 +160,23 @@ def find_slots(
     available: list[list[str]] = [[] for _ in slot_starts]
     if optional:
         slot_ends = [s + duration for s in slot_starts]
+        # Each slot widened by the buffers, shared by every optional person's busy check.
+        widened_starts = [s - before for s in slot_starts] if before else slot_starts
+        widened_ends = [e + after for e in slot_ends] if after else slot_ends
+        everyone = range(len(slot_starts))
+        inside_of: dict[WorkingHours, list[int]] = {}  # schedule -> the slots inside it
         for person in optional:
             own_hours = person.working_hours if respect_working_hours else None
-            if own_hours is None or own_hours in schedules:
+            if own_hours is None or own_hours in required_hours:
                 # Every slot lies inside each required person's working blocks, so also
                 # inside those of anyone sharing a required person's schedule.
-                candidates: Sequence[int] = range(len(slot_starts))
+                candidates: Sequence[int] = everyone
+            elif own_hours in inside_of:  # people sharing a schedule (an office) share this
+                candidates = inside_of[own_hours]
             else:
                 working = _working_columns(own_hours, *own_hours.day_span(earliest, window_end))
-                candidates = _slots_inside(working, slot_starts, slot_ends)
-            for i in _free_slots(person.busy, candidates, slot_starts, slot_ends, before, after):
+                candidates = inside_of[own_hours] = _slots_inside(working, slot_starts, slot_ends)
+            for i in _free_slots(person.busy, candidates, widened_starts, widened_ends):
                 available[i].append(person.user_id)
 
     return _make_slots(slot_starts, duration, available)
@@ -177,9 +190,13 @@ def _make_slots(starts: list[int], duration: int, available: list[list[str]]) ->
     of slots that was a sixth of the engine's time (bench scenario (a')). Setting the slots' member descriptors
     directly is what that ``__init__`` does, minus the per-call Python frame. The end is the
     start plus a timedelta (the same aware UTC datetime as ``from_timestamp(s + duration)``,
-    at a fifth of the cost).
+    at a fifth of the cost), and so is each start after the first: the previous one plus the
+    step between them. The steps are mostly the grid's, so there are only a few timedeltas.
     """
-    begins = list(map(datetime.fromtimestamp, starts, repeat(timezone.utc)))
+    steps = list(map(sub, starts[1:], starts[:-1]))
+    step_deltas = {step: timedelta(seconds=step) for step in set(steps)}
+    first = datetime.fromtimestamp(starts[0], timezone.utc)
+    begins = list(accumulate(map(step_deltas.__getitem__, steps), add, initial=first))
     ends = list(map(add, begins, repeat(timedelta(seconds=duration))))
     slots = list(map(object.__new__, repeat(Slot, len(starts))))
     set_start, set_end, set_available = _SLOT_SETTERS
@@ -243,14 +260,26 @@ def _grid_starts(
     busy_starts: list[int],
     busy_ends: list[int],
     *,
+    before: int,
+    after: int,
     earliest: int,
     latest_end: int,
     duration: int,
     step: int,
     limit: int,
 ) -> list[int]:
-    """Grid points (epoch seconds) of slots that fit in a block and in a busy-free gap."""
+    """Grid points (epoch seconds) of slots that fit in a block and, widened by the buffers,
+    meet no busy time.
+
+    ``busy_starts``/``busy_ends`` are ``sorted_columns`` of the busy time: unmerged and
+    unpadded. The union's gaps are the non-empty ``[ends[k-1], starts[k])``, and only those
+    near a working block are ever looked at, so merging all the busy time first (a pass
+    over every block, most of them outside the working blocks everyone shares) is skipped.
+    A slot widened to ``[t - before, t + duration + after)`` is free when it lies in a gap,
+    i.e. when ``[t, t + duration)`` lies in ``[ends[k-1] + before, starts[k] - after)``.
+    """
     out: list[int] = []
+    reach = duration + after  # from a slot's start to the end of its widened span
     for block_start, block_end, anchor in blocks:
         if block_start >= latest_end:
             break
@@ -258,16 +287,21 @@ def _grid_starts(
         high = block_end if block_end < latest_end else latest_end
         if high - low < duration:
             continue
-        first = bisect_right(busy_ends, low)  # first busy block ending after `low`
-        stop = bisect_left(busy_starts, high, first)  # first one starting at/after `high`
-        if first == stop:
-            gaps: Sequence[tuple[int, int]] = ((low, high),)
-        else:
-            # Free gaps: [low, busy0.start), [busy0.end, busy1.start), ..., [busyN.end, high).
-            # The edge gaps come out empty (negative) when a busy block sticks out.
-            gaps = list(zip([low, *busy_ends[first:stop]], [*busy_starts[first:stop], high]))
-        for gap_start, gap_end in gaps:
-            last = gap_end - duration
+        # Busy blocks ending (widened) by `low` and those starting (widened) at/after `high`
+        # do not matter; the ones between bound the gaps. first <= stop: a block that ends
+        # by `low` also starts before `high`.
+        first = bisect_right(busy_ends, low - before)
+        stop = bisect_left(busy_starts, high + after, first)
+        # Gaps, before widening: [low - before, starts[first]), [ends[first], starts[first + 1]),
+        # ..., [ends[stop - 1], high + after). Those that are not gaps of the union come out
+        # empty or reversed (next start not after the previous end), as do edge gaps when a
+        # busy block sticks out of the block; they are most of them, and are dropped by a
+        # C-level pass before the loop.
+        gap_starts = [low - before, *busy_ends[first:stop]]
+        gap_ends = [*busy_starts[first:stop], high + after]
+        for gap_start, gap_end in compress(zip(gap_starts, gap_ends), map(lt, gap_starts, gap_ends)):
+            gap_start += before
+            last = gap_end - reach
             if last < gap_start:
                 continue
             # First grid point at or after gap_start, counted from the block's anchor.
@@ -292,41 +326,58 @@ def _working_columns(hours: WorkingHours, first_day: int, last_day: int) -> tupl
 def _slots_inside(working: tuple[list[int], list[int]], slot_starts: list[int], slot_ends: list[int]) -> list[int]:
     """Indexes, ascending, of the slots that lie inside one of the disjoint ``working`` spans.
 
-    Slots are sorted and all of one length, so those inside a span ``[a, b)`` are a run: from
-    the first slot starting at/after ``a`` to before the first one ending after ``b``. Two
-    bisections per span (C-level map) instead of two per slot: a person's spans in the window
-    are usually fewer than the slots, and the busy check then only looks at these.
+    One walk over the slots and the spans together, both sorted: the only span that can hold
+    a slot is the first one ending at/after the slot's end. The walk costs a few bytecodes a
+    step, where the bisections per span it replaced cost about four times as much on a
+    60-day window, which has a span or two per working day and a few slots per span.
     """
     starts, ends = working
-    firsts = map(bisect_left, repeat(slot_starts), starts)
-    stops = map(bisect_right, repeat(slot_ends), ends)
-    return list(chain.from_iterable(map(range, firsts, stops)))
+    inside: list[int] = []
+    if not ends:
+        return inside
+    j = 0
+    count = len(ends)
+    for i, slot_end in enumerate(slot_ends):
+        while ends[j] < slot_end:
+            j += 1
+            if j == count:
+                return inside
+        if starts[j] <= slot_starts[i]:
+            inside.append(i)
+    return inside
 
 
 def _free_slots(
-    busy: Sequence[Sequence[int]],
-    candidates: Sequence[int],
-    slot_starts: list[int],
-    slot_ends: list[int],
-    before: int,
-    after: int,
+    busy: Sequence[Sequence[int]], candidates: Sequence[int], lows: list[int], highs: list[int]
 ) -> list[int]:
-    """The ``candidates`` (slot indexes, ascending) whose slot, widened by the buffers, meets
-    none of ``busy``. Vectorised with map/bisect because it runs once per optional person."""
+    """The ``candidates`` (slot indexes, ascending) whose slot, widened to ``[lows[i],
+    highs[i])`` by the buffers, meets none of ``busy``; runs once per optional person.
+
+    ``busy`` is not merged: with its starts and ends sorted apart and ``k = #ends <= low``,
+    the widened slot is free exactly when the k-th smallest start is at/after ``high`` (the
+    blocks ending by ``low`` are k of those starting before ``high``, since a block starts
+    before it ends, and any more would overlap the slot). Merging it first was a third of an
+    optional person's cost. ``k`` comes from one walk over the candidates and the ends
+    together (both sorted): a few bytecodes a step cost less than a C-level bisection per
+    candidate, whose comparisons of epoch seconds (ints above 2**30, so without CPython's
+    one-digit fast path) dominated the optional part of the bench.
+    """
     if not candidates:
         return []
-    busy_starts, busy_ends = merge_columns(busy, pad_start=after, pad_end=before)
-    # Free iff the first busy block ending after the slot start begins at/after its end.
-    next_busy_start: list[float] = [*busy_starts, _POS_INF]
-    free = map(
-        le,
-        map(slot_ends.__getitem__, candidates),
-        map(
-            next_busy_start.__getitem__,
-            map(bisect_right, repeat(busy_ends), map(slot_starts.__getitem__, candidates)),
-        ),
-    )
-    return list(compress(candidates, free))
+    starts, ends = sorted_columns((busy,))
+    starts.append(_POS_INF)  # type: ignore[arg-type]  # no start left: free to the end
+    ends.append(_POS_INF)  # type: ignore[arg-type]  # a sentinel that stops the walk
+    k = 0
+    next_end = ends[0]
+    free: list[int] = []
+    for i in candidates:
+        low = lows[i]
+        while next_end <= low:
+            k += 1
+            next_end = ends[k]
+        if starts[k] >= highs[i]:
+            free.append(i)
+    return free
 
 
 def _validate(

@@ -294,6 +294,34 @@ def test_slots_are_ordinary_frozen_slots_with_utc_ends_and_own_lists():
         first.start = second.start  # type: ignore[misc]
 
 
+def test_slot_times_are_the_utc_instants_of_their_epoch_seconds_across_gaps_and_days():
+    # _make_slots reaches each start by adding the step from the previous one; over busy gaps,
+    # lunch, nights and the weekend the steps differ, and every start must still be exact.
+    week = {day: [["09:00", "12:00"], ["13:10", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+    ann = person(weekly=week, busy_blocks=busy((sthlm(2026, 3, 9, 9, 20), sthlm(2026, 3, 9, 10, 5))))
+    found = slots([ann], sthlm(2026, 3, 5), sthlm(2026, 3, 31), duration_minutes=45, interval_minutes=20)
+    starts = [s.start for s in found]
+    assert starts == [datetime.fromtimestamp(int(s.timestamp()), UTC) for s in starts]
+    assert all(s.start.tzinfo is UTC and s.end - s.start == timedelta(minutes=45) for s in found)
+    assert sthlm(2026, 3, 9, 13, 10) in starts and sthlm(2026, 3, 30, 16, 10) in starts  # DST 29 March
+    assert len({b - a for a, b in zip(starts, starts[1:])}) > 3
+
+
+def test_optional_people_sharing_working_hours_are_each_checked_against_their_own_busy_time():
+    # find_slots finds the slots inside a schedule once per request and reuses them for
+    # everyone with an equal schedule; busy time stays each person's own.
+    required = person(weekly={"mon": [["09:00", "12:00"]]})
+    morning = {"mon": [["09:00", "10:30"]]}
+    bo = person("bo", weekly=morning, optional=True, busy_blocks=busy((sthlm(2026, 3, 2, 9), sthlm(2026, 3, 2, 9, 30))))
+    cy = person("cy", weekly=morning, optional=True, busy_blocks=busy((sthlm(2026, 3, 2, 10), sthlm(2026, 3, 2, 11))))
+    di = person("di", weekly={"mon": [["10:00", "12:00"]]}, optional=True)
+    found = slots([required, bo, cy, di], *MONDAY)
+    assert [(t, s.optional_available) for t, s in zip(hhmm(found), found)] == [
+        ("09:00", ["cy"]), ("09:30", ["bo", "cy"]), ("10:00", ["bo", "di"]), ("10:30", ["di"]),
+        ("11:00", ["di"]), ("11:30", ["di"]),
+    ]
+
+
 def test_optional_person_listed_only_for_slots_inside_their_working_time_edges_included():
     # A slot exactly filling a working block counts; one sticking out by a minute does not;
     # someone with no working day is never listed.

@@ -4,7 +4,8 @@
   (Lord Howe's 30-minute DST, Santiago's and Havana's midnight DST, Casablanca's Ramadan
   switches, Chatham's +12:45, ...), windows around DST transitions, random working hours
   (overnight, "24:00", touching, overrides), busy sets, buffers, notice and now.
-- merge / intersect / subtract / clip vs sets of integer points.
+- merge / intersect / subtract / clip / sorted_columns (and the free time find_slots reads off
+  it) vs sets of integer points.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from hub.availability import DAY_NAMES, Participant, WorkingHours, find_slots
-from hub.availability.intervals import clip, intersect, merge, merge_columns, merge_groups, subtract
-from hub.availability.slots import _intersect_blocks, _required_blocks
+from hub.availability.intervals import clip, intersect, merge, merge_columns, merge_groups, sorted_columns, subtract
+from hub.availability.slots import _free_slots, _grid_starts, _slots_inside, _intersect_blocks, _required_blocks
 from hub.availability.working_hours import _wall_to_utc  # the DST rule itself
 from tests.oracle_availability import oracle_slots
 
@@ -301,3 +302,69 @@ def test_merge_groups_is_merge_columns_of_all_the_groups(groups, pad_start, pad_
     widened = [(s - pad_start, e + pad_end) for s, e in everything if s < e]
     assert points(zip(starts, ends)) == points(widened)
     assert is_normalised(list(zip(starts, ends)))
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.lists(raw_intervals, max_size=4))
+def test_sorted_columns_gaps_are_the_gaps_of_the_union(groups):
+    """The non-empty [ends[k-1], starts[k]) of the unmerged sorted columns are the gaps between
+    the merged intervals, and the columns span the union."""
+    everything = [interval for group in groups for interval in group]
+    starts, ends = sorted_columns(groups)
+    kept = [(s, e) for s, e in everything if s < e]  # empty and reversed ones are ignored
+    assert (starts, ends) == (sorted(s for s, _ in kept), sorted(e for _, e in kept))
+    merged = merge(everything)
+    assert [(e, s) for e, s in zip(ends, starts[1:]) if e < s] == [
+        (previous[1], following[0]) for previous, following in zip(merged, merged[1:])
+    ]
+    assert (starts[:1], ends[-1:]) == ([s for s, _ in merged[:1]], [e for _, e in merged[-1:]])
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    st.lists(raw_intervals, max_size=3),
+    st.integers(-25, 65),
+    st.integers(-25, 65),
+    st.integers(0, 3),
+    st.integers(0, 3),
+    st.integers(1, 4),
+)
+def test_grid_starts_finds_the_free_points_from_unmerged_columns(groups, low, high, before, after, duration):
+    """find_slots' grid walk on one block, step 1: every start whose slot, widened by the
+    buffers, meets no busy point; the busy time is given unmerged and unpadded."""
+    starts, ends = sorted_columns(groups)
+    found = _grid_starts(
+        [(low, high, low)], starts, ends, before=before, after=after,
+        earliest=low, latest_end=high, duration=duration, step=1, limit=10**6,
+    )
+    busy = points((s - after, e + before) for group in groups for s, e in group if s < e)
+    assert found == [t for t in range(low, high - duration + 1) if not busy & set(range(t, t + duration))]
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(raw_intervals, st.lists(st.integers(-25, 65), unique=True), st.integers(1, 5), st.integers(0, 3), st.integers(0, 3))
+def test_free_slots_reads_busy_time_off_unmerged_columns(busy, starts, duration, before, after):
+    """An optional person's busy check: the slots whose widened span meets no busy point,
+    among all slots (a range) or some of them (a list of indexes)."""
+    starts.sort()
+    lows = [s - before for s in starts]
+    highs = [s + duration + after for s in starts]
+    taken = points(busy)
+    expected = [i for i, (low, high) in enumerate(zip(lows, highs)) if not taken & set(range(low, high))]
+    assert _free_slots(busy, range(len(starts)), lows, highs) == expected
+    odd = list(range(1, len(starts), 2))
+    assert _free_slots(busy, odd, lows, highs) == [i for i in expected if i % 2]
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(raw_intervals, st.lists(st.integers(-25, 65), unique=True), st.integers(1, 5))
+def test_slots_inside_are_those_covered_by_the_working_time(working, starts, duration):
+    """An optional person's working-time check: merged spans, sorted slots of one length."""
+    starts.sort()
+    ends = [s + duration for s in starts]
+    merged = merge(working)
+    spans = ([s for s, _ in merged], [e for _, e in merged])
+    covered = points(merged)
+    assert _slots_inside(spans, starts, ends) == [
+        i for i, (s, e) in enumerate(zip(starts, ends)) if set(range(s, e)) <= covered
+    ]
