@@ -16,10 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # HTTP clients (requests and its urllib3: a webhook delivery, the demo's seeding, a provider's
 # call; zoomus: Zoom's calls, not its webhook receiver), the sandbox's emulators (the demo
 # binds the sandbox's port at start and builds them after the hub serves), diagnostics (support's
-# requests).
+# requests), the scheduling service (its routes' first use: hub/wiring.py).
 NOT_AT_START = ("authlib", "joserfc", "alembic", "structlog", "rich", "radicale", "icalendar", "msgraph",
                 "sqlalchemy.dialects.postgresql", "requests", "urllib3", "zoomus", "providers.emulator_kit",
-                "hub.services.diagnostics")
+                "hub.services.diagnostics", "hub.services.scheduling.offers", "hub.services.scheduling.candidates")
 
 
 def run(code: str, cwd: Path) -> subprocess.CompletedProcess:
