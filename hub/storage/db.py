@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import ast
 import re
-from contextlib import contextmanager
+import threading
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
 from typing import Iterator
@@ -46,10 +47,17 @@ class Database:
         # here, so work queued inside a transaction is handed to the broker after it commits.
         self.session_info: dict[str, object] = {}
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
+        self._row_lock_stand_in = threading.Lock()
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    def serial(self) -> AbstractContextManager[object]:
+        """Wrap a read-check-write whose one winner a row lock (SELECT … FOR UPDATE) decides on
+        PostgreSQL. SQLite has no row locks, so such blocks take turns in this process — on one
+        lock per database, whichever service or job instance runs them."""
+        return self._row_lock_stand_in if self.is_sqlite else nullcontext()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

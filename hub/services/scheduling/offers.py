@@ -3,9 +3,8 @@ they start from."""
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,12 +69,12 @@ class SchedulingService:
         # Zoom undo, provider idempotency handles).
         self.events = events
         self.views = Views(hub.vault, booking_url)
-        self._claims = threading.Lock()
 
     def serial(self) -> AbstractContextManager[object]:
         """The one-winner rule: on PostgreSQL the request row lock (SELECT … FOR UPDATE) decides;
-        SQLite has no row locks, so claims in this process take turns."""
-        return self._claims if self.hub.db.is_sqlite else nullcontext()
+        on SQLite claims take turns on the database's lock, shared with the expiry jobs (which
+        build their own service instance)."""
+        return self.hub.db.serial()
 
     # --- templates ----------------------------------------------------------------------------
     def put_template(self, tenant_id: str, template_id: str, settings: dict[str, Any]) -> tuple[dict[str, Any], bool]:
