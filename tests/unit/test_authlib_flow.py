@@ -20,6 +20,12 @@ REVOKE = "https://auth.example.com/revoke"
 VERIFIER = "v" * 64
 
 
+def provider_calls(mock=responses) -> list:
+    """The calls to the provider among those `responses` saw: it intercepts every thread's
+    requests, so a background thread left by another test in this worker shows up there too."""
+    return [c for c in mock.calls if c.request.url.startswith("https://auth.example.com/")]
+
+
 def flow(**overrides) -> tuple[AuthlibFlow, list]:
     seen: list = []
 
@@ -73,11 +79,11 @@ def test_the_code_exchange_posts_code_verifier_and_client_credentials():
     f, seen = flow()
     before = datetime.now(timezone.utc)
     grant = f.exchange(code="c-1", redirect_uri="https://hub.example.com/cb", code_verifier=VERIFIER, nonce="n-1")
-    sent = parse_qs(responses.calls[0].request.body)
+    sent = parse_qs(provider_calls()[0].request.body)
     assert {k: v[0] for k, v in sent.items()} == {
         "grant_type": "authorization_code", "code": "c-1", "code_verifier": VERIFIER,
         "redirect_uri": "https://hub.example.com/cb", "client_id": "cid", "client_secret": "csecret"}
-    assert responses.calls[0].request.req_kwargs["timeout"] == 7.0
+    assert provider_calls()[0].request.req_kwargs["timeout"] == 7.0
     assert (grant.access_token, grant.refresh_token, grant.scopes) == ("at", "rt", ("openid", "calendar"))
     assert before + timedelta(seconds=1800) <= grant.expires_at <= datetime.now(timezone.utc) + timedelta(seconds=1800)
     assert grant.identity == Identity(account_id="acct-1", email="ada@example.com")
@@ -89,7 +95,7 @@ def test_basic_client_authentication_when_the_provider_wants_it():
     responses.post(TOKEN, json={"access_token": "at", "token_type": "Bearer"})
     f, _ = flow(token_auth_method="client_secret_basic")
     f.exchange(code="c", redirect_uri="https://hub/cb", code_verifier=VERIFIER, nonce="n")
-    request = responses.calls[0].request
+    request = provider_calls()[0].request
     assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"cid:csecret").decode()
     assert "client_secret" not in parse_qs(request.body)
 
@@ -100,9 +106,9 @@ def test_a_refresh_sends_the_refresh_token_and_reads_no_identity():
     f, seen = flow()
     before = datetime.now(timezone.utc)
     grant = f.refresh("rt-1")
-    sent = {k: v[0] for k, v in parse_qs(responses.calls[0].request.body).items()}
+    sent = {k: v[0] for k, v in parse_qs(provider_calls()[0].request.body).items()}
     assert sent["grant_type"] == "refresh_token" and sent["refresh_token"] == "rt-1"
-    assert responses.calls[0].request.req_kwargs["timeout"] == 7.0
+    assert provider_calls()[0].request.req_kwargs["timeout"] == 7.0
     # authlib fills in the refresh token sent when the answer has none (Google does not rotate)
     assert (grant.access_token, grant.refresh_token, grant.scopes, grant.identity) == ("at2", "rt-1", ("a", "b"), None)
     assert before + timedelta(seconds=3600) <= grant.expires_at  # no expires_in: an hour
@@ -139,8 +145,8 @@ def test_revoke_posts_the_token_and_a_refusal_is_classified():
     responses.post(REVOKE, status=200)
     f, seen = flow()
     assert f.revoke("at-1") is None
-    assert parse_qs(responses.calls[0].request.body)["token"] == ["at-1"]
-    assert responses.calls[0].request.req_kwargs["timeout"] == 7.0
+    assert parse_qs(provider_calls()[0].request.body)["token"] == ["at-1"]
+    assert provider_calls()[0].request.req_kwargs["timeout"] == 7.0
     responses.replace(responses.POST, REVOKE, json={"error": "invalid_token"}, status=400)
     with pytest.raises(ProviderError):
         f.revoke("at-2")
@@ -159,7 +165,7 @@ def test_without_a_revoke_endpoint_nothing_is_sent():
     f, _ = flow(revoke_endpoint=None)
     with responses.RequestsMock() as mock:
         assert f.revoke("at") is None
-        assert len(mock.calls) == 0
+        assert len(provider_calls(mock)) == 0
 
 
 def test_no_proxy_from_the_environment_sees_tokens():
