@@ -75,6 +75,10 @@ MODULES: dict[str, list[str]] = {
     # Fakes only: a live hub + emulators costs ~6 s of set-up per mutant (1,200+ mutants). The
     # e2e and security tests prove the same paths against the emulators.
     "hub/services/events.py": ["tests/unit/test_event_service_rules.py", "tests/unit/test_services_with_fakes.py"],
+    # The slot engine: example tests, and hypothesis properties against the brute-force oracle.
+    "hub/availability/intervals.py": ["tests/unit/test_intervals.py", "tests/unit/test_slots.py",
+                                      "tests/unit/test_slots_property.py"],
+    "hub/availability/slots.py": ["tests/unit/test_slots.py", "tests/unit/test_slots_property.py"],
 }
 
 STATUS = re.compile(r"^\s*(\S+):\s*(killed|survived|timeout|suspicious|no tests|skipped|not checked|segfault|"
