@@ -170,7 +170,11 @@ def calendar_of(connections: list[C]) -> C | None:
 def newest_offering(connections: list[C], capability: str) -> C | None:
     """Among connections offering `capability` (rows or objects with `capabilities`, `status`,
     `connected_at`): the newest active one, else the newest broken one."""
-    candidates = [c for c in connections if capability in (c.capabilities or [])]
+    return newest([c for c in connections if capability in (c.capabilities or [])])
+
+
+def newest(candidates: list[C]) -> C | None:
+    """The newest active connection among `candidates`, else the newest broken one."""
     active = [c for c in candidates if c.status == "active"]
     pool = active or candidates
     return max(pool, key=lambda c: c.connected_at) if pool else None

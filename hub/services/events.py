@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from hub.container import Hub
 from hub.errors import Conflict, HubError, Invalid, NotFound, ProviderFailed
-from hub.services.directory import (LAST_USED_RESOLUTION, Organizer, calendar_of, newest_offering, record_outcome,
-                                    require_user_and_connections)
+from hub.services.directory import (LAST_USED_RESOLUTION, Organizer, calendar_of, newest, newest_offering,
+                                    record_outcome, require_user_and_connections)
 from hub.services.explanations import explain
 from hub.services.sync.notices import calendar_written
 from hub.storage.models import Connection, Event, User, new_id
@@ -508,10 +508,7 @@ def _offering(connections: list[Any], capability: str) -> Any:
     """The newest connection to a provider that offers `capability`, whether or not this
     account can use it: "connected but may not" is its own cause, not "not connected"."""
     spec = registry.bringing(capability)
-    candidates = [c for c in connections if spec is not None and c.provider == spec.name]
-    active = [c for c in candidates if c.status == "active"]
-    pool = active or candidates
-    return max(pool, key=lambda c: c.connected_at) if pool else None
+    return newest([c for c in connections if spec is not None and c.provider == spec.name])
 
 
 def _external_conference(spec: ProviderSpec, meeting: Meeting) -> dict[str, Any]:
