@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hub.jobs.dispatch import after_commit
+from hub.jobs.dispatch import Transaction, Unit, after_commit, transaction
 from hub.jobs.store import schedule
 
 if TYPE_CHECKING:
     from hub.container import Hub
     from hub.jobs.runtime import Runner
 
-__all__ = ["after_commit", "runner_for", "schedule"]
+__all__ = ["Transaction", "Unit", "after_commit", "runner_for", "schedule", "transaction"]
 
 
 def runner_for(hub: Hub) -> Runner:

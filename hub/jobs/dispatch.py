@@ -12,13 +12,18 @@ the sweep.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 from sqlalchemy import event
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from hub.logs import get_logger
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hub.storage.db import Database
 
 log = get_logger(__name__)
 
@@ -33,7 +38,47 @@ class Dispatcher(Protocol):
     def enqueue(self, name: str, payload: dict[str, Any], at: datetime | None = None) -> None: ...
 
 
-def after_commit(session: Session, name: str, payload: dict[str, Any], at: datetime | None = None) -> None:
+class Unit(Protocol):
+    """Where a record is written and its message queued until the commit: an ORM `Session`, or
+    a `Transaction` on a plain connection."""
+
+    @property
+    def info(self) -> dict[Any, Any]: ...
+    def execute(self, statement: Any, params: Any = None) -> Any: ...
+    def flush(self) -> None: ...
+    def get_bind(self) -> Any: ...
+
+
+class Transaction:
+    """A transaction on a plain connection that queues work as a `Session` does (`info`), for
+    a hot path that writes a few rows with Core statements: no session to open, no unit of
+    work to flush, no ORM layer per statement. Made by `transaction`."""
+
+    def __init__(self, connection: Connection, info: dict[Any, Any]) -> None:
+        self.connection = connection
+        self.info = info
+
+    def execute(self, statement: Any, params: Any = None) -> Any:
+        return self.connection.execute(statement, params)
+
+    def flush(self) -> None:
+        """Nothing is pending outside the statements already executed."""
+
+    def get_bind(self) -> Connection:
+        return self.connection
+
+
+@contextmanager
+def transaction(db: Database) -> Iterator[Transaction]:
+    """`Database.write` with the jobs' hand-off: commits when the block ends cleanly (then
+    sends what was queued, as a session's commit does), rolls back and sends nothing otherwise."""
+    with db.write() as conn:
+        tx = Transaction(conn, dict(db.session_info))
+        yield tx
+    _hand_over(tx.info)
+
+
+def after_commit(session: Unit, name: str, payload: dict[str, Any], at: datetime | None = None) -> None:
     """Enqueue `name(payload)` when `session`'s transaction commits (dropped on rollback)."""
     session.info.setdefault(_PENDING, []).append((name, payload, at))
 
@@ -43,10 +88,14 @@ def after_commit(session: Session, name: str, payload: dict[str, Any], at: datet
 # per instance). A session with nothing pending passes through both in a dict lookup.
 @event.listens_for(Session, "after_commit")
 def _send(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
+    _hand_over(session.info)
+
+
+def _hand_over(info: dict[Any, Any]) -> None:
+    pending = info.pop(_PENDING, None)
     if not pending:
         return
-    dispatcher: Dispatcher | None = session.info.get(DISPATCHER)  # type: ignore[assignment]
+    dispatcher: Dispatcher | None = info.get(DISPATCHER)
     if dispatcher is None:
         return
     for name, payload, at in pending:

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from hub.jobs.dispatch import after_commit
+from hub.jobs.dispatch import Unit, after_commit
 from hub.storage.db import Database
 from hub.storage.models import Job, new_id
 from hub.storage.types import utcnow
@@ -39,12 +39,13 @@ class Claimed:
     attempt: int  # 1-based
 
 
-def schedule(session: Session, name: str, payload: dict[str, Any] | None = None, *,
+def schedule(session: Unit, name: str, payload: dict[str, Any] | None = None, *,
              at: datetime | None = None, key: str | None = None, job_id: str | None = None) -> str | None:
-    """Record job `name(payload)` to run at `at` (now when None), in `session`'s transaction; it is handed to a
-    worker after the commit. With `key`, at most one job ever exists per key (a second call is
-    a no-op and returns None): one release per hold, one renewal per channel and period.
-    `job_id`: the row's id chosen by the caller (a payload that seals secrets to its own row)."""
+    """Record job `name(payload)` to run at `at` (now when None), in `session`'s transaction (an
+    ORM session or a `Transaction`); it is handed to a worker after the commit. With `key`, at
+    most one job ever exists per key (a second call is a no-op and returns None): one release
+    per hold, one renewal per channel and period. `job_id`: the row's id chosen by the caller
+    (a payload that seals secrets to its own row)."""
     job_id = job_id or new_id("job")
     now = utcnow()
     values = {"id": job_id, "name": name, "payload": payload or {}, "key": key, "status": PENDING,

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from sqlalchemy.orm import Session
 
+from hub import jobs
 from hub.container import Hub
+from hub.jobs import Unit
 from hub.errors import Conflict, HubError, Invalid, NotFound, ProviderFailed
 from hub.services.directory import (LAST_USED_RESOLUTION, Organizer, calendar_of, newest, newest_offering,
                                     record_outcome, require_user_and_connections)
@@ -287,17 +289,29 @@ class EventService:
                       send_updates=body.send_updates, status=_CONFIRMED, write_started_at=None)
         # Untyped on purpose: read like an `Event` (event_out, attendance) without being one.
         event: Any = SimpleNamespace(**values)
-        with self.hub.db.session() as session:
-            # Core, not `session.add`: nothing reads this row back through the session, and the
-            # ORM's unit of work costs more than the statement (created_at/updated_at: defaults).
-            session.execute(_INSERT_EVENT, values)
-            calendar_written(session, plan.calendar.id, self.hub.clock())
-            if watching is not None and self.attendance is not None:
-                self.attendance.watch(session, event, watching)
-            out = event_out(event, body.organizer)
-            # Queued in the transaction that stores the event: both or neither.
-            enqueue(session, tenant_id, "event.created", out, now=self.hub.clock())
-            return out
+        if watching is None or self.attendance is None:
+            # The usual create writes Core statements only: a plain connection's transaction,
+            # no ORM session around it (jobs and webhooks still go out after the commit).
+            with jobs.transaction(self.hub.db) as tx:
+                return self._store(tx, tenant_id, values, event, body.organizer, plan.calendar.id)
+        with self.hub.db.session() as session:  # attendance adds its watch as an entity
+            attendance = self.attendance
+            return self._store(session, tenant_id, values, event, body.organizer, plan.calendar.id,
+                               lambda: attendance.watch(session, event, watching))
+
+    def _store(self, unit: Unit, tenant_id: str, values: dict[str, Any], event: Any, organizer: str,
+               calendar_id: str, watch: Callable[[], None] | None = None) -> dict[str, Any]:
+        """The new event's row, the write mark of its calendar, what watches it and the
+        `event.created` webhook: one transaction (both or neither), the answer read from it."""
+        # Core, not `session.add`: nothing reads this row back through a session, and the ORM's
+        # unit of work costs more than the statement (created_at/updated_at: the defaults).
+        unit.execute(_INSERT_EVENT, values)
+        calendar_written(unit, calendar_id, self.hub.clock())
+        if watch is not None:
+            watch()
+        out = event_out(event, organizer)
+        enqueue(unit, tenant_id, "event.created", out, now=self.hub.clock())
+        return out
 
     def check_attendance(self, tenant_id: str, body: NewEvent) -> None:
         """Whether `body` could be created with its attendance, refused as `create` would refuse

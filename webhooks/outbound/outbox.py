@@ -13,9 +13,8 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
 
-from hub.jobs import after_commit
+from hub.jobs import Unit, after_commit
 from hub.storage.models import WebhookDelivery, WebhookEndpoint, new_id
 
 EVENT_TYPES = (
@@ -56,7 +55,7 @@ _DELIVERIES: Any = WebhookDelivery.__table__
 _INSERT_DELIVERY = _DELIVERIES.insert()
 
 
-def subscribers(session: Session, tenant_id: str, event_type: str) -> list[str]:
+def subscribers(session: Unit, tenant_id: str, event_type: str) -> list[str]:
     """Ids of the tenant's enabled endpoints that want `event_type`. Filtered here rather
     than in SQL: JSON list queries differ between SQLite and PostgreSQL, and a tenant has a
     handful of endpoints."""
@@ -64,7 +63,7 @@ def subscribers(session: Session, tenant_id: str, event_type: str) -> list[str]:
     return [endpoint_id for endpoint_id, events in rows if subscribed(events, event_type)]
 
 
-def enqueue(session: Session, tenant_id: str, event_type: str, data: dict[str, Any], *,
+def enqueue(session: Unit, tenant_id: str, event_type: str, data: dict[str, Any], *,
             now: datetime | None = None) -> None:
     """Queue `event_type` for every subscribed endpoint of the tenant, in `session`'s
     transaction. One message id for all of them and all their retries: it is the

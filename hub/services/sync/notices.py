@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from hub import jobs
+from hub.jobs import Unit
 from hub.services.sync.channels import ACTIVE, STOPPING
 from hub.services.sync.records import OPEN, RENEW, RUN, secret_matches
 from hub.storage.models import SyncChannel, SyncState
@@ -153,7 +154,7 @@ class MarkedChannel(Protocol):
     def provider(self) -> str: ...
 
 
-def mark_dirty(session: Session, channel: MarkedChannel, now: datetime, why: str = "notice") -> None:
+def mark_dirty(session: Unit, channel: MarkedChannel, now: datetime, why: str = "notice") -> None:
     """The cache of this connection is behind. The first notice since the last sync queues the
     sync (keyed on that moment, so a burst of notices queues one job); later ones find the
     connection dirty already and only move `last_notice_at`, which the running sync checks
@@ -169,7 +170,7 @@ def mark_dirty(session: Session, channel: MarkedChannel, now: datetime, why: str
     _mark_locked(session, channel.connection_id, now, why)
 
 
-def _mark_locked(session: Session, connection_id: str, now: datetime, why: str) -> None:
+def _mark_locked(session: Unit, connection_id: str, now: datetime, why: str) -> None:
     """`mark_dirty` once the state row exists and is locked."""
     # Conditional update: of two notices racing, exactly one sees the connection clean.
     result: Any = session.execute(_MARK_DIRTY, {"dirty_connection": connection_id, "dirty_at": now})
@@ -188,7 +189,7 @@ _ACTIVE_CHANNEL = (select(_CHANNELS.c.connection_id, _CHANNELS.c.tenant_id, _CHA
                    .where(_CHANNELS.c.connection_id == bindparam("connection_id"), _CHANNELS.c.status == ACTIVE))
 
 
-def calendar_written(session: Session, connection_id: str, now: datetime) -> None:
+def calendar_written(session: Unit, connection_id: str, now: datetime) -> None:
     """The hub itself just changed this calendar (an event or a hold made, moved or removed):
     its cache is behind until the next sync. The provider's push would say so too, but a
     cached read in between must not miss the hub's own write, so the connection is marked
