@@ -34,7 +34,7 @@ from hub.services.attendance import AttendanceRules
 from hub.services.directory import require_user
 from hub.services.events import EventUpdate, NewEvent
 from hub.services.freebusy import free_busy, participant_status
-from hub.services.idempotency import request_hash
+from hub.services.idempotency import complete_in, request_hash
 from providers import registry
 from providers.base import Attendee
 
@@ -168,23 +168,30 @@ IDEMPOTENCY_HEADER = (("Idempotency-Key", "Same key + same body replays the firs
 def create_event(body: EventIn):
     key = request.headers.get("Idempotency-Key")
     tenant = tenant_id()
-    store = services().idempotency
+    svc = services()
     if key is None:
-        return jsonify(services().events.create(tenant, new_event(body), secrets.token_hex(16))), 201
+        return jsonify(svc.events.create(tenant, new_event(body), secrets.token_hex(16))), 201
+    store = svc.idempotency
     replay = store.begin(tenant, key, request_hash(body.model_dump(mode="json")), hub().clock())
     if replay is not None:
         resp = jsonify(replay.body)
         resp.status_code = replay.status
         resp.headers["Idempotent-Replayed"] = "true"
         return resp
+    stored: list[dict] = []
+
+    def answered(unit, out: dict) -> None:
+        # The replay is stored in the transaction that stores the event: a key is never left
+        # without the answer of an event that exists, nor holds one for an event that does not.
+        stored.append(hub_json(out))
+        complete_in(unit, tenant, key, 201, stored[0])
+
     try:
-        out = services().events.create(tenant, new_event(body), f"{tenant}:{key}")
+        svc.events.create(tenant, new_event(body), f"{tenant}:{key}", answered)
     except BaseException:
         store.abandon(tenant, key)
         raise
-    body_json = hub_json(out)
-    store.complete(tenant, key, 201, body_json)
-    return jsonify(body_json), 201
+    return jsonify(stored[0]), 201
 
 
 def _attendees(items: list[AttendeeIn]) -> tuple[Attendee, ...]:

@@ -241,7 +241,10 @@ class EventService:
                               retry_after=err.retry_after)
 
     # --- create -----------------------------------------------------------------------------
-    def create(self, tenant_id: str, body: NewEvent, handle: str) -> dict[str, Any]:
+    def create(self, tenant_id: str, body: NewEvent, handle: str,
+               answered: Callable[[Unit, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """`answered(transaction, answer)`: run in the transaction that stores the event (an
+        idempotency key's stored response goes with the event, both or neither)."""
         user, plan = self.plan(tenant_id, body)
         watching = self._prepare_attendance(tenant_id, user, plan, body)  # refused before anything exists
         meeting_spec = registry.get(plan.external.provider) if plan.external is not None else None
@@ -293,16 +296,18 @@ class EventService:
             # The usual create writes Core statements only: a plain connection's transaction,
             # no ORM session around it (jobs and webhooks still go out after the commit).
             with jobs.transaction(self.hub.db) as tx:
-                return self._store(tx, tenant_id, values, event, body.organizer, plan.calendar.id)
+                return self._store(tx, tenant_id, values, event, body.organizer, plan.calendar.id, answered)
         with self.hub.db.session() as session:  # attendance adds its watch as an entity
             attendance = self.attendance
-            return self._store(session, tenant_id, values, event, body.organizer, plan.calendar.id,
+            return self._store(session, tenant_id, values, event, body.organizer, plan.calendar.id, answered,
                                lambda: attendance.watch(session, event, watching))
 
     def _store(self, unit: Unit, tenant_id: str, values: dict[str, Any], event: Any, organizer: str,
-               calendar_id: str, watch: Callable[[], None] | None = None) -> dict[str, Any]:
-        """The new event's row, the write mark of its calendar, what watches it and the
-        `event.created` webhook: one transaction (both or neither), the answer read from it."""
+               calendar_id: str, answered: Callable[[Unit, dict[str, Any]], None] | None,
+               watch: Callable[[], None] | None = None) -> dict[str, Any]:
+        """The new event's row, the write mark of its calendar, what watches it, the
+        `event.created` webhook and the caller's `answered`: one transaction (all or nothing),
+        the answer read from it."""
         # Core, not `session.add`: nothing reads this row back through a session, and the ORM's
         # unit of work costs more than the statement (created_at/updated_at: the defaults).
         unit.execute(_INSERT_EVENT, values)
@@ -311,6 +316,8 @@ class EventService:
             watch()
         out = event_out(event, organizer)
         enqueue(unit, tenant_id, "event.created", out, now=self.hub.clock())
+        if answered is not None:
+            answered(unit, out)
         return out
 
     def check_attendance(self, tenant_id: str, body: NewEvent) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, NoResultFound
 from sqlalchemy.orm import Session
 
+from hub.jobs import Unit
 from hub.storage.db import Database
 from hub.storage.models import IdempotencyRecord
 
@@ -85,16 +86,22 @@ class IdempotencyStore:
 
     def complete(self, tenant_id: str, key: str, status: int, body: dict[str, Any]) -> None:
         with self.db.write() as conn:
-            # One UPDATE, not a read of the row and a flush of it; no ORM session around it.
-            result: Any = conn.execute(_COMPLETE, {"record_tenant": tenant_id, "record_key": key, "state": "done",
-                                                   "response_status": status, "response_body": body})
-            if result.rowcount != 1:  # as the read's scalar_one() refused a row that is gone
-                raise NoResultFound(f"no idempotency record for key {key!r}")
+            complete_in(conn, tenant_id, key, status, body)
 
     def abandon(self, tenant_id: str, key: str) -> None:
         with self.db.session() as session:
             session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.tenant_id == tenant_id,
                                                             IdempotencyRecord.key == key))
+
+
+def complete_in(on: Unit | Connection, tenant_id: str, key: str, status: int, body: dict[str, Any]) -> None:
+    """`IdempotencyStore.complete` in the caller's transaction: the answer is stored with the
+    change it answers (both or neither)."""
+    # One UPDATE, not a read of the row and a flush of it; no ORM session around it.
+    result: Any = on.execute(_COMPLETE, {"record_tenant": tenant_id, "record_key": key, "state": "done",
+                                         "response_status": status, "response_body": body})
+    if result.rowcount != 1:  # as the read's scalar_one() refused a row that is gone
+        raise NoResultFound(f"no idempotency record for key {key!r}")
 
 
 def _claim(on: Session | Connection, tenant_id: str, key: str, fingerprint: str, now: datetime) -> None:

@@ -1101,3 +1101,27 @@ def test_the_hubs_own_attendance_service_is_asked(env):
     r = env.post(who, attendees=[{"email": "cand@example.com"}], attendance={"candidate_email": "cand@example.com"})
     assert (r.status_code, r.json["code"], r.json.get("cause")) == (422, "attendance_unavailable", "scopes_missing")
     assert env.google.calls == []
+
+
+# --- idempotency key ---------------------------------------------------------------------------
+
+def test_a_keyed_answer_is_stored_with_the_event_or_not_at_all(env, monkeypatch):
+    import hub.api.v1 as v1
+    who = env.person(caps=("calendar",))
+    keyed = {"_headers": {"Idempotency-Key": f"k-{uuid.uuid4().hex[:8]}"}}
+    real = v1.complete_in
+
+    def fails_after_the_event_row(unit, *args):
+        real(unit, *args)  # the event row and the answer are both written…
+        raise RuntimeError("the transaction fails after both writes")  # …and rolled back together
+
+    monkeypatch.setattr(v1, "complete_in", fails_after_the_event_row)
+    r = env.post(who, **dict(keyed))
+    assert r.status_code == 500
+    assert env.events_of(who) == []  # no row without its stored answer
+    monkeypatch.setattr(v1, "complete_in", real)
+    r = env.post(who, **dict(keyed))  # the key was given back: the retry books
+    assert r.status_code == 201, r.json
+    assert [e.id for e in env.events_of(who)] == [r.json["id"]]
+    again = env.post(who, **dict(keyed))
+    assert again.status_code == 201 and again.json == r.json and again.headers["Idempotent-Replayed"] == "true"
