@@ -51,14 +51,15 @@ def register_batch(bp: Blueprint, emulator: "GoogleEmulator") -> None:
             return errors.bad_request("Invalid multipart request with 0 mime parts.").response()
         if len(parts) > BATCH_LIMIT:
             return errors.bad_request(f"A batch request cannot contain more than {BATCH_LIMIT} requests.").response()
-        _wait_for_slowest(emulator, parts)
+        inners = [_inner(part) for part in parts]
+        _wait_for_slowest(emulator, inners)
         # The plain API routes live under the same mount as this one.
         api_prefix = request.path.removesuffix(BATCH_PATH) + API_ROOT + "/"
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         boundary = f"batch_{secrets.token_urlsafe(12)}"
         chunks = []
-        for part in parts:
-            answer = _answer(app, emulator, part, api_prefix)
+        for part, inner in zip(parts, inners):
+            answer = _answer(app, emulator, inner, api_prefix)
             content_id = (part["Content-ID"] or "").strip()
             head = "Content-Type: application/http\r\n"
             if content_id:
@@ -82,7 +83,10 @@ def _parts() -> list[Message] | None:
     return list(parts) if parts else None  # type: ignore[arg-type]
 
 
-def _inner(part: Message) -> tuple[str, str, dict[str, str], bytes] | None:
+_Inner = tuple[str, str, dict[str, str], bytes]
+
+
+def _inner(part: Message) -> _Inner | None:
     """method, path, headers and body of the HTTP request a part holds; None if it holds none."""
     payload = part.get_payload(decode=False)
     if not isinstance(payload, str) or not payload.strip():
@@ -98,10 +102,9 @@ def _inner(part: Message) -> tuple[str, str, dict[str, str], bytes] | None:
     return words[0].upper(), words[1], headers, data
 
 
-def _answer(app: Flask, emulator: "GoogleEmulator", part: Message, api_prefix: str) -> Response:
+def _answer(app: Flask, emulator: "GoogleEmulator", inner: _Inner | None, api_prefix: str) -> Response:
     """One part, through the same view as a plain call, in a request of its own (its own `g`,
     so a fault's hit counts per call, and pushes caused by it leave when it ends)."""
-    inner = _inner(part)
     if inner is None:
         return errors.bad_request("Failed to parse batch request.").response()
     method, target, headers, data = inner
@@ -117,10 +120,9 @@ def _answer(app: Flask, emulator: "GoogleEmulator", part: Message, api_prefix: s
             return errors.GoogleApiError(exc.code or 400, "badRequest", exc.description or "").response()
 
 
-def _wait_for_slowest(emulator: "GoogleEmulator", parts: list[Message]) -> None:
+def _wait_for_slowest(emulator: "GoogleEmulator", inners: list[_Inner | None]) -> None:
     slowest = 0.0
-    for part in parts:
-        inner = _inner(part)
+    for inner in inners:
         auth = next((v for k, v in (inner[2] if inner else {}).items() if k.lower() == "authorization"), "")
         who = emulator.oauth.email_for_credential(auth[7:].strip()) if auth[:7].lower() == "bearer " else None
         fault = emulator.take_fault("latency", who) if who else None
