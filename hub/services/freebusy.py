@@ -38,6 +38,12 @@ STATUS_RANK = {"tentative": 0, "busy": 1, "oof": 2}
 # Kinds that say nothing about the connection's health (the request's fault, not the grant's).
 NOT_HEALTH = ("not_found", "invalid_request", "conflict")
 Consistency = Literal["cached", "live"]
+# Most reads in one batch the hub sends, below any provider's own limit: a batch is one serial
+# chain (the hub writes every part, the provider answers every part, the hub reads every
+# answer) while the other participants' calls compete for the same CPU, so one batch of 50
+# came out slower than 50 single calls at zero latency although it costs less CPU; batches of
+# about 10, sent at once, overlap again and keep the saving (bench/availability_endpoint.py).
+BATCH_SIZE = 10
 
 
 @dataclass(frozen=True)
@@ -252,7 +258,8 @@ def _from_cache(readers: list[Reader], fresh: dict[str, tuple[busy_cache.Freshne
 
 def _batches(hub: Hub, readers: list[Reader]) -> tuple[list[list[Reader]], list[Reader]]:
     """The readers whose provider reads many people in one round trip (FreeBusyBatch), grouped
-    per provider in balanced groups of at most its batch limit; the rest, read one by one. Only
+    per provider in balanced groups of at most BATCH_SIZE (and its batch limit); the rest, read
+    one by one. Only
     a reader whose stored token can be used as it is joins a batch: one that must be refreshed
     first is read alone, its refresh running in parallel with everything else, not in turn."""
     groups: dict[str, list[Reader]] = {}
@@ -275,7 +282,7 @@ def _batches(hub: Hub, readers: list[Reader]) -> tuple[list[list[Reader]], list[
         if len(group) < 2:  # one read gains nothing from a batch's envelope
             singles.extend(group)
             continue
-        limit = max(1, batching[provider].batch_limit)  # type: ignore[union-attr]
+        limit = max(1, min(BATCH_SIZE, batching[provider].batch_limit))  # type: ignore[union-attr]
         count = -(-len(group) // limit)
         size = -(-len(group) // count)
         batches.extend(group[i:i + size] for i in range(0, len(group), size))
