@@ -14,11 +14,10 @@ import json
 import socket
 import threading
 from datetime import datetime, timezone
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Callable
 
-import google.oauth2.credentials
 import googleapiclient
 import httplib2
 from google.oauth2.credentials import Credentials
@@ -50,8 +49,7 @@ class _BuiltOnce:
         return lambda: resource
 
 
-
-class _HubToken(google.oauth2.credentials.Credentials):
+class _HubToken(Credentials):
     """One person's access token on one part of a batch. BatchHttpRequest re-sends a part
     answered 401 once after refreshing the credentials it finds on that part's `http`;
     google-auth's own refresh would raise (no refresh token here) and lose the whole batch. The
