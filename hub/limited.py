@@ -46,9 +46,39 @@ class LimitedAdapter:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._adapter, name)
+        if name == "free_busy_batch":  # only where the adapter has it: FreeBusyBatch stays optional
+            return functools.partial(self._batch, attr)
         if name not in TOKEN_METHODS:
             return attr
         return functools.partial(self._call, attr)
+
+    def _batch(self, method: Any, reads: list[tuple[str, str]], *args: Any, **kwargs: Any) -> list[Any]:
+        """`free_busy_batch`: each read passes its own account's gate as its own call would — a
+        closed account fails at once and is left out of the batch — and an answer's
+        Retry-After closes that account alone."""
+        keys = [account_key(self._provider, token) for token, _ in reads]
+        out: list[Any] = [None] * len(reads)
+        sent: list[int] = []
+        places: list[tuple[str, str]] = []
+        try:
+            for i, key in enumerate(keys):
+                try:
+                    self._check_open(key)
+                    if self._concurrency:
+                        places.append((key, self._take_place(key)))
+                except ProviderError as err:
+                    out[i] = err
+                    continue
+                sent.append(i)
+            answers = method([reads[i] for i in sent], *args, **kwargs) if sent else []
+        finally:
+            for key, place in places:
+                self._limits.release(key, place)
+        for i, answer in zip(sent, answers):
+            out[i] = answer
+            if isinstance(answer, ProviderError):
+                self._note(keys[i], answer)
+        return out
 
     def _call(self, method: Any, token: str, *args: Any, **kwargs: Any) -> Any:
         key = account_key(self._provider, token)

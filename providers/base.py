@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # pragma: no cover - only for annotations; nothing here imports at runtime
@@ -199,6 +200,22 @@ class CalendarProvider(Protocol):
     def verify_mailbox(self, token: str) -> None:
         """Raise ProviderError (cause `shared_mailbox`, `mailbox_unlicensed` …) when the signed-in
         identity has no calendar of its own that the hub may use; return None otherwise."""
+
+
+@runtime_checkable
+class FreeBusyBatch(Protocol):
+    """Optional on a CalendarProvider: many people's free/busy, each read with their own token,
+    in one round trip (Google's batch endpoint). The hub groups a request's participants of such
+    a provider and falls back to `free_busy` per person for every other provider."""
+
+    # The most reads one call takes (the provider's batch limit).
+    batch_limit: int
+
+    def free_busy_batch(self, reads: Sequence[tuple[str, str]], start: datetime, end: datetime
+                        ) -> list[list[BusyBlock] | ProviderError]:
+        """For each (token, email) in order: what `free_busy(token, [email], start, end)[email]`
+        gives, or the ProviderError that call would have raised (a refused token is
+        AUTH_EXPIRED for that read alone). At most `batch_limit` reads."""
 
 
 @runtime_checkable

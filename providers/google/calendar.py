@@ -6,12 +6,13 @@ import base64
 import hashlib
 import secrets
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Callable, TypeVar
 
 from providers.base import (Attendee, BusyBlock, CalendarEvent, ConferenceLink, ErrorKind,
                             EventChanges, EventDraft, ProviderError)
-from providers.google.calendar_api import CalendarApi
+from providers.google.calendar_api import BATCH_LIMIT, CalendarApi
 from providers.google.calendar_api import parse_instant as _parse
 from providers.google.calendar_api import rfc3339 as _rfc3339
 from providers.google.errors import PROVIDER
@@ -31,6 +32,7 @@ def event_id_for(handle: str) -> str:
 
 class GoogleCalendar:
     name = PROVIDER
+    batch_limit = BATCH_LIMIT
 
     def __init__(self, api_base: str, timeout: float = 20.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -48,24 +50,16 @@ class GoogleCalendar:
         result: dict[str, list[BusyBlock] | ProviderError] = {}
         for i in range(0, len(emails), FREEBUSY_MAX_ITEMS):
             chunk = emails[i:i + FREEBUSY_MAX_ITEMS]
-            body = {"timeMin": _rfc3339(start), "timeMax": _rfc3339(end), "timeZone": "UTC",
-                    "items": [{"id": e} for e in chunk]}
-            data = self._call(token, lambda s: s.freebusy().query(body=body))  # noqa: B023 - called at once
-            calendars = data.get("calendars") or {}
-            for email in chunk:
-                entry = calendars.get(email)
-                if entry is None:
-                    result[email] = ProviderError(ErrorKind.NOT_FOUND, "calendar missing from answer",
-                                                  provider=PROVIDER)
-                elif entry.get("errors"):
-                    reason = entry["errors"][0].get("reason", "unknown")
-                    kind = ErrorKind.NOT_FOUND if reason == "notFound" else ErrorKind.PROVIDER_DOWN
-                    result[email] = ProviderError(kind, f"calendar {reason}", provider=PROVIDER,
-                                                  provider_code=reason)
-                else:
-                    result[email] = [BusyBlock(_parse(b["start"]), _parse(b["end"]))
-                                     for b in entry.get("busy") or ()]
+            data = self._call(token, _free_busy_query(chunk, start, end))
+            result.update(_calendars(data, chunk))
         return result
+
+    def free_busy_batch(self, reads: Sequence[tuple[str, str]], start: datetime, end: datetime
+                        ) -> list[list[BusyBlock] | ProviderError]:
+        """One freeBusy.query per (token, email), all in one batch request (FreeBusyBatch)."""
+        answers = self._api.batch([(token, _free_busy_query([email], start, end)) for token, email in reads])
+        return [answer if isinstance(answer, ProviderError) else _calendars(answer, [email])[email]
+                for answer, (_, email) in zip(answers, reads)]
 
     def busy_events(self, token: str, start: datetime, end: datetime) -> list[BusyBlock]:
         blocks: list[BusyBlock] = []
@@ -185,6 +179,29 @@ class GoogleCalendar:
         except ProviderError as err:
             if err.kind is not ErrorKind.NOT_FOUND:
                 raise
+
+
+def _free_busy_query(emails: list[str], start: datetime, end: datetime) -> Callable[[Any], Any]:
+    body = {"timeMin": _rfc3339(start), "timeMax": _rfc3339(end), "timeZone": "UTC",
+            "items": [{"id": e} for e in emails]}
+    return lambda s: s.freebusy().query(body=body)
+
+
+def _calendars(data: dict[str, Any], emails: list[str]) -> dict[str, list[BusyBlock] | ProviderError]:
+    """Each asked calendar of a freeBusy answer: its busy blocks, or the error Google put in its place."""
+    calendars = data.get("calendars") or {}
+    result: dict[str, list[BusyBlock] | ProviderError] = {}
+    for email in emails:
+        entry = calendars.get(email)
+        if entry is None:
+            result[email] = ProviderError(ErrorKind.NOT_FOUND, "calendar missing from answer", provider=PROVIDER)
+        elif entry.get("errors"):
+            reason = entry["errors"][0].get("reason", "unknown")
+            kind = ErrorKind.NOT_FOUND if reason == "notFound" else ErrorKind.PROVIDER_DOWN
+            result[email] = ProviderError(kind, f"calendar {reason}", provider=PROVIDER, provider_code=reason)
+        else:
+            result[email] = [BusyBlock(_parse(b["start"]), _parse(b["end"])) for b in entry.get("busy") or ()]
+    return result
 
 
 def _to_calendar_event(event: dict[str, Any]) -> CalendarEvent:

@@ -14,6 +14,7 @@ import json
 import socket
 import threading
 from datetime import datetime, timezone
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,7 +23,8 @@ import httplib2
 from google.oauth2.credentials import Credentials
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build_from_document
-from googleapiclient.errors import HttpError
+from googleapiclient.errors import BatchError, HttpError
+from googleapiclient.http import BatchHttpRequest
 
 from providers.base import ErrorKind, ProviderError
 from providers.google.errors import PROVIDER, classify_api_error
@@ -47,11 +49,28 @@ class _BuiltOnce:
         return lambda: resource
 
 
+class _HubToken(Credentials):
+    """One person's access token on one part of a batch. BatchHttpRequest re-sends a part
+    answered 401 once after refreshing the credentials it finds on that part's `http`;
+    google-auth's own refresh would raise (no refresh token here) and lose the whole batch. The
+    hub refreshes itself (single-flight, persisted, needs_reauth decided by its token manager),
+    so this refresh declines quietly: the re-sent part answers 401 again and is reported as
+    today's single call would report it."""
+
+    def refresh(self, request: Any) -> None:
+        del request
+
+
+# Google Calendar takes at most 50 calls in one batch request.
+BATCH_LIMIT = 50
+
+
 class CalendarApi:
     def __init__(self, api_base: str, timeout: float = 20.0) -> None:
         self.api_base = api_base if api_base.endswith("/") else api_base + "/"
         self.timeout = timeout
         self._service: _BuiltOnce | None = None
+        self._batch_uri = ""
         self._lock = threading.Lock()
         # httplib2 connections are not thread-safe, so a call borrows one and gives it back: a
         # fresh Http would open a new TCP connection. The pool grows to the most calls ever in
@@ -65,10 +84,16 @@ class CalendarApi:
         if service is None:
             with self._lock:
                 if self._service is None:
+                    document = json.loads(_DISCOVERY.read_text())
+                    # The discovery document's batchPath under the same root as the API: the
+                    # service's own `new_batch_http_request` keeps Google's rootUrl, which
+                    # `api_endpoint` (the sandbox) does not move.
+                    root = self.api_base.removesuffix(document["servicePath"])
+                    self._batch_uri = root + document["batchPath"]
                     # The request-building default transport is never used: every call executes
                     # on a borrowed `Http`.
                     self._service = _BuiltOnce(build_from_document(
-                        _DISCOVERY.read_text(), http=httplib2.Http(timeout=self.timeout),
+                        document, http=httplib2.Http(timeout=self.timeout),
                         client_options={"api_endpoint": self.api_base}))
                 service = self._service
         return service
@@ -102,6 +127,49 @@ class CalendarApi:
                                 provider=PROVIDER, cause="provider_unavailable") from None
         self._give_back(transport)
         return result
+
+    def batch(self, calls: Sequence[tuple[str, Callable[[Any], Any]]]) -> list[Any]:
+        """Many calls, each with its own person's token, in one round trip to Google's batch
+        endpoint (`batchPath` of the discovery document): each answer is what `call` would have
+        returned, or the ProviderError it would have raised — one refused part never fails the
+        others. At most BATCH_LIMIT calls."""
+        if len(calls) > BATCH_LIMIT:
+            raise ValueError(f"at most {BATCH_LIMIT} calls in one Google batch")
+        service = self.service
+        transport = self._borrow()
+        answers: list[Any] = [None] * len(calls)
+
+        def answered(request_id: str, response: Any, exception: Exception | None) -> None:
+            if exception is None:
+                answers[int(request_id)] = response
+            elif isinstance(exception, HttpError):
+                answers[int(request_id)] = from_http_error(exception)
+            else:  # an answer that does not parse: that part's failure only
+                answers[int(request_id)] = ProviderError(
+                    ErrorKind.UNKNOWN, f"unreadable Google answer ({type(exception).__name__})", provider=PROVIDER)
+
+        batch = BatchHttpRequest(batch_uri=self._batch_uri)
+        for i, (token, request_of) in enumerate(calls):
+            request = request_of(service)
+            # The part's own Authorization header (BatchHttpRequest._serialize_request takes it
+            # from the credentials of the request's `http`); the outer request carries none.
+            request.http = AuthorizedHttp(_HubToken(token), http=transport, refresh_status_codes=())
+            batch.add(request, callback=answered, request_id=str(i))
+        try:
+            batch.execute(http=transport)
+        except BatchError as exc:  # an answer that is not multipart/mixed
+            self._give_back(transport)
+            return [ProviderError(ErrorKind.PROVIDER_DOWN, f"unreadable Google batch answer: {exc.reason}",
+                                  provider=PROVIDER, cause="provider_unavailable") for _ in calls]
+        except HttpError as exc:
+            # The batch itself refused (malformed, too large): every part shares the refusal.
+            self._give_back(transport)
+            return [from_http_error(exc) for _ in calls]
+        except (httplib2.HttpLib2Error, socket.timeout, OSError) as exc:
+            return [ProviderError(ErrorKind.PROVIDER_DOWN, f"Google unreachable: {type(exc).__name__}",
+                                  provider=PROVIDER, cause="provider_unavailable") for _ in calls]
+        self._give_back(transport)
+        return answers
 
 
 def from_http_error(exc: HttpError) -> ProviderError:

@@ -10,6 +10,7 @@ Paths (relative to the sandbox base URL):
 - ``/google/calendar/v3/...`` — calendars.get, calendarList.list/get, freebusy.query,
   events.list/insert/get/patch/update/delete/watch (writes honour ``If-Match``: 412
   conditionNotMet for a stale etag), channels.stop, settings.list/get, colors.get
+- ``POST /google/batch/calendar/v3`` — those calls batched, multipart/mixed (``emulator_batch``)
 - push: a channel opened with events.watch gets ``sync``, then ``exists`` after every change to
   the calendar's events (``emulator_push``); the control API's changes people make are
   ``emulator_people``
@@ -35,6 +36,7 @@ from providers.emulator_kit.oauth_views import (
 
 from . import emulator_people as people
 from .emulator_api import API_ROOT, register_calendar_api
+from .emulator_batch import register_batch
 from .emulator_calendar import GoogleCalendarStore, MeetPolicy
 from .emulator_meet_records import MeetRecords, register_meet_api
 from .emulator_discovery import api_scopes, calendar_discovery, meet_discovery, method_scopes
@@ -131,6 +133,7 @@ class GoogleEmulator(ProviderEmulator):
             lambda: jsonify(openid_configuration(request.host_url.rstrip("/") + request.script_root + "/google")),
         )
         register_calendar_api(bp, self)
+        register_batch(bp, self)
         # Channel messages a request caused leave once its answer is made (any request: the
         # control API's changes notify too).
         bp.teardown_app_request(self.push.flush)

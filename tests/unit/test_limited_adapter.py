@@ -78,3 +78,38 @@ def test_a_window_caused_by_unanswered_requests_keeps_its_cause():
     with pytest.raises(ProviderError) as info:
         adapter.can_host("tok")
     assert (info.value.kind, info.value.cause) == (ErrorKind.PROVIDER_DOWN, "provider_unavailable")
+
+
+class Batching:
+    """An adapter with FreeBusyBatch: answers each read with its token's answer, records what it got."""
+
+    batch_limit = 50
+
+    def __init__(self) -> None:
+        self.sent: list[list[str]] = []
+        self.answers: dict[str, object] = {}
+
+    def free_busy_batch(self, reads, start, end):
+        self.sent.append([token for token, _ in reads])
+        return [self.answers.get(token, []) for token, _ in reads]
+
+
+def test_each_read_of_a_batch_passes_its_own_accounts_gate():
+    from providers.base import FreeBusyBatch
+    clock = Clock()
+    inner = Batching()
+    adapter = LimitedAdapter(inner, "google", LocalLimits(clock), timeout=5)
+    assert isinstance(adapter, FreeBusyBatch)
+    assert not isinstance(LimitedAdapter(Zoomish(), "zoom", LocalLimits(clock), timeout=5), FreeBusyBatch)
+    inner.answers["b"] = ProviderError(ErrorKind.RATE_LIMITED, "429", provider="google", cause="rate_limited",
+                                       http_status=429, retry_after=3)
+    reads = [("a", "a@x"), ("b", "b@x"), ("c", "c@x")]
+    first = adapter.free_busy_batch(reads, None, None)
+    assert first[0] == [] and first[2] == [] and first[1] is inner.answers["b"]
+    # b's Retry-After closed b alone: the next batch leaves it out and answers it at once.
+    second = adapter.free_busy_batch(reads, None, None)
+    assert inner.sent == [["a", "b", "c"], ["a", "c"]]
+    assert isinstance(second[1], ProviderError) and second[1].kind is ErrorKind.RATE_LIMITED
+    assert second[1].retry_after == 3 and (second[0], second[2]) == ([], [])
+    assert adapter.free_busy_batch([("b", "b@x")], None, None)[0].kind is ErrorKind.RATE_LIMITED
+    assert inner.sent[-1] == ["a", "c"]  # nothing left to send: no call at all
