@@ -218,11 +218,16 @@ class TokenManager:
         return action(self.access_token(connection_id, stale=token, refused=refused))
 
 
+    def usable_as_read(self, known: StoredAccess) -> bool:
+        """Whether `call(..., known=known)` would use the token in `known` as it is (active and
+        fresh by the clock), with no refresh and no second read of the row."""
+        return (known.status == "active" and known.access_token_enc is not None
+                and known.access_expires_at is not None and known.access_expires_at - self.margin > self.clock())
+
     def _known_token(self, known: StoredAccess) -> str | None:
         """The caller's token when it is active and fresh; None sends it the long way (which
         also marks an unreadable or dead connection)."""
-        if (known.status != "active" or known.access_token_enc is None or known.access_expires_at is None
-                or known.access_expires_at - self.margin <= self.clock()):
+        if not self.usable_as_read(known) or known.access_token_enc is None:  # (None: for mypy)
             return None
         try:
             return self.vault.decrypt(known.access_token_enc, access_binding(known.connection_id))

@@ -291,10 +291,7 @@ def _batches(hub: Hub, readers: list[Reader]) -> tuple[list[list[Reader]], list[
 
 def _token_ready(hub: Hub, reader: Reader) -> bool:
     """Whether TokenManager.call would use the token read with the row as it is (its `known`)."""
-    access = reader.access
-    return (access is not None and access.status == "active" and access.access_token_enc is not None
-            and access.access_expires_at is not None
-            and access.access_expires_at - hub.tokens.margin > hub.tokens.clock())
+    return reader.access is not None and hub.tokens.usable_as_read(reader.access)
 
 
 def _read_batch(hub: Hub, group: list[Reader], start: datetime, end: datetime) -> dict[str, UserBusy]:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 from hub.services.freebusy import BATCH_SIZE, Reader, _batches
-from oauth.tokens import StoredAccess
+from oauth.tokens import StoredAccess, TokenManager
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
 
@@ -28,7 +28,8 @@ class Single:
 def _hub(**calendars):
     def calendar(provider):
         return calendars[provider]
-    return SimpleNamespace(calendar=calendar, tokens=SimpleNamespace(margin=timedelta(minutes=5), clock=lambda: NOW))
+    return SimpleNamespace(calendar=calendar, tokens=TokenManager(None, None, None, margin_seconds=300,  # type: ignore[arg-type]
+                                                                   clock=lambda: NOW))
 
 
 def _reader(i: int, provider: str, expires_in: timedelta | None = timedelta(hours=1), status: str = "active"):
