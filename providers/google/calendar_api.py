@@ -61,8 +61,9 @@ class _HubToken(Credentials):
         del request
 
 
-# Google Calendar takes at most 50 calls in one batch request.
-BATCH_LIMIT = 50
+# Google Calendar takes at most 1000 calls in one batch request
+# (https://developers.google.com/calendar/batch); the hub sends far fewer (freebusy.BATCH_SIZE).
+BATCH_LIMIT = 1000
 
 
 class CalendarApi:

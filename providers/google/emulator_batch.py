@@ -38,9 +38,9 @@ if TYPE_CHECKING:
     from .emulator import GoogleEmulator
 
 BATCH_PATH = "/batch/calendar/v3"
-# "You're limited to 50 calls in a single batch request" (Calendar's batch guide; the generic
-# guide of other APIs says 1000). The refusal's wording is not documented: [assumed].
-BATCH_LIMIT = 50
+# "You're limited to 1000 calls in a single batch request" (Calendar's batch guide,
+# https://developers.google.com/calendar/batch). The refusal's wording is not documented: [assumed].
+BATCH_LIMIT = 1000
 
 
 def register_batch(bp: Blueprint, emulator: "GoogleEmulator") -> None:
