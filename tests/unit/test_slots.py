@@ -421,3 +421,16 @@ def test_buffers_apply_to_optional_participants_to_the_minute():
         ("09:00", ["ola"]), ("09:30", []), ("10:00", ["ola", "bo"]), ("10:30", []), ("11:00", ["ola"]),
         ("11:30", ["ola", "bo"]),
     ]
+
+
+def test_minimum_notice_is_counted_to_the_minute():
+    ann = person(weekly=LUNCH_WEEK)
+    assert hhmm(slots([ann], *MONDAY, now=sthlm(2026, 3, 2, 10), minimum_notice_minutes=60))[0] == "11:00"
+    assert hhmm(slots([ann], *MONDAY, now=sthlm(2026, 3, 2, 10), minimum_notice_minutes=61))[0] == "11:30"
+
+
+def test_a_block_too_short_for_the_slot_is_skipped_and_later_blocks_still_count():
+    short_first = person(weekly={"mon": [["09:00", "09:20"], ["10:00", "11:00"]]})
+    assert hhmm(slots([short_first], *MONDAY)) == ["10:00", "10:30"]
+    # Notice leaves 15 minutes of the morning block: the afternoon is still offered.
+    assert hhmm(slots([person(weekly=LUNCH_WEEK)], *MONDAY, now=sthlm(2026, 3, 2, 12, 45)))[:2] == ["14:00", "14:30"]
