@@ -434,3 +434,10 @@ def test_a_block_too_short_for_the_slot_is_skipped_and_later_blocks_still_count(
     assert hhmm(slots([short_first], *MONDAY)) == ["10:00", "10:30"]
     # Notice leaves 15 minutes of the morning block: the afternoon is still offered.
     assert hhmm(slots([person(weekly=LUNCH_WEEK)], *MONDAY, now=sthlm(2026, 3, 2, 12, 45)))[:2] == ["14:00", "14:30"]
+
+
+def test_ignoring_working_hours_lists_optional_people_outside_theirs_too():
+    ann = person("ann", weekly=LUNCH_WEEK)
+    ola = person("ola", weekly={"mon": [["09:00", "10:00"]]}, optional=True)  # not ann's schedule
+    found = slots([ann, ola], sthlm(2026, 3, 1, 21), sthlm(2026, 3, 1, 22), respect_working_hours=False)
+    assert [(t, s.optional_available) for t, s in zip(hhmm(found), found)] == [("21:00", ["ola"]), ("21:30", ["ola"])]
