@@ -120,22 +120,22 @@ def find_slots(
     window_start = to_timestamp(start, round_up=True)
     window_end = to_timestamp(end)
     duration = duration_minutes * 60
+    # No early return when no slot fits between `earliest` and the window end: the walk below
+    # finds none then (no block meets the window, or none is `duration` long), and the
+    # shortcut would only help requests for windows already past.
     earliest = max(window_start, to_timestamp(now, round_up=True) + minimum_notice_minutes * 60)
-    if earliest + duration > window_end:
-        return []
 
     required = [p for p in participants if not p.optional]
     optional = [p for p in participants if p.optional]
+    # Intersecting a schedule with itself changes nothing, so each distinct one is used once.
+    # A dict, not a set, keeps the input order; looking a schedule up in it is one hash. It is
+    # read only when working hours are respected (every schedule is then a WorkingHours).
+    required_hours = dict.fromkeys(p.working_hours for p in required if p.working_hours is not None)
     if respect_working_hours:
-        # Intersecting a schedule with itself changes nothing, so each distinct one is used once.
-        # A dict, not a set, keeps the input order; looking a schedule up in it is one hash.
-        required_hours = dict.fromkeys(p.working_hours for p in required if p.working_hours is not None)
-        schedules = tuple(required_hours)
-        blocks = _required_blocks(schedules, earliest, window_end)
+        blocks = _required_blocks(tuple(required_hours), earliest, window_end)
         if not blocks:
             return []
     else:
-        required_hours = {}
         blocks = [(window_start, window_end, window_start)]
 
     before, after = buffer_before_minutes * 60, buffer_after_minutes * 60
@@ -161,8 +161,12 @@ def find_slots(
     if optional:
         slot_ends = [s + duration for s in slot_starts]
         # Each slot widened by the buffers, shared by every optional person's busy check.
-        widened_starts = [s - before for s in slot_starts] if before else slot_starts
-        widened_ends = [e + after for e in slot_ends] if after else slot_ends
+        widened_starts = slot_starts
+        if before:  # pragma: no mutate (a shortcut: with no buffer the widened starts are the starts)
+            widened_starts = [s - before for s in slot_starts]
+        widened_ends = slot_ends
+        if after:  # pragma: no mutate (a shortcut, as above)
+            widened_ends = [e + after for e in slot_ends]
         everyone = range(len(slot_starts))
         inside_of: dict[WorkingHours, list[int]] = {}  # schedule -> the slots inside it
         for person in optional:
@@ -196,19 +200,22 @@ def _make_slots(starts: list[int], duration: int, available: list[list[str]]) ->
     steps = list(map(sub, starts[1:], starts[:-1]))
     step_deltas = {step: timedelta(seconds=step) for step in set(steps)}
     first = datetime.fromtimestamp(starts[0], timezone.utc)
-    begins = list(accumulate(map(step_deltas.__getitem__, steps), add, initial=first))
+    begins = list(accumulate(map(step_deltas.__getitem__, steps), initial=first))  # accumulate adds by default
     ends = list(map(add, begins, repeat(timedelta(seconds=duration))))
     slots = list(map(object.__new__, repeat(Slot, len(starts))))
     set_start, set_end, set_available = _SLOT_SETTERS
-    # deque(..., maxlen=0) runs a map and keeps nothing.
-    deque(map(set_start, slots, begins), maxlen=0)
-    deque(map(set_end, slots, ends), maxlen=0)
-    deque(map(set_available, slots, available), maxlen=0)
+    _consume(map(set_start, slots, begins))
+    _consume(map(set_end, slots, ends))
+    _consume(map(set_available, slots, available))
     return slots
 
 
 # Slot's field setters (the member descriptors of its __slots__), in field order; _make_slots.
 _SLOT_SETTERS: tuple[Any, ...] = tuple(Slot.__dict__[f.name].__set__ for f in fields(Slot))
+# Runs an iterator to its end and keeps nothing: extending a deque of maxlen 0 is C's fastest
+# loop over an iterator (the itertools recipes' `consume`), and one shared deque, which never
+# holds anything, saves making one per pass.
+_consume = deque[object](maxlen=0).extend
 
 
 def _required_blocks(schedules: tuple[WorkingHours, ...], start: int, end: int) -> list[Block]:
@@ -240,15 +247,18 @@ def _intersect_blocks(a: Sequence[Block], b: Sequence[Block]) -> list[Block]:
     """Non-empty pairwise intersections of two sorted, disjoint block lists (two pointers)."""
     out: list[Block] = []
     i = j = 0
+    # Where two compared values are equal, either one is the answer (the pragmas below).
     while i < len(a) and j < len(b):
         a_start, a_end, a_anchor = a[i]
         b_start, b_end, b_anchor = b[j]
-        start = a_start if a_start > b_start else b_start
-        end = a_end if a_end < b_end else b_end
+        start = a_start if a_start > b_start else b_start  # pragma: no mutate (see above)
+        end = a_end if a_end < b_end else b_end  # pragma: no mutate (see above)
         if start < end:
-            out.append((start, end, a_anchor if a_anchor > b_anchor else b_anchor))
-        # The block finishing first cannot meet anything further on in the other list.
-        if a_end < b_end:
+            anchor = a_anchor if a_anchor > b_anchor else b_anchor  # pragma: no mutate (see above)
+            out.append((start, end, anchor))
+        # The block finishing first cannot meet anything further on in the other list; when
+        # both finish together, neither can, and either may go first.
+        if a_end < b_end:  # pragma: no mutate (see above)
             i += 1
         else:
             j += 1
@@ -280,18 +290,23 @@ def _grid_starts(
     """
     out: list[int] = []
     reach = duration + after  # from a slot's start to the end of its widened span
+    # Every block meets [earliest, latest_end) (_required_blocks keeps only those), so none
+    # starts at/after latest_end; one left before it in a direct call is too short anyway.
     for block_start, block_end, anchor in blocks:
-        if block_start >= latest_end:
-            break
-        low = block_start if block_start > earliest else earliest
-        high = block_end if block_end < latest_end else latest_end
+        # Where the two are equal, either side of a comparison gives the same bound.
+        low = block_start if block_start > earliest else earliest  # pragma: no mutate (see above)
+        high = block_end if block_end < latest_end else latest_end  # pragma: no mutate (see above)
         if high - low < duration:
             continue
         # Busy blocks ending (widened) by `low` and those starting (widened) at/after `high`
         # do not matter; the ones between bound the gaps. first <= stop: a block that ends
         # by `low` also starts before `high`.
         first = bisect_right(busy_ends, low - before)
-        stop = bisect_left(busy_starts, high + after, first)
+        stop = bisect_left(
+            busy_starts,
+            high + after,
+            first,  # pragma: no mutate (lo only narrows the search: stop >= first, see above)
+        )
         # Gaps, before widening: [low - before, starts[first]), [ends[first], starts[first + 1]),
         # ..., [ends[stop - 1], high + after). Those that are not gaps of the union come out
         # empty or reversed (next start not after the previous end), as do edge gaps when a
@@ -308,7 +323,7 @@ def _grid_starts(
             first_start = gap_start + (anchor - gap_start) % step
             if first_start <= last:
                 out.extend(range(first_start, last + 1, step))
-        if len(out) >= limit:
+        if len(out) >= limit:  # pragma: no mutate (at exactly the limit, '>' walks one more block only to cut it off)
             del out[limit:]
             break
     return out

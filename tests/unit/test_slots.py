@@ -333,3 +333,111 @@ def test_optional_person_listed_only_for_slots_inside_their_working_time_edges_i
         ("09:00", ["ola"]), ("09:30", []), ("10:00", ["ola"]), ("10:30", ["ola"]), ("11:00", ["ola"]),
         ("11:30", []),
     ]
+
+
+def test_every_invalid_argument_is_reported_with_its_field_and_message():
+    # find_slots is a library entry point as well as the API's engine: callers read the
+    # errors (the API answers with them as RFC 9457 "errors"), so each names its own field.
+    naive = datetime(2026, 3, 2)
+    with pytest.raises(AvailabilityInputError) as excinfo:
+        find_slots(start=naive, end=naive, now=naive, participants=[Participant("x", optional=True)],
+                   duration_minutes=0, interval_minutes=0, buffer_before_minutes=-1, buffer_after_minutes=-1,
+                   minimum_notice_minutes=-1, max_results=0)
+    assert excinfo.value.as_problem_errors() == [
+        {"field": "start", "message": "must be a date-time with a UTC offset"},
+        {"field": "end", "message": "must be a date-time with a UTC offset"},
+        {"field": "now", "message": "must be a date-time with a UTC offset"},
+        {"field": "duration_minutes", "message": "must be a whole number >= 1"},
+        {"field": "interval_minutes", "message": "must be a whole number >= 1"},
+        {"field": "buffer_before_minutes", "message": "must be a whole number >= 0"},
+        {"field": "buffer_after_minutes", "message": "must be a whole number >= 0"},
+        {"field": "minimum_notice_minutes", "message": "must be a whole number >= 0"},
+        {"field": "max_results", "message": "must be a whole number >= 1"},
+        {"field": "participants", "message": "at least one participant must be required (optional: false)"},
+        {"field": "participants[0].working_hours", "message": "is needed to respect working hours"},
+    ]
+    with pytest.raises(AvailabilityInputError) as excinfo:
+        slots([person()], MONDAY[0], MONDAY[0])  # an empty window
+    assert excinfo.value.as_problem_errors() == [{"field": "end", "message": "must be after start"}]
+
+
+def test_the_smallest_valid_arguments_are_accepted():
+    found = slots([person(weekly=LUNCH_WEEK)], MONDAY[0], sthlm(2026, 3, 2, 9, 3), duration_minutes=1,
+                  interval_minutes=1, buffer_before_minutes=0, buffer_after_minutes=0, minimum_notice_minutes=0,
+                  max_results=1)
+    assert hhmm(found) == ["09:00"]
+
+
+def test_max_results_defaults_to_the_apis_500():
+    # Six days at a 15-minute step would be 576 slots.
+    found = find_slots(start=MONDAY[0], end=MONDAY[0] + timedelta(days=6), participants=[Participant("x")],
+                       duration_minutes=15, interval_minutes=15, now=LONG_AGO, respect_working_hours=False)
+    assert len(found) == 500
+    assert found[-1].start == MONDAY[0] + timedelta(minutes=15 * 499)
+
+
+def test_a_slot_exactly_filling_what_is_left_of_the_window_is_offered():
+    ann = person(weekly=LUNCH_WEEK)
+    assert hhmm(slots([ann], MONDAY[0] + timedelta(hours=9), MONDAY[0] + timedelta(hours=9, minutes=30))) == ["09:00"]
+    assert hhmm(slots([ann], *MONDAY, now=sthlm(2026, 3, 2, 16, 30))) == ["16:30"]  # ends at 17:00, the block's end
+
+
+def test_sub_second_window_start_and_now_round_up():
+    # A slot never starts before the window's start or before now, not even by half a second.
+    ann = person(weekly=LUNCH_WEEK)
+    half = timedelta(milliseconds=500)
+    assert hhmm(slots([ann], MONDAY[0] + timedelta(hours=9) + half, MONDAY[1]))[0] == "09:30"
+    assert hhmm(slots([ann], *MONDAY, now=sthlm(2026, 3, 2, 12) + half))[0] == "12:30"
+    anywhere = slots([ann], MONDAY[0] + half, MONDAY[1], respect_working_hours=False)
+    assert anywhere[0].start == MONDAY[0] + timedelta(seconds=1)
+
+
+def test_buffers_may_end_exactly_at_busy_time_and_see_it_outside_working_hours():
+    ann = person(weekly=LUNCH_WEEK, busy_blocks=busy(
+        (sthlm(2026, 3, 2, 8), sthlm(2026, 3, 2, 8, 55)),  # before work: 09:00 - 15 min meets it
+        (sthlm(2026, 3, 2, 10, 0), sthlm(2026, 3, 2, 10, 15)),  # 10:30 - 15 min is its end: free
+        (sthlm(2026, 3, 2, 12, 15), sthlm(2026, 3, 2, 13, 45)),  # 11:30 + 45 min is its start, 14:00 - 15 its end
+        (sthlm(2026, 3, 2, 17, 10), sthlm(2026, 3, 2, 18)),  # after work: 16:30 + 45 min meets it
+    ))
+    found = slots([ann], *MONDAY, buffer_before_minutes=15, buffer_after_minutes=15)
+    assert hhmm(found) == ["10:30", "11:00", "11:30", "14:00", "14:30", "15:00", "15:30", "16:00"]
+
+
+def test_buffers_apply_to_optional_participants_to_the_minute():
+    # Slots widened to [start - 15 min, end + 10 min); an optional person's busy time may
+    # touch that span but not enter it.
+    ann = person("ann", weekly=LUNCH_WEEK)
+    ola = person("ola", weekly=LUNCH_WEEK, optional=True, busy_blocks=busy(
+        (sthlm(2026, 3, 2, 9, 40), sthlm(2026, 3, 2, 9, 45)),  # from the 09:00 slot's widened end
+        (sthlm(2026, 3, 2, 10, 40), sthlm(2026, 3, 2, 10, 45)),  # up to the 11:00 slot's widened start
+    ))
+    bo = person("bo", weekly=LUNCH_WEEK, optional=True, busy_blocks=busy(
+        (sthlm(2026, 3, 2, 9, 35), sthlm(2026, 3, 2, 9, 45)),  # in the 09:00 slot's after-buffer
+        (sthlm(2026, 3, 2, 10, 50), sthlm(2026, 3, 2, 10, 55)),  # in the 11:00 slot's before-buffer
+    ))
+    found = slots([ann, ola, bo], MONDAY[0], sthlm(2026, 3, 2, 12), buffer_before_minutes=15,
+                  buffer_after_minutes=10)
+    assert [(t, s.optional_available) for t, s in zip(hhmm(found), found)] == [
+        ("09:00", ["ola"]), ("09:30", []), ("10:00", ["ola", "bo"]), ("10:30", []), ("11:00", ["ola"]),
+        ("11:30", ["ola", "bo"]),
+    ]
+
+
+def test_minimum_notice_is_counted_to_the_minute():
+    ann = person(weekly=LUNCH_WEEK)
+    assert hhmm(slots([ann], *MONDAY, now=sthlm(2026, 3, 2, 10), minimum_notice_minutes=60))[0] == "11:00"
+    assert hhmm(slots([ann], *MONDAY, now=sthlm(2026, 3, 2, 10), minimum_notice_minutes=61))[0] == "11:30"
+
+
+def test_a_block_too_short_for_the_slot_is_skipped_and_later_blocks_still_count():
+    short_first = person(weekly={"mon": [["09:00", "09:20"], ["10:00", "11:00"]]})
+    assert hhmm(slots([short_first], *MONDAY)) == ["10:00", "10:30"]
+    # Notice leaves 15 minutes of the morning block: the afternoon is still offered.
+    assert hhmm(slots([person(weekly=LUNCH_WEEK)], *MONDAY, now=sthlm(2026, 3, 2, 12, 45)))[:2] == ["14:00", "14:30"]
+
+
+def test_ignoring_working_hours_lists_optional_people_outside_theirs_too():
+    ann = person("ann", weekly=LUNCH_WEEK)
+    ola = person("ola", weekly={"mon": [["09:00", "10:00"]]}, optional=True)  # not ann's schedule
+    found = slots([ann, ola], sthlm(2026, 3, 1, 21), sthlm(2026, 3, 1, 22), respect_working_hours=False)
+    assert [(t, s.optional_available) for t, s in zip(hhmm(found), found)] == [("21:00", ["ola"]), ("21:30", ["ola"])]

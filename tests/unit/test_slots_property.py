@@ -368,3 +368,23 @@ def test_slots_inside_are_those_covered_by_the_working_time(working, starts, dur
     assert _slots_inside(spans, starts, ends) == [
         i for i, (s, e) in enumerate(zip(starts, ends)) if set(range(s, e)) <= covered
     ]
+
+
+@st.composite
+def block_lists(draw) -> list[tuple[int, int, int]]:
+    """Sorted, disjoint blocks that may touch (a day's "24:00" and the next "00:00"), each
+    anchored at or before its start (a block trimmed by an earlier overnight one)."""
+    bounds = sorted(draw(st.lists(st.integers(-20, 60), unique=True, max_size=12)))
+    keep = draw(st.lists(st.booleans(), min_size=len(bounds), max_size=len(bounds)))
+    return [(start, end, start - draw(st.integers(0, 5)))
+            for start, end, kept in zip(bounds, bounds[1:], keep) if kept]
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(block_lists(), block_lists())
+def test_intersect_blocks_is_every_overlapping_pair_anchored_at_the_later_anchor(a, b):
+    """Required people's common blocks: each non-empty overlap of one block of each list,
+    anchored at the later of the two anchors, in order."""
+    overlaps = [(max(a_start, b_start), min(a_end, b_end), max(a_anchor, b_anchor))
+                for a_start, a_end, a_anchor in a for b_start, b_end, b_anchor in b]
+    assert _intersect_blocks(a, b) == sorted(block for block in overlaps if block[0] < block[1])
