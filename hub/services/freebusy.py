@@ -15,7 +15,6 @@ reads live.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -97,19 +96,10 @@ def check_window(start: datetime, end: datetime) -> None:
 # Every requested user with each of their connections, built once per number of users (bound
 # per call, hub/storage/in_list.py): one indexed read for the whole request, columns only — no
 # ORM objects to build and track.
-#
-# The time and JSON columns come back as the driver returns them (`_undecoded`) and are decoded
-# in `_readers` for the one connection each user is read with: SQLAlchemy's result processors
-# ran on every row and column (the cache rows' NULLs too), a fifth of the statement's CPU.
-def _undecoded(column: Any) -> Any:
-    return type_coerce(column, String).label(column.key)
-
-
-_READER_COLUMNS = (User.external_id, User.timezone, _undecoded(User.working_hours), Connection.id, Connection.provider,
-                   Connection.account_email, Connection.status, _undecoded(Connection.capabilities),
-                   _undecoded(Connection.connected_at), Connection.access_token_enc,
-                   _undecoded(Connection.access_expires_at), _undecoded(Connection.last_used_at),
-                   _undecoded(Connection.last_error))
+_READER_COLUMNS = (User.external_id, User.timezone, User.working_hours, Connection.id, Connection.provider,
+                   Connection.account_email, Connection.status, Connection.capabilities, Connection.connected_at,
+                   Connection.access_token_enc, Connection.access_expires_at, Connection.last_used_at,
+                   Connection.last_error)
 
 
 def _requested_users(count: int) -> tuple[Any, ...]:
@@ -169,53 +159,32 @@ def read_participants(hub: Hub, tenant_id: str, user_ids: list[str], start: date
     return readers, _read_rest(hub, readers, cached, start, end)
 
 
-@dataclass(frozen=True)
-class _Offer:
-    """A connection row's columns that choosing a calendar reads, decoded (directory.Offering)."""
-
-    capabilities: list[str] | None
-    status: str
-    connected_at: datetime
-    row: Any
-
-
 def _readers(rows: Sequence[Any], wanted: list[str]) -> list[Reader]:
     users: dict[str, Any] = {}
-    conns: dict[str, list[_Offer]] = {}
+    conns: dict[str, list[Any]] = {}
     for row in rows:
         users[row.external_id] = row
         bucket = conns.setdefault(row.external_id, [])
         if row.id is not None:
-            bucket.append(_Offer(_json(row.capabilities), row.status, busy_cache.utc(row.connected_at), row))
+            bucket.append(row)
     readers = []
     for user_id in wanted:
         user = users.get(user_id)
         if user is None:
             readers.append(Reader(user_id, None, None, None, found=False))  # pragma: no mutate (None is as false)
             continue
-        offer = newest_offering(conns[user_id], Capability.CALENDAR.value)
-        if offer is None:
+        conn = newest_offering(conns[user_id], Capability.CALENDAR.value)
+        if conn is None:
             # no user without a calendar is offered slots, so their hours are never read
             readers.append(Reader(user_id, None, None, None, timezone=user.timezone,  # pragma: no mutate
-                                  working_hours=_json(user.working_hours)))  # pragma: no mutate
+                                  working_hours=user.working_hours))  # pragma: no mutate
             continue
-        conn = offer.row
         readers.append(Reader(
             user_id, conn.id, conn.provider, conn.account_email, timezone=user.timezone,
-            working_hours=_json(user.working_hours),
-            access=StoredAccess(conn.id, conn.status, conn.access_token_enc, _utc_or_none(conn.access_expires_at)),
-            last_used_at=_utc_or_none(conn.last_used_at), last_error=_json(conn.last_error)))
+            working_hours=user.working_hours,
+            access=StoredAccess(conn.id, conn.status, conn.access_token_enc, conn.access_expires_at),
+            last_used_at=conn.last_used_at, last_error=conn.last_error))
     return readers
-
-
-def _json(value: Any) -> Any:
-    """A JSON column as the driver returned it: text on SQLite, already decoded by psycopg on
-    PostgreSQL (the hub's JSON columns hold objects, lists or null, never a bare string)."""
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def _utc_or_none(value: str | datetime | None) -> datetime | None:
-    return None if value is None else busy_cache.utc(value)
 
 
 def _read_rest(hub: Hub, readers: list[Reader], cached: dict[str, UserBusy], start: datetime, end: datetime
