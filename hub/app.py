@@ -326,8 +326,11 @@ def _register_metrics(app: Flask, metrics: Metrics) -> None:
 
     @app.after_request
     def _record(resp):
-        route = request.url_rule.rule if request.url_rule else "unmatched"
-        key = (request.method, route, resp.status_code)
+        # The request object itself, not the proxy: each attribute read through `request`
+        # resolves the context again (a few microseconds each, on every request).
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        route = req.url_rule.rule if req.url_rule else "unmatched"
+        key = (req.method, route, resp.status_code)
         child = children.get(key)
         if child is None:
             child = children[key] = (metrics.requests.labels(key[0], route, str(key[2])), metrics.latency.labels(route))

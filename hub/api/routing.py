@@ -45,14 +45,15 @@ def operation(summary: str, *, tags: tuple[str, ...] | list[str], body: type[Bas
 
 
 def parse_body(model: type[BaseModel]) -> BaseModel:
-    raw = request.get_data(cache=True)
+    req = request._get_current_object()  # type: ignore[attr-defined]  # not the proxy at each use
+    raw = req.get_data(cache=True)
     if not raw.strip():
         data: Any = {}
     else:
-        if request.mimetype not in ("application/json", "") and not request.mimetype.endswith("+json"):
+        if req.mimetype not in ("application/json", "") and not req.mimetype.endswith("+json"):
             raise Problem(415, "unsupported_media_type", "Send JSON",
-                          f"Content-Type {request.mimetype} is not accepted; use application/json.")
-        if request.is_json:
+                          f"Content-Type {req.mimetype} is not accepted; use application/json.")
+        if req.is_json:
             # The common case, a valid body, validated from its bytes by pydantic's own JSON
             # parser: no Python dict and list built first (a twentieth of a cached free/busy).
             # Anything it refuses goes the way below, which says what is wrong as it always has
@@ -61,7 +62,7 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
                 return model.model_validate_json(raw)
             except ValidationError:
                 pass
-        data = request.get_json(silent=True)
+        data = req.get_json(silent=True)
         if data is None:
             raise Problem(400, "malformed_json", "The body is not valid JSON",
                           "The request body could not be parsed as JSON; nothing was changed.")

@@ -102,7 +102,7 @@ def fresh_busy_select(*scope: Any, leading: tuple[Any, ...] = ()) -> Select[Any]
     empty calendar is still answered), then once per blocking event overlapping the range,
     unmerged, with event ids; after the `leading` columns, so that free/busy reads its users and
     their cached busy time in one statement by putting this under its users' read
-    (hub/services/freebusy.py). The times come back undecoded (see `_utc`): SQLAlchemy's SQLite
+    (hub/services/freebusy.py). The times come back undecoded (see `utc`): SQLAlchemy's SQLite
     datetime parsing was most of a cached availability's CPU."""
     return (
         select(*leading, SyncState.connection_id, type_coerce(SyncState.last_synced_at, String).label("synced"),
@@ -125,10 +125,10 @@ def add_block(out: dict[str, tuple[Freshness, list[BusyBlock]]], cid: str, synce
     """One row of `fresh_busy_select` into `out`: connection id → (its freshness, its blocks)."""
     entry = out.get(cid)
     if entry is None:
-        entry = out[cid] = (Freshness(cid, _utc(synced)), [])
+        entry = out[cid] = (Freshness(cid, utc(synced)), [])
     if event_id is not None:
         assert ev_start is not None and ev_end is not None and show_as is not None  # pragma: no mutate
-        entry[1].append(BusyBlock(_utc(ev_start), _utc(ev_end), BLOCKING[show_as], event_id))
+        entry[1].append(BusyBlock(utc(ev_start), utc(ev_end), BLOCKING[show_as], event_id))
 
 
 def freshness(session: Session | Connection, connection_ids: list[str], start: datetime, end: datetime, now: datetime,
@@ -141,7 +141,7 @@ def freshness(session: Session | Connection, connection_ids: list[str], start: d
     return {r.connection_id: Freshness(r.connection_id, r.last_synced_at) for r in rows}
 
 
-def _utc(value: str | datetime) -> datetime:
+def utc(value: str | datetime) -> datetime:
     """A stored UTC time as the driver returned it: text on SQLite ("2026-03-02 10:00:00.000000",
     naive UTC), a datetime on PostgreSQL."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value

@@ -15,19 +15,21 @@ reads live.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from datetime import datetime, timedelta
 from typing import Any, Callable, Literal
 
-from sqlalchemy import Executable, Select, String, bindparam, null, select, type_coerce, union_all
+from sqlalchemy import Select, String, bindparam, null, select, type_coerce, union_all
 
 from hub.container import Hub
 from hub.errors import Invalid
 from hub.services import busy_cache
 from hub.services.directory import LAST_USED_RESOLUTION, error_record, newest_offering
 from hub.services.fanout import Timeout, run_level
+from hub.storage.fast_read import FastSelect
 from hub.storage.in_list import in_list, in_params
 from hub.storage.models import Connection, SyncState, User
 from oauth.tokens import ConnectionUnusable, StoredAccess
@@ -102,6 +104,10 @@ def check_window(start: datetime, end: datetime) -> None:
 # Every requested user with each of their connections, built once per number of users (bound
 # per call, hub/storage/in_list.py): one indexed read for the whole request, columns only — no
 # ORM objects to build and track.
+#
+# Run with FastSelect (hub/storage/fast_read.py): the values come back as the driver returns
+# them, and `_readers` decodes the time and JSON columns of the one connection each user is
+# read with.
 _READER_COLUMNS = (User.external_id, User.timezone, User.working_hours, Connection.id, Connection.provider,
                    Connection.account_email, Connection.status, Connection.capabilities, Connection.connected_at,
                    Connection.access_token_enc, Connection.access_expires_at, Connection.last_used_at,
@@ -119,8 +125,8 @@ def _readers_select(count: int, *padding: Any) -> Select[Any]:
 
 
 @lru_cache(maxsize=128)
-def _readers_statement(count: int) -> Executable:
-    return _readers_select(count)
+def _readers_statement(count: int) -> FastSelect:
+    return FastSelect(_readers_select(count))
 
 
 # With `cached`: the same rows, then the busy cache's rows (busy_cache.fresh_busy_select) of
@@ -131,13 +137,13 @@ _CACHE_COLUMNS = ("cache_connection_id", "synced", "event_id", "start", "end", "
 
 
 @lru_cache(maxsize=128)
-def _readers_and_cache_statement(count: int) -> Executable:
+def _readers_and_cache_statement(count: int) -> FastSelect:
     readers = _readers_select(count, *(type_coerce(null(), String).label(name) for name in _CACHE_COLUMNS))
     cache = busy_cache.fresh_busy_select(
         SyncState.connection_id == Connection.id, Connection.user_id == User.id,
         Connection.tenant_id == User.tenant_id, *_requested_users(count),
         leading=tuple(null() for _ in _READER_COLUMNS))
-    return union_all(readers, cache)
+    return FastSelect(union_all(readers, cache))
 
 
 def read_participants(hub: Hub, tenant_id: str, user_ids: list[str], start: datetime, end: datetime, *,
@@ -151,11 +157,11 @@ def read_participants(hub: Hub, tenant_id: str, user_ids: list[str], start: date
     max_age = timedelta(seconds=hub.settings.cache_max_age_seconds)
     with hub.db.read() as db:
         if consistency != "cached" or max_age <= timedelta(0):
-            readers, cached = _readers(db.execute(_readers_statement(len(wanted)), params).all(), wanted), {}
+            readers, cached = _readers(_readers_statement(len(wanted)).all(db, params), wanted), {}
         else:
             now = hub.clock()
-            rows = db.execute(_readers_and_cache_statement(len(wanted)),
-                              {**params, **busy_cache.window_params(start, end, now, max_age)}).all()
+            rows = _readers_and_cache_statement(len(wanted)).all(
+                db, {**params, **busy_cache.window_params(start, end, now, max_age)})
             fresh: dict[str, tuple[busy_cache.Freshness, list[BusyBlock]]] = {}
             for row in rows:
                 if row.synced is not None:
@@ -165,32 +171,53 @@ def read_participants(hub: Hub, tenant_id: str, user_ids: list[str], start: date
     return readers, _read_rest(hub, readers, cached, start, end)
 
 
+@dataclass(frozen=True)
+class _Offer:
+    """A connection row's columns that choosing a calendar reads, decoded (directory.Offering)."""
+
+    capabilities: list[str] | None
+    status: str
+    connected_at: datetime
+    row: Any
+
+
 def _readers(rows: Sequence[Any], wanted: list[str]) -> list[Reader]:
     users: dict[str, Any] = {}
-    conns: dict[str, list[Any]] = {}
+    conns: dict[str, list[_Offer]] = {}
     for row in rows:
         users[row.external_id] = row
         bucket = conns.setdefault(row.external_id, [])
         if row.id is not None:
-            bucket.append(row)
+            bucket.append(_Offer(_json(row.capabilities), row.status, busy_cache.utc(row.connected_at), row))
     readers = []
     for user_id in wanted:
         user = users.get(user_id)
         if user is None:
             readers.append(Reader(user_id, None, None, None, found=False))  # pragma: no mutate (None is as false)
             continue
-        conn = newest_offering(conns[user_id], Capability.CALENDAR.value)
-        if conn is None:
+        offer = newest_offering(conns[user_id], Capability.CALENDAR.value)
+        if offer is None:
             # no user without a calendar is offered slots, so their hours are never read
             readers.append(Reader(user_id, None, None, None, timezone=user.timezone,  # pragma: no mutate
-                                  working_hours=user.working_hours))  # pragma: no mutate
+                                  working_hours=_json(user.working_hours)))  # pragma: no mutate
             continue
+        conn = offer.row
         readers.append(Reader(
             user_id, conn.id, conn.provider, conn.account_email, timezone=user.timezone,
-            working_hours=user.working_hours,
-            access=StoredAccess(conn.id, conn.status, conn.access_token_enc, conn.access_expires_at),
-            last_used_at=conn.last_used_at, last_error=conn.last_error))
+            working_hours=_json(user.working_hours),
+            access=StoredAccess(conn.id, conn.status, conn.access_token_enc, _utc_or_none(conn.access_expires_at)),
+            last_used_at=_utc_or_none(conn.last_used_at), last_error=_json(conn.last_error)))
     return readers
+
+
+def _json(value: Any) -> Any:
+    """A JSON column as the driver returned it: text on SQLite, already decoded by psycopg on
+    PostgreSQL (the hub's JSON columns hold objects, lists or null, never a bare string)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _utc_or_none(value: str | datetime | None) -> datetime | None:
+    return None if value is None else busy_cache.utc(value)
 
 
 def _read_rest(hub: Hub, readers: list[Reader], cached: dict[str, UserBusy], start: datetime, end: datetime
@@ -350,10 +377,11 @@ def _read_one(hub: Hub, reader: Reader, start: datetime, end: datetime,
 def _outcome(hub: Hub, reader: Reader, answer: list[BusyBlock] | ProviderError | None,
              window: tuple[datetime, datetime], asked: datetime) -> UserBusy:
     """A reader's answer (its blocks, or the error in their place) counted and clipped."""
+    provider = reader.provider or ""  # pragma: no mutate (set with connection_id: every reader read has one)
     if isinstance(answer, ProviderError):
-        hub.metrics.provider_calls.labels(reader.provider, answer.kind.value).inc()
+        hub.metrics.provider_call(provider, answer.kind.value)
         return UserBusy(None, answer)
-    hub.metrics.provider_calls.labels(reader.provider, "ok").inc()
+    hub.metrics.provider_call(provider, "ok")
     return UserBusy(merge_clip(answer or [], *window), None, "live", asked)
 
 
