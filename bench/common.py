@@ -136,6 +136,21 @@ def connected_bench_user(api: Any, sandbox: Any) -> str:
     return email
 
 
+def cached_bench_user(api: Any, sandbox: Any, db: Any) -> str:
+    """`connected_bench_user` with its busy hour also in the busy cache, written as a finished
+    full sync leaves it (synced now, the window around 2026-03-02): a `consistency:"cached"`
+    free/busy of `bench` that day is answered from the cache. Returns the connection's id."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.busy_cache_support import Cached, fill_cache
+    connected_bench_user(api, sandbox)
+    conn_id: str = api.get("/v1/users/bench/connections").json()["connections"][0]["id"]
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    fill_cache(db, conn_id, [Cached(day + timedelta(hours=10), day + timedelta(hours=11))],
+               synced_at=datetime.now(UTC), window=(day - timedelta(days=1), day + timedelta(days=62)))
+    return conn_id
+
+
 class TimedAdapter:
     """Wraps an adapter and adds up the wall time spent inside its calls (from any thread), so
     the hub's own overhead is a request's wall time minus that. Benchmarks send one request at

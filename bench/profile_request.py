@@ -16,7 +16,6 @@ import pstats
 import sys
 import time
 from concurrent.futures import Future
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,8 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from flask import Flask, jsonify, request  # noqa: E402
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
-from bench.common import connected_bench_user, live_stack  # noqa: E402
-from tests.busy_cache_support import Cached, fill_cache  # noqa: E402
+from bench.common import cached_bench_user, live_stack  # noqa: E402
 from tests.e2e.support import Api, Sandbox  # noqa: E402
 
 
@@ -80,11 +78,7 @@ def main(n: int, kinds: list[str]) -> None:
         hub = app.extensions["hub"]
         hub.executor = InlineExecutor()
         api, sandbox = Api(url, key), Sandbox(sandbox_url)
-        connected_bench_user(api, sandbox)
-        conn_id = api.get("/v1/users/bench/connections").json()["connections"][0]["id"]
-        day = datetime(2026, 3, 2, tzinfo=UTC)
-        fill_cache(hub.db, conn_id, [Cached(day + timedelta(hours=10), day + timedelta(hours=11))],
-                   synced_at=datetime.now(UTC), window=(day - timedelta(days=1), day + timedelta(days=62)))
+        cached_bench_user(api, sandbox, hub.db)
         auth = {"Authorization": f"Bearer {key}"}
         answer = api.post("/v1/freebusy", json={"users": ["bench"], "start": "2026-03-02T00:00:00Z",
                                                 "end": "2026-03-03T00:00:00Z", "consistency": "cached"}).json()
