@@ -25,7 +25,11 @@ def register(app: Flask) -> None:
         if "html" in (resp.headers.get("Content-Type") or "").lower() and resp.mimetype == "text/html":
             resp.headers.setdefault("Content-Security-Policy", CSP)
             resp.headers.setdefault("X-Frame-Options", "DENY")
-        if "Cache-Control" not in resp.headers and not request.path.startswith(CACHEABLE_PATHS):
+        # `getlist`, not `in`: werkzeug's `in` builds and catches a BadRequestKeyError when the
+        # header is absent, which it is on nearly every answer.
+        if not resp.headers.getlist("Cache-Control") and not request.path.startswith(CACHEABLE_PATHS):
             resp.headers["Cache-Control"] = "no-store"
-        resp.headers.pop("Server", None)
+        # `remove`, not `pop(.., None)`: the same removal, without the BadRequestKeyError `pop`
+        # builds and catches inside werkzeug when there is no Server header (every hub answer).
+        resp.headers.remove("Server")
         return resp
