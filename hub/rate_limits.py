@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from flask import Flask, Response, request
-from flask.globals import request_ctx
+from flask.globals import _cv_request
 from flask_limiter import Limiter
 
 from hub.config import Settings
@@ -40,13 +40,15 @@ class HubLimiter(Limiter):
     `request_ctx` proxy at each of its ~nine uses per request, twice each (`hasattr`, then the
     attribute): two werkzeug proxy resolutions a time, about a twentieth of a cached free/busy's
     instructions.
-    Here the context object is resolved once per use and the state read off it directly; the
-    first use in a request (no state yet) is Flask-Limiter's own code, which creates it."""
+    Here the request context is read once per use from the context variable behind that proxy
+    (Flask's `_cv_request`) and the state read off it directly; the first use in a request (no
+    state yet) and any use outside a request are Flask-Limiter's own code."""
 
     @property
     def context(self) -> Any:
-        ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]  # the proxy's object
-        contexts = getattr(ctx, "_limiter_request_context", None)
+        # The variable itself, not the proxy's `_get_current_object`: two Python calls fewer at
+        # each of the ~eight uses a request (about a two-hundredth of an event create).
+        contexts = getattr(_cv_request.get(None), "_limiter_request_context", None)
         if contexts is None:
             return super().context
         return contexts[self]

@@ -98,7 +98,7 @@ _CONNECTIONS: Any = Connection.__table__
 _USER_AND_CONNECTIONS = (
     select(_USERS.c.id.label("organizer_pk"), _USERS.c.external_id.label("organizer_id"),
            _USERS.c.default_conferencing.label("organizer_conferencing"),
-           *(_CONNECTIONS.c[name] for name in ("id", "provider", "account_email", "status", "scopes", "capabilities",
+           *(_CONNECTIONS.c[name] for name in ("id", "provider", "account_email", "status", "capabilities",
                                                "access_token_enc", "access_expires_at", "connected_at",
                                                "last_used_at", "last_error")))
     .select_from(_USERS.outerjoin(_CONNECTIONS, (_CONNECTIONS.c.user_id == _USERS.c.id)
