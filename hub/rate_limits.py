@@ -23,7 +23,10 @@ import time
 from typing import Any
 
 from flask import Flask, Response, request
-from flask.globals import _cv_request
+try:  # the context variable behind `request_ctx` (Flask 2.2–3.1; private, so looked for, not relied on)
+    from flask.globals import _cv_request
+except ImportError:  # pragma: no cover - a Flask without it: Flask-Limiter's own lookup
+    _cv_request = None  # type: ignore[assignment]
 from flask_limiter import Limiter
 
 from hub.config import Settings
@@ -48,7 +51,8 @@ class HubLimiter(Limiter):
     def context(self) -> Any:
         # The variable itself, not the proxy's `_get_current_object`: two Python calls fewer at
         # each of the ~eight uses a request (about a two-hundredth of an event create).
-        contexts = getattr(_cv_request.get(None), "_limiter_request_context", None)
+        current = _cv_request.get(None) if _cv_request is not None else None
+        contexts = getattr(current, "_limiter_request_context", None)
         if contexts is None:
             return super().context
         return contexts[self]
