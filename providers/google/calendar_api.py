@@ -124,8 +124,7 @@ class CalendarApi:
             raise from_http_error(exc) from None
         except (httplib2.HttpLib2Error, socket.timeout, OSError) as exc:
             # A broken keep-alive connection must not poison a later call: it is dropped.
-            raise ProviderError(ErrorKind.PROVIDER_DOWN, f"Google unreachable: {type(exc).__name__}",
-                                provider=PROVIDER, cause="provider_unavailable") from None
+            raise _unreachable(exc) from None
         self._give_back(transport)
         return result
 
@@ -167,10 +166,15 @@ class CalendarApi:
             self._give_back(transport)
             return [from_http_error(exc) for _ in calls]
         except (httplib2.HttpLib2Error, socket.timeout, OSError) as exc:
-            return [ProviderError(ErrorKind.PROVIDER_DOWN, f"Google unreachable: {type(exc).__name__}",
-                                  provider=PROVIDER, cause="provider_unavailable") for _ in calls]
+            return [_unreachable(exc) for _ in calls]  # the connection is dropped, as in `call`
         self._give_back(transport)
         return answers
+
+
+def _unreachable(exc: BaseException) -> ProviderError:
+    """A network failure on the way to Google (connect, reset, timeout)."""
+    return ProviderError(ErrorKind.PROVIDER_DOWN, f"Google unreachable: {type(exc).__name__}",
+                         provider=PROVIDER, cause="provider_unavailable")
 
 
 def from_http_error(exc: HttpError) -> ProviderError:
