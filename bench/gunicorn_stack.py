@@ -10,7 +10,7 @@ Figures:
 
 Run: python bench/gunicorn_stack.py [seconds_per_load_run] [connections]   (a few minutes)
      python bench/gunicorn_stack.py --instructions [requests]   (instructions per request, see
-     below; ~10 minutes for 100 requests)
+     below; ~3 minutes for 100 requests)
      BENCH_HUB_TREE=/path/to/other/checkout: serve the hub from that tree's code instead (a
      before/after comparison: the baselines are this run's either way).
 
@@ -25,7 +25,8 @@ the timeout plays no part in serving a request.) Per kind: 30 requests of warm-u
 idle, `callgrind_control --dump` of the worker, N requests one at a time (this process, not
 counted), a second dump — its total / N, gunicorn's accept loop, thread hand-off and keep-alive
 handling included. The SDK call is counted in a process of its own (bench/google_sdk_calls.py);
-the sandbox, the provider, is never counted.
+the sandbox, the provider, is never counted. Instructions are user space only: the kernel's side
+of the sockets (part of the default mode's utime+stime) is in neither side of the ratios.
 """
 from __future__ import annotations
 
