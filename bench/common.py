@@ -140,15 +140,21 @@ def cached_bench_user(api: Any, sandbox: Any, db: Any) -> str:
     """`connected_bench_user` with its busy hour also in the busy cache, written as a finished
     full sync leaves it (synced now, the window around 2026-03-02): a `consistency:"cached"`
     free/busy of `bench` that day is answered from the cache. Returns the connection's id."""
+    connected_bench_user(api, sandbox)
+    conn_id: str = api.get("/v1/users/bench/connections").json()["connections"][0]["id"]
+    fill_bench_cache(db, conn_id)
+    return conn_id
+
+
+def fill_bench_cache(db: Any, conn_id: str) -> None:
+    """The busy cache of `connected_bench_user`'s connection as a full sync finished now leaves
+    it (its busy hour, the window around 2026-03-02)."""
     from datetime import UTC, datetime, timedelta
 
     from tests.busy_cache_support import Cached, fill_cache
-    connected_bench_user(api, sandbox)
-    conn_id: str = api.get("/v1/users/bench/connections").json()["connections"][0]["id"]
     day = datetime(2026, 3, 2, tzinfo=UTC)
     fill_cache(db, conn_id, [Cached(day + timedelta(hours=10), day + timedelta(hours=11))],
                synced_at=datetime.now(UTC), window=(day - timedelta(days=1), day + timedelta(days=62)))
-    return conn_id
 
 
 class TimedAdapter:

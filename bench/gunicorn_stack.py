@@ -9,8 +9,24 @@ Figures:
 3. memory (RSS) per worker after start, after 1,000 and after 10,000 mixed requests.
 
 Run: python bench/gunicorn_stack.py [seconds_per_load_run] [connections]   (a few minutes)
+     python bench/gunicorn_stack.py --instructions [requests]   (instructions per request, see
+     below; ~3 minutes for 100 requests)
      BENCH_HUB_TREE=/path/to/other/checkout: serve the hub from that tree's code instead (a
      before/after comparison: the baselines are this run's either way).
+
+--instructions: the same hub, bare Flask app and requests, counted by valgrind's callgrind
+instead of timed — figures load on the machine does not move (CPU seconds do, ±15% between
+identical runs). Each gunicorn runs under callgrind with the Procfile's flags but one worker:
+a worker is a fork of the same arbiter as any other, and every request on a keep-alive
+connection is served whole by the worker that accepted it, so instructions per request do not
+depend on the worker; with one, the counted worker is the warmed-up one. (`--timeout 0` too:
+the arbiter would kill a worker that boots slower than 30 s, as everything does under callgrind;
+the timeout plays no part in serving a request.) Per kind: 30 requests of warm-up, the worker
+idle, `callgrind_control --dump` of the worker, N requests one at a time (this process, not
+counted), a second dump — its total / N, gunicorn's accept loop, thread hand-off and keep-alive
+handling included. The SDK call is counted in a process of its own (bench/google_sdk_calls.py);
+the sandbox, the provider, is never counted. Instructions are user space only: the kernel's side
+of the sockets (part of the default mode's utime+stime) is in neither side of the ratios.
 """
 from __future__ import annotations
 
@@ -26,6 +42,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,14 +55,25 @@ from datetime import UTC
 
 import requests
 
-from bench.common import sandbox_process
+from bench import callgrind
+from bench.common import connected_bench_user, fill_bench_cache, sandbox_process
 from hub.services.directory import create_api_key
 from hub.storage.db import Database
 from oauth.vault import TokenVault
-from tests.e2e.support import Api, Sandbox, connect
+from tests.e2e.support import Api, Sandbox
 
-PROCFILE_FLAGS = ["--workers", "2", "--threads", "8"]
+PROCFILE_WORKERS, PROCFILE_THREADS = 2, 8
+PROCFILE_FLAGS = ["--workers", str(PROCFILE_WORKERS), "--threads", str(PROCFILE_THREADS)]
 WINDOW = {"start": "2026-03-02T00:00:00Z", "end": "2026-03-03T00:00:00Z"}
+# Every call goes to the provider (the default is the busy cache, which this hub never fills
+# unless told to: --instructions fills it for its cached series).
+FREEBUSY_BODY = {"users": ["bench"], **WINDOW, "consistency": "live"}
+WARM_UP = 30  # requests of each kind before measuring
+
+
+def event_body(i: int) -> dict:
+    return {"organizer": "bench", "title": f"Bench {i}", "start": "2026-03-03T09:00:00Z",
+            "end": "2026-03-03T09:30:00Z", "conferencing": "google_meet"}
 BARE_APP = '''
 from flask import Flask, jsonify, request
 def create():
@@ -66,22 +96,29 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    def __init__(self, target: str, env: dict[str, str], cwd: str, port: int | None = None) -> None:
+    def __init__(self, target: str, env: dict[str, str], cwd: str, port: int | None = None, *,
+                 workers: int = PROCFILE_WORKERS, prefix: Sequence[str] = (), flags: Sequence[str] = (),
+                 patience: float = 1.0) -> None:
+        """`prefix`: what gunicorn runs under (valgrind); `flags`: gunicorn's besides the
+        Procfile's; `patience`: how many times longer than usual to wait for it."""
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", *PROCFILE_FLAGS, "--bind",
+        self.patience = patience
+        self.proc = subprocess.Popen([*prefix, sys.executable, "-m", "gunicorn", "--workers", str(workers),
+                                      "--threads", str(PROCFILE_THREADS), *flags, "--bind",
                                       f"127.0.0.1:{self.port}", target], cwd=cwd, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 60 * patience
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200 and len(self.workers()) == 2:
+                if (requests.get(f"{self.url}/healthz", timeout=patience).status_code == 200
+                        and len(self.workers()) == workers):
                     break
             except requests.RequestException:
                 pass
             time.sleep(0.1)
-        for _ in range(8):  # reach both workers so each starts what the first request starts
-            requests.get(f"{self.url}/healthz", timeout=5)
+        for _ in range(4 * workers):  # reach every worker so each starts what the first request starts
+            requests.get(f"{self.url}/healthz", timeout=5 * patience)
         time.sleep(3)  # ... and let that warm-up (msgraph's import) finish before measuring
 
     def workers(self) -> list[int]:
@@ -105,7 +142,7 @@ class Gunicorn:
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(20)
+        self.proc.wait(20 * self.patience)
 
 
 def settled(server: Gunicorn, deadline_s: float = 60.0) -> Gunicorn:
@@ -175,7 +212,33 @@ def ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-def main(seconds: float, connections: int) -> None:
+@dataclass
+class Stack:
+    """The sandbox, and the hub under gunicorn with the user `bench` connected to Google."""
+    tmp: str  # the gunicorns' working directory: the bare app's module, the database
+    env: dict[str, str]  # a gunicorn's environment (the bare app's)
+    hub_env: dict[str, str]
+    sandbox_url: str
+    db_url: str
+    hub: Gunicorn
+    key: str
+    email: str
+    mem_start: list[float]  # the hub workers' RSS before any request of the bench's
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def access_token(self) -> str:
+        """An access token for the calls straight to the sandbox, from the hub's stored grant."""
+        return requests.post(f"{self.sandbox_url}/google/token", timeout=10, data={
+            "grant_type": "refresh_token", "client_id": "sandbox-google-client",
+            "client_secret": "sandbox-google-secret", "refresh_token": _refresh_token(self.db_url, self.hub_env)}
+        ).json()["access_token"]
+
+
+@contextmanager
+def stack() -> Iterator[Stack]:
     tmp = tempfile.mkdtemp()
     Path(tmp, "bare_app.py").write_text(BARE_APP)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
@@ -195,26 +258,22 @@ def main(seconds: float, connections: int) -> None:
         _, key = create_api_key(Database(db_url), "bench")
         hub = Gunicorn("hub.wsgi:create()", hub_env, tmp, port)  # the port the OAuth redirect names
         mem_start = hub.rss_mb()
-        api, sandbox = Api(hub.url, key), Sandbox(sandbox_url)
-        email = f"bench.{uuid.uuid4().hex[:6]}@example.com"
-        sandbox.account("google", email)
-        sandbox.busy("google", email, "2026-03-02T10:00:00Z", "2026-03-02T11:00:00Z")
-        api.put("/v1/users/bench", json={"email": email})
-        assert connect(api, "bench", "google", email).status == "connected"
-        auth = {"Authorization": f"Bearer {key}"}
-        # Every call goes to the provider (the default is now the busy cache, which this hub never fills).
-        fb_body = {"users": ["bench"], **WINDOW, "consistency": "live"}
+        email = connected_bench_user(Api(hub.url, key), Sandbox(sandbox_url))
+        yield Stack(tmp, env, hub_env, sandbox_url, db_url, hub, key, email, mem_start)
 
+
+def main(seconds: float, connections: int) -> None:
+    with stack() as st:
+        hub, sandbox_url, email, auth, fb_body = st.hub, st.sandbox_url, st.email, st.auth, FREEBUSY_BODY
+        env, tmp = st.env, st.tmp
         # The same call straight to the sandbox through the SDK, with the hub's stored token.
         from providers.google.calendar import GoogleCalendar
-        token = requests.post(f"{sandbox_url}/google/token", timeout=10, data={
-            "grant_type": "refresh_token", "client_id": "sandbox-google-client",
-            "client_secret": "sandbox-google-secret", "refresh_token": _refresh_token(db_url, hub_env)}).json()["access_token"]
+        token = st.access_token()
         sdk = GoogleCalendar(f"{sandbox_url}/google/calendar/v3/")
         from datetime import datetime
         s0, e0 = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
         n = 300
-        sequential(hub.url, "/v1/freebusy", lambda i: fb_body, auth, 30)
+        sequential(hub.url, "/v1/freebusy", lambda i: fb_body, auth, WARM_UP)
         sdk_walls = []
         sdk_cpu0 = time.process_time()  # this process runs only the SDK calls here
         for _ in range(n):
@@ -236,9 +295,7 @@ def main(seconds: float, connections: int) -> None:
             create_walls.append(time.perf_counter() - t)
         create_cpu = (time.process_time() - create_cpu0) / n
         cpu0 = settled(hub).cpu_seconds()
-        ev_walls = sequential(hub.url, "/v1/events", lambda i: {
-            "organizer": "bench", "title": f"Bench {i}", "start": "2026-03-03T09:00:00Z", "end": "2026-03-03T09:30:00Z",
-            "conferencing": "google_meet"}, auth, n)
+        ev_walls = sequential(hub.url, "/v1/events", event_body, auth, n)
         # n, not a few dozen: a worker's CPU is counted in 10 ms ticks, ±1 tick over 60 requests
         # of ~2 ms each was ±0.17 ms per request.
         ev_cpu = (hub.cpu_seconds() - cpu0) / n
@@ -284,9 +341,85 @@ def main(seconds: float, connections: int) -> None:
         conn.close()
         def fmt(xs: list[float]) -> str:
             return ", ".join(f"{x:.0f}" for x in xs)
-        print(f"memory per worker (MB RSS): after start {fmt(mem_start)} | after 1,000 {fmt(marks[1000])} | "
+        print(f"memory per worker (MB RSS): after start {fmt(st.mem_start)} | after 1,000 {fmt(marks[1000])} | "
               f"after 10,000 {fmt(marks[10000])} (mixed free/busy + availability; plus the connect and load runs)")
         hub.stop()
+
+
+def _source(url: str, body: dict, auth: dict[str, str]) -> str:
+    """Where the hub answered the user `bench`'s free/busy from: "cache" or "live"."""
+    answer = requests.post(f"{url}/v1/freebusy", json=body, headers=auth, timeout=120)
+    answer.raise_for_status()
+    return answer.json()["users"]["bench"]["source"]
+
+
+def _count(server: Gunicorn, label: str, path: str, body_of, headers: dict[str, str], n: int) -> None:
+    """Warm-up, the worker idle, dump, n requests one at a time, dump (bench/callgrind.py)."""
+    (worker,) = server.workers()
+    sequential(server.url, path, body_of, headers, WARM_UP)
+    settled(server, 600)  # the first requests' background warm-up (providers) runs ~50x slower here
+    callgrind.dump(worker, f"before-{label}")
+    sequential(server.url, path, body_of, headers, n)
+    callgrind.dump(worker, f"after-{label}")
+
+
+def instructions(n: int) -> None:
+    out = tempfile.mkdtemp()
+    seed = {"PYTHONHASHSEED": "0"}  # the same dict and set orders in every run
+
+    def counted(target: str, env: dict[str, str], cwd: str, port: int | None = None) -> Gunicorn:
+        return Gunicorn(target, {**env, **seed}, cwd, port, workers=1, prefix=callgrind.command(out, forked=True),
+                        flags=["--timeout", "0"], patience=30.0)
+    began = time.monotonic()
+    with stack() as st:
+        # The user was connected on an uncounted hub (the OAuth dance under callgrind is only
+        # slow); the counted one serves the same database and keeps its port.
+        st.hub.stop()
+        hub = counted("hub.wsgi:create()", st.hub_env, st.tmp, st.hub.port)
+        try:
+            cached = {**FREEBUSY_BODY, "consistency": "cached"}
+            _count(hub, "live", "/v1/freebusy", lambda i: FREEBUSY_BODY, st.auth, n)
+            assert _source(hub.url, FREEBUSY_BODY, st.auth) == "live"
+            conn_id = Api(hub.url, st.key).get("/v1/users/bench/connections").json()["connections"][0]["id"]
+            # Filled just before its series: the cache is fresh for HUB_CACHE_MAX_AGE_SECONDS
+            # (300 s), longer than warm-up and N requests take under callgrind.
+            fill_bench_cache(Database(st.db_url), conn_id)
+            assert _source(hub.url, cached, st.auth) == "cache"
+            _count(hub, "cached", "/v1/freebusy", lambda i: cached, st.auth, n)
+            assert _source(hub.url, cached, st.auth) == "cache"
+            _count(hub, "event", "/v1/events", event_body, st.auth, n)
+        finally:
+            hub.stop()
+        hub_minutes = (time.monotonic() - began) / 60
+        bare = counted("bare_app:create()", st.env, st.tmp)
+        try:
+            _count(bare, "bare", "/v1/freebusy", lambda i: FREEBUSY_BODY, {}, n)
+        finally:
+            bare.stop()
+        subprocess.run([*callgrind.command(out), sys.executable, str(ROOT / "bench" / "google_sdk_calls.py"),
+                        st.sandbox_url, st.access_token(), st.email, str(n), str(WARM_UP)],
+                       env={**st.env, **seed}, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    per_request = {label.removeprefix("after-"): total / n for label, total in callgrind.counts(out).items()
+                   if label.startswith("after-")}
+    bare_i, live, cache, event = (per_request[k] for k in ("bare", "live", "cached", "event"))
+    sdk_fb, sdk_create = per_request["sdk-freebusy"], per_request["sdk-create"]
+    ad_fb, ad_create = per_request["adapter-freebusy"], per_request["adapter-create"]
+
+    def m(x: float) -> str:
+        return f"{x / 1e6:6.3f} M"
+    print(f"instructions per request (callgrind): gunicorn --workers 1 --threads {PROCFILE_THREADS}, {n} requests "
+          f"one at a time after {WARM_UP} of warm-up; SDK calls in a process of their own")
+    print(f"  bare Flask free/busy {m(bare_i)} | SDK freebusy.query {m(sdk_fb)} | SDK events.insert + Meet "
+          f"{m(sdk_create)} (through the hub's adapter: {m(ad_fb)}, {m(ad_create)})")
+    print(f"  hub free/busy live  {m(live)}   hub/(bare Flask + SDK) {live / (bare_i + sdk_fb):.2f}x (goal ≤ 2)")
+    print(f"  hub event + Meet    {m(event)}   hub/(bare Flask + SDK) {event / (bare_i + sdk_create):.2f}x (goal ≤ 2)")
+    print(f"  hub free/busy cached {m(cache)}  hub/bare Flask {cache / bare_i:.2f}x")
+    print(f"  (against the adapter's calls, as the default mode's CPU figures: free/busy "
+          f"{live / (bare_i + ad_fb):.2f}x, event {event / (bare_i + ad_create):.2f}x)")
+    if hub_minutes > 50:
+        # The hub refreshes its access token 300 s before the sandbox's 3,599 s lifetime ends: a
+        # refresh inside a counted series would be charged to its requests.
+        print(f"  warning: the hub's series took {hub_minutes:.0f} min from connecting; a token refresh may be counted")
 
 
 def _refresh_token(db_url: str, env: dict[str, str]) -> str:
@@ -299,4 +432,7 @@ def _refresh_token(db_url: str, env: dict[str, str]) -> str:
 
 
 if __name__ == "__main__":
-    main(float(sys.argv[1]) if len(sys.argv) > 1 else 5.0, int(sys.argv[2]) if len(sys.argv) > 2 else 64)
+    if sys.argv[1:2] == ["--instructions"]:
+        instructions(int(sys.argv[2]) if len(sys.argv) > 2 else 100)
+    else:
+        main(float(sys.argv[1]) if len(sys.argv) > 1 else 5.0, int(sys.argv[2]) if len(sys.argv) > 2 else 64)
