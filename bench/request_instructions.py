@@ -221,20 +221,20 @@ def _measured(n: int, kinds: list[str], database_url: str | None) -> None:
 
 
 def count(tree: Path, n: int, kinds: list[str]) -> dict[str, float]:
-    out_dir = tempfile.mkdtemp()
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
-    run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_dir}/cg.%p",
-                          sys.executable, str(Path(__file__).resolve()), "--measured", str(n), *kinds],
-                         cwd=tree, env=env, capture_output=True, text=True)
-    if run.returncode != 0 or "not measured" in run.stderr:
-        print(run.stderr[-4000:], file=sys.stderr)
     figures: dict[str, float] = {}
-    for path in glob.glob(f"{out_dir}/cg.*"):
-        text = Path(path).read_text(errors="replace")
-        label = re.search(r"^desc: Trigger: dump after-(\w+)$", text, re.MULTILINE)
-        total = re.search(r"^summary: (\d+)$", text, re.MULTILINE)
-        if label and total:
-            figures[label.group(1)] = int(total.group(1)) / n
+    with tempfile.TemporaryDirectory() as out_dir:  # callgrind's files, a few MB a run
+        run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_dir}/cg.%p",
+                              sys.executable, str(Path(__file__).resolve()), "--measured", str(n), *kinds],
+                             cwd=tree, env=env, capture_output=True, text=True)
+        if run.returncode != 0 or "not measured" in run.stderr:
+            print(run.stderr[-4000:], file=sys.stderr)
+        for path in glob.glob(f"{out_dir}/cg.*"):
+            text = Path(path).read_text(errors="replace")
+            label = re.search(r"^desc: Trigger: dump after-(\w+)$", text, re.MULTILINE)
+            total = re.search(r"^summary: (\d+)$", text, re.MULTILINE)
+            if label and total:
+                figures[label.group(1)] = int(total.group(1)) / n
     return figures
 
 
