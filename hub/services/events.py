@@ -14,6 +14,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
+from sqlalchemy import and_, bindparam, literal_column, select
 from sqlalchemy.orm import Session
 
 from hub import jobs
@@ -23,14 +24,15 @@ from hub.errors import Conflict, HubError, Invalid, NotFound, ProviderFailed
 from hub.services.directory import (LAST_USED_RESOLUTION, Organizer, calendar_of, newest, newest_offering,
                                     record_outcome, require_user_and_connections)
 from hub.services.explanations import explain
-from hub.services.sync.notices import calendar_written
+from hub.services.sync.channels import ACTIVE
+from hub.services.sync.notices import CHANNELS, STATES, calendar_written
 from hub.storage.models import Connection, Event, User, new_id
 from hub.storage.types import utcnow
 from providers import registry
 from providers.base import (Attendee, CalendarEvent, ErrorKind, EventChanges, EventDraft, Meeting,
                             MeetingDraft, ProviderError, ProviderSpec)
 from oauth.tokens import AccessColumns, StoredAccess
-from webhooks.outbound.outbox import enqueue
+from webhooks.outbound.outbox import ENABLED, ENDPOINTS, enqueue
 
 if TYPE_CHECKING:  # pragma: no cover
     from hub.services.attendance import AttendanceRules, AttendanceService
@@ -43,6 +45,23 @@ DEFAULT = "default"
 _EVENTS: Any = Event.__table__
 _INSERT_EVENT = _EVENTS.insert()
 _CONFIRMED = _EVENTS.c.status.default.arg  # the column's default, which event_out reports
+# What storing a new event reads, in one statement instead of two (each ~2% of a create): the
+# calendar's active push channel and its sync state, as calendar_written's ACTIVE_CHANNEL reads
+# them, and the tenant's enabled webhook endpoints, as the outbox's SUBSCRIBERS reads them (in
+# its order). Each is left-joined to a one-row anchor, so there is always a row: the channel's
+# columns repeat on every endpoint's row, are NULL without an active channel, and the endpoint's
+# are NULL without endpoints.
+_ANCHOR = select(literal_column("1").label("one")).subquery("written")
+_STORE_READS = (
+    select(CHANNELS.c.connection_id, CHANNELS.c.tenant_id, CHANNELS.c.provider, STATES.c.connection_id.label("state"),
+           ENDPOINTS.c.id.label("endpoint_id"), ENDPOINTS.c.events)
+    .select_from(_ANCHOR
+                 .outerjoin(CHANNELS, and_(CHANNELS.c.connection_id == bindparam("connection_id"),
+                                           CHANNELS.c.status == ACTIVE))
+                 .outerjoin(STATES, STATES.c.connection_id == CHANNELS.c.connection_id)
+                 .outerjoin(ENDPOINTS, and_(ENDPOINTS.c.tenant_id == bindparam("tenant_id"),
+                                            ENDPOINTS.c.status == ENABLED)))
+    .order_by(ENDPOINTS.c.created_at))
 
 
 @dataclass(frozen=True)
@@ -311,11 +330,13 @@ class EventService:
         # Core, not `session.add`: nothing reads this row back through a session, and the ORM's
         # unit of work costs more than the statement (created_at/updated_at: the defaults).
         unit.execute(_INSERT_EVENT, values)
-        calendar_written(unit, calendar_id, self.hub.clock())
+        rows = unit.execute(_STORE_READS, {"connection_id": calendar_id, "tenant_id": tenant_id}).all()
+        calendar_written(unit, calendar_id, self.hub.clock(), rows[0] if rows[0].connection_id is not None else None)
         if watch is not None:
             watch()
         out = event_out(event, organizer)
-        enqueue(unit, tenant_id, "event.created", out, now=self.hub.clock())
+        enqueue(unit, tenant_id, "event.created", out, now=self.hub.clock(),
+                endpoints=[(row.endpoint_id, row.events) for row in rows if row.endpoint_id is not None])
         if answered is not None:
             answered(unit, out)
         return out

@@ -495,6 +495,45 @@ def test_each_write_on_a_watched_calendar_queues_a_sync_and_marks_it_behind_once
     assert dirty() == NOW + timedelta(minutes=2) and len(env.sync_runs(who.calendar)) == 3
 
 
+def test_a_create_queues_event_created_for_each_enabled_subscribed_endpoint_of_its_tenant_only(env):
+    """Storing the event reads the calendar's channel and the tenant's endpoints in one
+    statement: with several endpoints (and the channel's columns on each of their rows), and
+    without a channel or without endpoints, each reaches what it did when read separately."""
+    def endpoint(tenant_id: str, events: list[str], status: str = "enabled") -> str:
+        with env.hub.db.session() as s:
+            row = WebhookEndpoint(tenant_id=tenant_id, url="https://backend.example/hook", events=events,
+                                  secret_enc="x", status=status)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def queued_to(event_id: str) -> list[str]:
+        with env.hub.db.session() as s:
+            rows = s.execute(select(WebhookDelivery.endpoint_id, WebhookDelivery.payload)
+                             .where(WebhookDelivery.event_type == "event.created")).all()
+        return sorted(endpoint_id for endpoint_id, payload in rows if json.loads(payload)["data"]["id"] == event_id)
+
+    plain = env.person(caps=("calendar",))
+    r = env.post(plain)  # no endpoint, no channel: nothing queued, nothing marked
+    assert r.status_code == 201 and queued_to(r.json["id"]) == []
+    assert env.dirty_since(plain.calendar) is None and env.sync_runs(plain.calendar) == []
+
+    other_tenant, _ = create_api_key(env.hub.db, f"other-{uuid.uuid4().hex[:8]}")
+    endpoint(other_tenant, ["*"])
+    wanted = [endpoint(env.tenant_id, ["*"]), endpoint(env.tenant_id, ["event.updated", "event.created"])]
+    endpoint(env.tenant_id, ["event.updated"])
+    endpoint(env.tenant_id, ["event.created"], status="disabled")
+    r = env.post(plain)  # endpoints, no channel
+    assert r.status_code == 201 and queued_to(r.json["id"]) == sorted(wanted)
+    assert env.dirty_since(plain.calendar) is None and env.sync_runs(plain.calendar) == []
+
+    watched = env.person(caps=("calendar",))
+    env.watched(watched.calendar)
+    r = env.post(watched)  # endpoints and an active channel
+    assert r.status_code == 201 and queued_to(r.json["id"]) == sorted(wanted)
+    assert env.dirty_since(watched.calendar) is not None and len(env.sync_runs(watched.calendar)) == 1
+
+
 def test_join_text_alone_when_there_is_no_description_or_location(env):
     who = env.person(caps=("calendar",), zoom=("zoom",))
     env.post(who, conferencing="zoom")

@@ -47,10 +47,10 @@ def subscribed(events: list[str] | None, event_type: str) -> bool:
 
 # Built once (every change that may be announced asks): bound per call. On the tables, not
 # the entities: no ORM execution around a two-column read and the outbox rows' INSERT.
-_ENDPOINTS: Any = WebhookEndpoint.__table__
-_SUBSCRIBERS = (select(_ENDPOINTS.c.id, _ENDPOINTS.c.events)
-                .where(_ENDPOINTS.c.tenant_id == bindparam("tenant_id"), _ENDPOINTS.c.status == ENABLED)
-                .order_by(_ENDPOINTS.c.created_at))
+ENDPOINTS: Any = WebhookEndpoint.__table__
+SUBSCRIBERS = (select(ENDPOINTS.c.id, ENDPOINTS.c.events)
+                .where(ENDPOINTS.c.tenant_id == bindparam("tenant_id"), ENDPOINTS.c.status == ENABLED)
+                .order_by(ENDPOINTS.c.created_at))
 _DELIVERIES: Any = WebhookDelivery.__table__
 _INSERT_DELIVERY = _DELIVERIES.insert()
 
@@ -59,18 +59,21 @@ def subscribers(session: Unit, tenant_id: str, event_type: str) -> list[str]:
     """Ids of the tenant's enabled endpoints that want `event_type`. Filtered here rather
     than in SQL: JSON list queries differ between SQLite and PostgreSQL, and a tenant has a
     handful of endpoints."""
-    rows = session.execute(_SUBSCRIBERS, {"tenant_id": tenant_id}).all()
+    rows = session.execute(SUBSCRIBERS, {"tenant_id": tenant_id}).all()
     return [endpoint_id for endpoint_id, events in rows if subscribed(events, event_type)]
 
 
 def enqueue(session: Unit, tenant_id: str, event_type: str, data: dict[str, Any], *,
-            now: datetime | None = None) -> None:
+            now: datetime | None = None, endpoints: list[tuple[str, Any]] | None = None) -> None:
     """Queue `event_type` for every subscribed endpoint of the tenant, in `session`'s
     transaction. One message id for all of them and all their retries: it is the
-    `webhook-id` receivers dedupe on."""
+    `webhook-id` receivers dedupe on. `endpoints`: the tenant's enabled endpoints as
+    (id, events) in `SUBSCRIBERS`' order, when the caller read them in this transaction with
+    something else."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    targets = subscribers(session, tenant_id, event_type)
+    targets = (subscribers(session, tenant_id, event_type) if endpoints is None else
+               [endpoint_id for endpoint_id, events in endpoints if subscribed(events, event_type)])
     if not targets:
         return
     now = now or datetime.now(timezone.utc)

@@ -131,15 +131,15 @@ def _act(session: Session, channel: SyncChannel, notice: PushNotice, now: dateti
 # Built once (every notice and every write of the hub asks): bound per call. The parameter names
 # differ from the columns': an UPDATE takes a parameter named like a column as one more SET.
 # On the table, not the entity: no ORM update machinery (nothing loaded needs synchronizing).
-_STATES: Any = SyncState.__table__
-_MARK_DIRTY = (update(_STATES)
-               .where(_STATES.c.connection_id == bindparam("dirty_connection"), _STATES.c.dirty_since.is_(None))
-               .values(dirty_since=bindparam("dirty_at", type_=_STATES.c.dirty_since.type)))
+STATES: Any = SyncState.__table__
+_MARK_DIRTY = (update(STATES)
+               .where(STATES.c.connection_id == bindparam("dirty_connection"), STATES.c.dirty_since.is_(None))
+               .values(dirty_since=bindparam("dirty_at", type_=STATES.c.dirty_since.type)))
 # The state row, locked (Core: only whether it exists matters, no entity is loaded), and the
 # row a first mark creates (the entity's other columns default to NULL).
-_LOCK_STATE = (select(_STATES.c.connection_id)
-               .where(_STATES.c.connection_id == bindparam("state_connection")).with_for_update())
-_NEW_STATE = _STATES.insert()
+_LOCK_STATE = (select(STATES.c.connection_id)
+               .where(STATES.c.connection_id == bindparam("state_connection")).with_for_update())
+_NEW_STATE = STATES.insert()
 
 
 class MarkedChannel(Protocol):
@@ -182,19 +182,27 @@ def _mark_locked(session: Unit, connection_id: str, now: datetime, why: str) -> 
 # Built once (every event create, move and cancel asks): bound per call. Only the columns
 # marking reads, not the entity: no ORM loading (and no identity-map entry) per write; and
 # whether the state row exists, from the same statement.
-_CHANNELS: Any = SyncChannel.__table__
-_ACTIVE_CHANNEL = (select(_CHANNELS.c.connection_id, _CHANNELS.c.tenant_id, _CHANNELS.c.provider,
-                          _STATES.c.connection_id.label("state"))
-                   .outerjoin(_STATES, _STATES.c.connection_id == _CHANNELS.c.connection_id)
-                   .where(_CHANNELS.c.connection_id == bindparam("connection_id"), _CHANNELS.c.status == ACTIVE))
+CHANNELS: Any = SyncChannel.__table__
+ACTIVE_CHANNEL = (select(CHANNELS.c.connection_id, CHANNELS.c.tenant_id, CHANNELS.c.provider,
+                         STATES.c.connection_id.label("state"))
+                  .outerjoin(STATES, STATES.c.connection_id == CHANNELS.c.connection_id)
+                  .where(CHANNELS.c.connection_id == bindparam("connection_id"), CHANNELS.c.status == ACTIVE))
 
 
-def calendar_written(session: Unit, connection_id: str, now: datetime) -> None:
+READ_HERE: Any = object()  # calendar_written's `channel` when the caller has not read it
+
+
+def calendar_written(session: Unit, connection_id: str, now: datetime, channel: Any = READ_HERE) -> None:
     """The hub itself just changed this calendar (an event or a hold made, moved or removed):
     its cache is behind until the next sync. The provider's push would say so too, but a
     cached read in between must not miss the hub's own write, so the connection is marked
-    dirty — answered live — and a sync is queued now."""
-    channel = session.execute(_ACTIVE_CHANNEL, {"connection_id": connection_id}).first()
+    dirty — answered live — and a sync is queued now.
+
+    `channel`: the row `ACTIVE_CHANNEL` selects (or None: no active channel), when the caller
+    read it in `session`'s transaction with something else (an event create reads it with the
+    webhook subscribers: one statement for both)."""
+    if channel is READ_HERE:
+        channel = session.execute(ACTIVE_CHANNEL, {"connection_id": connection_id}).first()
     if channel is None:
         return
     if channel.state is None:
