@@ -32,8 +32,8 @@ and emits grid points for each with ``range()``, so the cost is one sort plus wo
 proportional to the busy blocks near the blocks walked.
 Each optional person's merged working time is memoised per schedule and days; the slots
 inside it are found by one walk over its spans and the (sorted) slots, and only those slots
-are checked against the person's busy time, sorted into columns but not merged, by one walk
-over the slots and the busy ends.
+are checked against the person's busy time by one walk over the slots and the busy blocks
+in order of start (as providers return them; sorted first only when they are not).
 """
 
 from __future__ import annotations
@@ -45,14 +45,14 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from itertools import accumulate, compress, repeat
-from operator import add, lt, sub
+from operator import add, itemgetter, lt, sub
 from typing import Any, Protocol
 
 from .errors import AvailabilityInputError, FieldError
 from .intervals import Interval, merge_columns, sorted_columns, to_timestamp
 from .working_hours import Block, WorkingHours, _expanded_days, _overlapping
 
-_POS_INF = float("inf")
+_first = itemgetter(0)
 
 
 class ParticipantLike(Protocol):
@@ -368,30 +368,54 @@ def _free_slots(
     """The ``candidates`` (slot indexes, ascending) whose slot, widened to ``[lows[i],
     highs[i])`` by the buffers, meets none of ``busy``; runs once per optional person.
 
-    ``busy`` is not merged: with its starts and ends sorted apart and ``k = #ends <= low``,
-    the widened slot is free exactly when the k-th smallest start is at/after ``high`` (the
-    blocks ending by ``low`` are k of those starting before ``high``, since a block starts
-    before it ends, and any more would overlap the slot). Merging it first was a third of an
-    optional person's cost. ``k`` comes from one walk over the candidates and the ends
-    together (both sorted): a few bytecodes a step cost less than a C-level bisection per
-    candidate, whose comparisons of epoch seconds (ints above 2**30, so without CPython's
-    one-digit fast path) dominated the optional part of the bench.
+    One walk over the candidates and ``busy`` in order of start, keeping ``reach``, the latest
+    end of the non-empty blocks starting before the slot's widened end: the slot is free
+    exactly when that is at/before its widened start. Providers return busy time sorted by
+    start, so the walk reads the blocks as given; the first one out of order (checked as it
+    is read) sends the whole list through one sort by start instead, as does a block not
+    read that starts before the last slot's end. Sorting the starts and the ends apart and
+    walking those, as before, cost a third more in bench scenario (a'): three C-level passes
+    and two sorts of epoch seconds (ints above 2**30, so without CPython's fast paths) per
+    block, where this walk costs one unpacking and two or three comparisons.
     """
     if not candidates:
         return []
-    starts, ends = sorted_columns((busy,))
-    starts.append(_POS_INF)  # type: ignore[arg-type]  # no start left: free to the end
-    ends.append(_POS_INF)  # type: ignore[arg-type]  # a sentinel that stops the walk
-    k = 0
-    next_end = ends[0]
+    blocks = iter(busy)
+    for next_start, next_end in blocks:  # noqa: B007 - reads the first block ahead (the loop only breaks)
+        break
+    else:
+        return list(candidates)
+    last_high = highs[candidates[-1]]
+    previous = next_start
+    # Compared only with ends and slot starts, so any int at/before every slot start will
+    # do (an int: comparing an int with a float is slower).
+    reach = lows[candidates[0]]
     free: list[int] = []
     for i in candidates:
-        low = lows[i]
-        while next_end <= low:
-            k += 1
-            next_end = ends[k]
-        if starts[k] >= highs[i]:
+        high = highs[i]
+        if next_start < high:
+            # The block read ahead starts before this slot's end, and so may the ones after it.
+            # `for ... break` over the shared iterator reads the next one, cheaper than next().
+            start, end = next_start, next_end
+            while True:
+                if start < previous:
+                    return _free_slots(sorted(busy, key=_first), candidates, lows, highs)
+                previous = start
+                if end > reach and end > start:  # an empty or reversed block is ignored
+                    reach = end
+                for start, end in blocks:  # noqa: B007 - reads the next block (the loop only breaks)
+                    break
+                else:
+                    next_start = last_high  # pragma: no mutate (none left: any value >= the last slot's end stops the reads)
+                    break
+                if start >= high:
+                    next_start, next_end = start, end
+                    break
+        if reach <= lows[i]:
             free.append(i)
+    if min(map(_first, blocks), default=last_high) < last_high:
+        # A block not read starts before the last slot's end: the blocks are out of order.
+        return _free_slots(sorted(busy, key=_first), candidates, lows, highs)
     return free
 
 
