@@ -393,6 +393,14 @@ def test_slots_inside_are_those_covered_by_the_working_time(working, starts, dur
     ]
 
 
+def test_slots_inside_a_later_span_may_end_with_it():
+    # Reached by moving on from an earlier span, a slot ending exactly where the span ends is
+    # inside it; one starting before the span is not, even right after one that is.
+    spans = ([0, 10], [5, 15])
+    assert _slots_inside(spans, [0, 10], [5, 15]) == [0, 1]
+    assert _slots_inside(spans, [0, 9, 10], [5, 14, 15]) == [0, 2]
+
+
 @st.composite
 def block_lists(draw) -> list[tuple[int, int, int]]:
     """Sorted, disjoint blocks that may touch (a day's "24:00" and the next "00:00"), each
