@@ -356,7 +356,7 @@ def _slots_inside(working: tuple[list[int], list[int]], slot_starts: list[int], 
         return inside
     # Once one slot starts inside the span, so do the next ones ending in it (the slots are
     # sorted): one comparison per slot then, where comparing both ends cost twice as much.
-    entered = False
+    entered = False  # pragma: no mutate (only a shortcut, as below)
     for i, slot_end in enumerate(slot_ends):
         if slot_end > span_end:
             for span_start, span_end in spans:  # noqa: B007 - span_start is read after the loop
@@ -364,9 +364,9 @@ def _slots_inside(working: tuple[list[int], list[int]], slot_starts: list[int], 
                     break
             else:
                 return inside
-            entered = False
+            entered = False  # pragma: no mutate (only a shortcut, as below)
         if entered or span_start <= slot_starts[i]:  # pragma: no mutate (`entered` is a shortcut)
-            entered = True
+            entered = True  # pragma: no mutate (only a shortcut: without it each slot compares its start too)
             inside.append(i)
     return inside
 
@@ -410,7 +410,8 @@ def _free_slots(
                 if start < previous:
                     return _free_slots(sorted(busy, key=_first), candidates, lows, highs)
                 previous = start
-                if end > reach and end > start:  # an empty or reversed block is ignored
+                # An empty or reversed block is ignored; an end equal to `reach` changes nothing.
+                if end > reach and end > start:  # pragma: no mutate (`>=` for the first `>` is the same)
                     reach = end
                 for start, end in blocks:  # noqa: B007 - reads the next block (the loop only breaks)
                     break

@@ -373,6 +373,14 @@ def test_free_slots_sorts_blocks_found_out_of_order_after_the_walk():
     assert _free_slots([(11, 12), (3, 4)], range(2), lows, highs) == []
 
 
+def test_free_slots_sorts_blocks_of_mixed_sequence_types_by_start():
+    # Busy blocks may be lists (from JSON) as well as tuples; out of order, they are sorted by
+    # their starts only (a list and a tuple do not compare).
+    lows, highs = [0, 10], [5, 15]
+    assert _free_slots([(3, 4), [1, 2]], range(2), lows, highs) == [1]
+    assert _free_slots([(1, 2), [20, 30], (11, 12)], range(2), lows, highs) == []
+
+
 def test_free_slots_walk_stops_at_a_block_starting_where_the_slot_ends():
     # Read after one that starts before the slot, a block starting at the slot's (widened)
     # end does not meet it; the next slot reads it.
