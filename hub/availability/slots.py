@@ -32,8 +32,8 @@ and emits grid points for each with ``range()``, so the cost is one sort plus wo
 proportional to the busy blocks near the blocks walked.
 Each optional person's merged working time is memoised per schedule and days; the slots
 inside it are found by one walk over its spans and the (sorted) slots, and only those slots
-are checked against the person's busy time, sorted into columns but not merged, by one walk
-over the slots and the busy ends.
+are checked against the person's busy time by one walk over the slots and the busy blocks
+in order of start (as providers return them; sorted first only when they are not).
 """
 
 from __future__ import annotations
@@ -44,15 +44,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from itertools import accumulate, compress, repeat
-from operator import add, lt, sub
+from itertools import accumulate, repeat
+from operator import add, itemgetter, sub
 from typing import Any, Protocol
 
 from .errors import AvailabilityInputError, FieldError
 from .intervals import Interval, merge_columns, sorted_columns, to_timestamp
 from .working_hours import Block, WorkingHours, _expanded_days, _overlapping
 
-_POS_INF = float("inf")
+_first = itemgetter(0)
 
 
 class ParticipantLike(Protocol):
@@ -310,11 +310,13 @@ def _grid_starts(
         # Gaps, before widening: [low - before, starts[first]), [ends[first], starts[first + 1]),
         # ..., [ends[stop - 1], high + after). Those that are not gaps of the union come out
         # empty or reversed (next start not after the previous end), as do edge gaps when a
-        # busy block sticks out of the block; they are most of them, and are dropped by a
-        # C-level pass before the loop.
+        # busy block sticks out of the block; they are most of them, and one comparison skips
+        # each (half the cost of the C-level map(lt)/compress() passes that did it before).
         gap_starts = [low - before, *busy_ends[first:stop]]
         gap_ends = [*busy_starts[first:stop], high + after]
-        for gap_start, gap_end in compress(zip(gap_starts, gap_ends), map(lt, gap_starts, gap_ends)):
+        for gap_start, gap_end in zip(gap_starts, gap_ends):
+            if gap_start >= gap_end:  # pragma: no mutate (a shortcut: the test below skips these too)
+                continue
             gap_start += before
             last = gap_end - reach
             if last < gap_start:
@@ -346,18 +348,25 @@ def _slots_inside(working: tuple[list[int], list[int]], slot_starts: list[int], 
     step, where the bisections per span it replaced cost about four times as much on a
     60-day window, which has a span or two per working day and a few slots per span.
     """
-    starts, ends = working
     inside: list[int] = []
-    if not ends:
+    spans = zip(*working)
+    for span_start, span_end in spans:  # noqa: B007 - reads the first span (the loop only breaks)
+        break
+    else:
         return inside
-    j = 0
-    count = len(ends)
+    # Once one slot starts inside the span, so do the next ones ending in it (the slots are
+    # sorted): one comparison per slot then, where comparing both ends cost twice as much.
+    entered = False  # pragma: no mutate (only a shortcut, as below)
     for i, slot_end in enumerate(slot_ends):
-        while ends[j] < slot_end:
-            j += 1
-            if j == count:
+        if slot_end > span_end:
+            for span_start, span_end in spans:  # noqa: B007 - span_start is read after the loop
+                if span_end >= slot_end:
+                    break
+            else:
                 return inside
-        if starts[j] <= slot_starts[i]:
+            entered = False  # pragma: no mutate (only a shortcut, as below)
+        if entered or span_start <= slot_starts[i]:  # pragma: no mutate (`entered` is a shortcut)
+            entered = True  # pragma: no mutate (only a shortcut: without it each slot compares its start too)
             inside.append(i)
     return inside
 
@@ -368,30 +377,55 @@ def _free_slots(
     """The ``candidates`` (slot indexes, ascending) whose slot, widened to ``[lows[i],
     highs[i])`` by the buffers, meets none of ``busy``; runs once per optional person.
 
-    ``busy`` is not merged: with its starts and ends sorted apart and ``k = #ends <= low``,
-    the widened slot is free exactly when the k-th smallest start is at/after ``high`` (the
-    blocks ending by ``low`` are k of those starting before ``high``, since a block starts
-    before it ends, and any more would overlap the slot). Merging it first was a third of an
-    optional person's cost. ``k`` comes from one walk over the candidates and the ends
-    together (both sorted): a few bytecodes a step cost less than a C-level bisection per
-    candidate, whose comparisons of epoch seconds (ints above 2**30, so without CPython's
-    one-digit fast path) dominated the optional part of the bench.
+    One walk over the candidates and ``busy`` in order of start, keeping ``reach``, the latest
+    end of the non-empty blocks starting before the slot's widened end: the slot is free
+    exactly when that is at/before its widened start. Providers return busy time sorted by
+    start, so the walk reads the blocks as given; the first one out of order (checked as it
+    is read) sends the whole list through one sort by start instead, as does a block not
+    read that starts before the last slot's end. Sorting the starts and the ends apart and
+    walking those, as before, cost a third more in bench scenario (a'): three C-level passes
+    and two sorts of epoch seconds (ints above 2**30, so without CPython's fast paths) per
+    block, where this walk costs one unpacking and two or three comparisons.
     """
     if not candidates:
         return []
-    starts, ends = sorted_columns((busy,))
-    starts.append(_POS_INF)  # type: ignore[arg-type]  # no start left: free to the end
-    ends.append(_POS_INF)  # type: ignore[arg-type]  # a sentinel that stops the walk
-    k = 0
-    next_end = ends[0]
+    blocks = iter(busy)
+    for next_start, next_end in blocks:  # noqa: B007 - reads the first block ahead (the loop only breaks)
+        break
+    else:
+        return list(candidates)
+    last_high = highs[candidates[-1]]
+    previous = next_start
+    # Compared only with ends and slot starts, so any int at/before every slot start will
+    # do (an int: comparing an int with a float is slower).
+    reach = lows[candidates[0]]
     free: list[int] = []
     for i in candidates:
-        low = lows[i]
-        while next_end <= low:
-            k += 1
-            next_end = ends[k]
-        if starts[k] >= highs[i]:
+        high = highs[i]
+        if next_start < high:
+            # The block read ahead starts before this slot's end, and so may the ones after it.
+            # `for ... break` over the shared iterator reads the next one, cheaper than next().
+            start, end = next_start, next_end
+            while True:
+                if start < previous:
+                    return _free_slots(sorted(busy, key=_first), candidates, lows, highs)
+                previous = start
+                # An empty or reversed block is ignored; an end equal to `reach` changes nothing.
+                if end > reach and end > start:  # pragma: no mutate (`>=` for the first `>` is the same)
+                    reach = end
+                for start, end in blocks:  # noqa: B007 - reads the next block (the loop only breaks)
+                    break
+                else:
+                    next_start = last_high  # pragma: no mutate (none left: any value >= the last slot's end stops the reads)
+                    break
+                if start >= high:
+                    next_start, next_end = start, end
+                    break
+        if reach <= lows[i]:
             free.append(i)
+    if min(map(_first, blocks), default=last_high) < last_high:
+        # A block not read starts before the last slot's end: the blocks are out of order.
+        return _free_slots(sorted(busy, key=_first), candidates, lows, highs)
     return free
 
 

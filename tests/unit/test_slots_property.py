@@ -351,9 +351,40 @@ def test_free_slots_reads_busy_time_off_unmerged_columns(busy, starts, duration,
     highs = [s + duration + after for s in starts]
     taken = points(busy)
     expected = [i for i, (low, high) in enumerate(zip(lows, highs)) if not taken & set(range(low, high))]
-    assert _free_slots(busy, range(len(starts)), lows, highs) == expected
     odd = list(range(1, len(starts), 2))
-    assert _free_slots(busy, odd, lows, highs) == [i for i in expected if i % 2]
+    # _free_slots reads blocks sorted by start as given and sorts the others: the same answer
+    # for the order drawn, sorted by start (as providers return it), and sorted but with the
+    # earliest block last (found out of order during the walk, or among the blocks not read).
+    in_order = sorted(busy, key=lambda block: block[0])
+    for blocks in (busy, in_order, in_order[1:] + in_order[:1]):
+        assert _free_slots(blocks, range(len(starts)), lows, highs) == expected
+        assert _free_slots(blocks, odd, lows, highs) == [i for i in expected if i % 2]
+
+
+def test_free_slots_sorts_blocks_found_out_of_order_after_the_walk():
+    # The walk stops at the first block starting at/after the last slot's end; an earlier
+    # block after that one (out of order) still counts.
+    lows, highs = [0, 10], [5, 15]
+    assert _free_slots([(20, 30), (1, 2)], range(2), lows, highs) == [1]
+    assert _free_slots([(1, 2), (20, 30), (11, 12)], range(2), lows, highs) == []
+    # ... and one found out of order during the walk.
+    assert _free_slots([(3, 4), (1, 2), (11, 12)], range(2), lows, highs) == []
+    assert _free_slots([(3, 4), (11, 12), (1, 2)], range(2), lows, highs) == []
+    assert _free_slots([(11, 12), (3, 4)], range(2), lows, highs) == []
+
+
+def test_free_slots_sorts_blocks_of_mixed_sequence_types_by_start():
+    # Busy blocks may be lists (from JSON) as well as tuples; out of order, they are sorted by
+    # their starts only (a list and a tuple do not compare).
+    lows, highs = [0, 10], [5, 15]
+    assert _free_slots([(3, 4), [1, 2]], range(2), lows, highs) == [1]
+    assert _free_slots([(1, 2), [20, 30], (11, 12)], range(2), lows, highs) == []
+
+
+def test_free_slots_walk_stops_at_a_block_starting_where_the_slot_ends():
+    # Read after one that starts before the slot, a block starting at the slot's (widened)
+    # end does not meet it; the next slot reads it.
+    assert _free_slots([(0, 1), (5, 9)], range(2), [2, 4], [5, 7]) == [0]
 
 
 @settings(max_examples=300, deadline=None, database=None)
@@ -368,6 +399,14 @@ def test_slots_inside_are_those_covered_by_the_working_time(working, starts, dur
     assert _slots_inside(spans, starts, ends) == [
         i for i, (s, e) in enumerate(zip(starts, ends)) if set(range(s, e)) <= covered
     ]
+
+
+def test_slots_inside_a_later_span_may_end_with_it():
+    # Reached by moving on from an earlier span, a slot ending exactly where the span ends is
+    # inside it; one starting before the span is not, even right after one that is.
+    spans = ([0, 10], [5, 15])
+    assert _slots_inside(spans, [0, 10], [5, 15]) == [0, 1]
+    assert _slots_inside(spans, [0, 9, 10], [5, 14, 15]) == [0, 2]
 
 
 @st.composite
