@@ -10,11 +10,14 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response, request
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
        "frame-ancestors 'none'")
 CACHEABLE_PATHS = ("/static/", "/openapi.json", "/docs", "/healthz")
+_request: Any = request
 
 
 def register(app: Flask) -> None:
@@ -27,7 +30,9 @@ def register(app: Flask) -> None:
             resp.headers.setdefault("X-Frame-Options", "DENY")
         # `getlist`, not `in`: werkzeug's `in` builds and catches a BadRequestKeyError when the
         # header is absent, which it is on nearly every answer.
-        if not resp.headers.getlist("Cache-Control") and not request.path.startswith(CACHEABLE_PATHS):
+        # The request behind the proxy: `request.path` on the proxy misses on its class first
+        # (an AttributeError built and dropped, on every answer).
+        if not resp.headers.getlist("Cache-Control") and not _request._get_current_object().path.startswith(CACHEABLE_PATHS):
             resp.headers["Cache-Control"] = "no-store"
         # `remove`, not `pop(.., None)`: the same removal, without the BadRequestKeyError `pop`
         # builds and catches inside werkzeug when there is no Server header (every hub answer).
