@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app, g
+from flask import Request, Response, current_app, g, request
 
 if TYPE_CHECKING:  # pragma: no cover
     from hub.container import Hub
@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _app: Any = current_app
 _g: Any = g
+_request: Any = request
 
 
 def hub() -> "Hub":
@@ -27,3 +28,14 @@ def services() -> "Services":
 
 def tenant_id() -> str:
     return _g._get_current_object().tenant_id
+
+
+def current_request() -> Request:
+    """The request itself, for a view that reads it more than in passing."""
+    return _request._get_current_object()
+
+
+def jsonify(*args: Any, **kwargs: Any) -> Response:
+    """`flask.jsonify` — the app's JSON provider's `response`, the same answer — with the app
+    taken from behind its proxy (`flask.jsonify` reads `current_app.json` through it)."""
+    return _app._get_current_object().json.response(*args, **kwargs)
