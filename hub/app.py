@@ -110,6 +110,15 @@ class HubFlask(Flask):
                 self._sync_of[func] = sync
         return sync
 
+    def request_context(self, environ: Any) -> Any:
+        """Flask's, with the request's body limit set from the config as each request starts.
+        Flask's `Request.max_content_length` otherwise asks `current_app` for it through the
+        proxy on every body read (twice per JSON request: a bool test and an attribute read
+        that first misses on the proxy's class). Same value; a view may still set its own."""
+        ctx = super().request_context(environ)
+        ctx.request.max_content_length = self.config["MAX_CONTENT_LENGTH"]
+        return ctx
+
 
 SYNC_CACHE_SIZE = 1024
 
@@ -316,9 +325,13 @@ def _no_body_no_type(resp):
 
 
 def _register_metrics(app: Flask, metrics: Metrics) -> None:
+    # `g` behind its proxy: reading an attribute through the proxy misses on the proxy's class
+    # first (an AttributeError built and dropped, on every request).
+    app_globals: Any = g
+
     @app.before_request
     def _start():
-        g.started = time.perf_counter()
+        app_globals._get_current_object().started = time.perf_counter()
 
     # The labelled children, kept (prometheus_client's documented pattern for hot paths):
     # `labels()` validates and locks on every call. As many as the label sets themselves.
@@ -335,5 +348,5 @@ def _register_metrics(app: Flask, metrics: Metrics) -> None:
         if child is None:
             child = children[key] = (metrics.requests.labels(key[0], route, str(key[2])), metrics.latency.labels(route))
         child[0].inc()
-        child[1].observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        child[1].observe(time.perf_counter() - app_globals._get_current_object().get("started", time.perf_counter()))
         return resp

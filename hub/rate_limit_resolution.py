@@ -55,7 +55,9 @@ class RememberedLimits(LimitManager):
             return super().resolve_limits(app, endpoint, blueprint, callable_name, in_middleware,
                                           marked_for_limiting)
         # The method: a limit declared for some methods only changes whether defaults apply.
-        key = (app, endpoint, blueprint, callable_name, in_middleware, marked_for_limiting, flask.request.method)
+        # The request behind the proxy: an attribute read on the proxy misses on its class first.
+        method = flask.request._get_current_object().method  # type: ignore[attr-defined]
+        key = (app, endpoint, blueprint, callable_name, in_middleware, marked_for_limiting, method)
         resolved = self._resolved.get(key)
         if resolved is None:
             generation = self._generation

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import defaultdict
 from typing import Any
 
 from flask import Flask, Response, request
@@ -28,12 +29,14 @@ try:  # the context variable behind `request_ctx` (Flask 2.2–3.1; private, so 
 except ImportError:  # pragma: no cover - a Flask without it: Flask-Limiter's own lookup
     _cv_request = None  # type: ignore[assignment]
 from flask_limiter import Limiter
+from flask_limiter._extension import LimiterContext  # what Limiter.context keeps per request
 
 from hub.config import Settings
 from hub.rate_limit_resolution import remember_resolution
 
 LINK_BLUEPRINTS = ("connect", "settings", "booking")  # public pages entered with a token
 PUSH_SUFFIX = "_push"  # webhooks/calendar_push.py names each provider's receiver <provider>_push
+_request: Any = request
 
 
 class HubLimiter(Limiter):
@@ -44,8 +47,9 @@ class HubLimiter(Limiter):
     attribute): two werkzeug proxy resolutions a time, about a twentieth of a cached free/busy's
     instructions.
     Here the request context is read once per use from the context variable behind that proxy
-    (Flask's `_cv_request`) and the state read off it directly; the first use in a request (no
-    state yet) and any use outside a request are Flask-Limiter's own code."""
+    (Flask's `_cv_request`) and the state read off it directly; the first use in a request
+    makes that state as Flask-Limiter does (a `defaultdict` of its `LimiterContext`), and any
+    use outside a request is Flask-Limiter's own code."""
 
     @property
     def context(self) -> Any:
@@ -54,17 +58,28 @@ class HubLimiter(Limiter):
         current = _cv_request.get(None) if _cv_request is not None else None
         contexts = getattr(current, "_limiter_request_context", None)
         if contexts is None:
-            return super().context
+            if current is None:
+                return super().context
+            # The first use in a request: the state Flask-Limiter would make there (its own
+            # `hasattr` and read go through the proxy, three AttributeErrors built and dropped).
+            contexts = current._limiter_request_context = defaultdict(LimiterContext)  # type: ignore[attr-defined]
         return contexts[self]
 
 
+# The key functions run on every limited request: they read the request behind Flask's proxy
+# once (an attribute read on the proxy misses on its class first, an AttributeError built).
 def client_address() -> str:
-    return "ip:" + (request.remote_addr or "unknown")
+    return "ip:" + (_request._get_current_object().remote_addr or "unknown")
+
+
+def request_endpoint() -> str:
+    """Flask-Limiter's default request identifier (`request.endpoint or ""`), without the proxy."""
+    return _request._get_current_object().endpoint or ""
 
 
 def api_key_identity() -> str:
     """The caller's API key, hashed (the counter's name must not be a credential)."""
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    scheme, _, key = _request._get_current_object().headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         return client_address()
     return "key:" + hashlib.sha256(key.strip().encode()).hexdigest()[:32]
@@ -72,7 +87,7 @@ def api_key_identity() -> str:
 
 def booking_token_identity() -> str:
     """The booking link's token, hashed (the counter's name must not be a credential)."""
-    token = (request.view_args or {}).get("token") or ""
+    token = (_request._get_current_object().view_args or {}).get("token") or ""
     return "book:" + hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
@@ -105,6 +120,7 @@ def install(app: Flask, settings: Settings) -> Limiter:
     # storage on every request (a tenth of a cached free/busy's CPU). The 429's Retry-After is
     # added below, from the breached limit alone.
     limiter = HubLimiter(client_address, storage_uri=storage_uri(settings), headers_enabled=False,
+                      request_identifier=request_endpoint,
                       key_prefix=settings.rate_limit_key_prefix, enabled=settings.rate_limit_enabled,
                       # Redis down must not take the API down with it: fall back to memory.
                       in_memory_fallback_enabled=True, swallow_errors=True)

@@ -7,13 +7,17 @@ from hub.problems import Problem
 
 
 def require_api_key() -> None:
-    header = request.headers.get("Authorization", "")
+    # The objects behind Flask's proxies, each taken once: an attribute read through a proxy
+    # first misses on the proxy's own class (an AttributeError built and formatted) before
+    # werkzeug resolves the context — on every /v1 request.
+    header = request._get_current_object().headers.get("Authorization", "")  # type: ignore[attr-defined]
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Problem(401, "unauthorized", "API key required",
                       "Send Authorization: Bearer <api key>.", headers={"WWW-Authenticate": "Bearer"})
-    tenant = current_app.extensions["hub_api_keys"].tenant(key.strip())  # hub/services/api_keys.py
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    tenant = app.extensions["hub_api_keys"].tenant(key.strip())  # hub/services/api_keys.py
     if tenant is None:
         raise Problem(401, "unauthorized", "API key not valid",
                       "The API key is unknown or revoked.", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    g.tenant_id = tenant
+    g._get_current_object().tenant_id = tenant  # type: ignore[attr-defined]

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, Response, current_app, json, jsonify, request
+from flask import Blueprint, Response, current_app, json
 
 from hub.api.auth import require_api_key
-from hub.api.context import hub, services, tenant_id
+# jsonify: flask.jsonify's answer without the proxy lookup (hub/api/context.py), on the hot routes
+from hub.api.context import current_request, hub, jsonify, services, tenant_id
 from hub.api.routing import operation
 from hub.api.return_origins import check_return_url
 from hub.api.schemas import (
@@ -166,7 +167,7 @@ IDEMPOTENCY_HEADER = (("Idempotency-Key", "Same key + same body replays the firs
 @operation("Create an event with a Meet, Teams or Zoom link", tags=EVENTS, body=EventIn,
            responses={201: EventOut}, problems=(400, 404, 409, 422, 502), headers=IDEMPOTENCY_HEADER)
 def create_event(body: EventIn):
-    key = request.headers.get("Idempotency-Key")
+    key = current_request().headers.get("Idempotency-Key")
     tenant = tenant_id()
     svc = services()
     if key is None:

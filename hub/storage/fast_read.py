@@ -46,8 +46,11 @@ class FastSelect:
         plan = self._plans.get(conn.dialect) or self._plan(conn.dialect)
         args = plan.args(params)
         make = self.row._make
-        dispatch = conn.dispatch
-        if any(getattr(dispatch, name) for name in _EVENTS):
+        # SQLAlchemy's own test before firing execution events first (`Connection._execute_context`):
+        # without any listener on the connection or its engine, the joined dispatcher is not
+        # asked for each event — each ask builds its listener collection through two
+        # `__getattr__` misses (AttributeErrors built and dropped), on every read.
+        if (conn._has_events or conn.engine._has_events) and any(getattr(conn.dispatch, name) for name in _EVENTS):
             return [make(r) for r in conn.exec_driver_sql(plan.sql, args).all()]
         try:
             cursor = conn.connection.cursor()

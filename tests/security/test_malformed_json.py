@@ -51,3 +51,15 @@ def test_reasonable_nesting_still_reaches_validation(client, auth, depth):
     body = b'{"users": ' + b"[" * depth + b"]" * depth + b', "start": "x", "end": "y"}'
     r = client.post("/v1/freebusy", data=body, headers={**auth, "Content-Type": "application/json"})
     assert r.status_code == 422
+
+
+def test_a_body_over_the_limit_is_413_and_the_config_sets_the_limit(client, app, auth):
+    """MAX_CONTENT_LENGTH (1 MiB) bounds every body read, as read when each request starts."""
+    body = b'{"users": ["a"], "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    r = client.post("/v1/freebusy", data=body, headers={**auth, "Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json["code"] == "payload_too_large", r.data[:200]
+    small = b'{"users": ["a"], "pad": "' + b"x" * 200 + b'"}'
+    assert client.post("/v1/freebusy", data=small, headers={**auth, "Content-Type": "application/json"}).status_code == 422
+    app.config["MAX_CONTENT_LENGTH"] = 100
+    r = client.post("/v1/freebusy", data=small, headers={**auth, "Content-Type": "application/json"})
+    assert r.status_code == 413, r.data[:200]

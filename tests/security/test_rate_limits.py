@@ -315,3 +315,17 @@ def test_an_answer_worked_out_while_something_is_declared_is_not_kept(monkeypatc
     assert client.get("/").status_code == 200
     assert [client.get("/").status_code for _ in range(3)] == [200] * 3
     assert isinstance(manager, RememberedLimits)
+
+
+def test_the_limiters_request_state_is_the_one_flask_limiter_finds(limited):
+    """HubLimiter makes and reads Flask-Limiter's per-request state itself: what it makes on a
+    request's first use is what Flask-Limiter's own lookup finds there, and it is per request."""
+    app = limited()
+    limiter = app.extensions["hub_rate_limiter"]
+    with app.test_request_context("/v1/users/nobody"):
+        mine = limiter.context
+        assert Limiter.context.fget(limiter) is mine  # Flask-Limiter's lookup sees the same state
+        mine.seen_limits.add("x")
+        assert limiter.context is mine
+    with app.test_request_context("/v1/users/nobody"):
+        assert limiter.context is not mine and not limiter.context.seen_limits

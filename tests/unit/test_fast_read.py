@@ -91,3 +91,26 @@ def test_execution_events_see_the_statement(db):
         event.remove(db.engine, "before_cursor_execute", count)
     assert [r.external_id for r in rows] == ["ann", "bob"]
     assert len(seen) == 1 and "users" in seen[0]
+
+
+def test_execution_events_on_one_connection_see_the_statement(tmp_path_factory):
+    """A listener on the connection alone, its engine never listened to (a database of its
+    own: SQLAlchemy's engine flag stays set once any listener was added), sees the statement."""
+    fast = FastSelect(STATEMENT)
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    with own_database(tmp_path_factory, "fast-read-conn-events") as url:
+        database = Database(url)
+        try:
+            with database.write() as conn:
+                conn.execute(insert(Tenant), [{"id": "t1", "name": "one"}])
+            with database.read() as conn:
+                assert fast.all(conn, {"tenant_id": "t1", "since": T0}) == []  # the fast path, unobserved
+                event.listen(conn, "after_cursor_execute", count)
+                fast.all(conn, {"tenant_id": "t1", "since": T0})
+        finally:
+            database.dispose()
+    assert len(seen) == 1 and "users" in seen[0]
