@@ -50,6 +50,12 @@ class LocalLimits:
         self._closed: dict[str, tuple[float, str]] = {}
 
     def closed(self, key: str) -> tuple[float, str | None]:
+        if key not in self._closed:
+            # Asked before every provider call, and almost every account is open: no lock and
+            # no clock for an account never closed (or already forgotten). A closure being
+            # written at this instant by another thread is not missed by more than the lock
+            # would order it anyway.
+            return 0.0, None
         with self._lock:
             until, cause = self._closed.get(key, (0.0, None))
             left = until - self.clock()

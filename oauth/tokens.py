@@ -15,6 +15,7 @@ provider's own cause (`credentials_invalid`, `app_password_required`).
 """
 from __future__ import annotations
 
+import functools
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ from oauth.vault import Binding, TokenVault, VaultError
 from providers.base import ErrorKind, ProviderError
 
 T = TypeVar("T")
+# Opened access tokens a TokenManager keeps (see `_opened_access`): more than the accounts one
+# process calls within a token's hour at any usual size; each entry is a few hundred bytes.
+OPENED_ACCESS_TOKENS = 1024
 
 
 def access_binding(connection_id: str) -> Binding:
@@ -97,6 +101,16 @@ class TokenManager:
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
         self.refresh_count = 0  # observable by benchmarks and tests
+        # Access tokens already opened by this process, by (ciphertext, connection id): opening
+        # one (AES-GCM, base64, its binding) was a fifth of the hub's cost around a provider
+        # call, paid again on every call with the same stored token. Exactly what decrypting
+        # again would answer — this manager's vault and its keys never change, and every
+        # encryption has its own nonce, so a refreshed or re-encrypted (key rotation) token is a
+        # new ciphertext and a new entry. Only successful opens are kept: an unreadable row
+        # still fails every time. Whether a token may be used at all (status, expiry, refused)
+        # is decided from the row before this, as before. Bounded (least recently used out);
+        # the tokens are in this process's memory for their calls anyway, and never logged.
+        self._opened_access = functools.lru_cache(maxsize=OPENED_ACCESS_TOKENS)(self._open_access)
 
     def _lock(self, connection_id: str) -> threading.Lock:
         with self._locks_guard:
@@ -142,7 +156,13 @@ class TokenManager:
     def _current(self, session, conn: Connection) -> str | None:
         if conn.access_token_enc is None:
             return None
-        return self._open(session, conn, conn.access_token_enc, access_binding(conn.id))
+        try:
+            return self._opened_access(conn.access_token_enc, conn.id)
+        except VaultError:
+            raise self._mark_dead(session, conn, unreadable(conn.provider)) from None
+
+    def _open_access(self, ciphertext: str, connection_id: str) -> str:
+        return self.vault.decrypt(ciphertext, access_binding(connection_id))
 
     def _open(self, session, conn: Connection, ciphertext: str, binding: Binding) -> str:
         try:
@@ -230,7 +250,7 @@ class TokenManager:
         if not self.usable_as_read(known) or known.access_token_enc is None:  # (None: for mypy)
             return None
         try:
-            return self.vault.decrypt(known.access_token_enc, access_binding(known.connection_id))
+            return self._opened_access(known.access_token_enc, known.connection_id)
         except VaultError:
             return None
 

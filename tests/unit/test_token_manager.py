@@ -183,3 +183,29 @@ def test_a_refused_credential_without_expiry_needs_reauth_with_the_providers_cau
     with database.session() as s:
         conn = s.get(Connection, cid)
         assert conn.status == "needs_reauth" and conn.last_error["cause"] == "credentials_invalid"
+
+
+def test_a_token_opened_once_is_not_opened_again_and_a_new_one_is(setup, database):
+    """Opened access tokens are remembered by their ciphertext: the same stored token is not
+    decrypted on every call, a refreshed one (a new ciphertext) is read as stored, and a row no
+    key opens still fails every time."""
+    from oauth.tokens import StoredAccess
+    tm, flow, cid = setup
+    tm.access_token(cid)  # refreshes: a1 stored
+    opened: list[str] = []
+    decrypt = tm.vault.decrypt
+    tm.vault.decrypt = lambda ciphertext, binding: opened.append(ciphertext) or decrypt(ciphertext, binding)
+
+    def known() -> StoredAccess:
+        with database.session() as s:
+            return StoredAccess.of(s.get(Connection, cid))
+    first = known()
+    assert [tm.call(cid, lambda t: t, known=first) for _ in range(3)] == ["a1"] * 3
+    assert tm.access_token(cid) == "a1"
+    assert opened == [first.access_token_enc]  # once for four uses
+    assert tm.access_token(cid, stale="a1") == "a2"  # refreshed (opening r1): a new ciphertext
+    second = known()
+    assert tm.call(cid, lambda t: t, known=second) == "a2" and tm.call(cid, lambda t: t, known=second) == "a2"
+    assert opened.count(first.access_token_enc) == 1 and opened.count(second.access_token_enc) == 1
+    damaged = StoredAccess(cid, "active", first.access_token_enc[:-4] + "AAAA", first.access_expires_at)
+    assert tm._known_token(damaged) is None and tm._known_token(damaged) is None
