@@ -9,8 +9,11 @@ process included. `counts(out_dir)` reads each dump's total back by its label.
 from __future__ import annotations
 
 import glob
+import os
 import re
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 
@@ -44,3 +47,23 @@ def counts(out_dir: str) -> dict[str, int]:
         if label and total:
             figures[label.group(1)] = int(total.group(1))
     return figures
+
+
+def per_call(figures: dict[str, int], n: int) -> dict[str, float]:
+    """label → instructions per call of each `after-<label>` dump among `figures` (`counts`'
+    answer), for series that dump `before-<label>`, make n calls, then dump `after-<label>`."""
+    return {label.removeprefix("after-"): total / n for label, total in figures.items() if label.startswith("after-")}
+
+
+def measured_in_tree(script: Path, tree: Path, n: int, args: list[str], env: dict[str, str] | None = None
+                     ) -> dict[str, float]:
+    """Runs `script --measured n *args` under callgrind with `tree`'s source first on the path
+    (a baseline checkout measured by this tree's script, in the same invocation) and answers
+    `per_call` of its dumps. Its stderr is shown when it fails or says a series was not measured."""
+    run_env = {**os.environ, **(env or {}), "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
+    with tempfile.TemporaryDirectory() as out_dir:  # callgrind's files, a few MB a run
+        run = subprocess.run([*command(out_dir), sys.executable, str(script), "--measured", str(n), *args],
+                             cwd=tree, env=run_env, capture_output=True, text=True)
+        if run.returncode != 0 or "not measured" in run.stderr:
+            print(run.stderr[-4000:], file=sys.stderr)
+        return per_call(counts(out_dir), n)

@@ -16,12 +16,9 @@ Run: python bench/provider_call_layers.py [requests]
 """
 from __future__ import annotations
 
-import glob
 import os
-import re
 import subprocess
 import sys
-import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -138,21 +135,10 @@ def measured(n: int) -> None:
 
 
 def count(tree: Path, n: int) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
-    figures: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as out_dir:
-        run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_dir}/cg.%p",
-                              sys.executable, str(Path(__file__).resolve()), "--measured", str(n)],
-                             cwd=tree, env=env, capture_output=True, text=True)
-        if run.returncode != 0:
-            print(run.stderr[-4000:], file=sys.stderr)
-        for path in glob.glob(f"{out_dir}/cg.*"):
-            text = Path(path).read_text(errors="replace")
-            label = re.search(r"^desc: Trigger: dump after-([\w-]+)$", text, re.MULTILINE)
-            total = re.search(r"^summary: (\d+)$", text, re.MULTILINE)
-            if label and total:
-                figures[label.group(1)] = int(total.group(1)) / n
-    return figures
+    """Instructions per call of each layer's series, measured in `tree` (this script run there)."""
+    sys.path.insert(0, str(ROOT))  # this tree's bench, in this (uncounted) process only
+    from bench import callgrind
+    return callgrind.measured_in_tree(Path(__file__).resolve(), tree, n, [])
 
 
 def main(n: int) -> None:

@@ -41,14 +41,11 @@ Run: python bench/request_instructions.py [requests] [kind ...]    (default: cac
 """
 from __future__ import annotations
 
-import glob
 import io
 import json
 import os
-import re
 import subprocess
 import sys
-import tempfile
 import traceback
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -163,29 +160,23 @@ def _runs(kinds: list[str], app: Any, key: str, sandbox_url: str, email: str, to
 def measured(n: int, kinds: list[str]) -> None:
     """Runs under callgrind: warm-up, dump, n calls, dump; per kind, after the bare endpoint."""
     sys.path.insert(0, os.getcwd())
-    with _database() as database_url:
-        _measured(n, kinds, database_url)
+    _measured(n, kinds, os.environ.get(MEASURED_DATABASE) or None)
+
+
+MEASURED_DATABASE = "BENCH_MEASURED_DATABASE_URL"  # the measured process's database, set by `count`
 
 
 @contextmanager
 def _database() -> Iterator[str | None]:
-    """None (bench.common's SQLite file), or a fresh PostgreSQL database on BENCH_DATABASE_URL's server."""
+    """None (bench.common's SQLite file), or a fresh PostgreSQL database on BENCH_DATABASE_URL's
+    server, made here in the uncounted process (with the tests' own helper) for each tree."""
     url = os.environ.get("BENCH_DATABASE_URL")
     if not url:
         yield None
         return
-    from sqlalchemy import create_engine, make_url, text
-    admin = make_url(url)
-    name = f"hub_bench_{os.getpid()}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    from tests.conftest import empty_postgres
+    with empty_postgres(url) as fresh:
+        yield fresh
 
 
 def _measured(n: int, kinds: list[str], database_url: str | None) -> None:
@@ -221,21 +212,12 @@ def _measured(n: int, kinds: list[str], database_url: str | None) -> None:
 
 
 def count(tree: Path, n: int, kinds: list[str]) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
-    figures: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as out_dir:  # callgrind's files, a few MB a run
-        run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_dir}/cg.%p",
-                              sys.executable, str(Path(__file__).resolve()), "--measured", str(n), *kinds],
-                             cwd=tree, env=env, capture_output=True, text=True)
-        if run.returncode != 0 or "not measured" in run.stderr:
-            print(run.stderr[-4000:], file=sys.stderr)
-        for path in glob.glob(f"{out_dir}/cg.*"):
-            text = Path(path).read_text(errors="replace")
-            label = re.search(r"^desc: Trigger: dump after-(\w+)$", text, re.MULTILINE)
-            total = re.search(r"^summary: (\d+)$", text, re.MULTILINE)
-            if label and total:
-                figures[label.group(1)] = int(total.group(1)) / n
-    return figures
+    """Instructions per request of each series, measured in `tree` (this script run there)."""
+    sys.path.insert(0, str(ROOT))  # this tree's bench and tests, in this (uncounted) process only
+    from bench import callgrind
+    with _database() as url:
+        return callgrind.measured_in_tree(Path(__file__).resolve(), tree, n, kinds,
+                                          {MEASURED_DATABASE: url or ""})
 
 
 def main(n: int, kinds: list[str]) -> None:
