@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (BindParameter, Connection, Select, String, bindparam, delete, exists, insert,
                         select, type_coerce)
 from sqlalchemy.orm import Session
 
+from hub.storage.fast_read import utc
 from hub.storage.models import CachedEvent, SyncChannel, SyncState
 from providers.base import BusyBlock, SyncedEvent
 
@@ -141,8 +142,3 @@ def freshness(session: Session | Connection, connection_ids: list[str], start: d
     return {r.connection_id: Freshness(r.connection_id, r.last_synced_at) for r in rows}
 
 
-def utc(value: str | datetime) -> datetime:
-    """A stored UTC time as the driver returned it: text on SQLite ("2026-03-02 10:00:00.000000",
-    naive UTC), a datetime on PostgreSQL."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)

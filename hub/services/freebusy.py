@@ -15,7 +15,6 @@ reads live.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
@@ -29,7 +28,7 @@ from hub.errors import Invalid
 from hub.services import busy_cache
 from hub.services.directory import LAST_USED_RESOLUTION, error_record, newest_offering
 from hub.services.fanout import Timeout, run_level
-from hub.storage.fast_read import FastSelect
+from hub.storage.fast_read import FastSelect, json_value, utc, utc_or_none
 from hub.storage.in_list import in_list, in_params
 from hub.storage.models import Connection, SyncState, User
 from oauth.tokens import ConnectionUnusable, StoredAccess
@@ -188,7 +187,7 @@ def _readers(rows: Sequence[Any], wanted: list[str]) -> list[Reader]:
         users[row.external_id] = row
         bucket = conns.setdefault(row.external_id, [])
         if row.id is not None:
-            bucket.append(_Offer(_json(row.capabilities), row.status, busy_cache.utc(row.connected_at), row))
+            bucket.append(_Offer(json_value(row.capabilities), row.status, utc(row.connected_at), row))
     readers = []
     for user_id in wanted:
         user = users.get(user_id)
@@ -199,25 +198,15 @@ def _readers(rows: Sequence[Any], wanted: list[str]) -> list[Reader]:
         if offer is None:
             # no user without a calendar is offered slots, so their hours are never read
             readers.append(Reader(user_id, None, None, None, timezone=user.timezone,  # pragma: no mutate
-                                  working_hours=_json(user.working_hours)))  # pragma: no mutate
+                                  working_hours=json_value(user.working_hours)))  # pragma: no mutate
             continue
         conn = offer.row
         readers.append(Reader(
             user_id, conn.id, conn.provider, conn.account_email, timezone=user.timezone,
-            working_hours=_json(user.working_hours),
-            access=StoredAccess(conn.id, conn.status, conn.access_token_enc, _utc_or_none(conn.access_expires_at)),
-            last_used_at=_utc_or_none(conn.last_used_at), last_error=_json(conn.last_error)))
+            working_hours=json_value(user.working_hours),
+            access=StoredAccess(conn.id, conn.status, conn.access_token_enc, utc_or_none(conn.access_expires_at)),
+            last_used_at=utc_or_none(conn.last_used_at), last_error=json_value(conn.last_error)))
     return readers
-
-
-def _json(value: Any) -> Any:
-    """A JSON column as the driver returned it: text on SQLite, already decoded by psycopg on
-    PostgreSQL (the hub's JSON columns hold objects, lists or null, never a bare string)."""
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def _utc_or_none(value: str | datetime | None) -> datetime | None:
-    return None if value is None else busy_cache.utc(value)
 
 
 def _read_rest(hub: Hub, readers: list[Reader], cached: dict[str, UserBusy], start: datetime, end: datetime

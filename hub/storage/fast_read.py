@@ -16,13 +16,16 @@ every failure and of every observer:
 
 Values come back as the driver returns them, with no result processing: times as text on
 SQLite and as datetimes on PostgreSQL, JSON as text on SQLite and decoded on PostgreSQL; the
-caller decodes the few it reads. Rows are named tuples of the statement's column names.
+caller decodes the few it reads (`utc`, `utc_or_none`, `json_value` below, as the hub's column
+types would). Rows are named tuples of the statement's column names.
 """
 from __future__ import annotations
 
+import json
 import threading
 from collections import namedtuple
 from contextlib import suppress
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from sqlalchemy.engine import Connection, Dialect
@@ -94,3 +97,20 @@ class _Plan:
                 raise KeyError(f"no value for the bound parameter {name!r}")
             values[name] = process(value) if process is not None and value is not None else value
         return values if self.order is None else tuple(values[name] for name in self.order)
+
+
+def utc(value: str | datetime) -> datetime:
+    """A stored UTC time as the driver returned it: text on SQLite ("2026-03-02 10:00:00.000000",
+    naive UTC), a datetime on PostgreSQL — made aware UTC as `UTCDateTime` returns it."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def utc_or_none(value: str | datetime | None) -> datetime | None:
+    return None if value is None else utc(value)
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column as the driver returned it: text on SQLite, already decoded by psycopg on
+    PostgreSQL (the hub's JSON columns hold objects, lists or null, never a bare string)."""
+    return json.loads(value) if isinstance(value, str) else value
