@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 
 from hub import http_headers, rate_limits
+from hub.api.context import current_request
 from hub.config import Settings
 from hub.container import Hub
 from hub.jobs.observe import JobsCollector
@@ -341,7 +342,7 @@ def _register_metrics(app: Flask, metrics: Metrics) -> None:
     def _record(resp):
         # The request object itself, not the proxy: each attribute read through `request`
         # resolves the context again (a few microseconds each, on every request).
-        req = request._get_current_object()  # type: ignore[attr-defined]
+        req = current_request()
         route = req.url_rule.rule if req.url_rule else "unmatched"
         key = (req.method, route, resp.status_code)
         child = children.get(key)

@@ -10,14 +10,13 @@
 """
 from __future__ import annotations
 
-from typing import Any
+from flask import Flask, Response
 
-from flask import Flask, Response, request
+from hub.api.context import current_request
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
        "frame-ancestors 'none'")
 CACHEABLE_PATHS = ("/static/", "/openapi.json", "/docs", "/healthz")
-_request: Any = request
 
 
 def register(app: Flask) -> None:
@@ -41,7 +40,7 @@ def register(app: Flask) -> None:
             headers.setdefault("X-Frame-Options", "DENY")
         # The request behind the proxy: `request.path` on the proxy misses on its class first
         # (an AttributeError built and dropped, on every answer).
-        if "cache-control" not in present and not _request._get_current_object().path.startswith(CACHEABLE_PATHS):
+        if "cache-control" not in present and not current_request().path.startswith(CACHEABLE_PATHS):
             headers.add("Cache-Control", "no-store")
         if "server" in present:  # a view's or a library's; the hub's answers never name a server
             headers.remove("Server")

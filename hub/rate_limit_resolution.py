@@ -26,6 +26,8 @@ import flask
 from flask_limiter import Limit, Limiter
 from flask_limiter._manager import LimitManager
 
+from hub.api.context import current_request
+
 
 class RememberedLimits(LimitManager):
     def __init__(self, manager: LimitManager) -> None:
@@ -56,7 +58,7 @@ class RememberedLimits(LimitManager):
                                           marked_for_limiting)
         # The method: a limit declared for some methods only changes whether defaults apply.
         # The request behind the proxy: an attribute read on the proxy misses on its class first.
-        method = flask.request._get_current_object().method  # type: ignore[attr-defined]
+        method = current_request().method
         key = (app, endpoint, blueprint, callable_name, in_middleware, marked_for_limiting, method)
         resolved = self._resolved.get(key)
         if resolved is None:

@@ -23,7 +23,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response
 try:  # the context variable behind `request_ctx` (Flask 2.2–3.1; private, so looked for, not relied on)
     from flask.globals import _cv_request
 except ImportError:  # pragma: no cover - a Flask without it: Flask-Limiter's own lookup
@@ -31,12 +31,12 @@ except ImportError:  # pragma: no cover - a Flask without it: Flask-Limiter's ow
 from flask_limiter import Limiter
 from flask_limiter._extension import LimiterContext  # what Limiter.context keeps per request
 
+from hub.api.context import current_request
 from hub.config import Settings
 from hub.rate_limit_resolution import remember_resolution
 
 LINK_BLUEPRINTS = ("connect", "settings", "booking")  # public pages entered with a token
 PUSH_SUFFIX = "_push"  # webhooks/calendar_push.py names each provider's receiver <provider>_push
-_request: Any = request
 
 
 class HubLimiter(Limiter):
@@ -69,17 +69,17 @@ class HubLimiter(Limiter):
 # The key functions run on every limited request: they read the request behind Flask's proxy
 # once (an attribute read on the proxy misses on its class first, an AttributeError built).
 def client_address() -> str:
-    return "ip:" + (_request._get_current_object().remote_addr or "unknown")
+    return "ip:" + (current_request().remote_addr or "unknown")
 
 
 def request_endpoint() -> str:
     """Flask-Limiter's default request identifier (`request.endpoint or ""`), without the proxy."""
-    return _request._get_current_object().endpoint or ""
+    return current_request().endpoint or ""
 
 
 def api_key_identity() -> str:
     """The caller's API key, hashed (the counter's name must not be a credential)."""
-    scheme, _, key = _request._get_current_object().headers.get("Authorization", "").partition(" ")
+    scheme, _, key = current_request().headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         return client_address()
     return "key:" + hashlib.sha256(key.strip().encode()).hexdigest()[:32]
@@ -87,7 +87,7 @@ def api_key_identity() -> str:
 
 def booking_token_identity() -> str:
     """The booking link's token, hashed (the counter's name must not be a credential)."""
-    token = (_request._get_current_object().view_args or {}).get("token") or ""
+    token = (current_request().view_args or {}).get("token") or ""
     return "book:" + hashlib.sha256(token.encode()).hexdigest()[:32]
 
 

@@ -1,8 +1,9 @@
 """Bearer API-key authentication for /v1: every request is pinned to one tenant."""
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, g
 
+from hub.api.context import current_request
 from hub.problems import Problem
 
 
@@ -10,7 +11,7 @@ def require_api_key() -> None:
     # The objects behind Flask's proxies, each taken once: an attribute read through a proxy
     # first misses on the proxy's own class (an AttributeError built and formatted) before
     # werkzeug resolves the context — on every /v1 request.
-    header = request._get_current_object().headers.get("Authorization", "")  # type: ignore[attr-defined]
+    header = current_request().headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Problem(401, "unauthorized", "API key required",

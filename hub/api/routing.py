@@ -6,9 +6,9 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from flask import request
 from pydantic import BaseModel, ValidationError
 
+from hub.api.context import current_request
 from hub.problems import Problem, validation_problem
 
 
@@ -45,7 +45,7 @@ def operation(summary: str, *, tags: tuple[str, ...] | list[str], body: type[Bas
 
 
 def parse_body(model: type[BaseModel]) -> BaseModel:
-    req = request._get_current_object()  # type: ignore[attr-defined]  # not the proxy at each use
+    req = current_request()  # not the proxy at each use
     raw = req.get_data(cache=True)
     if not raw.strip():
         data: Any = {}
